@@ -1,0 +1,211 @@
+//! Host name lookup: exact names by hash, `*.` wildcards by suffix.
+
+use std::collections::HashMap;
+use std::fmt;
+
+/// A host pattern: an exact name (`panel.example.test`) or one leading
+/// wildcard label (`*.example.test`, which matches any name ending in
+/// `.example.test`, at any depth, but not `example.test` itself).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostPattern {
+    /// An exact host name, lower-case.
+    Exact(String),
+    /// The suffix after `*`, lower-case and starting with `.`.
+    Wildcard(String),
+}
+
+/// Why a host pattern was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPatternError(pub String);
+
+impl fmt::Display for HostPatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl HostPattern {
+    /// Parses `panel.example.test` or `*.example.test`.
+    pub fn parse(raw: &str) -> Result<Self, HostPatternError> {
+        let lower = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+        let (wild, name) = match lower.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, lower.as_str()),
+        };
+        if name.is_empty() {
+            return Err(HostPatternError(format!("`{raw}` names no host")));
+        }
+        if name.contains('*') {
+            return Err(HostPatternError(format!(
+                "`{raw}`: only one leading `*.` wildcard is allowed"
+            )));
+        }
+        if name.contains(':') {
+            return Err(HostPatternError(format!(
+                "`{raw}`: write host names without a port; matching ignores ports"
+            )));
+        }
+        let ok_label = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if !name.split('.').all(ok_label) {
+            return Err(HostPatternError(format!("`{raw}` is not a valid host name")));
+        }
+        Ok(if wild {
+            HostPattern::Wildcard(format!(".{name}"))
+        } else {
+            HostPattern::Exact(name.to_string())
+        })
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostPattern::Exact(h) => f.write_str(h),
+            HostPattern::Wildcard(s) => write!(f, "*{s}"),
+        }
+    }
+}
+
+/// Maps host names to values (tenant indexes). Exact names win over
+/// wildcards; among wildcards the longest suffix wins. A lookup costs one
+/// hash probe per label of the host, whatever the number of entries.
+#[derive(Debug, Clone)]
+pub struct HostTable<T> {
+    exact: HashMap<String, T>,
+    wildcard: HashMap<String, T>,
+}
+
+impl<T> Default for HostTable<T> {
+    fn default() -> Self {
+        HostTable {
+            exact: HashMap::new(),
+            wildcard: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Clone> HostTable<T> {
+    /// Adds a pattern; returns the value already there if the pattern was taken.
+    pub fn insert(&mut self, pattern: HostPattern, value: T) -> Option<T> {
+        let map = match &pattern {
+            HostPattern::Exact(_) => &mut self.exact,
+            HostPattern::Wildcard(_) => &mut self.wildcard,
+        };
+        let key = match pattern {
+            HostPattern::Exact(h) | HostPattern::Wildcard(h) => h,
+        };
+        if let Some(existing) = map.get(&key) {
+            return Some(existing.clone());
+        }
+        map.insert(key, value);
+        None
+    }
+
+    /// Looks up a `Host` header value: case-insensitive, any port ignored,
+    /// a trailing dot ignored.
+    pub fn lookup(&self, host: &str) -> Option<&T> {
+        let name = strip_port(host).trim_end_matches('.');
+        if name.is_empty() {
+            return None;
+        }
+        // Most hosts are lower-case already; avoid allocating for them.
+        let lowered;
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lowered = name.to_ascii_lowercase();
+            lowered.as_str()
+        } else {
+            name
+        };
+        if let Some(v) = self.exact.get(name) {
+            return Some(v);
+        }
+        if self.wildcard.is_empty() {
+            return None;
+        }
+        // Longest suffix first: ".b.c.test" before ".c.test".
+        for (i, b) in name.bytes().enumerate() {
+            if b == b'.' {
+                if let Some(v) = self.wildcard.get(&name[i..]) {
+                    return Some(v);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// `example.test:8080` → `example.test`; `[::1]:8080` → `::1`.
+pub(crate) fn strip_port(host: &str) -> &str {
+    let host = host.trim();
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.contains(':') => {
+            name
+        }
+        _ => host,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn table() -> HostTable<u32> {
+        let mut t = HostTable::default();
+        t.insert(HostPattern::parse("panel.latincloud.test").unwrap(), 1);
+        t.insert(HostPattern::parse("*.latincloud.test").unwrap(), 2);
+        t.insert(HostPattern::parse("*.eu.latincloud.test").unwrap(), 3);
+        t
+    }
+
+    #[test]
+    fn exact_wins_then_longest_wildcard() {
+        let t = table();
+        assert_eq!(t.lookup("panel.latincloud.test"), Some(&1));
+        assert_eq!(t.lookup("PANEL.LatinCloud.test:8443"), Some(&1));
+        assert_eq!(t.lookup("panel.latincloud.test."), Some(&1));
+        assert_eq!(t.lookup("x.latincloud.test"), Some(&2));
+        assert_eq!(t.lookup("a.b.latincloud.test"), Some(&2));
+        assert_eq!(t.lookup("x.eu.latincloud.test"), Some(&3));
+        assert_eq!(t.lookup("latincloud.test"), None);
+        assert_eq!(t.lookup("evil-latincloud.test"), None);
+        assert_eq!(t.lookup(""), None);
+    }
+
+    #[test]
+    fn patterns_are_checked() {
+        assert!(HostPattern::parse("*.*.x.test").is_err());
+        assert!(HostPattern::parse("a.*.test").is_err());
+        assert!(HostPattern::parse("x.test:80").is_err());
+        assert!(HostPattern::parse("*.").is_err());
+        assert!(HostPattern::parse("bad host.test").is_err());
+        assert_eq!(
+            HostPattern::parse("*.X.test").unwrap(),
+            HostPattern::Wildcard(".x.test".into())
+        );
+    }
+
+    #[test]
+    fn duplicates_are_reported() {
+        let mut t = table();
+        assert_eq!(
+            t.insert(HostPattern::parse("Panel.latincloud.test").unwrap(), 9),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn ports_and_brackets() {
+        assert_eq!(strip_port("a.test:80"), "a.test");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+        assert_eq!(strip_port("a.test"), "a.test");
+    }
+}

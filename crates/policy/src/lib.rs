@@ -1,0 +1,25 @@
+//! Portero's routing decision, with nothing else in it.
+//!
+//! This crate holds the policy data of a tenant and one pure function,
+//! [`decide`], from the facts of a request to a [`Decision`] with the rule
+//! that produced it. It has no network, no runtime, no cache and no clock:
+//! everything it needs arrives in [`Facts`], so every rule can be tested as a
+//! table and explained by `portero explain`.
+//!
+//! The lookups the decision needs are here too, because they are pure data:
+//! [`NetmaskSet`] (CIDR blocks as merged sorted ranges, `O(log n)`),
+//! [`PathPrefixes`] (segment-aware path prefixes) and [`HostTable`] (exact
+//! host names by hash, `*.` wildcards by suffix).
+
+mod decision;
+mod hosts;
+mod netmask;
+mod paths;
+
+pub use decision::{
+    decide, decide_traced, Action, ClassicReason, Decision, Facts, Idp, Rule, SessionFact, SsoMode, Step,
+    TenantPolicy,
+};
+pub use hosts::{HostPattern, HostPatternError, HostTable};
+pub use netmask::NetmaskSet;
+pub use paths::PathPrefixes;

@@ -1,0 +1,79 @@
+//! Sign-in protocols. Each verifier turns what an identity provider sent
+//! into a [`VerifiedLogin`]; nothing else can make one, and only a
+//! `VerifiedLogin` can make a session.
+
+mod email;
+pub mod external_jwt;
+mod replay;
+
+pub use email::{clean_display_name, normalize_email};
+pub use replay::ReplayGuard;
+
+use serde::{Deserialize, Serialize};
+
+/// How a session was made (`X-Portero-Auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthMethod {
+    /// SAML 2.0.
+    #[serde(rename = "saml")]
+    Saml,
+    /// OpenID Connect.
+    #[serde(rename = "oidc")]
+    Oidc,
+    /// An external sign-in page's signed JWT.
+    #[serde(rename = "jwt")]
+    Jwt,
+}
+
+impl AuthMethod {
+    /// The header value: `saml`, `oidc`, `jwt`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Saml => "saml",
+            AuthMethod::Oidc => "oidc",
+            AuthMethod::Jwt => "jwt",
+        }
+    }
+}
+
+/// Proof that an identity provider vouched for this person, checked by one
+/// of the verifiers in this module. Its constructor is private to `auth`.
+#[derive(Debug, Clone)]
+pub struct VerifiedLogin {
+    tenant: String,
+    email: String,
+    name: Option<String>,
+    method: AuthMethod,
+}
+
+impl VerifiedLogin {
+    /// Only the verifiers in `crate::auth` call this.
+    fn new(tenant: &str, email: String, name: Option<String>, method: AuthMethod) -> Self {
+        VerifiedLogin {
+            tenant: tenant.to_string(),
+            email,
+            name,
+            method,
+        }
+    }
+
+    /// The tenant the login is for.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The verified e-mail, lower-case.
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
+    /// The display name, when the IdP gave one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The protocol that verified it.
+    pub fn method(&self) -> AuthMethod {
+        self.method
+    }
+}

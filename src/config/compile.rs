@@ -1,0 +1,881 @@
+//! The one compile step: raw TOML → validated [`Config`], collecting every finding.
+
+use super::raw::*;
+use super::secret::{self, Env};
+use super::{duration, Diagnostic, Loaded, Severity};
+use crate::auth::external_jwt::{parse_alg, ExternalSso};
+use crate::auth::normalize_email;
+use crate::identity::{
+    AccountRule, AssertionSigner, Directory, HeaderNames, Membership, Permission, Permissions,
+};
+use crate::session::Sealer;
+use ipnet::IpNet;
+use portero_policy::{HostPattern, HostTable, Idp, NetmaskSet, PathPrefixes, SsoMode, TenantPolicy};
+use serde::de::DeserializeOwned;
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
+
+/// The whole, validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The file it came from.
+    pub source: PathBuf,
+    /// `[server]`.
+    pub server: Server,
+    /// `[session]`.
+    pub session: SessionSettings,
+    /// `[assertion]`.
+    pub assertion: AssertionSigner,
+    /// `[[tenant]]`, in file order.
+    pub tenants: Vec<Tenant>,
+    /// Host name → index into `tenants`.
+    pub hosts: HostTable<usize>,
+}
+
+impl Config {
+    /// The tenant serving `host` (a `Host` header value).
+    pub fn tenant_for_host(&self, host: &str) -> Option<&Tenant> {
+        self.hosts.lookup(host).and_then(|&i| self.tenants.get(i))
+    }
+
+    /// The tenant called `name`.
+    pub fn tenant_named(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.name == name)
+    }
+}
+
+/// `[server]`, validated.
+#[derive(Debug)]
+pub struct Server {
+    /// Plain HTTP listeners.
+    pub listen: Vec<SocketAddr>,
+    /// TLS listeners.
+    pub listen_tls: Vec<SocketAddr>,
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`, admin API).
+    pub admin_listen: SocketAddr,
+    /// Peers allowed to set `X-Forwarded-For`.
+    pub trusted_proxies: NetmaskSet,
+    /// Worker threads.
+    pub threads: usize,
+    /// Bearer token required by the admin API's write calls, when set.
+    pub admin_token: Option<String>,
+    /// Audit log file (`None`: standard error).
+    pub audit_log: Option<PathBuf>,
+    /// Seconds to finish in-flight requests on shutdown.
+    pub grace_period: u64,
+    /// Seconds an upstream may stay silent before the request fails.
+    pub upstream_timeout: u64,
+    /// Where state that must survive a restart is kept.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `[session]`, validated.
+#[derive(Debug)]
+pub struct SessionSettings {
+    /// The cookie keys.
+    pub sealer: Sealer,
+    /// Default re-authentication period in seconds (`None`: never).
+    pub reauth: Option<u64>,
+    /// The session cookie's name.
+    pub cookie_name: String,
+    /// The classic-login cookie's name.
+    pub classic_cookie_name: String,
+    /// How long a classic-login choice is kept, in seconds.
+    pub classic_ttl: u64,
+}
+
+/// An upstream panel.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Resolved address.
+    pub addr: SocketAddr,
+    /// HTTPS to the panel.
+    pub tls: bool,
+    /// The name to present (SNI and certificate check) when `tls`.
+    pub sni: String,
+    /// As written.
+    pub display: String,
+}
+
+/// One tenant, validated.
+#[derive(Debug)]
+pub struct Tenant {
+    /// The tenant name (the `aud` of its tokens and assertions).
+    pub name: String,
+    /// The product name shown on its pages.
+    pub display_name: String,
+    /// Its routing policy.
+    pub policy: TenantPolicy,
+    /// Its panel.
+    pub upstream: Upstream,
+    /// Re-authentication period in seconds (`None`: never).
+    pub reauth: Option<u64>,
+    /// Which account a request enters.
+    pub account_rule: AccountRule,
+    /// Its memberships.
+    pub directory: Directory,
+    /// Identity header names.
+    pub headers: HeaderNames,
+    /// External SSO, when configured.
+    pub external_sso: Option<ExternalSso>,
+    /// SAML IdP metadata location, when configured (flow: issue 4).
+    pub saml_metadata: Option<String>,
+    /// OIDC issuer, when configured (flow: issue 5).
+    pub oidc_issuer: Option<String>,
+    /// The identity providers it has, in button order.
+    pub idps: Vec<Idp>,
+    /// Its TLS certificate, chosen by SNI.
+    pub tls: Option<Arc<rustls::sign::CertifiedKey>>,
+    /// Its stylesheet, served at `/.portero/assets/tenant.css`.
+    pub css: Option<String>,
+}
+
+struct Ctx<'a> {
+    src: &'a str,
+    file: &'a Path,
+    dir: PathBuf,
+    env: &'a dyn Env,
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn line_of(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.src.len());
+        self.src.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    }
+
+    fn push(&mut self, severity: Severity, span: Option<Range<usize>>, message: String) {
+        let line = span.map(|s| self.line_of(&s));
+        self.diags.push(Diagnostic {
+            severity,
+            file: self.file.to_path_buf(),
+            line,
+            message,
+        });
+    }
+
+    fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.push(Severity::Error, Some(span), message.into());
+    }
+
+    fn warn(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.push(Severity::Warning, Some(span), message.into());
+    }
+
+    fn has_errors(&self) -> bool {
+        self.diags.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    fn shape<T: DeserializeOwned>(&mut self, what: &str, value: Spanned<DeValue<'_>>) -> Option<T> {
+        let span = value.span();
+        match T::deserialize(ValueDeserializer::from(value)) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let at = e.span().unwrap_or(span);
+                self.err(at, format!("{what}: {}", e.message()));
+                None
+            }
+        }
+    }
+
+    fn secret(&mut self, raw: &Spanned<String>, what: &str) -> Option<String> {
+        match secret::read(raw.get_ref(), self.env, &self.dir) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.err(raw.span(), format!("{what}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, raw: &Option<Spanned<String>>, default: u64, what: &str) -> u64 {
+        match raw {
+            None => default,
+            Some(r) => match duration::parse(r.get_ref()) {
+                Ok(d) => d.as_secs(),
+                Err(e) => {
+                    self.err(r.span(), format!("{what}: {e}"));
+                    default
+                }
+            },
+        }
+    }
+
+    fn duration_or_never(&mut self, raw: &Spanned<String>, what: &str) -> Option<Option<u64>> {
+        match duration::parse_or_never(raw.get_ref()) {
+            Ok(d) => Some(d.map(|d| d.as_secs())),
+            Err(e) => {
+                self.err(raw.span(), format!("{what}: {e} (or \"never\")"));
+                None
+            }
+        }
+    }
+
+    fn nets(&mut self, raw: &[Spanned<String>], what: &str) -> Vec<IpNet> {
+        let mut out = Vec::new();
+        for n in raw {
+            let s = n.get_ref().trim();
+            let parsed = s
+                .parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from));
+            match parsed {
+                Ok(net) => {
+                    if net.trunc() != net {
+                        self.warn(
+                            n.span(),
+                            format!("{what}: `{s}` has host bits set; it is read as {}", net.trunc()),
+                        );
+                    }
+                    out.push(net);
+                }
+                Err(_) => self.err(
+                    n.span(),
+                    format!("{what}: `{s}` is not an IPv4 or IPv6 CIDR block (e.g. 64.233.187.0/24, 2001:db8::/32)"),
+                ),
+            }
+        }
+        out
+    }
+
+    fn addr(&mut self, raw: &Spanned<String>, what: &str) -> Option<SocketAddr> {
+        match raw.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.err(raw.span(), format!("{what}: `{}` is not an address:port", raw.get_ref()));
+                None
+            }
+        }
+    }
+
+    fn emails(&mut self, raw: &[Spanned<String>], what: &str) -> HashSet<String> {
+        let mut out = HashSet::new();
+        for e in raw {
+            match normalize_email(e.get_ref()) {
+                Some(v) => {
+                    out.insert(v);
+                }
+                None => self.err(e.span(), format!("{what}: `{}` is not an e-mail address", e.get_ref())),
+            }
+        }
+        out
+    }
+
+    fn paths(&mut self, raw: &[Spanned<String>], what: &str) -> PathPrefixes {
+        let mut out = Vec::new();
+        for p in raw {
+            let s = p.get_ref();
+            if !s.starts_with('/') {
+                self.err(p.span(), format!("{what}: `{s}` must start with /"));
+            } else if s.starts_with("/.portero") {
+                self.err(p.span(), format!("{what}: `{s}` is reserved by Portero"));
+            } else {
+                out.push(s.clone());
+            }
+        }
+        PathPrefixes::new(out)
+    }
+}
+
+/// Compiles configuration text; `file` names it in findings and anchors relative paths.
+pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<Diagnostic>> {
+    let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut cx = Ctx {
+        src,
+        file,
+        dir,
+        env,
+        diags: Vec::new(),
+    };
+    let root = match DeTable::parse(src) {
+        Ok(t) => t,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            cx.err(span, format!("not valid TOML: {}", e.message()));
+            return Err(cx.diags);
+        }
+    };
+    let whole = root.span();
+    let mut server = None;
+    let mut session = None;
+    let mut assertion = None;
+    let mut raw_tenants = Vec::new();
+    for (key, value) in root.into_inner() {
+        match key.get_ref().as_ref() {
+            "server" => server = cx.shape::<RawServer>("[server]", value),
+            "session" => session = Some(cx.shape::<RawSession>("[session]", value)),
+            "assertion" => assertion = Some(cx.shape::<RawAssertion>("[assertion]", value)),
+            "tenant" => {
+                let span = value.span();
+                match value.into_inner() {
+                    DeValue::Array(items) => {
+                        for (i, item) in items.into_iter().enumerate() {
+                            if let Some(t) = cx.shape::<RawTenant>(&format!("[[tenant]] #{}", i + 1), item) {
+                                raw_tenants.push(t);
+                            }
+                        }
+                    }
+                    _ => cx.err(span, "`tenant` must be an array of tables: write [[tenant]]"),
+                }
+            }
+            other => cx.err(
+                key.span(),
+                format!("unknown key `{other}` (expected server, session, assertion or tenant)"),
+            ),
+        }
+    }
+
+    let server = compile_server(&mut cx, server.unwrap_or_default());
+    let session = match session {
+        Some(Some(s)) => compile_session(&mut cx, s),
+        Some(None) => None,
+        None => {
+            cx.err(whole.start..whole.start, "[session] is missing: it needs `keys` (make one with `portero keygen`)");
+            None
+        }
+    };
+    let assertion = match assertion {
+        Some(Some(a)) => compile_assertion(&mut cx, a),
+        Some(None) => None,
+        None => {
+            cx.err(
+                whole.start..whole.start,
+                "[assertion] is missing: it needs `signing_key` (make one with `portero keygen`)",
+            );
+            None
+        }
+    };
+    if raw_tenants.is_empty() && !cx.has_errors() {
+        cx.err(whole.start..whole.start, "no [[tenant]] is configured: nothing would be served");
+    }
+    let default_reauth = session.as_ref().and_then(|s: &SessionSettings| s.reauth);
+    let mut tenants = Vec::new();
+    let mut hosts = HostTable::default();
+    let mut names: HashSet<String> = HashSet::new();
+    for raw in raw_tenants {
+        if let Some(t) = compile_tenant(&mut cx, raw, default_reauth, &mut names, &mut hosts, tenants.len()) {
+            tenants.push(t);
+        }
+    }
+    if let Some(server) = &server {
+        let any_cert = tenants.iter().any(|t| t.tls.is_some());
+        if !server.listen_tls.is_empty() && !any_cert {
+            cx.push(
+                Severity::Error,
+                None,
+                "[server].listen_tls is set but no tenant has a [tenant.tls] certificate".into(),
+            );
+        }
+    }
+
+    match (server, session, assertion) {
+        (Some(server), Some(session), Some(assertion)) if !cx.has_errors() => Ok(Loaded {
+            config: Config {
+                source: file.to_path_buf(),
+                server,
+                session,
+                assertion,
+                tenants,
+                hosts,
+            },
+            warnings: cx.diags,
+        }),
+        _ => Err(cx.diags),
+    }
+}
+
+fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
+    let listen = match &raw.listen {
+        Some(l) => l.iter().filter_map(|a| cx.addr(a, "[server].listen")).collect(),
+        None => vec![SocketAddr::from(([0, 0, 0, 0], 8080))],
+    };
+    let listen_tls = raw.listen_tls.iter().filter_map(|a| cx.addr(a, "[server].listen_tls")).collect();
+    let admin_listen = match &raw.admin_listen {
+        Some(a) => cx.addr(a, "[server].admin_listen"),
+        None => Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
+    };
+    let admin_token = raw.admin_token.as_ref().and_then(|t| cx.secret(t, "[server].admin_token"));
+    if let (Some(a), Some(raw_a)) = (admin_listen, &raw.admin_listen) {
+        if !a.ip().is_loopback() && admin_token.is_none() {
+            cx.warn(
+                raw_a.span(),
+                "[server].admin_listen is not on loopback and no admin_token is set: anyone who reaches it may force re-authentication",
+            );
+        }
+    }
+    let trusted = cx.nets(&raw.trusted_proxies, "[server].trusted_proxies");
+    let threads = match &raw.threads {
+        Some(t) if *t.get_ref() == 0 || *t.get_ref() > 256 => {
+            cx.err(t.span(), "[server].threads must be between 1 and 256");
+            1
+        }
+        Some(t) => *t.get_ref(),
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
+    let grace_period = cx.duration(&raw.grace_period, 5, "[server].grace_period");
+    let upstream_timeout = cx.duration(&raw.upstream_timeout, 60, "[server].upstream_timeout");
+    let audit_log = raw
+        .audit_log
+        .as_ref()
+        .map(|a| a.get_ref())
+        .filter(|a| *a != "stderr")
+        .map(PathBuf::from);
+    let data_dir = raw.data_dir.as_ref().map(|d| PathBuf::from(d.get_ref()));
+    Some(Server {
+        listen,
+        listen_tls,
+        admin_listen: admin_listen?,
+        trusted_proxies: NetmaskSet::new(trusted),
+        threads,
+        admin_token,
+        audit_log,
+        grace_period,
+        upstream_timeout: upstream_timeout.max(1),
+        data_dir,
+    })
+}
+
+fn compile_session(cx: &mut Ctx<'_>, raw: RawSession) -> Option<SessionSettings> {
+    if raw.keys.get_ref().is_empty() {
+        cx.err(raw.keys.span(), "[session].keys is empty: add one (make it with `portero keygen`)");
+    }
+    let mut keys = Vec::new();
+    for k in raw.keys.get_ref() {
+        if let Some(v) = cx.secret(k, "[session].keys") {
+            match Sealer::from_base64_keys(&[v.as_str()]) {
+                Ok(_) => keys.push(v),
+                Err(e) => cx.err(k.span(), format!("[session].keys: {e}")),
+            }
+        }
+    }
+    let reauth = match &raw.reauth {
+        Some(r) => cx.duration_or_never(r, "[session].reauth")?,
+        None => Some(86_400),
+    };
+    let cookie_name = match &raw.cookie_name {
+        Some(n) if !is_token(n.get_ref()) => {
+            cx.err(n.span(), "[session].cookie_name may hold only letters, digits, `-` and `_`");
+            None
+        }
+        Some(n) => Some(n.get_ref().clone()),
+        None => Some("portero_session".to_string()),
+    }?;
+    let classic_ttl = cx.duration(&raw.classic_ttl, 8 * 3600, "[session].classic_ttl");
+    let sealer = Sealer::from_base64_keys(&keys).ok()?;
+    Some(SessionSettings {
+        sealer,
+        reauth,
+        classic_cookie_name: format!("{cookie_name}_classic"),
+        cookie_name,
+        classic_ttl,
+    })
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn compile_assertion(cx: &mut Ctx<'_>, raw: RawAssertion) -> Option<AssertionSigner> {
+    let ttl = cx.duration(&raw.ttl, 60, "[assertion].ttl");
+    if ttl == 0 || ttl > 3600 {
+        if let Some(t) = &raw.ttl {
+            cx.err(t.span(), "[assertion].ttl must be between 1s and 1h: the assertion is meant to be short-lived");
+        }
+    }
+    let pem = cx.secret(&raw.signing_key, "[assertion].signing_key")?;
+    match AssertionSigner::from_pem(&pem, ttl) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            cx.err(raw.signing_key.span(), format!("[assertion].signing_key: {e}"));
+            None
+        }
+    }
+}
+
+fn compile_tenant(
+    cx: &mut Ctx<'_>,
+    raw: RawTenant,
+    default_reauth: Option<u64>,
+    names: &mut HashSet<String>,
+    hosts: &mut HostTable<usize>,
+    index: usize,
+) -> Option<Tenant> {
+    let before = cx.diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let name = raw.name.get_ref().clone();
+    let w = format!("tenant `{name}`");
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        cx.err(raw.name.span(), format!("{w}: the name may hold only letters, digits, `-`, `_` and `.`"));
+    } else if !names.insert(name.clone()) {
+        cx.err(raw.name.span(), format!("{w}: another tenant has the same name"));
+    }
+
+    // Hosts.
+    if raw.hosts.get_ref().is_empty() {
+        cx.err(raw.hosts.span(), format!("{w}: hosts is empty"));
+    }
+    for h in raw.hosts.get_ref() {
+        match HostPattern::parse(h.get_ref()) {
+            Ok(p) => {
+                let shown = p.to_string();
+                if hosts.insert(p, index).is_some() {
+                    cx.err(h.span(), format!("{w}: host `{shown}` is already served by an earlier tenant"));
+                }
+            }
+            Err(e) => cx.err(h.span(), format!("{w}: {e}")),
+        }
+    }
+
+    let upstream = compile_upstream(cx, &raw.upstream, &w);
+
+    let sso_mode = match raw.sso_mode.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
+        None | Some(("login_page", _)) => SsoMode::LoginPage,
+        Some(("auto_redirect", _)) => SsoMode::AutoRedirect,
+        Some(("sso_buttons_only", _)) => SsoMode::SsoButtonsOnly,
+        Some((other, span)) => {
+            cx.err(span, format!("{w}: sso_mode `{other}` is not one of auto_redirect, login_page, sso_buttons_only"));
+            SsoMode::LoginPage
+        }
+    };
+    let netmasks = NetmaskSet::new(cx.nets(&raw.netmasks, &format!("{w} netmasks")));
+    let super_admins = cx.emails(&raw.super_admins, &format!("{w} super_admins"));
+    let classic_users = cx.emails(&raw.classic_users, &format!("{w} classic_users"));
+    let admin_paths = cx.paths(&raw.admin_paths, &format!("{w} admin_paths"));
+    let bypass_paths = cx.paths(&raw.bypass_paths, &format!("{w} bypass_paths"));
+    let superadmin_bypass = raw.superadmin_bypass.unwrap_or(true);
+    if superadmin_bypass && !super_admins.is_empty() && admin_paths.as_slice().is_empty() {
+        cx.warn(
+            raw.name.span(),
+            format!("{w}: super_admins are set but admin_paths is empty: with auto_redirect or netmasks they have no way in"),
+        );
+    }
+
+    let account_rule = compile_account_rule(cx, &raw, &w);
+    let reauth = match &raw.reauth {
+        Some(r) => cx.duration_or_never(r, &format!("{w} reauth")).unwrap_or(default_reauth),
+        None => default_reauth,
+    };
+
+    // Memberships.
+    let mut directory = Directory::default();
+    for m in &raw.member {
+        let Some(user) = normalize_email(m.user.get_ref()) else {
+            cx.err(m.user.span(), format!("{w} member: `{}` is not an e-mail address", m.user.get_ref()));
+            continue;
+        };
+        let mut perms = Vec::new();
+        for p in m.permissions.get_ref() {
+            match Permission::parse(p.get_ref()) {
+                Some(p) => perms.push(p),
+                None => cx.err(
+                    p.span(),
+                    format!("{w} member {user}: `{}` is not a permission (admin, commercial, invite, sublogin, technical)", p.get_ref()),
+                ),
+            }
+        }
+        if m.permissions.get_ref().is_empty() {
+            cx.err(m.permissions.span(), format!("{w} member {user}: permissions is empty"));
+        }
+        let account = m.account.get_ref().trim().to_ascii_lowercase();
+        if account.is_empty() {
+            cx.err(m.account.span(), format!("{w} member {user}: account is empty"));
+        }
+        if let Some(AccountRule::Fixed(fixed)) = &account_rule {
+            if *fixed != account {
+                cx.warn(
+                    m.account.span(),
+                    format!("{w} member {user}: account `{account}` is never entered: this tenant always enters `{fixed}`"),
+                );
+            }
+        }
+        if directory.membership(&user, &account).is_some() {
+            cx.err(m.user.span(), format!("{w}: {user} is listed twice for account {account}"));
+        }
+        let permissions = Permissions::of(perms);
+        directory.add(
+            &user,
+            m.name.clone(),
+            Membership {
+                account,
+                permissions,
+                permissions_header: permissions.header_value().into(),
+                impersonate: m.impersonate.as_ref().map(|i| i.get_ref().clone()),
+            },
+        );
+    }
+
+    // Identity providers.
+    let external_sso = raw.external_sso.as_ref().and_then(|e| compile_external(cx, e, &w));
+    let saml_metadata = raw.saml.as_ref().map(|s| {
+        let md = s.get_ref().idp_metadata.get_ref().clone();
+        if !md.starts_with("https://") && !secret::resolve_path(&md, &cx.dir).exists() {
+            cx.err(s.get_ref().idp_metadata.span(), format!("{w}: SAML idp_metadata `{md}` is neither an https URL nor a readable file"));
+        }
+        cx.warn(
+            s.span(),
+            format!("{w}: SAML sign-in is not in this build yet; its button shows an error page that names the classic way in"),
+        );
+        md
+    });
+    let oidc_issuer = raw.oidc.as_ref().map(|o| {
+        let iss = o.get_ref().issuer.get_ref().clone();
+        if url::Url::parse(&iss).is_err() {
+            cx.err(o.get_ref().issuer.span(), format!("{w}: OIDC issuer `{iss}` is not a URL"));
+        }
+        if let Some(s) = &o.get_ref().client_secret {
+            let _ = cx.secret(s, &format!("{w} oidc.client_secret"));
+        }
+        cx.warn(
+            o.span(),
+            format!("{w}: OpenID Connect sign-in is not in this build yet; its button shows an error page that names the classic way in"),
+        );
+        iss
+    });
+    let mut idps = Vec::new();
+    if raw.saml.is_some() {
+        idps.push(Idp::Saml);
+    }
+    if raw.oidc.is_some() {
+        idps.push(Idp::Oidc);
+    }
+    if raw.external_sso.is_some() {
+        idps.push(Idp::External);
+    }
+    let default_idp = match &raw.default_idp {
+        Some(d) => {
+            let parsed = match d.get_ref().as_str() {
+                "saml" => Some(Idp::Saml),
+                "oidc" => Some(Idp::Oidc),
+                "external" => Some(Idp::External),
+                other => {
+                    cx.err(d.span(), format!("{w}: default_idp `{other}` is not one of saml, oidc, external"));
+                    None
+                }
+            };
+            if let Some(p) = parsed {
+                if !idps.contains(&p) {
+                    cx.err(d.span(), format!("{w}: default_idp `{}` is not configured for this tenant", p.as_str()));
+                }
+            }
+            parsed
+        }
+        None if idps.len() > 1 => {
+            cx.err(raw.name.span(), format!("{w}: it has {} identity providers; set default_idp to say where auto_redirect goes", idps.len()));
+            None
+        }
+        None => idps.first().copied(),
+    };
+    if idps.is_empty() {
+        cx.warn(
+            raw.name.span(),
+            format!("{w}: no identity provider ([tenant.saml], [tenant.oidc] or [tenant.external_sso]): whoever is sent to SSO sees an error page"),
+        );
+    }
+
+    let headers = compile_headers(cx, raw.headers.as_ref(), &w);
+    let tls = raw.tls.as_ref().and_then(|t| compile_tls(cx, t, &w));
+    let css = raw.css.as_ref().and_then(|c| {
+        let p = secret::resolve_path(c.get_ref(), &cx.dir);
+        match std::fs::read_to_string(&p) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                cx.err(c.span(), format!("{w}: cannot read css {}: {e}", p.display()));
+                None
+            }
+        }
+    });
+
+    let after = cx.diags.iter().filter(|d| d.severity == Severity::Error).count();
+    if after > before {
+        return None;
+    }
+    Some(Tenant {
+        display_name: raw.display_name.clone().unwrap_or_else(|| name.clone()),
+        name,
+        policy: TenantPolicy {
+            sso_mode,
+            netmasks,
+            super_admins,
+            classic_users,
+            superadmin_bypass,
+            admin_paths,
+            bypass_paths,
+            forced_external: external_sso.as_ref().is_some_and(|e| e.forced),
+            default_idp,
+        },
+        upstream: upstream?,
+        reauth,
+        account_rule: account_rule?,
+        directory,
+        headers: headers?,
+        external_sso,
+        saml_metadata,
+        oidc_issuer,
+        idps,
+        tls,
+        css,
+    })
+}
+
+fn compile_upstream(cx: &mut Ctx<'_>, raw: &Spanned<String>, w: &str) -> Option<Upstream> {
+    let text = raw.get_ref().trim();
+    let (tls, rest) = if let Some(r) = text.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = text.strip_prefix("http://") {
+        (false, r)
+    } else {
+        (false, text)
+    };
+    let rest = rest.trim_end_matches('/');
+    let with_port = if rest.rsplit_once(':').is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())) && !rest.ends_with(']') {
+        rest.to_string()
+    } else {
+        format!("{rest}:{}", if tls { 443 } else { 80 })
+    };
+    let host = with_port.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
+    let sni = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    match with_port.to_socket_addrs().ok().and_then(|mut a| a.next()) {
+        Some(addr) => Some(Upstream {
+            addr,
+            tls,
+            sni,
+            display: text.to_string(),
+        }),
+        None => {
+            cx.err(raw.span(), format!("{w}: upstream `{text}` is not host:port (or http(s)://host:port) that resolves"));
+            None
+        }
+    }
+}
+
+fn compile_account_rule(cx: &mut Ctx<'_>, raw: &RawTenant, w: &str) -> Option<AccountRule> {
+    let picker = raw.account_picker.as_ref().is_some_and(|p| *p.get_ref());
+    let given = [raw.account.is_some(), raw.account_from_host.is_some(), picker];
+    if given.iter().filter(|g| **g).count() != 1 {
+        cx.err(
+            raw.name.span(),
+            format!("{w}: say which account a request enters with exactly one of account, account_from_host or account_picker = true"),
+        );
+        return None;
+    }
+    if let Some(a) = &raw.account {
+        let a = a.get_ref().trim().to_ascii_lowercase();
+        return Some(AccountRule::Fixed(a));
+    }
+    if let Some(p) = &raw.account_from_host {
+        let pat = p.get_ref().to_ascii_lowercase();
+        return match pat.split_once("{account}") {
+            Some((prefix, suffix)) if !suffix.contains("{account}") => Some(AccountRule::FromHost {
+                prefix: prefix.to_string(),
+                suffix: suffix.to_string(),
+            }),
+            _ => {
+                cx.err(p.span(), format!("{w}: account_from_host must hold `{{account}}` once, e.g. \"panel.{{account}}\""));
+                None
+            }
+        };
+    }
+    Some(AccountRule::Picker)
+}
+
+fn compile_external(cx: &mut Ctx<'_>, raw: &RawExternalSso, w: &str) -> Option<ExternalSso> {
+    let url = match url::Url::parse(raw.url.get_ref()) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") => Some(u),
+        _ => {
+            cx.err(raw.url.span(), format!("{w}: external_sso.url `{}` is not an http(s) URL", raw.url.get_ref()));
+            None
+        }
+    };
+    let alg = match &raw.jwt_alg {
+        Some(a) => match parse_alg(a.get_ref()) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                cx.err(a.span(), format!("{w}: external_sso.jwt_alg: {e}"));
+                None
+            }
+        },
+        None => Some(jsonwebtoken::Algorithm::HS256),
+    };
+    let key = cx.secret(&raw.jwt_key, &format!("{w} external_sso.jwt_key"));
+    let max_age = cx.duration(&raw.max_token_age, 300, &format!("{w} external_sso.max_token_age"));
+    let (url, alg, key) = (url?, alg?, key?);
+    match ExternalSso::new(url, raw.forced.unwrap_or(false), alg, &key, max_age) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            cx.err(raw.jwt_key.span(), format!("{w}: external_sso.jwt_key: {e}"));
+            None
+        }
+    }
+}
+
+fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Option<HeaderNames> {
+    let Some(h) = raw else {
+        return Some(HeaderNames::new(Default::default()));
+    };
+    let fields = [&h.user, &h.email, &h.name, &h.tenant, &h.account, &h.permissions, &h.impersonate, &h.auth, &h.assertion];
+    let mut renamed: [Option<http::HeaderName>; 9] = Default::default();
+    let mut seen = HashSet::new();
+    let mut ok = true;
+    const FORBIDDEN: [&str; 12] = [
+        "host", "cookie", "content-length", "transfer-encoding", "connection", "upgrade", "te",
+        "trailer", "keep-alive", "proxy-authorization", "authorization", "x-forwarded-for",
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        let Some(name) = f else { continue };
+        match http::HeaderName::from_bytes(name.get_ref().as_bytes()) {
+            Ok(n) if FORBIDDEN.contains(&n.as_str()) => {
+                cx.err(name.span(), format!("{w}: header `{}` cannot carry identity", name.get_ref()));
+                ok = false;
+            }
+            Ok(n) => {
+                if !seen.insert(n.as_str().replace('_', "-")) {
+                    cx.err(name.span(), format!("{w}: header `{}` is used twice", name.get_ref()));
+                    ok = false;
+                }
+                renamed[i] = Some(n);
+            }
+            Err(_) => {
+                cx.err(name.span(), format!("{w}: `{}` is not a valid header name", name.get_ref()));
+                ok = false;
+            }
+        }
+    }
+    ok.then(|| HeaderNames::new(renamed))
+}
+
+fn compile_tls(cx: &mut Ctx<'_>, raw: &RawTls, w: &str) -> Option<Arc<rustls::sign::CertifiedKey>> {
+    let cert_path = secret::resolve_path(raw.cert.get_ref(), &cx.dir);
+    let key_path = secret::resolve_path(raw.key.get_ref(), &cx.dir);
+    let certs: Vec<_> = match std::fs::read(&cert_path) {
+        Ok(b) => rustls_pemfile::certs(&mut b.as_slice()).filter_map(Result::ok).collect(),
+        Err(e) => {
+            cx.err(raw.cert.span(), format!("{w}: cannot read tls.cert {}: {e}", cert_path.display()));
+            return None;
+        }
+    };
+    if certs.is_empty() {
+        cx.err(raw.cert.span(), format!("{w}: tls.cert {} holds no PEM certificate", cert_path.display()));
+        return None;
+    }
+    let key = match std::fs::read(&key_path) {
+        Ok(b) => rustls_pemfile::private_key(&mut b.as_slice()).ok().flatten(),
+        Err(e) => {
+            cx.err(raw.key.span(), format!("{w}: cannot read tls.key {}: {e}", key_path.display()));
+            return None;
+        }
+    };
+    let Some(key) = key else {
+        cx.err(raw.key.span(), format!("{w}: tls.key {} holds no PEM private key", key_path.display()));
+        return None;
+    };
+    match rustls::crypto::ring::sign::any_supported_type(&key) {
+        Ok(signing) => Some(Arc::new(rustls::sign::CertifiedKey::new(certs, signing))),
+        Err(e) => {
+            cx.err(raw.key.span(), format!("{w}: tls.key is not usable: {e}"));
+            None
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The configuration file as written: serde structs that refuse unknown keys.
+//!
+//! Fields that the compile step checks keep their location (`Spanned`), so
+//! every error can name its line.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// `[server]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    #[serde(default)]
+    pub listen: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub listen_tls: Vec<Spanned<String>>,
+    pub admin_listen: Option<Spanned<String>>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<Spanned<String>>,
+    pub threads: Option<Spanned<usize>>,
+    pub admin_token: Option<Spanned<String>>,
+    pub audit_log: Option<Spanned<String>>,
+    pub grace_period: Option<Spanned<String>>,
+    pub upstream_timeout: Option<Spanned<String>>,
+    pub data_dir: Option<Spanned<String>>,
+}
+
+/// `[session]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSession {
+    pub keys: Spanned<Vec<Spanned<String>>>,
+    pub reauth: Option<Spanned<String>>,
+    pub cookie_name: Option<Spanned<String>>,
+    pub classic_ttl: Option<Spanned<String>>,
+}
+
+/// `[assertion]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssertion {
+    pub signing_key: Spanned<String>,
+    pub ttl: Option<Spanned<String>>,
+}
+
+/// `[[tenant]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenant {
+    pub name: Spanned<String>,
+    pub display_name: Option<String>,
+    pub hosts: Spanned<Vec<Spanned<String>>>,
+    pub upstream: Spanned<String>,
+    pub sso_mode: Option<Spanned<String>>,
+    pub default_idp: Option<Spanned<String>>,
+    #[serde(default)]
+    pub netmasks: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub super_admins: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub classic_users: Vec<Spanned<String>>,
+    pub superadmin_bypass: Option<bool>,
+    #[serde(default)]
+    pub admin_paths: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub bypass_paths: Vec<Spanned<String>>,
+    pub account: Option<Spanned<String>>,
+    pub account_from_host: Option<Spanned<String>>,
+    pub account_picker: Option<Spanned<bool>>,
+    pub reauth: Option<Spanned<String>>,
+    pub css: Option<Spanned<String>>,
+    #[serde(default)]
+    pub member: Vec<RawMember>,
+    pub external_sso: Option<RawExternalSso>,
+    pub saml: Option<Spanned<RawSaml>>,
+    pub oidc: Option<Spanned<RawOidc>>,
+    pub headers: Option<RawHeaders>,
+    pub tls: Option<RawTls>,
+}
+
+/// `[[tenant.member]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMember {
+    pub user: Spanned<String>,
+    pub account: Spanned<String>,
+    pub permissions: Spanned<Vec<Spanned<String>>>,
+    pub impersonate: Option<Spanned<String>>,
+    pub name: Option<String>,
+}
+
+/// `[tenant.external_sso]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExternalSso {
+    pub url: Spanned<String>,
+    pub jwt_key: Spanned<String>,
+    pub jwt_alg: Option<Spanned<String>>,
+    pub forced: Option<bool>,
+    pub max_token_age: Option<Spanned<String>>,
+}
+
+/// `[tenant.saml]` (parsed and checked now; the SAML flow arrives with issue 4).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSaml {
+    pub idp_metadata: Spanned<String>,
+    pub tenant_specific_issuer: Option<bool>,
+    pub attributes: Option<RawAttributes>,
+}
+
+/// `[tenant.saml.attributes]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAttributes {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub roles: Option<String>,
+    pub username: Option<String>,
+}
+
+/// `[tenant.oidc]` (parsed and checked now; the OIDC flow arrives with issue 5).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOidc {
+    pub issuer: Spanned<String>,
+    pub client_id: String,
+    pub client_secret: Option<Spanned<String>>,
+    pub scopes: Option<Vec<String>>,
+}
+
+/// `[tenant.headers]`: new names for the headers of CONTRACT §4.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeaders {
+    pub user: Option<Spanned<String>>,
+    pub email: Option<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
+    pub tenant: Option<Spanned<String>>,
+    pub account: Option<Spanned<String>>,
+    pub permissions: Option<Spanned<String>>,
+    pub impersonate: Option<Spanned<String>>,
+    pub auth: Option<Spanned<String>>,
+    pub assertion: Option<Spanned<String>>,
+}
+
+/// `[tenant.tls]`: the certificate served for this tenant's hosts (by SNI).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: Spanned<String>,
+    pub key: Spanned<String>,
+}

@@ -1,0 +1,238 @@
+//! The identity headers sent upstream, and the removal of every incoming
+//! copy of them (any case, any repetition, `_` for `-`).
+
+use http::header::{HeaderName, HeaderValue, COOKIE};
+use pingora::http::RequestHeader;
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+/// The names of the identity headers for one tenant (CONTRACT §4; each may be renamed).
+#[derive(Debug, Clone)]
+pub struct HeaderNames {
+    /// `X-Portero-User`.
+    pub user: HeaderName,
+    /// `X-Portero-Email`.
+    pub email: HeaderName,
+    /// `X-Portero-Name`.
+    pub name: HeaderName,
+    /// `X-Portero-Tenant`.
+    pub tenant: HeaderName,
+    /// `X-Portero-Account`.
+    pub account: HeaderName,
+    /// `X-Portero-Permissions`.
+    pub permissions: HeaderName,
+    /// `X-Portero-Impersonate`.
+    pub impersonate: HeaderName,
+    /// `X-Portero-Auth`.
+    pub auth: HeaderName,
+    /// `X-Portero-Assertion`.
+    pub assertion: HeaderName,
+    /// Every name removed from incoming requests, normalised (lower-case, `_` → `-`).
+    strip: HashSet<String>,
+}
+
+/// The default names, in the order of [`HeaderNames`]' fields.
+pub const DEFAULT_NAMES: [&str; 9] = [
+    "x-portero-user",
+    "x-portero-email",
+    "x-portero-name",
+    "x-portero-tenant",
+    "x-portero-account",
+    "x-portero-permissions",
+    "x-portero-impersonate",
+    "x-portero-auth",
+    "x-portero-assertion",
+];
+
+/// Headers Portero builds itself from what it trusts; incoming copies go too.
+const FORWARDING: [&str; 5] = [
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "forwarded",
+    "x-real-ip",
+];
+
+fn normalize(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+impl HeaderNames {
+    /// Builds the names; `renamed` holds the tenant's `[tenant.headers]` (in
+    /// field order, `None` keeps the default). The defaults are stripped too,
+    /// so a renamed panel never sees a forged default header either.
+    pub fn new(renamed: [Option<HeaderName>; 9]) -> HeaderNames {
+        let mut names: Vec<HeaderName> = Vec::with_capacity(9);
+        for (i, r) in renamed.into_iter().enumerate() {
+            names.push(r.unwrap_or_else(|| HeaderName::from_static(DEFAULT_NAMES[i])));
+        }
+        let mut strip: HashSet<String> = DEFAULT_NAMES.iter().map(|n| n.to_string()).collect();
+        strip.extend(names.iter().map(|n| normalize(n.as_str())));
+        strip.extend(FORWARDING.iter().map(|n| n.to_string()));
+        let mut it = names.into_iter();
+        let mut next = || it.next().unwrap_or_else(|| HeaderName::from_static("x-portero-unused"));
+        HeaderNames {
+            user: next(),
+            email: next(),
+            name: next(),
+            tenant: next(),
+            account: next(),
+            permissions: next(),
+            impersonate: next(),
+            auth: next(),
+            assertion: next(),
+            strip,
+        }
+    }
+
+    /// Whether an incoming header of this name is removed.
+    pub fn is_stripped(&self, name: &str) -> bool {
+        self.strip.contains(&normalize(name))
+    }
+
+    /// Removes every incoming identity and forwarding header, in any spelling.
+    pub fn strip(&self, req: &mut RequestHeader) {
+        let doomed: Vec<HeaderName> = req
+            .headers
+            .keys()
+            .filter(|k| self.is_stripped(k.as_str()))
+            .cloned()
+            .collect();
+        for name in doomed {
+            req.remove_header(&name);
+        }
+    }
+
+    /// Adds the identity headers.
+    pub fn inject(&self, req: &mut RequestHeader, id: &Identity<'_>) {
+        let mut set = |name: &HeaderName, value: &str| {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                let _ = req.insert_header(name.clone(), v);
+            }
+        };
+        set(&self.user, id.user);
+        set(&self.email, id.email);
+        if let Some(n) = id.name {
+            set(&self.name, n);
+        }
+        set(&self.tenant, id.tenant);
+        set(&self.account, id.account);
+        set(&self.permissions, id.permissions);
+        if let Some(i) = id.impersonate {
+            set(&self.impersonate, i);
+        }
+        set(&self.auth, id.auth);
+        set(&self.assertion, id.assertion);
+    }
+}
+
+/// What the panel is told about a signed-in request.
+#[derive(Debug, Clone)]
+pub struct Identity<'a> {
+    /// Stable id inside the tenant.
+    pub user: &'a str,
+    /// E-mail.
+    pub email: &'a str,
+    /// Display name.
+    pub name: Option<&'a str>,
+    /// Tenant name.
+    pub tenant: &'a str,
+    /// The account entered.
+    pub account: &'a str,
+    /// Expanded, ordered comma list.
+    pub permissions: &'a str,
+    /// Legacy login to act as.
+    pub impersonate: Option<&'a str>,
+    /// `saml`, `oidc` or `jwt`.
+    pub auth: &'a str,
+    /// The signed assertion JWT.
+    pub assertion: &'a str,
+}
+
+/// Removes Portero's own cookies from the forwarded `Cookie` header(s),
+/// joining what is left into one header (or none).
+pub fn strip_own_cookies(req: &mut RequestHeader, own: &[&str]) {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut touched = false;
+    for value in req.headers.get_all(COOKIE) {
+        let Ok(v) = value.to_str() else {
+            touched = true;
+            continue;
+        };
+        for pair in v.split(';') {
+            let name = pair.split('=').next().unwrap_or("").trim();
+            if own.contains(&name) {
+                touched = true;
+            } else if !pair.trim().is_empty() {
+                kept.push(pair.trim());
+            }
+        }
+    }
+    if !touched && req.headers.get_all(COOKIE).iter().count() <= 1 {
+        return;
+    }
+    let joined = kept.join("; ");
+    req.remove_header(&COOKIE);
+    if !joined.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&joined) {
+            let _ = req.insert_header(COOKIE, v);
+        }
+    }
+}
+
+/// The `X-Forwarded-For` to send: a trusted proxy's chain with its address
+/// appended, or only the peer's address when the peer is not trusted.
+pub fn forwarded_chain(incoming: Option<&str>, peer: IpAddr, peer_trusted: bool) -> String {
+    let peer = peer.to_canonical();
+    match incoming.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(chain) if peer_trusted => format!("{chain}, {peer}"),
+        _ => peer.to_string(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_every_spelling() {
+        let names = HeaderNames::new([
+            Some(HeaderName::from_static("x-remote-user")),
+            None, None, None, None, None, None, None, None,
+        ]);
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        for n in [
+            "X-Portero-User", "x-portero-user", "X_PORTERO_USER", "x_portero-email",
+            "X-Remote-User", "x_remote_user", "X-Forwarded-For", "Forwarded", "X-Keep",
+        ] {
+            req.append_header(n.to_string(), "evil").unwrap();
+        }
+        req.append_header("X-Portero-User", "twice").unwrap();
+        names.strip(&mut req);
+        let left: Vec<_> = req.headers.keys().map(|k| k.as_str().to_string()).collect();
+        assert_eq!(left, vec!["x-keep".to_string()]);
+    }
+
+    #[test]
+    fn own_cookies_are_removed() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.append_header("Cookie", "a=1; portero_session=x").unwrap();
+        req.append_header("Cookie", "portero_classic=y; b=2").unwrap();
+        strip_own_cookies(&mut req, &["portero_session", "portero_classic"]);
+        let all: Vec<_> = req.headers.get_all(COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        assert_eq!(all, vec!["a=1; b=2".to_string()]);
+        let mut only = RequestHeader::build("GET", b"/", None).unwrap();
+        only.append_header("Cookie", "portero_session=x").unwrap();
+        strip_own_cookies(&mut only, &["portero_session"]);
+        assert!(only.headers.get(COOKIE).is_none());
+    }
+
+    #[test]
+    fn forwarded_for() {
+        let p: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(forwarded_chain(Some("1.2.3.4"), p, true), "1.2.3.4, 10.0.0.1");
+        assert_eq!(forwarded_chain(Some("1.2.3.4"), p, false), "10.0.0.1");
+        assert_eq!(forwarded_chain(None, p, true), "10.0.0.1");
+    }
+}

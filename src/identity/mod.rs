@@ -1,0 +1,12 @@
+//! Who the panel is told this is: memberships, permissions, the identity
+//! headers and the signed assertion (CONTRACT §4 and §7).
+
+mod assertion;
+mod directory;
+mod headers;
+mod permissions;
+
+pub use assertion::{generate_ed25519_pem, AssertionClaims, AssertionSigner};
+pub use directory::{AccountRule, Directory, Membership};
+pub use headers::{forwarded_chain, strip_own_cookies, HeaderNames, Identity, DEFAULT_NAMES};
+pub use permissions::{Permission, Permissions};

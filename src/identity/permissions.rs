@@ -1,0 +1,108 @@
+//! The five permissions, with `admin` implying the others.
+
+use std::fmt;
+
+/// One permission on an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    /// Everything.
+    Admin,
+    /// Billing and plan changes.
+    Commercial,
+    /// May invite others, with permissions they hold themselves.
+    Invite,
+    /// On a reseller account, may enter its client accounts.
+    Sublogin,
+    /// Domains, FTP, mailboxes, snapshots.
+    Technical,
+}
+
+impl Permission {
+    /// All of them, in header order.
+    pub const ALL: [Permission; 5] = [
+        Permission::Admin,
+        Permission::Commercial,
+        Permission::Invite,
+        Permission::Sublogin,
+        Permission::Technical,
+    ];
+
+    /// The name used in configuration and headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Admin => "admin",
+            Permission::Commercial => "commercial",
+            Permission::Invite => "invite",
+            Permission::Sublogin => "sublogin",
+            Permission::Technical => "technical",
+        }
+    }
+
+    /// Parses a configured name.
+    pub fn parse(raw: &str) -> Option<Permission> {
+        Permission::ALL.into_iter().find(|p| p.as_str() == raw)
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of permissions, always kept expanded (`admin` holds all five).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Permissions(u8);
+
+impl Permissions {
+    /// The expanded set of the given permissions.
+    pub fn of(perms: impl IntoIterator<Item = Permission>) -> Permissions {
+        let mut bits = 0u8;
+        for p in perms {
+            bits |= p.bit();
+        }
+        if bits & Permission::Admin.bit() != 0 {
+            bits = Permission::ALL.iter().fold(0, |b, p| b | p.bit());
+        }
+        Permissions(bits)
+    }
+
+    /// Whether the set holds `p`.
+    pub fn has(self, p: Permission) -> bool {
+        self.0 & p.bit() != 0
+    }
+
+    /// The permissions held, in header order.
+    pub fn iter(self) -> impl Iterator<Item = Permission> {
+        Permission::ALL.into_iter().filter(move |p| self.has(*p))
+    }
+
+    /// The header value: a comma list in the order
+    /// `admin,commercial,invite,sublogin,technical`.
+    pub fn header_value(self) -> String {
+        self.iter().map(Permission::as_str).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl fmt::Display for Permissions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.header_value())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Permission::*;
+
+    #[test]
+    fn expanded_and_ordered() {
+        assert_eq!(Permissions::of([Technical, Invite]).header_value(), "invite,technical");
+        assert_eq!(
+            Permissions::of([Admin]).header_value(),
+            "admin,commercial,invite,sublogin,technical"
+        );
+        assert_eq!(Permissions::of([]).header_value(), "");
+        assert!(Permissions::of([Admin]).has(Sublogin));
+        assert_eq!(Permission::parse("technical"), Some(Technical));
+        assert_eq!(Permission::parse("root"), None);
+    }
+}

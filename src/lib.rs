@@ -1,0 +1,32 @@
+//! Portero: an authentication reverse proxy for legacy hosting panels.
+//!
+//! A request's way through the code:
+//!
+//! ```text
+//! request ─▶ facts (tenant, client address, session, account) ─▶ portero_policy::decide
+//!         ─▶ web (answer: pages, redirects, sign-in hand-backs)
+//!          or proxy (forward: strip spoofed headers, inject identity, assertion JWT)
+//! ```
+//!
+//! * [`config`] compiles the TOML file into validated types.
+//! * [`facts`] gathers what the decision needs from a request.
+//! * [`portero_policy`] (its own crate) decides, purely.
+//! * [`auth`] holds the sign-in protocols; only they make a [`auth::VerifiedLogin`].
+//! * [`session`] seals and checks cookies.
+//! * [`identity`] turns a session into headers and a signed assertion.
+//! * [`web`] answers the reserved `/.portero/` paths and renders pages.
+//! * [`proxy`] is the pingora data plane and the admin listener.
+
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod explain;
+pub mod facts;
+pub mod identity;
+pub mod proxy;
+pub mod session;
+pub mod state;
+pub mod web;
+
+pub use portero_policy as policy;

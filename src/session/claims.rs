@@ -1,0 +1,256 @@
+//! What a session cookie and a classic-login cookie carry, and their checks.
+
+use super::Sealer;
+use crate::auth::{AuthMethod, VerifiedLogin};
+use serde::{Deserialize, Serialize};
+
+/// The content of a session cookie.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClaims {
+    /// The tenant the session was made for.
+    #[serde(rename = "t")]
+    pub tenant: String,
+    /// The user's stable id inside the tenant (the e-mail, lower-case).
+    #[serde(rename = "u")]
+    pub user: String,
+    /// E-mail.
+    #[serde(rename = "e")]
+    pub email: String,
+    /// Display name, when known.
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// How the session was made.
+    #[serde(rename = "m")]
+    pub method: AuthMethod,
+    /// When the user signed in (Unix seconds).
+    #[serde(rename = "i")]
+    pub issued_at: u64,
+    /// The account picked on `/.portero/accounts`, for tenants with a picker.
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// A random id of this session.
+    #[serde(rename = "s")]
+    pub sid: String,
+}
+
+/// Why a session cookie was not accepted (for the audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not sealed by our keys, tampered with, malformed or for another tenant.
+    Unreadable,
+    /// Sealed for another tenant.
+    ForeignTenant,
+    /// Older than the tenant's re-authentication period.
+    ReauthDue,
+    /// Made before the tenant's last "force re-authentication now".
+    Revoked,
+    /// Made in the future (clock skew beyond tolerance, or forged).
+    FromTheFuture,
+}
+
+impl Refusal {
+    /// A short reason for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Unreadable => "session cookie unreadable (tampered, foreign key or malformed)",
+            Refusal::ForeignTenant => "session cookie of another tenant",
+            Refusal::ReauthDue => "session older than the re-authentication period",
+            Refusal::Revoked => "session revoked by force re-authentication",
+            Refusal::FromTheFuture => "session issued in the future",
+        }
+    }
+}
+
+/// Tolerated clock difference between nodes, in seconds.
+const SKEW: u64 = 60;
+
+impl SessionClaims {
+    /// Makes the claims of a new session from a verified login.
+    pub fn issue(login: &VerifiedLogin, now: u64, account: Option<String>) -> SessionClaims {
+        SessionClaims {
+            tenant: login.tenant().to_string(),
+            user: login.email().to_string(),
+            email: login.email().to_string(),
+            name: login.name().map(str::to_string),
+            method: login.method(),
+            issued_at: now,
+            account,
+            sid: random_id(),
+        }
+    }
+
+    /// Seals the claims into a cookie value for `tenant`.
+    pub fn seal(&self, sealer: &Sealer) -> Option<String> {
+        let json = serde_json::to_vec(self).ok()?;
+        sealer.seal(self.tenant.as_bytes(), &json)
+    }
+
+    /// Opens a cookie value and checks it for `tenant` at `now`.
+    pub fn open(
+        sealer: &Sealer,
+        tenant: &str,
+        value: &str,
+        now: u64,
+        reauth: Option<u64>,
+        revoked_before: u64,
+    ) -> Result<SessionClaims, Refusal> {
+        let plain = sealer.open(tenant.as_bytes(), value).ok_or(Refusal::Unreadable)?;
+        let claims: SessionClaims = serde_json::from_slice(&plain).map_err(|_| Refusal::Unreadable)?;
+        if claims.tenant != tenant {
+            return Err(Refusal::ForeignTenant);
+        }
+        if claims.issued_at > now + SKEW {
+            return Err(Refusal::FromTheFuture);
+        }
+        if claims.issued_at < revoked_before {
+            return Err(Refusal::Revoked);
+        }
+        if let Some(period) = reauth {
+            if now.saturating_sub(claims.issued_at) >= period {
+                return Err(Refusal::ReauthDue);
+            }
+        }
+        Ok(claims)
+    }
+}
+
+/// The content of a classic-login cookie: the e-mail someone gave on the
+/// sign-in page, kept so the panel's following pages are not re-routed. It
+/// routes; it never vouches for anyone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassicClaims {
+    /// The tenant.
+    #[serde(rename = "t")]
+    pub tenant: String,
+    /// The e-mail given, lower-case.
+    #[serde(rename = "e")]
+    pub email: String,
+    /// Until when (Unix seconds).
+    #[serde(rename = "x")]
+    pub expires: u64,
+}
+
+impl ClassicClaims {
+    /// Seals the claims for the tenant.
+    pub fn seal(&self, sealer: &Sealer) -> Option<String> {
+        let json = serde_json::to_vec(self).ok()?;
+        // A distinct context keeps a classic cookie from ever opening as a session.
+        sealer.seal(classic_context(&self.tenant).as_bytes(), &json)
+    }
+
+    /// Opens and checks a classic-login cookie.
+    pub fn open(sealer: &Sealer, tenant: &str, value: &str, now: u64) -> Option<ClassicClaims> {
+        let plain = sealer.open(classic_context(tenant).as_bytes(), value)?;
+        let c: ClassicClaims = serde_json::from_slice(&plain).ok()?;
+        (c.tenant == tenant && c.expires > now).then_some(c)
+    }
+}
+
+fn classic_context(tenant: &str) -> String {
+    format!("classic\0{tenant}")
+}
+
+fn random_id() -> String {
+    let mut b = [0u8; 16];
+    // A failing system RNG leaves the id all zeros; the id only names the session.
+    let _ = getrandom::getrandom(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Every value of cookie `name` in the request's `Cookie` headers.
+pub fn find_cookie_values<'a>(
+    cookie_headers: impl Iterator<Item = &'a str> + 'a,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    cookie_headers
+        .flat_map(|h| h.split(';'))
+        .filter_map(move |pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k.trim() == name).then(|| v.trim().trim_matches('"'))
+        })
+}
+
+/// `Set-Cookie` for a session: host-only, `HttpOnly`, `SameSite=Lax`,
+/// `Secure` on TLS listeners, lasting the re-authentication period.
+pub fn session_cookie(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> String {
+    // "never" re-authenticates: keep the cookie for 400 days, the most browsers allow.
+    let max_age = max_age.unwrap_or(400 * 86_400);
+    build(name, value, secure, Some(max_age))
+}
+
+/// `Set-Cookie` for the classic-login choice.
+pub fn classic_cookie(name: &str, value: &str, secure: bool, max_age: u64) -> String {
+    build(name, value, secure, Some(max_age))
+}
+
+/// `Set-Cookie` that removes a cookie.
+pub fn clear_cookie(name: &str, secure: bool) -> String {
+    build(name, "", secure, Some(0))
+}
+
+fn build(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> String {
+    let mut c = cookie::Cookie::build((name.to_string(), value.to_string()))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure);
+    if let Some(age) = max_age {
+        c = c.max_age(cookie::time::Duration::seconds(i64::try_from(age).unwrap_or(i64::MAX)));
+    }
+    c.build().to_string()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::session::generate_key;
+
+    fn claims(tenant: &str, at: u64) -> SessionClaims {
+        SessionClaims {
+            tenant: tenant.into(),
+            user: "ana@x.test".into(),
+            email: "ana@x.test".into(),
+            name: None,
+            method: AuthMethod::Jwt,
+            issued_at: at,
+            account: None,
+            sid: random_id(),
+        }
+    }
+
+    #[test]
+    fn checks() {
+        let s = Sealer::from_base64_keys(&[generate_key().unwrap()]).unwrap();
+        let v = claims("a", 1000).seal(&s).unwrap();
+        assert!(SessionClaims::open(&s, "a", &v, 1000, Some(100), 0).is_ok());
+        assert_eq!(SessionClaims::open(&s, "b", &v, 1000, None, 0), Err(Refusal::Unreadable));
+        assert_eq!(SessionClaims::open(&s, "a", &v, 1100, Some(100), 0), Err(Refusal::ReauthDue));
+        assert!(SessionClaims::open(&s, "a", &v, 1099, Some(100), 0).is_ok());
+        assert!(SessionClaims::open(&s, "a", &v, 99_999_999, None, 0).is_ok());
+        assert_eq!(SessionClaims::open(&s, "a", &v, 1000, None, 1001), Err(Refusal::Revoked));
+        assert_eq!(SessionClaims::open(&s, "a", &v, 500, None, 0), Err(Refusal::FromTheFuture));
+        // A classic cookie never opens as a session, nor the other way round.
+        let c = ClassicClaims { tenant: "a".into(), email: "x@y.z".into(), expires: 2000 };
+        let cv = c.seal(&s).unwrap();
+        assert_eq!(SessionClaims::open(&s, "a", &cv, 1000, None, 0), Err(Refusal::Unreadable));
+        assert!(ClassicClaims::open(&s, "a", &v, 1000).is_none());
+        assert_eq!(ClassicClaims::open(&s, "a", &cv, 1000), Some(c));
+        assert!(ClassicClaims::open(&s, "a", &cv, 2000).is_none());
+    }
+
+    #[test]
+    fn finds_cookies() {
+        let headers = ["a=1; portero_session=xyz", "portero_session=\"q\"; b=2"];
+        let found: Vec<_> = find_cookie_values(headers.iter().copied(), "portero_session").collect();
+        assert_eq!(found, vec!["xyz", "q"]);
+    }
+
+    #[test]
+    fn cookie_attributes() {
+        let c = session_cookie("portero_session", "v", true, Some(60));
+        assert!(c.contains("HttpOnly") && c.contains("Secure") && c.contains("SameSite=Lax"));
+        assert!(c.contains("Path=/") && c.contains("Max-Age=60") && !c.contains("Domain"));
+        assert!(!session_cookie("n", "v", false, None).contains("Secure"));
+    }
+}

@@ -1,0 +1,17 @@
+//! Sessions: sealed cookies that say who signed in, for which tenant, when.
+//!
+//! Only a [`VerifiedLogin`](crate::auth::VerifiedLogin) makes a session
+//! ([`SessionClaims::issue`]); every request checks the cookie against the
+//! tenant, the re-authentication period and the tenant's "force
+//! re-authentication now" mark ([`Revocations`]).
+
+mod claims;
+mod revocation;
+mod seal;
+
+pub use claims::{
+    classic_cookie, clear_cookie, find_cookie_values, session_cookie, ClassicClaims, Refusal,
+    SessionClaims,
+};
+pub use revocation::Revocations;
+pub use seal::{generate_key, BadKey, Sealer};
