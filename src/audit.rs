@@ -1,1 +1,89 @@
-//! todo
+//! The audit log: one JSON object per line for every sign-in, sign-out,
+//! super-admin bypass and refused cookie, assertion or token (CONTRACT §8).
+
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// A verified login became a session.
+    SignIn,
+    /// A session ended on `/.portero/logout`.
+    SignOut,
+    /// A super-admin identified themselves and got the classic login.
+    SuperadminBypass,
+    /// A classic user identified themselves and got the classic login.
+    ClassicLogin,
+    /// A session cookie was refused (tampered, expired, foreign, revoked).
+    RefusedCookie,
+    /// A sign-in token or assertion was refused.
+    RefusedAssertion,
+    /// An operator forced re-authentication for a tenant.
+    ForceReauth,
+    /// The configuration was reloaded, or a reload refused.
+    ConfigReload,
+}
+
+/// One audit line.
+#[derive(Debug, Serialize)]
+pub struct Record<'a> {
+    /// Unix seconds.
+    pub ts: u64,
+    /// What happened.
+    pub event: Event,
+    /// The tenant.
+    pub tenant: &'a str,
+    /// The user, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<&'a str>,
+    /// The client address, when there was a client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<IpAddr>,
+    /// Why, or how.
+    pub reason: &'a str,
+}
+
+/// Where audit lines go: a file opened for appending, or standard error.
+#[derive(Debug)]
+pub struct AuditLog {
+    sink: Mutex<Option<File>>,
+}
+
+impl AuditLog {
+    /// Opens (creating) the file, or writes to standard error when `None`.
+    pub fn open(path: Option<&Path>) -> std::io::Result<AuditLog> {
+        let file = match path {
+            Some(p) => Some(OpenOptions::new().create(true).append(true).open(p)?),
+            None => None,
+        };
+        Ok(AuditLog {
+            sink: Mutex::new(file),
+        })
+    }
+
+    /// Writes one line. A failing disk never fails the request; it is
+    /// reported through tracing instead.
+    pub fn write(&self, record: &Record<'_>) {
+        let Ok(mut line) = serde_json::to_vec(record) else {
+            return;
+        };
+        line.push(b'\n');
+        let mut sink = match self.sink.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let result = match sink.as_mut() {
+            Some(f) => f.write_all(&line),
+            None => std::io::stderr().write_all(&line),
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "cannot write the audit log");
+        }
+    }
+}

@@ -1,1 +1,189 @@
-//! todo
+//! `portero explain`: the decision for one request and the rule chain that
+//! led there, from the configuration alone (no network, no clock).
+
+use crate::config::Config;
+use crate::facts;
+use crate::identity::AccountRule;
+use portero_policy::{decide_traced, Action, ClassicReason, Facts, SessionFact};
+use serde::Serialize;
+use std::fmt::Write;
+use std::net::IpAddr;
+
+/// What to explain.
+#[derive(Debug, Clone)]
+pub struct Question {
+    /// The `Host`.
+    pub host: String,
+    /// The path (a query is ignored).
+    pub path: String,
+    /// The TCP peer.
+    pub ip: IpAddr,
+    /// An `X-Forwarded-For` value the peer sent.
+    pub forwarded_for: Option<String>,
+    /// The e-mail: of the session with `session`, else given on the sign-in page.
+    pub user: Option<String>,
+    /// Whether the request carries a valid session.
+    pub session: bool,
+}
+
+/// One rule looked at.
+#[derive(Debug, Serialize)]
+pub struct StepOut {
+    /// Its number in CONTRACT §5.
+    pub rule: u8,
+    /// Its name.
+    pub name: &'static str,
+    /// Whether it decided.
+    pub applied: bool,
+    /// Why.
+    pub note: &'static str,
+}
+
+/// The answer.
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    /// The tenant serving the host.
+    pub tenant: String,
+    /// The path the rules matched.
+    pub path: String,
+    /// The client address the rules used.
+    pub client_ip: IpAddr,
+    /// How that address was found.
+    pub client_ip_from: &'static str,
+    /// The session fact.
+    pub session: &'static str,
+    /// Who identified on the sign-in page, if anyone.
+    pub identified_as: Option<String>,
+    /// The rule chain.
+    pub steps: Vec<StepOut>,
+    /// What happens.
+    pub action: String,
+    /// The rule that decided.
+    pub rule: u8,
+    /// Why.
+    pub reason: &'static str,
+}
+
+/// Runs the rules for one imagined request.
+pub fn explain(cfg: &Config, q: &Question) -> Result<Explanation, String> {
+    let tenant = cfg.tenant_for_host(&q.host).ok_or_else(|| {
+        format!(
+            "no tenant serves the host {:?} (Portero answers 421)",
+            q.host
+        )
+    })?;
+    let path_only = q.path.split('?').next().unwrap_or("/");
+    let path = facts::decision_path(path_only)
+        .map_err(|b| format!("Portero answers 400: {}", b.message()))?;
+    let xff: Vec<&str> = q.forwarded_for.iter().map(String::as_str).collect();
+    let client_ip = facts::client_ip(q.ip, &xff, &cfg.server.trusted_proxies);
+    let client_ip_from = if !cfg.server.trusted_proxies.contains(q.ip.to_canonical()) {
+        "the TCP peer (not a trusted proxy; X-Forwarded-For ignored)"
+    } else if xff.is_empty() {
+        "the TCP peer (a trusted proxy that sent no X-Forwarded-For)"
+    } else {
+        "X-Forwarded-For (right-most entry that is not a trusted proxy)"
+    };
+    let user = q.user.as_deref().and_then(crate::auth::normalize_email);
+    let host = facts::request_host(Some(&q.host), None).unwrap_or_default();
+    let session = if !q.session {
+        SessionFact::None
+    } else {
+        match (&tenant.account_rule, &user) {
+            (AccountRule::Picker, _) => SessionFact::NoAccountChosen,
+            (_, None) => SessionFact::Member,
+            (rule, Some(u)) => match rule.account(&host, None) {
+                Some(a) if tenant.directory.membership(u, a).is_some() => SessionFact::Member,
+                _ => SessionFact::NotMember,
+            },
+        }
+    };
+    let identified_as = if q.session { None } else { user.clone() };
+    let facts = Facts {
+        path: &path,
+        client_ip,
+        accepts_html: true,
+        session,
+        identified_as: identified_as.as_deref(),
+    };
+    let mut trace = Vec::new();
+    let d = decide_traced(&tenant.policy, &facts, &mut trace);
+    Ok(Explanation {
+        tenant: tenant.name.clone(),
+        path: path.into_owned(),
+        client_ip,
+        client_ip_from,
+        session: match session {
+            SessionFact::None => "none",
+            SessionFact::Member => "valid, member of the account",
+            SessionFact::NotMember => "valid, not a member of the account",
+            SessionFact::NoAccountChosen => "valid, no account chosen yet",
+        },
+        identified_as,
+        steps: trace
+            .iter()
+            .map(|s| StepOut {
+                rule: s.rule.number(),
+                name: s.rule.name(),
+                applied: s.applied,
+                note: s.note,
+            })
+            .collect(),
+        action: describe(d.action),
+        rule: d.rule.number(),
+        reason: d.reason,
+    })
+}
+
+/// An action in words.
+pub fn describe(action: Action) -> String {
+    match action {
+        Action::Answer => "Portero answers (reserved path)".into(),
+        Action::ForwardBypass => {
+            "forward to the panel without identity headers (bypass path)".into()
+        }
+        Action::ForwardIdentity => "forward to the panel with identity headers".into(),
+        Action::Forbidden => "403 page: signed in, but not a member of this account".into(),
+        Action::PickAccount => "302 to /.portero/accounts to choose an account".into(),
+        Action::Classic(ClassicReason::OutsideNetmasks) => {
+            "classic login: forward without identity headers (outside the netmasks)".into()
+        }
+        Action::Classic(ClassicReason::SuperAdmin) => {
+            "classic login: forward without identity headers (super-admin)".into()
+        }
+        Action::Classic(ClassicReason::ClassicUser) => {
+            "classic login: forward without identity headers (classic user)".into()
+        }
+        Action::SignInPage => "302 to the sign-in page /.portero/login".into(),
+        Action::Sso(idp) => format!("302 to single sign-on ({})", idp.as_str()),
+        Action::NoIdp => "503 page: SSO required but the tenant has no identity provider".into(),
+        Action::Unauthorized => "401 (not a browser)".into(),
+    }
+}
+
+/// The explanation as an operator reads it.
+pub fn render_text(e: &Explanation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "tenant:    {}", e.tenant);
+    let _ = writeln!(out, "path:      {}", e.path);
+    let _ = writeln!(
+        out,
+        "client:    {} (from {})",
+        e.client_ip, e.client_ip_from
+    );
+    let _ = writeln!(out, "session:   {}", e.session);
+    if let Some(u) = &e.identified_as {
+        let _ = writeln!(out, "identified on the sign-in page as: {u}");
+    }
+    out.push_str("rules:\n");
+    for s in &e.steps {
+        let mark = if s.applied { "=>" } else { "  " };
+        let _ = writeln!(out, "  {mark} {}. {:<24} {}", s.rule, s.name, s.note);
+    }
+    let _ = writeln!(
+        out,
+        "decision:  {} (rule {}: {})",
+        e.action, e.rule, e.reason
+    );
+    out
+}

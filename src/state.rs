@@ -1,1 +1,120 @@
-//! todo
+//! What lives for the whole run: the current configuration (swapped whole on
+//! reload), the replay guard, the revocation marks, the clock, the audit log
+//! and the metrics.
+
+use crate::audit::{AuditLog, Event, Record};
+use crate::auth::ReplayGuard;
+use crate::clock::Clock;
+use crate::config::{self, Config, Diagnostic, Env};
+use crate::metrics::Metrics;
+use crate::session::Revocations;
+use arc_swap::ArcSwap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Shared by every request.
+pub struct State {
+    config: ArcSwap<Config>,
+    /// Where the configuration was read from (for reloads).
+    pub config_path: PathBuf,
+    /// Sign-in tokens already used (`jti`).
+    pub replay: ReplayGuard,
+    /// Per-tenant "force re-authentication now" marks.
+    pub revocations: Revocations,
+    /// The time source; tests pass a fixed clock.
+    pub clock: Arc<dyn Clock>,
+    /// The audit log.
+    pub audit: AuditLog,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+}
+
+impl State {
+    /// Builds the state around a compiled configuration.
+    pub fn new(
+        config: Config,
+        config_path: PathBuf,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<State> {
+        let audit = AuditLog::open(config.server.audit_log.as_deref())?;
+        let revocations = Revocations::load(
+            config
+                .server
+                .data_dir
+                .as_ref()
+                .map(|d| d.join("revocations.json")),
+        );
+        let metrics = Metrics::new().map_err(std::io::Error::other)?;
+        Ok(State {
+            config: ArcSwap::from_pointee(config),
+            config_path,
+            replay: ReplayGuard::new(1_000_000),
+            revocations,
+            clock,
+            audit,
+            metrics,
+        })
+    }
+
+    /// The configuration in force now. Cheap; hold it for one request.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Unix seconds now, from the state's clock.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Reads the configuration file again. On success it replaces the one in
+    /// force (listeners and the admin address stay as they were started);
+    /// on failure the old one keeps serving and every error is returned.
+    pub fn reload(&self, env: &dyn Env) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+        match config::load(&self.config_path, env) {
+            Ok(loaded) => {
+                self.config.store(Arc::new(loaded.config));
+                self.metrics.reloads.with_label_values(&["ok"]).inc();
+                self.audit(
+                    "-",
+                    Event::ConfigReload,
+                    None,
+                    None,
+                    "configuration reloaded",
+                );
+                Ok(loaded.warnings)
+            }
+            Err(errors) => {
+                self.metrics.reloads.with_label_values(&["refused"]).inc();
+                let first = errors.first().map(|d| d.to_string()).unwrap_or_default();
+                self.audit(
+                    "-",
+                    Event::ConfigReload,
+                    None,
+                    None,
+                    &format!("reload refused: {first}"),
+                );
+                Err(errors)
+            }
+        }
+    }
+
+    /// Writes an audit line stamped with the state's clock.
+    pub fn audit(
+        &self,
+        tenant: &str,
+        event: Event,
+        user: Option<&str>,
+        client: Option<IpAddr>,
+        reason: &str,
+    ) {
+        self.audit.write(&Record {
+            ts: self.now(),
+            event,
+            tenant,
+            user,
+            client,
+            reason,
+        });
+    }
+}

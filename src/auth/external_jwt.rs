@@ -104,12 +104,15 @@ impl ExternalSso {
                 }
                 DecodingKey::from_secret(key.as_bytes())
             }
-            RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => DecodingKey::from_rsa_pem(key.as_bytes())
-                .map_err(|e| format!("jwt_key is not an RSA public key in PEM: {e}"))?,
+            RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => {
+                DecodingKey::from_rsa_pem(key.as_bytes())
+                    .map_err(|e| format!("jwt_key is not an RSA public key in PEM: {e}"))?
+            }
             ES256 | ES384 => DecodingKey::from_ec_pem(key.as_bytes())
                 .map_err(|e| format!("jwt_key is not an EC public key in PEM: {e}"))?,
             EdDSA => DecodingKey::from_ed_pem(key.as_bytes())
                 .map_err(|e| format!("jwt_key is not an Ed25519 public key in PEM: {e}"))?,
+            other => return Err(format!("jwt_alg {other:?} is not supported")),
         };
         Ok(ExternalSso {
             url,
@@ -149,13 +152,14 @@ impl ExternalSso {
         v.required_spec_claims.clear();
         v.required_spec_claims.insert("aud".to_string());
         v.set_audience(&[tenant]);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &v).map_err(|e| match e.kind() {
-            ErrorKind::InvalidSignature => Refused::BadSignature,
-            ErrorKind::InvalidAlgorithm => Refused::WrongAlgorithm,
-            ErrorKind::InvalidAudience => Refused::WrongAudience,
-            ErrorKind::MissingRequiredClaim(_) | ErrorKind::Json(_) => Refused::MissingClaim,
-            _ => Refused::Malformed,
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.key, &v).map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => Refused::BadSignature,
+                ErrorKind::InvalidAlgorithm => Refused::WrongAlgorithm,
+                ErrorKind::InvalidAudience => Refused::WrongAudience,
+                ErrorKind::MissingRequiredClaim(_) | ErrorKind::Json(_) => Refused::MissingClaim,
+                _ => Refused::Malformed,
+            })?;
         let c = data.claims;
         if c.exp + LEEWAY <= now {
             return Err(Refused::Expired);
@@ -163,7 +167,9 @@ impl ExternalSso {
         if c.iat > now + LEEWAY || c.nbf.is_some_and(|nbf| nbf > now + LEEWAY) {
             return Err(Refused::IssuedInFuture);
         }
-        if now.saturating_sub(c.iat) > self.max_token_age || c.exp.saturating_sub(c.iat) > self.max_token_age {
+        if now.saturating_sub(c.iat) > self.max_token_age
+            || c.exp.saturating_sub(c.iat) > self.max_token_age
+        {
             return Err(Refused::TooLongLived);
         }
         if c.jti.is_empty() || c.jti.len() > 256 {

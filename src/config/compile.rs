@@ -10,7 +10,9 @@ use crate::identity::{
 };
 use crate::session::Sealer;
 use ipnet::IpNet;
-use portero_policy::{HostPattern, HostTable, Idp, NetmaskSet, PathPrefixes, SsoMode, TenantPolicy};
+use portero_policy::{
+    HostPattern, HostTable, Idp, NetmaskSet, PathPrefixes, SsoMode, TenantPolicy,
+};
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -146,7 +148,11 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn line_of(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.src.len());
-        self.src.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        self.src.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 
     fn push(&mut self, severity: Severity, span: Option<Range<usize>>, message: String) {
@@ -246,7 +252,10 @@ impl Ctx<'_> {
         match raw.get_ref().parse::<SocketAddr>() {
             Ok(a) => Some(a),
             Err(_) => {
-                self.err(raw.span(), format!("{what}: `{}` is not an address:port", raw.get_ref()));
+                self.err(
+                    raw.span(),
+                    format!("{what}: `{}` is not an address:port", raw.get_ref()),
+                );
                 None
             }
         }
@@ -259,7 +268,10 @@ impl Ctx<'_> {
                 Some(v) => {
                     out.insert(v);
                 }
-                None => self.err(e.span(), format!("{what}: `{}` is not an e-mail address", e.get_ref())),
+                None => self.err(
+                    e.span(),
+                    format!("{what}: `{}` is not an e-mail address", e.get_ref()),
+                ),
             }
         }
         out
@@ -314,12 +326,17 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
                 match value.into_inner() {
                     DeValue::Array(items) => {
                         for (i, item) in items.into_iter().enumerate() {
-                            if let Some(t) = cx.shape::<RawTenant>(&format!("[[tenant]] #{}", i + 1), item) {
+                            if let Some(t) =
+                                cx.shape::<RawTenant>(&format!("[[tenant]] #{}", i + 1), item)
+                            {
                                 raw_tenants.push(t);
                             }
                         }
                     }
-                    _ => cx.err(span, "`tenant` must be an array of tables: write [[tenant]]"),
+                    _ => cx.err(
+                        span,
+                        "`tenant` must be an array of tables: write [[tenant]]",
+                    ),
                 }
             }
             other => cx.err(
@@ -334,7 +351,10 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
         Some(Some(s)) => compile_session(&mut cx, s),
         Some(None) => None,
         None => {
-            cx.err(whole.start..whole.start, "[session] is missing: it needs `keys` (make one with `portero keygen`)");
+            cx.err(
+                whole.start..whole.start,
+                "[session] is missing: it needs `keys` (make one with `portero keygen`)",
+            );
             None
         }
     };
@@ -350,14 +370,24 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
         }
     };
     if raw_tenants.is_empty() && !cx.has_errors() {
-        cx.err(whole.start..whole.start, "no [[tenant]] is configured: nothing would be served");
+        cx.err(
+            whole.start..whole.start,
+            "no [[tenant]] is configured: nothing would be served",
+        );
     }
     let default_reauth = session.as_ref().and_then(|s: &SessionSettings| s.reauth);
     let mut tenants = Vec::new();
     let mut hosts = HostTable::default();
     let mut names: HashSet<String> = HashSet::new();
     for raw in raw_tenants {
-        if let Some(t) = compile_tenant(&mut cx, raw, default_reauth, &mut names, &mut hosts, tenants.len()) {
+        if let Some(t) = compile_tenant(
+            &mut cx,
+            raw,
+            default_reauth,
+            &mut names,
+            &mut hosts,
+            tenants.len(),
+        ) {
             tenants.push(t);
         }
     }
@@ -390,15 +420,25 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
 
 fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
     let listen = match &raw.listen {
-        Some(l) => l.iter().filter_map(|a| cx.addr(a, "[server].listen")).collect(),
+        Some(l) => l
+            .iter()
+            .filter_map(|a| cx.addr(a, "[server].listen"))
+            .collect(),
         None => vec![SocketAddr::from(([0, 0, 0, 0], 8080))],
     };
-    let listen_tls = raw.listen_tls.iter().filter_map(|a| cx.addr(a, "[server].listen_tls")).collect();
+    let listen_tls = raw
+        .listen_tls
+        .iter()
+        .filter_map(|a| cx.addr(a, "[server].listen_tls"))
+        .collect();
     let admin_listen = match &raw.admin_listen {
         Some(a) => cx.addr(a, "[server].admin_listen"),
         None => Some(SocketAddr::from(([127, 0, 0, 1], 9090))),
     };
-    let admin_token = raw.admin_token.as_ref().and_then(|t| cx.secret(t, "[server].admin_token"));
+    let admin_token = raw
+        .admin_token
+        .as_ref()
+        .and_then(|t| cx.secret(t, "[server].admin_token"));
     if let (Some(a), Some(raw_a)) = (admin_listen, &raw.admin_listen) {
         if !a.ip().is_loopback() && admin_token.is_none() {
             cx.warn(
@@ -414,7 +454,9 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
             1
         }
         Some(t) => *t.get_ref(),
-        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     };
     let grace_period = cx.duration(&raw.grace_period, 5, "[server].grace_period");
     let upstream_timeout = cx.duration(&raw.upstream_timeout, 60, "[server].upstream_timeout");
@@ -441,7 +483,10 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
 
 fn compile_session(cx: &mut Ctx<'_>, raw: RawSession) -> Option<SessionSettings> {
     if raw.keys.get_ref().is_empty() {
-        cx.err(raw.keys.span(), "[session].keys is empty: add one (make it with `portero keygen`)");
+        cx.err(
+            raw.keys.span(),
+            "[session].keys is empty: add one (make it with `portero keygen`)",
+        );
     }
     let mut keys = Vec::new();
     for k in raw.keys.get_ref() {
@@ -458,7 +503,10 @@ fn compile_session(cx: &mut Ctx<'_>, raw: RawSession) -> Option<SessionSettings>
     };
     let cookie_name = match &raw.cookie_name {
         Some(n) if !is_token(n.get_ref()) => {
-            cx.err(n.span(), "[session].cookie_name may hold only letters, digits, `-` and `_`");
+            cx.err(
+                n.span(),
+                "[session].cookie_name may hold only letters, digits, `-` and `_`",
+            );
             None
         }
         Some(n) => Some(n.get_ref().clone()),
@@ -476,7 +524,9 @@ fn compile_session(cx: &mut Ctx<'_>, raw: RawSession) -> Option<SessionSettings>
 }
 
 fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn compile_assertion(cx: &mut Ctx<'_>, raw: RawAssertion) -> Option<AssertionSigner> {
@@ -490,7 +540,10 @@ fn compile_assertion(cx: &mut Ctx<'_>, raw: RawAssertion) -> Option<AssertionSig
     match AssertionSigner::from_pem(&pem, ttl) {
         Ok(s) => Some(s),
         Err(e) => {
-            cx.err(raw.signing_key.span(), format!("[assertion].signing_key: {e}"));
+            cx.err(
+                raw.signing_key.span(),
+                format!("[assertion].signing_key: {e}"),
+            );
             None
         }
     }
@@ -504,13 +557,27 @@ fn compile_tenant(
     hosts: &mut HostTable<usize>,
     index: usize,
 ) -> Option<Tenant> {
-    let before = cx.diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let before = cx
+        .diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let name = raw.name.get_ref().clone();
     let w = format!("tenant `{name}`");
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
-        cx.err(raw.name.span(), format!("{w}: the name may hold only letters, digits, `-`, `_` and `.`"));
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        cx.err(
+            raw.name.span(),
+            format!("{w}: the name may hold only letters, digits, `-`, `_` and `.`"),
+        );
     } else if !names.insert(name.clone()) {
-        cx.err(raw.name.span(), format!("{w}: another tenant has the same name"));
+        cx.err(
+            raw.name.span(),
+            format!("{w}: another tenant has the same name"),
+        );
     }
 
     // Hosts.
@@ -522,7 +589,10 @@ fn compile_tenant(
             Ok(p) => {
                 let shown = p.to_string();
                 if hosts.insert(p, index).is_some() {
-                    cx.err(h.span(), format!("{w}: host `{shown}` is already served by an earlier tenant"));
+                    cx.err(
+                        h.span(),
+                        format!("{w}: host `{shown}` is already served by an earlier tenant"),
+                    );
                 }
             }
             Err(e) => cx.err(h.span(), format!("{w}: {e}")),
@@ -531,7 +601,11 @@ fn compile_tenant(
 
     let upstream = compile_upstream(cx, &raw.upstream, &w);
 
-    let sso_mode = match raw.sso_mode.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
+    let sso_mode = match raw
+        .sso_mode
+        .as_ref()
+        .map(|m| (m.get_ref().as_str(), m.span()))
+    {
         None | Some(("login_page", _)) => SsoMode::LoginPage,
         Some(("auto_redirect", _)) => SsoMode::AutoRedirect,
         Some(("sso_buttons_only", _)) => SsoMode::SsoButtonsOnly,
@@ -555,7 +629,9 @@ fn compile_tenant(
 
     let account_rule = compile_account_rule(cx, &raw, &w);
     let reauth = match &raw.reauth {
-        Some(r) => cx.duration_or_never(r, &format!("{w} reauth")).unwrap_or(default_reauth),
+        Some(r) => cx
+            .duration_or_never(r, &format!("{w} reauth"))
+            .unwrap_or(default_reauth),
         None => default_reauth,
     };
 
@@ -563,7 +639,13 @@ fn compile_tenant(
     let mut directory = Directory::default();
     for m in &raw.member {
         let Some(user) = normalize_email(m.user.get_ref()) else {
-            cx.err(m.user.span(), format!("{w} member: `{}` is not an e-mail address", m.user.get_ref()));
+            cx.err(
+                m.user.span(),
+                format!(
+                    "{w} member: `{}` is not an e-mail address",
+                    m.user.get_ref()
+                ),
+            );
             continue;
         };
         let mut perms = Vec::new();
@@ -577,11 +659,17 @@ fn compile_tenant(
             }
         }
         if m.permissions.get_ref().is_empty() {
-            cx.err(m.permissions.span(), format!("{w} member {user}: permissions is empty"));
+            cx.err(
+                m.permissions.span(),
+                format!("{w} member {user}: permissions is empty"),
+            );
         }
         let account = m.account.get_ref().trim().to_ascii_lowercase();
         if account.is_empty() {
-            cx.err(m.account.span(), format!("{w} member {user}: account is empty"));
+            cx.err(
+                m.account.span(),
+                format!("{w} member {user}: account is empty"),
+            );
         }
         if let Some(AccountRule::Fixed(fixed)) = &account_rule {
             if *fixed != account {
@@ -592,7 +680,10 @@ fn compile_tenant(
             }
         }
         if directory.membership(&user, &account).is_some() {
-            cx.err(m.user.span(), format!("{w}: {user} is listed twice for account {account}"));
+            cx.err(
+                m.user.span(),
+                format!("{w}: {user} is listed twice for account {account}"),
+            );
         }
         let permissions = Permissions::of(perms);
         directory.add(
@@ -608,7 +699,10 @@ fn compile_tenant(
     }
 
     // Identity providers.
-    let external_sso = raw.external_sso.as_ref().and_then(|e| compile_external(cx, e, &w));
+    let external_sso = raw
+        .external_sso
+        .as_ref()
+        .and_then(|e| compile_external(cx, e, &w));
     let saml_metadata = raw.saml.as_ref().map(|s| {
         let md = s.get_ref().idp_metadata.get_ref().clone();
         if !md.starts_with("https://") && !secret::resolve_path(&md, &cx.dir).exists() {
@@ -651,13 +745,22 @@ fn compile_tenant(
                 "oidc" => Some(Idp::Oidc),
                 "external" => Some(Idp::External),
                 other => {
-                    cx.err(d.span(), format!("{w}: default_idp `{other}` is not one of saml, oidc, external"));
+                    cx.err(
+                        d.span(),
+                        format!("{w}: default_idp `{other}` is not one of saml, oidc, external"),
+                    );
                     None
                 }
             };
             if let Some(p) = parsed {
                 if !idps.contains(&p) {
-                    cx.err(d.span(), format!("{w}: default_idp `{}` is not configured for this tenant", p.as_str()));
+                    cx.err(
+                        d.span(),
+                        format!(
+                            "{w}: default_idp `{}` is not configured for this tenant",
+                            p.as_str()
+                        ),
+                    );
                 }
             }
             parsed
@@ -682,13 +785,20 @@ fn compile_tenant(
         match std::fs::read_to_string(&p) {
             Ok(s) => Some(s),
             Err(e) => {
-                cx.err(c.span(), format!("{w}: cannot read css {}: {e}", p.display()));
+                cx.err(
+                    c.span(),
+                    format!("{w}: cannot read css {}: {e}", p.display()),
+                );
                 None
             }
         }
     });
 
-    let after = cx.diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let after = cx
+        .diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     if after > before {
         return None;
     }
@@ -730,13 +840,20 @@ fn compile_upstream(cx: &mut Ctx<'_>, raw: &Spanned<String>, w: &str) -> Option<
         (false, text)
     };
     let rest = rest.trim_end_matches('/');
-    let with_port = if rest.rsplit_once(':').is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())) && !rest.ends_with(']') {
+    let with_port = if rest
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+        && !rest.ends_with(']')
+    {
         rest.to_string()
     } else {
         format!("{rest}:{}", if tls { 443 } else { 80 })
     };
     let host = with_port.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
-    let sni = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let sni = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     match with_port.to_socket_addrs().ok().and_then(|mut a| a.next()) {
         Some(addr) => Some(Upstream {
             addr,
@@ -753,7 +870,11 @@ fn compile_upstream(cx: &mut Ctx<'_>, raw: &Spanned<String>, w: &str) -> Option<
 
 fn compile_account_rule(cx: &mut Ctx<'_>, raw: &RawTenant, w: &str) -> Option<AccountRule> {
     let picker = raw.account_picker.as_ref().is_some_and(|p| *p.get_ref());
-    let given = [raw.account.is_some(), raw.account_from_host.is_some(), picker];
+    let given = [
+        raw.account.is_some(),
+        raw.account_from_host.is_some(),
+        picker,
+    ];
     if given.iter().filter(|g| **g).count() != 1 {
         cx.err(
             raw.name.span(),
@@ -768,10 +889,12 @@ fn compile_account_rule(cx: &mut Ctx<'_>, raw: &RawTenant, w: &str) -> Option<Ac
     if let Some(p) = &raw.account_from_host {
         let pat = p.get_ref().to_ascii_lowercase();
         return match pat.split_once("{account}") {
-            Some((prefix, suffix)) if !suffix.contains("{account}") => Some(AccountRule::FromHost {
-                prefix: prefix.to_string(),
-                suffix: suffix.to_string(),
-            }),
+            Some((prefix, suffix)) if !suffix.contains("{account}") => {
+                Some(AccountRule::FromHost {
+                    prefix: prefix.to_string(),
+                    suffix: suffix.to_string(),
+                })
+            }
             _ => {
                 cx.err(p.span(), format!("{w}: account_from_host must hold `{{account}}` once, e.g. \"panel.{{account}}\""));
                 None
@@ -785,7 +908,13 @@ fn compile_external(cx: &mut Ctx<'_>, raw: &RawExternalSso, w: &str) -> Option<E
     let url = match url::Url::parse(raw.url.get_ref()) {
         Ok(u) if matches!(u.scheme(), "https" | "http") => Some(u),
         _ => {
-            cx.err(raw.url.span(), format!("{w}: external_sso.url `{}` is not an http(s) URL", raw.url.get_ref()));
+            cx.err(
+                raw.url.span(),
+                format!(
+                    "{w}: external_sso.url `{}` is not an http(s) URL",
+                    raw.url.get_ref()
+                ),
+            );
             None
         }
     };
@@ -800,12 +929,19 @@ fn compile_external(cx: &mut Ctx<'_>, raw: &RawExternalSso, w: &str) -> Option<E
         None => Some(jsonwebtoken::Algorithm::HS256),
     };
     let key = cx.secret(&raw.jwt_key, &format!("{w} external_sso.jwt_key"));
-    let max_age = cx.duration(&raw.max_token_age, 300, &format!("{w} external_sso.max_token_age"));
+    let max_age = cx.duration(
+        &raw.max_token_age,
+        300,
+        &format!("{w} external_sso.max_token_age"),
+    );
     let (url, alg, key) = (url?, alg?, key?);
     match ExternalSso::new(url, raw.forced.unwrap_or(false), alg, &key, max_age) {
         Ok(e) => Some(e),
         Err(e) => {
-            cx.err(raw.jwt_key.span(), format!("{w}: external_sso.jwt_key: {e}"));
+            cx.err(
+                raw.jwt_key.span(),
+                format!("{w}: external_sso.jwt_key: {e}"),
+            );
             None
         }
     }
@@ -815,30 +951,59 @@ fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Optio
     let Some(h) = raw else {
         return Some(HeaderNames::new(Default::default()));
     };
-    let fields = [&h.user, &h.email, &h.name, &h.tenant, &h.account, &h.permissions, &h.impersonate, &h.auth, &h.assertion];
+    let fields = [
+        &h.user,
+        &h.email,
+        &h.name,
+        &h.tenant,
+        &h.account,
+        &h.permissions,
+        &h.impersonate,
+        &h.auth,
+        &h.assertion,
+    ];
     let mut renamed: [Option<http::HeaderName>; 9] = Default::default();
     let mut seen = HashSet::new();
     let mut ok = true;
     const FORBIDDEN: [&str; 12] = [
-        "host", "cookie", "content-length", "transfer-encoding", "connection", "upgrade", "te",
-        "trailer", "keep-alive", "proxy-authorization", "authorization", "x-forwarded-for",
+        "host",
+        "cookie",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+        "proxy-authorization",
+        "authorization",
+        "x-forwarded-for",
     ];
     for (i, f) in fields.iter().enumerate() {
         let Some(name) = f else { continue };
         match http::HeaderName::from_bytes(name.get_ref().as_bytes()) {
             Ok(n) if FORBIDDEN.contains(&n.as_str()) => {
-                cx.err(name.span(), format!("{w}: header `{}` cannot carry identity", name.get_ref()));
+                cx.err(
+                    name.span(),
+                    format!("{w}: header `{}` cannot carry identity", name.get_ref()),
+                );
                 ok = false;
             }
             Ok(n) => {
                 if !seen.insert(n.as_str().replace('_', "-")) {
-                    cx.err(name.span(), format!("{w}: header `{}` is used twice", name.get_ref()));
+                    cx.err(
+                        name.span(),
+                        format!("{w}: header `{}` is used twice", name.get_ref()),
+                    );
                     ok = false;
                 }
                 renamed[i] = Some(n);
             }
             Err(_) => {
-                cx.err(name.span(), format!("{w}: `{}` is not a valid header name", name.get_ref()));
+                cx.err(
+                    name.span(),
+                    format!("{w}: `{}` is not a valid header name", name.get_ref()),
+                );
                 ok = false;
             }
         }
@@ -850,25 +1015,47 @@ fn compile_tls(cx: &mut Ctx<'_>, raw: &RawTls, w: &str) -> Option<Arc<rustls::si
     let cert_path = secret::resolve_path(raw.cert.get_ref(), &cx.dir);
     let key_path = secret::resolve_path(raw.key.get_ref(), &cx.dir);
     let certs: Vec<_> = match std::fs::read(&cert_path) {
-        Ok(b) => rustls_pemfile::certs(&mut b.as_slice()).filter_map(Result::ok).collect(),
+        Ok(b) => rustls_pemfile::certs(&mut b.as_slice())
+            .filter_map(Result::ok)
+            .collect(),
         Err(e) => {
-            cx.err(raw.cert.span(), format!("{w}: cannot read tls.cert {}: {e}", cert_path.display()));
+            cx.err(
+                raw.cert.span(),
+                format!("{w}: cannot read tls.cert {}: {e}", cert_path.display()),
+            );
             return None;
         }
     };
     if certs.is_empty() {
-        cx.err(raw.cert.span(), format!("{w}: tls.cert {} holds no PEM certificate", cert_path.display()));
+        cx.err(
+            raw.cert.span(),
+            format!(
+                "{w}: tls.cert {} holds no PEM certificate",
+                cert_path.display()
+            ),
+        );
         return None;
     }
     let key = match std::fs::read(&key_path) {
-        Ok(b) => rustls_pemfile::private_key(&mut b.as_slice()).ok().flatten(),
+        Ok(b) => rustls_pemfile::private_key(&mut b.as_slice())
+            .ok()
+            .flatten(),
         Err(e) => {
-            cx.err(raw.key.span(), format!("{w}: cannot read tls.key {}: {e}", key_path.display()));
+            cx.err(
+                raw.key.span(),
+                format!("{w}: cannot read tls.key {}: {e}", key_path.display()),
+            );
             return None;
         }
     };
     let Some(key) = key else {
-        cx.err(raw.key.span(), format!("{w}: tls.key {} holds no PEM private key", key_path.display()));
+        cx.err(
+            raw.key.span(),
+            format!(
+                "{w}: tls.key {} holds no PEM private key",
+                key_path.display()
+            ),
+        );
         return None;
     };
     match rustls::crypto::ring::sign::any_supported_type(&key) {

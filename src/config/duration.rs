@@ -18,7 +18,11 @@ pub fn parse(raw: &str) -> Result<Duration, String> {
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        _ => return Err(format!("`{raw}`: unknown unit `{unit}` (use s, m, h, d or w)")),
+        _ => {
+            return Err(format!(
+                "`{raw}`: unknown unit `{unit}` (use s, m, h, d or w)"
+            ))
+        }
     };
     n.checked_mul(secs)
         .map(Duration::from_secs)

@@ -42,7 +42,14 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
         };
         match self.line {
-            Some(l) => write!(f, "{}:{}: {}: {}", self.file.display(), l, sev, self.message),
+            Some(l) => write!(
+                f,
+                "{}:{}: {}: {}",
+                self.file.display(),
+                l,
+                sev,
+                self.message
+            ),
             None => write!(f, "{}: {}: {}", self.file.display(), sev, self.message),
         }
     }

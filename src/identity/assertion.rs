@@ -119,8 +119,16 @@ impl AssertionSigner {
 /// A fresh Ed25519 key as PKCS#8 PEM: what `portero keygen` prints.
 pub fn generate_ed25519_pem() -> Option<String> {
     let rng = ring::rand::SystemRandom::new();
+    // ring writes PKCS#8 v2 (seed and public key); OpenSSL and most tools
+    // expect v1 (RFC 8410: the seed only), so the seed is re-wrapped.
     let doc = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).ok()?;
-    Some(pem::encode(&pem::Pem::new("PRIVATE KEY", doc.as_ref().to_vec())))
+    let seed = doc.as_ref().get(16..48)?;
+    let mut v1 = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    v1.extend_from_slice(seed);
+    Some(pem::encode(&pem::Pem::new("PRIVATE KEY", v1)))
 }
 
 #[cfg(test)]
@@ -153,7 +161,12 @@ mod tests {
         let jwk = set.find(&kid).unwrap();
         let mut v = Validation::new(Algorithm::EdDSA);
         v.set_audience(&["latincloud"]);
-        let got = jsonwebtoken::decode::<serde_json::Value>(&token, &DecodingKey::from_jwk(jwk).unwrap(), &v).unwrap();
+        let got = jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &DecodingKey::from_jwk(jwk).unwrap(),
+            &v,
+        )
+        .unwrap();
         assert_eq!(got.claims["account"], "x.test");
         assert!(AssertionSigner::from_pem("not a key", 60).is_err());
     }

@@ -37,7 +37,10 @@ impl Directory {
 
     /// The user's membership in `account`, if any.
     pub fn membership(&self, user: &str, account: &str) -> Option<&Membership> {
-        self.by_user.get(user)?.iter().find(|m| m.account == account)
+        self.by_user
+            .get(user)?
+            .iter()
+            .find(|m| m.account == account)
     }
 
     /// Every account the user takes part in.
@@ -98,7 +101,10 @@ mod tests {
             prefix: "panel.".into(),
             suffix: String::new(),
         };
-        assert_eq!(r.account("panel.libros.com.ar", None), Some("libros.com.ar"));
+        assert_eq!(
+            r.account("panel.libros.com.ar", None),
+            Some("libros.com.ar")
+        );
         assert_eq!(r.account("libros.com.ar", None), None);
         assert_eq!(r.account("panel.", None), None);
         assert_eq!(AccountRule::Picker.account("x", Some("a")), Some("a"));

@@ -70,7 +70,10 @@ impl HeaderNames {
         strip.extend(names.iter().map(|n| normalize(n.as_str())));
         strip.extend(FORWARDING.iter().map(|n| n.to_string()));
         let mut it = names.into_iter();
-        let mut next = || it.next().unwrap_or_else(|| HeaderName::from_static("x-portero-unused"));
+        let mut next = || {
+            it.next()
+                .unwrap_or_else(|| HeaderName::from_static("x-portero-unused"))
+        };
         HeaderNames {
             user: next(),
             email: next(),
@@ -103,26 +106,32 @@ impl HeaderNames {
         }
     }
 
-    /// Adds the identity headers.
-    pub fn inject(&self, req: &mut RequestHeader, id: &Identity<'_>) {
-        let mut set = |name: &HeaderName, value: &str| {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                let _ = req.insert_header(name.clone(), v);
+    /// The identity headers as name/value pairs (values that are not valid
+    /// header text are left out rather than sent mangled).
+    pub fn pairs(&self, id: &Identity<'_>) -> Vec<(HeaderName, HeaderValue)> {
+        let mut out = Vec::with_capacity(9);
+        let mut set = |name: &HeaderName, value: Option<&str>| {
+            if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+                out.push((name.clone(), v));
             }
         };
-        set(&self.user, id.user);
-        set(&self.email, id.email);
-        if let Some(n) = id.name {
-            set(&self.name, n);
+        set(&self.user, Some(id.user));
+        set(&self.email, Some(id.email));
+        set(&self.name, id.name);
+        set(&self.tenant, Some(id.tenant));
+        set(&self.account, Some(id.account));
+        set(&self.permissions, Some(id.permissions));
+        set(&self.impersonate, id.impersonate);
+        set(&self.auth, Some(id.auth));
+        set(&self.assertion, Some(id.assertion));
+        out
+    }
+
+    /// Adds the identity headers to a request.
+    pub fn inject(&self, req: &mut RequestHeader, id: &Identity<'_>) {
+        for (name, value) in self.pairs(id) {
+            let _ = req.insert_header(name, value);
         }
-        set(&self.tenant, id.tenant);
-        set(&self.account, id.account);
-        set(&self.permissions, id.permissions);
-        if let Some(i) = id.impersonate {
-            set(&self.impersonate, i);
-        }
-        set(&self.auth, id.auth);
-        set(&self.assertion, id.assertion);
     }
 }
 
@@ -199,12 +208,26 @@ mod tests {
     fn strips_every_spelling() {
         let names = HeaderNames::new([
             Some(HeaderName::from_static("x-remote-user")),
-            None, None, None, None, None, None, None, None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
         ]);
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         for n in [
-            "X-Portero-User", "x-portero-user", "X_PORTERO_USER", "x_portero-email",
-            "X-Remote-User", "x_remote_user", "X-Forwarded-For", "Forwarded", "X-Keep",
+            "X-Portero-User",
+            "x-portero-user",
+            "X_PORTERO_USER",
+            "x_portero-email",
+            "X-Remote-User",
+            "x_remote_user",
+            "X-Forwarded-For",
+            "Forwarded",
+            "X-Keep",
         ] {
             req.append_header(n.to_string(), "evil").unwrap();
         }
@@ -217,10 +240,17 @@ mod tests {
     #[test]
     fn own_cookies_are_removed() {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
-        req.append_header("Cookie", "a=1; portero_session=x").unwrap();
-        req.append_header("Cookie", "portero_classic=y; b=2").unwrap();
+        req.append_header("Cookie", "a=1; portero_session=x")
+            .unwrap();
+        req.append_header("Cookie", "portero_classic=y; b=2")
+            .unwrap();
         strip_own_cookies(&mut req, &["portero_session", "portero_classic"]);
-        let all: Vec<_> = req.headers.get_all(COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        let all: Vec<_> = req
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
         assert_eq!(all, vec!["a=1; b=2".to_string()]);
         let mut only = RequestHeader::build("GET", b"/", None).unwrap();
         only.append_header("Cookie", "portero_session=x").unwrap();
@@ -231,7 +261,10 @@ mod tests {
     #[test]
     fn forwarded_for() {
         let p: IpAddr = "10.0.0.1".parse().unwrap();
-        assert_eq!(forwarded_chain(Some("1.2.3.4"), p, true), "1.2.3.4, 10.0.0.1");
+        assert_eq!(
+            forwarded_chain(Some("1.2.3.4"), p, true),
+            "1.2.3.4, 10.0.0.1"
+        );
         assert_eq!(forwarded_chain(Some("1.2.3.4"), p, false), "10.0.0.1");
         assert_eq!(forwarded_chain(None, p, true), "10.0.0.1");
     }

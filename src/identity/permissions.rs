@@ -78,7 +78,10 @@ impl Permissions {
     /// The header value: a comma list in the order
     /// `admin,commercial,invite,sublogin,technical`.
     pub fn header_value(self) -> String {
-        self.iter().map(Permission::as_str).collect::<Vec<_>>().join(",")
+        self.iter()
+            .map(Permission::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -95,7 +98,10 @@ mod tests {
 
     #[test]
     fn expanded_and_ordered() {
-        assert_eq!(Permissions::of([Technical, Invite]).header_value(), "invite,technical");
+        assert_eq!(
+            Permissions::of([Technical, Invite]).header_value(),
+            "invite,technical"
+        );
         assert_eq!(
             Permissions::of([Admin]).header_value(),
             "admin,commercial,invite,sublogin,technical"

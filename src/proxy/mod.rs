@@ -1,1 +1,314 @@
-//! todo
+//! The pingora data plane: each phase of [`ProxyHttp`] stays thin and calls
+//! into [`crate::gate`] (decide) and [`crate::identity`] (headers).
+//!
+//! * `request_filter` reads the request into a [`RequestView`], runs the
+//!   gate, and either answers or lets the request go on;
+//! * `upstream_peer` picks the tenant's panel (pooled keep-alive connections);
+//! * `upstream_request_filter` strips every spoofable header and Portero's
+//!   cookies, then sets the forwarding and identity headers;
+//! * `fail_to_proxy` writes a clear 502 page when the panel is down.
+
+mod admin;
+mod server;
+mod tls;
+
+pub use server::run;
+
+use crate::config::Config;
+use crate::gate::{self, IdentityHeaders, Outcome, RequestView};
+use crate::identity::{forwarded_chain, strip_own_cookies};
+use crate::state::State;
+use crate::web::{self, Reply};
+use async_trait::async_trait;
+use http::header::{ACCEPT, COOKIE, HOST, ORIGIN};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::{HttpPeer, Session};
+use pingora::proxy::{FailToProxy, ProxyHttp};
+use pingora::{Error, ErrorSource, ErrorType, Result};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The largest body Portero reads for its own forms.
+const MAX_FORM_BODY: usize = 64 * 1024;
+
+/// The proxy service.
+pub struct Portero {
+    state: Arc<State>,
+}
+
+impl Portero {
+    /// Wraps the shared state.
+    pub fn new(state: Arc<State>) -> Portero {
+        Portero { state }
+    }
+}
+
+/// What one request carries from phase to phase.
+#[derive(Default)]
+pub struct Ctx {
+    config: Option<Arc<Config>>,
+    tenant: Option<usize>,
+    client_ip: Option<IpAddr>,
+    peer_trusted: bool,
+    tls: bool,
+    identity: Option<IdentityHeaders>,
+    label: &'static str,
+}
+
+fn header_str<'a>(
+    req: &'a RequestHeader,
+    name: impl http::header::AsHeaderName,
+) -> Option<&'a str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn header_all<'a>(req: &'a RequestHeader, name: &'static str) -> Vec<&'a str> {
+    req.headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect()
+}
+
+/// The `Host` a request names: the header, or the HTTP/2 `:authority`.
+fn authority(req: &RequestHeader) -> &str {
+    header_str(req, HOST)
+        .or_else(|| req.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("")
+}
+
+fn is_tls(session: &Session) -> bool {
+    session.digest().is_some_and(|d| d.ssl_digest.is_some())
+}
+
+/// Reads a form body for Portero's own pages, up to [`MAX_FORM_BODY`].
+async fn read_form_body(session: &mut Session) -> Result<Option<Vec<u8>>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = session.read_request_body().await? {
+        if body.len() + chunk.len() > MAX_FORM_BODY {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+/// Writes a reply Portero makes itself.
+async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
+    let head_only = session.req_header().method == http::Method::HEAD;
+    let mut resp = ResponseHeader::build(reply.status, Some(reply.headers.len() + 1))?;
+    for (name, value) in reply.headers {
+        resp.append_header(name, value)?;
+    }
+    resp.insert_header(http::header::CONTENT_LENGTH, reply.body.len().to_string())?;
+    let no_body = reply.body.is_empty() || head_only;
+    session
+        .write_response_header(Box::new(resp), no_body)
+        .await?;
+    if !no_body {
+        session.write_response_body(Some(reply.body), true).await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl ProxyHttp for Portero {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx::default()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        let started = Instant::now();
+        let cfg = self.state.config();
+        let method_reads_body = !matches!(
+            session.req_header().method,
+            http::Method::GET | http::Method::HEAD
+        );
+        let reserved = crate::facts::decision_path(session.req_header().uri.path())
+            .is_ok_and(|p| p.starts_with("/.portero/"));
+        let body = if reserved && method_reads_body {
+            match read_form_body(session).await? {
+                Some(b) => b,
+                None => {
+                    session.set_keepalive(None);
+                    write_reply(session, Reply::text(413, "The form is too large.\n")).await?;
+                    return Ok(true);
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        ctx.tls = is_tls(session);
+        let peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let req = session.req_header();
+        let view = RequestView {
+            method: req.method.as_str(),
+            path: req.uri.path(),
+            query: req.uri.query(),
+            authority: authority(req),
+            tls: ctx.tls,
+            peer,
+            forwarded_for: header_all(req, "x-forwarded-for"),
+            accept: header_str(req, ACCEPT),
+            requested_with: header_str(req, "x-requested-with"),
+            cookies: header_all(req, "cookie"),
+            origin: header_str(req, ORIGIN),
+            forwarded_uri: header_str(req, "x-forwarded-uri"),
+            original_uri: header_str(req, "x-original-uri"),
+            body: &body,
+        };
+        let ev = gate::evaluate(&self.state, &cfg, &view);
+        ctx.tenant = ev.tenant;
+        ctx.client_ip = ev.client_ip;
+        ctx.peer_trusted = ev.peer_trusted;
+        ctx.label = ev.label;
+        self.state
+            .metrics
+            .decision_seconds
+            .with_label_values(&[ev.label])
+            .observe(started.elapsed().as_secs_f64());
+        match ev.outcome {
+            Outcome::Reply(reply) => {
+                if method_reads_body && !reserved {
+                    // The body was not read; do not reuse a connection that still holds it.
+                    session.set_keepalive(None);
+                }
+                write_reply(session, reply).await?;
+                Ok(true)
+            }
+            Outcome::Forward { identity } => {
+                ctx.identity = identity;
+                ctx.config = Some(cfg);
+                Ok(false)
+            }
+        }
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        let cfg = ctx
+            .config
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorType::InternalError))?;
+        let tenant = ctx
+            .tenant
+            .and_then(|i| cfg.tenants.get(i))
+            .ok_or_else(|| Error::new(ErrorType::InternalError))?;
+        let up = &tenant.upstream;
+        let mut peer = HttpPeer::new(up.addr, up.tls, up.sni.clone());
+        peer.options.connection_timeout = Some(Duration::from_secs(5));
+        peer.options.total_connection_timeout = Some(Duration::from_secs(10));
+        peer.options.read_timeout = Some(Duration::from_secs(cfg.server.upstream_timeout));
+        peer.options.write_timeout = Some(Duration::from_secs(cfg.server.upstream_timeout));
+        peer.options.idle_timeout = Some(Duration::from_secs(60));
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        let Some(cfg) = ctx.config.as_ref() else {
+            return Err(Error::new(ErrorType::InternalError));
+        };
+        let Some(tenant) = ctx.tenant.and_then(|i| cfg.tenants.get(i)) else {
+            return Err(Error::new(ErrorType::InternalError));
+        };
+        // 1. Nothing the client sent may speak for Portero.
+        tenant.headers.strip(upstream);
+        strip_own_cookies(
+            upstream,
+            &[&cfg.session.cookie_name, &cfg.session.classic_cookie_name],
+        );
+        // 2. Forwarding headers from what Portero trusts.
+        let original = session.req_header();
+        let incoming: Vec<&str> = header_all(original, "x-forwarded-for");
+        let chain = forwarded_chain(
+            Some(incoming.join(", ").as_str()).filter(|s| !s.is_empty()),
+            session
+                .client_addr()
+                .and_then(|a| a.as_inet())
+                .map(|a| a.ip())
+                .unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            ctx.peer_trusted,
+        );
+        let host = authority(original).to_string();
+        upstream.insert_header("x-forwarded-for", chain)?;
+        upstream.insert_header("x-forwarded-proto", if ctx.tls { "https" } else { "http" })?;
+        if !host.is_empty() {
+            upstream.insert_header("x-forwarded-host", host.as_str())?;
+            if upstream.headers.get(HOST).is_none() {
+                upstream.insert_header(HOST, host.as_str())?;
+            }
+        }
+        // 3. Who this is, for signed-in requests only.
+        if let Some(identity) = ctx.identity.take() {
+            for (name, value) in identity {
+                upstream.insert_header(name, value)?;
+            }
+        }
+        if upstream.headers.get(COOKIE).is_some_and(|v| v.is_empty()) {
+            upstream.remove_header(&COOKIE);
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
+        let code = match e.etype() {
+            ErrorType::HTTPStatus(code) => *code,
+            _ => match e.esource() {
+                ErrorSource::Upstream => 502,
+                ErrorSource::Downstream => match e.etype() {
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                    _ => 400,
+                },
+                ErrorSource::Internal | ErrorSource::Unset => 500,
+            },
+        };
+        if code == 502 || code == 504 {
+            let cfg = ctx.config.clone().unwrap_or_else(|| self.state.config());
+            let tenant = ctx.tenant.and_then(|i| cfg.tenants.get(i));
+            tracing::warn!(
+                tenant = tenant.map(|t| t.name.as_str()).unwrap_or("-"),
+                upstream = tenant.map(|t| t.upstream.display.as_str()).unwrap_or("-"),
+                error = %e,
+                "upstream failed"
+            );
+            let mut reply = web::upstream_down(tenant);
+            reply.status = code;
+            let _ = write_reply(session, reply).await;
+        } else if code > 0 {
+            let _ = session.respond_error(code).await;
+        }
+        ctx.label = "upstream_error";
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, _session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
+        let cfg = ctx.config.clone().unwrap_or_else(|| self.state.config());
+        let tenant = ctx
+            .tenant
+            .and_then(|i| cfg.tenants.get(i))
+            .map_or("-", |t| t.name.as_str());
+        let label = if ctx.label.is_empty() {
+            "unknown"
+        } else {
+            ctx.label
+        };
+        self.state
+            .metrics
+            .requests
+            .with_label_values(&[tenant, label])
+            .inc();
+    }
+}

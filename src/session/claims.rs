@@ -94,8 +94,11 @@ impl SessionClaims {
         reauth: Option<u64>,
         revoked_before: u64,
     ) -> Result<SessionClaims, Refusal> {
-        let plain = sealer.open(tenant.as_bytes(), value).ok_or(Refusal::Unreadable)?;
-        let claims: SessionClaims = serde_json::from_slice(&plain).map_err(|_| Refusal::Unreadable)?;
+        let plain = sealer
+            .open(tenant.as_bytes(), value)
+            .ok_or(Refusal::Unreadable)?;
+        let claims: SessionClaims =
+            serde_json::from_slice(&plain).map_err(|_| Refusal::Unreadable)?;
         if claims.tenant != tenant {
             return Err(Refusal::ForeignTenant);
         }
@@ -195,7 +198,9 @@ fn build(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> String 
         .same_site(cookie::SameSite::Lax)
         .secure(secure);
     if let Some(age) = max_age {
-        c = c.max_age(cookie::time::Duration::seconds(i64::try_from(age).unwrap_or(i64::MAX)));
+        c = c.max_age(cookie::time::Duration::seconds(
+            i64::try_from(age).unwrap_or(i64::MAX),
+        ));
     }
     c.build().to_string()
 }
@@ -224,16 +229,35 @@ mod tests {
         let s = Sealer::from_base64_keys(&[generate_key().unwrap()]).unwrap();
         let v = claims("a", 1000).seal(&s).unwrap();
         assert!(SessionClaims::open(&s, "a", &v, 1000, Some(100), 0).is_ok());
-        assert_eq!(SessionClaims::open(&s, "b", &v, 1000, None, 0), Err(Refusal::Unreadable));
-        assert_eq!(SessionClaims::open(&s, "a", &v, 1100, Some(100), 0), Err(Refusal::ReauthDue));
+        assert_eq!(
+            SessionClaims::open(&s, "b", &v, 1000, None, 0),
+            Err(Refusal::Unreadable)
+        );
+        assert_eq!(
+            SessionClaims::open(&s, "a", &v, 1100, Some(100), 0),
+            Err(Refusal::ReauthDue)
+        );
         assert!(SessionClaims::open(&s, "a", &v, 1099, Some(100), 0).is_ok());
         assert!(SessionClaims::open(&s, "a", &v, 99_999_999, None, 0).is_ok());
-        assert_eq!(SessionClaims::open(&s, "a", &v, 1000, None, 1001), Err(Refusal::Revoked));
-        assert_eq!(SessionClaims::open(&s, "a", &v, 500, None, 0), Err(Refusal::FromTheFuture));
+        assert_eq!(
+            SessionClaims::open(&s, "a", &v, 1000, None, 1001),
+            Err(Refusal::Revoked)
+        );
+        assert_eq!(
+            SessionClaims::open(&s, "a", &v, 500, None, 0),
+            Err(Refusal::FromTheFuture)
+        );
         // A classic cookie never opens as a session, nor the other way round.
-        let c = ClassicClaims { tenant: "a".into(), email: "x@y.z".into(), expires: 2000 };
+        let c = ClassicClaims {
+            tenant: "a".into(),
+            email: "x@y.z".into(),
+            expires: 2000,
+        };
         let cv = c.seal(&s).unwrap();
-        assert_eq!(SessionClaims::open(&s, "a", &cv, 1000, None, 0), Err(Refusal::Unreadable));
+        assert_eq!(
+            SessionClaims::open(&s, "a", &cv, 1000, None, 0),
+            Err(Refusal::Unreadable)
+        );
         assert!(ClassicClaims::open(&s, "a", &v, 1000).is_none());
         assert_eq!(ClassicClaims::open(&s, "a", &cv, 1000), Some(c));
         assert!(ClassicClaims::open(&s, "a", &cv, 2000).is_none());
@@ -242,7 +266,8 @@ mod tests {
     #[test]
     fn finds_cookies() {
         let headers = ["a=1; portero_session=xyz", "portero_session=\"q\"; b=2"];
-        let found: Vec<_> = find_cookie_values(headers.iter().copied(), "portero_session").collect();
+        let found: Vec<_> =
+            find_cookie_values(headers.iter().copied(), "portero_session").collect();
         assert_eq!(found, vec!["xyz", "q"]);
     }
 

@@ -114,7 +114,10 @@ mod tests {
         let s = Sealer::from_base64_keys(&[key()]).unwrap();
         let t = s.seal(b"latincloud", b"hello").unwrap();
         assert_eq!(s.open(b"latincloud", &t).unwrap(), b"hello");
-        assert!(s.open(b"other", &t).is_none(), "another tenant must not open it");
+        assert!(
+            s.open(b"other", &t).is_none(),
+            "another tenant must not open it"
+        );
     }
 
     #[test]
@@ -124,7 +127,10 @@ mod tests {
         let mut bytes = URL_SAFE_NO_PAD.decode(&t).unwrap();
         for i in 0..bytes.len() {
             bytes[i] ^= 1;
-            assert!(s.open(b"a", &URL_SAFE_NO_PAD.encode(&bytes)).is_none(), "bit {i}");
+            assert!(
+                s.open(b"a", &URL_SAFE_NO_PAD.encode(&bytes)).is_none(),
+                "bit {i}"
+            );
             bytes[i] ^= 1;
         }
         assert!(s.open(b"a", "").is_none());

@@ -1,1 +1,435 @@
-//! todo
+//! Everything Portero answers itself: the reserved `/.portero/` paths (rule
+//! 1), redirects to sign in, and the error pages. Handlers take the facts of
+//! a request ([`Seen`]) and return a [`Reply`]; the proxy writes it out.
+
+mod accounts;
+pub mod pages;
+pub mod return_to;
+mod signin;
+
+use crate::config::{Config, Tenant};
+use crate::gate::{self, Seen};
+use crate::state::State;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+use portero_policy::Idp;
+
+/// A response Portero sends itself.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// Headers, `Content-Type` and `Content-Length` included.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// Headers on every page Portero writes: not cached, not framed, no scripts.
+const PAGE_HEADERS: [(&str, &str); 5] = [
+    ("cache-control", "no-store"),
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    (
+        "content-security-policy",
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+    ),
+];
+
+impl Reply {
+    /// A reply with no body.
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
+    }
+
+    /// A reply with a body of the given type.
+    pub fn with_body(status: u16, content_type: &str, body: impl Into<Bytes>) -> Reply {
+        Reply::empty(status)
+            .header("content-type", content_type)
+            .body(body)
+    }
+
+    /// An HTML page.
+    pub fn html(status: u16, html: String) -> Reply {
+        let mut r = Reply::with_body(status, "text/html; charset=utf-8", html);
+        for (k, v) in PAGE_HEADERS {
+            r = r.header(k, v);
+        }
+        r
+    }
+
+    /// Plain text (API clients).
+    pub fn text(status: u16, text: &str) -> Reply {
+        Reply::with_body(status, "text/plain; charset=utf-8", text.to_string())
+            .header("cache-control", "no-store")
+    }
+
+    /// `302 Found` to `location`.
+    pub fn redirect(location: &str) -> Reply {
+        Reply::empty(302)
+            .header("location", location)
+            .header("cache-control", "no-store")
+    }
+
+    /// Adds a header; a value that is not valid header text is dropped.
+    pub fn header(mut self, name: &'static str, value: &str) -> Reply {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.push((HeaderName::from_static(name), v));
+        }
+        self
+    }
+
+    /// Adds a `Set-Cookie`.
+    pub fn cookie(self, set_cookie: &str) -> Reply {
+        self.header("set-cookie", set_cookie)
+    }
+
+    fn body(mut self, body: impl Into<Bytes>) -> Reply {
+        self.body = body.into();
+        self
+    }
+
+    /// The value of a header, for tests.
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.as_str().eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.to_str().ok())
+    }
+}
+
+/// Rule 1: answers a reserved path.
+pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    let method = seen.req.method;
+    let read_only = matches!(method, "GET" | "HEAD");
+    let route = seen.path.trim_end_matches('/');
+    match (route, read_only) {
+        ("/.portero/login", true) => signin::login_page(cfg, tenant, seen),
+        ("/.portero/login", false) if method == "POST" => {
+            signin::login_submit(state, cfg, tenant, seen)
+        }
+        ("/.portero/sso/external", true) => signin::start_sso(cfg, tenant, seen, Idp::External),
+        ("/.portero/sso/saml", true) => signin::start_sso(cfg, tenant, seen, Idp::Saml),
+        ("/.portero/sso/oidc", true) => signin::start_sso(cfg, tenant, seen, Idp::Oidc),
+        ("/.portero/jwt/callback", true) => signin::jwt_callback(state, cfg, tenant, seen),
+        (
+            "/.portero/saml/metadata"
+            | "/.portero/saml/acs"
+            | "/.portero/saml/slo"
+            | "/.portero/oidc/callback",
+            _,
+        ) => not_in_this_build(tenant),
+        ("/.portero/accounts", true) => accounts::list(cfg, tenant, seen),
+        ("/.portero/accounts", false) if method == "POST" => {
+            accounts::choose(state, cfg, tenant, seen)
+        }
+        ("/.portero/logout", _) if read_only || method == "POST" => {
+            signin::logout(state, cfg, tenant, seen)
+        }
+        ("/.portero/jwks.json", true) => Reply::with_body(
+            200,
+            "application/json",
+            cfg.assertion.jwks_json().to_string(),
+        )
+        .header("cache-control", "public, max-age=300"),
+        ("/.portero/auth", _) => forward_auth(state, cfg, tenant, seen),
+        ("/.portero/assets/portero.css", true) => {
+            Reply::with_body(200, "text/css; charset=utf-8", pages::BASE_CSS)
+                .header("cache-control", "public, max-age=3600")
+        }
+        ("/.portero/assets/tenant.css", true) => match &tenant.css {
+            Some(css) => Reply::with_body(200, "text/css; charset=utf-8", css.clone())
+                .header("cache-control", "public, max-age=300"),
+            None => Reply::with_body(200, "text/css; charset=utf-8", ""),
+        },
+        (
+            "/.portero/login"
+            | "/.portero/sso/external"
+            | "/.portero/sso/saml"
+            | "/.portero/sso/oidc"
+            | "/.portero/jwt/callback"
+            | "/.portero/accounts"
+            | "/.portero/logout"
+            | "/.portero/jwks.json"
+            | "/.portero/assets/portero.css"
+            | "/.portero/assets/tenant.css",
+            _,
+        ) => Reply::html(
+            405,
+            pages::error(
+                Some(&tenant.display_name),
+                tenant.css.is_some(),
+                "Method not allowed",
+                "This address does not take that method.",
+                &[],
+            ),
+        )
+        .header("allow", "GET, HEAD, POST"),
+        _ => Reply::html(
+            404,
+            pages::error(
+                Some(&tenant.display_name),
+                tenant.css.is_some(),
+                "Not found",
+                "Portero has no page at this address.",
+                &[("/", "Home")],
+            ),
+        ),
+    }
+}
+
+/// `/.portero/auth`: forward-auth for nginx `auth_request` and Traefik
+/// `forwardAuth`. The path judged is `X-Forwarded-Uri`/`X-Original-URI`
+/// when the caller is a trusted proxy, `/` otherwise.
+fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    let uri = seen
+        .peer_trusted
+        .then(|| seen.req.forwarded_uri.or(seen.req.original_uri))
+        .flatten()
+        .unwrap_or("/");
+    let (path, query) = uri
+        .split_once('?')
+        .map_or((uri, None), |(p, q)| (p, Some(q)));
+    let Ok(decision_path) = crate::facts::decision_path(path) else {
+        return Reply::text(400, "bad forwarded path\n");
+    };
+    if decision_path.starts_with("/.portero/") {
+        return Reply::empty(200);
+    }
+    let inner = crate::gate::RequestView {
+        path,
+        query,
+        ..seen.req.clone()
+    };
+    let judged = Seen {
+        req: &inner,
+        tenant_index: seen.tenant_index,
+        host: seen.host.clone(),
+        path: decision_path.into_owned(),
+        client_ip: seen.client_ip,
+        peer_trusted: seen.peer_trusted,
+        accepts_html: seen.accepts_html && seen.req.original_uri.is_none(),
+        session: seen.session.clone(),
+        identified_as: seen.identified_as.clone(),
+    };
+    match gate::judge(state, cfg, tenant, &judged) {
+        gate::Outcome::Forward { identity } => {
+            let mut r = Reply::empty(200);
+            r.headers.extend(identity.unwrap_or_default());
+            r
+        }
+        gate::Outcome::Reply(r) if matches!(r.status, 302 | 403) => r,
+        gate::Outcome::Reply(_) => unauthorized(tenant),
+    }
+}
+
+/// The first value of a query parameter, decoded.
+pub fn query_param(seen: &Seen<'_>, name: &str) -> Option<String> {
+    let q = seen.req.query?;
+    form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The first value of a field in a `application/x-www-form-urlencoded` body.
+pub fn form_field(body: &[u8], name: &str) -> Option<String> {
+    form_urlencoded::parse(body)
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Whether a form POST came from this host: an `Origin` header, when
+/// present, must name this very host (browsers send it on POSTs).
+pub fn same_origin(seen: &Seen<'_>) -> bool {
+    let Some(origin) = seen.req.origin else {
+        return true;
+    };
+    url::Url::parse(origin).is_ok_and(|u| {
+        let host = u.host_str().unwrap_or("");
+        let authority = match u.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        authority.eq_ignore_ascii_case(seen.req.authority)
+            || host.eq_ignore_ascii_case(seen.req.authority)
+    })
+}
+
+/// `302` to the sign-in page, carrying where the visitor was going.
+pub fn to_sign_in_page(return_to: &str) -> Reply {
+    Reply::redirect(&format!(
+        "/.portero/login?return_to={}",
+        pages::query_encode(return_to)
+    ))
+}
+
+/// "Sent to SSO" with one identity provider: `302` to it, or a clear page
+/// when it cannot be reached from this build.
+pub fn to_idp(
+    tenant: &Tenant,
+    seen: &Seen<'_>,
+    idp: Idp,
+    return_to: &str,
+    login_hint: Option<&str>,
+) -> Reply {
+    match idp {
+        Idp::External => match &tenant.external_sso {
+            Some(ext) => {
+                let absolute = if return_to.starts_with('/') {
+                    format!("{}{}", seen.origin(), return_to)
+                } else {
+                    return_to.to_string()
+                };
+                let mut url = ext.redirect_url(&absolute);
+                if let Some(hint) = login_hint {
+                    url.push_str("&login_hint=");
+                    url.push_str(&pages::query_encode(hint));
+                }
+                Reply::redirect(&url)
+            }
+            None => no_idp(tenant),
+        },
+        Idp::Saml | Idp::Oidc => idp_unavailable(tenant, idp),
+    }
+}
+
+/// The page for an identity provider that cannot be used: names the way in
+/// that never depends on it (CONTRACT §8).
+pub fn idp_unavailable(tenant: &Tenant, idp: Idp) -> Reply {
+    let message = format!(
+        "{} is not available in this version of Portero, so {} cannot sign you in with it right now. {}",
+        gate::idp_label(idp),
+        tenant.display_name,
+        classic_way_in(tenant)
+    );
+    Reply::html(
+        503,
+        pages::error(
+            Some(&tenant.display_name),
+            tenant.css.is_some(),
+            "Single sign-on unavailable",
+            &message,
+            &[],
+        ),
+    )
+}
+
+/// The tenant has no identity provider for someone who must use one.
+pub fn no_idp(tenant: &Tenant) -> Reply {
+    let message = format!(
+        "{} has no single sign-on configured for this address. {}",
+        tenant.display_name,
+        classic_way_in(tenant)
+    );
+    Reply::html(
+        503,
+        pages::error(
+            Some(&tenant.display_name),
+            tenant.css.is_some(),
+            "Single sign-on unavailable",
+            &message,
+            &[],
+        ),
+    )
+}
+
+/// How super-admins and classic users still get in when SSO cannot be used.
+fn classic_way_in(tenant: &Tenant) -> String {
+    match tenant.policy.admin_paths.as_slice().first() {
+        Some(admin) if tenant.policy.superadmin_bypass => format!(
+            "Administrators of this panel can still sign in with the panel's own login at {admin} (enter your e-mail first)."
+        ),
+        _ => "People the panel's own login is kept for can still sign in with their e-mail on the sign-in page.".to_string(),
+    }
+}
+
+/// Signed in, but not a member of the account entered.
+pub fn forbidden(tenant: &Tenant, user: &str, account: &str) -> Reply {
+    let message = format!(
+        "You are signed in as {user}, but you have no access to the account {account}. Choose one of your accounts, or sign out and sign in as someone else."
+    );
+    Reply::html(
+        403,
+        pages::error(
+            Some(&tenant.display_name),
+            tenant.css.is_some(),
+            "No access to this account",
+            &message,
+            &[
+                ("/.portero/accounts", "Your accounts"),
+                ("/.portero/logout", "Sign out"),
+            ],
+        ),
+    )
+}
+
+/// An API or XHR client that must sign in first.
+pub fn unauthorized(tenant: &Tenant) -> Reply {
+    Reply::text(401, "Sign-in required.\n").header(
+        "www-authenticate",
+        &format!(
+            "Portero realm=\"{}\", login=\"/.portero/login\"",
+            tenant.name.replace('"', "")
+        ),
+    )
+}
+
+/// A host no tenant serves.
+pub fn unknown_host() -> Reply {
+    Reply::html(
+        421,
+        pages::error(
+            None,
+            false,
+            "Unknown host",
+            "This address is not served here. Check the address you typed.",
+            &[],
+        ),
+    )
+}
+
+/// The panel could not be reached.
+pub fn upstream_down(tenant: Option<&Tenant>) -> Reply {
+    let (brand, css) = tenant.map_or((None, false), |t| {
+        (Some(t.display_name.as_str()), t.css.is_some())
+    });
+    Reply::html(
+        502,
+        pages::error(
+            brand,
+            css,
+            "The panel is not answering",
+            "Portero could not reach the control panel behind it. This is usually short: try again in a minute.",
+            &[("", "Try again")],
+        ),
+    )
+}
+
+/// Something went wrong inside Portero.
+pub fn internal_error_page() -> String {
+    pages::error(
+        None,
+        false,
+        "Something went wrong",
+        "Portero could not handle this request. Please try again.",
+        &[],
+    )
+}
+
+fn not_in_this_build(tenant: &Tenant) -> Reply {
+    Reply::html(
+        501,
+        pages::error(
+            Some(&tenant.display_name),
+            tenant.css.is_some(),
+            "Not available yet",
+            "SAML and OpenID Connect are not available in this version of Portero.",
+            &[("/.portero/login", "Sign in")],
+        ),
+    )
+}

@@ -248,7 +248,12 @@ fn run<F: FnMut(Step)>(p: &TenantPolicy, f: &Facts<'_>, trace: &mut F) -> Decisi
 
     // 1. Reserved path.
     if f.path == "/.portero" || f.path.starts_with("/.portero/") {
-        return applied(trace, Action::Answer, Rule::ReservedPath, "the path is under /.portero/");
+        return applied(
+            trace,
+            Action::Answer,
+            Rule::ReservedPath,
+            "the path is under /.portero/",
+        );
     }
     pass(Rule::ReservedPath, "not a /.portero/ path");
 
@@ -336,14 +341,12 @@ fn run<F: FnMut(Step)>(p: &TenantPolicy, f: &Facts<'_>, trace: &mut F) -> Decisi
                     "an admin path: the identifier-first page asks who this is",
                 );
             }
-            Some(_) if super_admin => {
-                return applied(
-                    trace,
-                    Action::Classic(ClassicReason::SuperAdmin),
-                    Rule::AdminPath,
-                    "a super-admin on an admin path: the panel's classic login, whatever the netmask",
-                )
-            }
+            Some(_) if super_admin => return applied(
+                trace,
+                Action::Classic(ClassicReason::SuperAdmin),
+                Rule::AdminPath,
+                "a super-admin on an admin path: the panel's classic login, whatever the netmask",
+            ),
             Some(_) if classic_user => {
                 return applied(
                     trace,
@@ -361,7 +364,10 @@ fn run<F: FnMut(Step)>(p: &TenantPolicy, f: &Facts<'_>, trace: &mut F) -> Decisi
                     "not a super-admin, and external SSO is forced",
                 )
             }
-            Some(_) => pass(Rule::AdminPath, "an admin path, but not a super-admin: rules 6 and 7 decide"),
+            Some(_) => pass(
+                Rule::AdminPath,
+                "an admin path, but not a super-admin: rules 6 and 7 decide",
+            ),
         }
     } else {
         pass(Rule::AdminPath, "not under any admin_paths");
@@ -423,7 +429,12 @@ fn run<F: FnMut(Step)>(p: &TenantPolicy, f: &Facts<'_>, trace: &mut F) -> Decisi
     .with_mode(p.sso_mode, f)
 }
 
-fn applied<F: FnMut(Step)>(trace: &mut F, action: Action, rule: Rule, reason: &'static str) -> Decision {
+fn applied<F: FnMut(Step)>(
+    trace: &mut F,
+    action: Action,
+    rule: Rule,
+    reason: &'static str,
+) -> Decision {
     trace(Step {
         rule,
         applied: true,
@@ -463,10 +474,12 @@ impl Decision {
     /// identified yet.
     fn with_mode(self, mode: SsoMode, f: &Facts<'_>) -> Decision {
         match self.action {
-            Action::Sso(_) if mode != SsoMode::AutoRedirect && f.identified_as.is_none() => Decision {
-                action: Action::SignInPage,
-                ..self
-            },
+            Action::Sso(_) if mode != SsoMode::AutoRedirect && f.identified_as.is_none() => {
+                Decision {
+                    action: Action::SignInPage,
+                    ..self
+                }
+            }
             _ => self,
         }
     }

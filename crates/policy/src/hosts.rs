@@ -52,7 +52,9 @@ impl HostPattern {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
         if !name.split('.').all(ok_label) {
-            return Err(HostPatternError(format!("`{raw}` is not a valid host name")));
+            return Err(HostPatternError(format!(
+                "`{raw}` is not a valid host name"
+            )));
         }
         Ok(if wild {
             HostPattern::Wildcard(format!(".{name}"))

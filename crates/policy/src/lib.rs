@@ -17,8 +17,8 @@ mod netmask;
 mod paths;
 
 pub use decision::{
-    decide, decide_traced, Action, ClassicReason, Decision, Facts, Idp, Rule, SessionFact, SsoMode, Step,
-    TenantPolicy,
+    decide, decide_traced, Action, ClassicReason, Decision, Facts, Idp, Rule, SessionFact, SsoMode,
+    Step, TenantPolicy,
 };
 pub use hosts::{HostPattern, HostPatternError, HostTable};
 pub use netmask::NetmaskSet;

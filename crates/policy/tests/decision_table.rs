@@ -16,7 +16,10 @@ fn policy(netmasks: bool, forced: bool, mode: SsoMode) -> TenantPolicy {
     TenantPolicy {
         sso_mode: mode,
         netmasks: if netmasks {
-            NetmaskSet::new(["64.233.187.0/24".parse().unwrap(), "2001:db8::/32".parse().unwrap()])
+            NetmaskSet::new([
+                "64.233.187.0/24".parse().unwrap(),
+                "2001:db8::/32".parse().unwrap(),
+            ])
         } else {
             NetmaskSet::default()
         },
@@ -122,8 +125,17 @@ fn every_row_of_the_table() {
         let mut trace = Vec::new();
         assert_eq!(decide_traced(&p, &f, &mut trace), d, "{}", row.name);
         let last = trace.last().unwrap();
-        assert!(last.applied && last.rule == d.rule, "{}: trace {:?}", row.name, trace);
-        assert!(trace[..trace.len() - 1].iter().all(|s| !s.applied), "{}", row.name);
+        assert!(
+            last.applied && last.rule == d.rule,
+            "{}: trace {:?}",
+            row.name,
+            trace
+        );
+        assert!(
+            trace[..trace.len() - 1].iter().all(|s| !s.applied),
+            "{}",
+            row.name
+        );
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
@@ -139,7 +151,10 @@ fn superadmin_bypass_off_means_no_break_glass() {
     // Forced external then covers the admin paths too.
     p.forced_external = true;
     let d = decide(&p, &facts("/admin", OUTSIDE, S::None, None));
-    assert_eq!((d.action, d.rule), (Sso(Idp::External), Rule::ForcedExternalSso));
+    assert_eq!(
+        (d.action, d.rule),
+        (Sso(Idp::External), Rule::ForcedExternalSso)
+    );
     // Classic users are not super-admins: they keep the classic login where they can identify.
     p.forced_external = false;
     let d = decide(&p, &facts("/", OUTSIDE, S::None, Some(LEGACY)));
@@ -150,7 +165,10 @@ fn superadmin_bypass_off_means_no_break_glass() {
 fn tenant_without_idp_gets_an_error_page_not_a_loop() {
     let mut p = policy(false, false, AutoRedirect);
     p.default_idp = None;
-    assert_eq!(decide(&p, &facts("/", OUTSIDE, S::None, None)).action, NoIdp);
+    assert_eq!(
+        decide(&p, &facts("/", OUTSIDE, S::None, None)).action,
+        NoIdp
+    );
     // The super-admin still gets in.
     assert_eq!(
         decide(&p, &facts("/admin", OUTSIDE, S::None, Some(ROOT))).action,
@@ -213,7 +231,10 @@ fn forced_external_leaves_only_the_super_admin_door() {
         match d.action {
             Sso(Idp::External) | Unauthorized => {}
             SignInPage => assert!(door && f.identified_as.is_none(), "{f:?}"),
-            Classic(_) => assert!(door, "classic login under forced SSO off the admin door: {f:?}"),
+            Classic(_) => assert!(
+                door,
+                "classic login under forced SSO off the admin door: {f:?}"
+            ),
             other => panic!("forced external SSO gave {other:?} for {f:?}"),
         }
     });
@@ -236,7 +257,10 @@ fn break_glass_super_admin_is_never_locked_out() {
 fn non_browsers_never_get_a_sign_in_redirect() {
     sweep(|_, f, d| {
         if !f.accepts_html {
-            assert!(!matches!(d.action, SignInPage | Sso(_) | NoIdp), "{f:?} → {d:?}");
+            assert!(
+                !matches!(d.action, SignInPage | Sso(_) | NoIdp),
+                "{f:?} → {d:?}"
+            );
         }
     });
 }

@@ -1,0 +1,410 @@
+//! The way of one request: facts → [`portero_policy::decide`] → an
+//! [`Outcome`]: a reply Portero sends itself, or a forward to the panel
+//! (with or without identity headers). The proxy only reads the request
+//! into a [`RequestView`] and carries the outcome out.
+
+use crate::audit::Event;
+use crate::config::{Config, Tenant};
+use crate::facts::{self, BadPath};
+use crate::identity::{AssertionClaims, Identity, Membership};
+use crate::session::{find_cookie_values, ClassicClaims, SessionClaims};
+use crate::state::State;
+use crate::web::{self, pages, Reply};
+use http::{HeaderName, HeaderValue};
+use portero_policy::{decide, Action, Facts, Idp, SessionFact};
+use std::net::IpAddr;
+
+/// What the gate reads of a request. Borrowed from the proxy's request
+/// header; tests build one by hand.
+#[derive(Debug, Clone, Default)]
+pub struct RequestView<'a> {
+    /// `GET`, `POST`, …
+    pub method: &'a str,
+    /// The path as sent (no query).
+    pub path: &'a str,
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The `Host` (or `:authority`) as sent, port included.
+    pub authority: &'a str,
+    /// Whether it came in on a TLS listener.
+    pub tls: bool,
+    /// The TCP peer.
+    pub peer: Option<IpAddr>,
+    /// Every `X-Forwarded-For` value.
+    pub forwarded_for: Vec<&'a str>,
+    /// `Accept`.
+    pub accept: Option<&'a str>,
+    /// `X-Requested-With`.
+    pub requested_with: Option<&'a str>,
+    /// Every `Cookie` header value.
+    pub cookies: Vec<&'a str>,
+    /// `Origin`, checked on POSTs to Portero's own forms.
+    pub origin: Option<&'a str>,
+    /// `X-Forwarded-Uri` (Traefik) for forward-auth.
+    pub forwarded_uri: Option<&'a str>,
+    /// `X-Original-URI` (nginx `auth_request`) for forward-auth.
+    pub original_uri: Option<&'a str>,
+    /// The body, read only for POSTs to reserved paths.
+    pub body: &'a [u8],
+}
+
+/// Identity headers ready to be set on the forwarded request.
+pub type IdentityHeaders = Vec<(HeaderName, HeaderValue)>;
+
+/// What to do with the request.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Portero answers.
+    Reply(Reply),
+    /// Forward to the tenant's panel; `identity` is `None` for bypass paths
+    /// and the classic login.
+    Forward {
+        /// Headers that say who this is.
+        identity: Option<IdentityHeaders>,
+    },
+}
+
+/// The outcome with what the proxy needs to carry it out.
+#[derive(Debug)]
+pub struct Evaluated {
+    /// The tenant's index in the configuration, when the host is known.
+    pub tenant: Option<usize>,
+    /// The client address (trusted proxies applied).
+    pub client_ip: Option<IpAddr>,
+    /// Whether the TCP peer is a trusted proxy.
+    pub peer_trusted: bool,
+    /// What to do.
+    pub outcome: Outcome,
+    /// A label for metrics and logs.
+    pub label: &'static str,
+}
+
+/// A request's facts as the handlers of reserved paths need them.
+#[derive(Debug)]
+pub struct Seen<'r> {
+    /// The request.
+    pub req: &'r RequestView<'r>,
+    /// The tenant's index.
+    pub tenant_index: usize,
+    /// The host, lower-case without port.
+    pub host: String,
+    /// The path the rules match on (decoded once).
+    pub path: String,
+    /// The client address.
+    pub client_ip: IpAddr,
+    /// Whether the peer is a trusted proxy.
+    pub peer_trusted: bool,
+    /// Whether the client is a browser.
+    pub accepts_html: bool,
+    /// The session, when one is valid.
+    pub session: Option<SessionClaims>,
+    /// The e-mail kept in the classic-login cookie.
+    pub identified_as: Option<String>,
+}
+
+impl Seen<'_> {
+    /// `https` or `http`, as the client reached us.
+    pub fn scheme(&self) -> &'static str {
+        if self.req.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// The path and query as sent, for `return_to`.
+    pub fn path_and_query(&self) -> String {
+        match self.req.query {
+            Some(q) => format!("{}?{}", self.req.path, q),
+            None => self.req.path.to_string(),
+        }
+    }
+
+    /// This host's origin, `scheme://authority`.
+    pub fn origin(&self) -> String {
+        format!("{}://{}", self.scheme(), self.req.authority)
+    }
+}
+
+/// Runs the whole gate for one request.
+pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated {
+    let peer = req
+        .peer
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+        .to_canonical();
+    let peer_trusted = cfg.server.trusted_proxies.contains(peer);
+    let mut ev = Evaluated {
+        tenant: None,
+        client_ip: None,
+        peer_trusted,
+        outcome: Outcome::Reply(Reply::empty(500)),
+        label: "unknown_host",
+    };
+    let host = facts::request_host(Some(req.authority).filter(|a| !a.is_empty()), None);
+    let Some((tenant_index, host)) = host.and_then(|h| cfg.hosts.lookup(&h).map(|&i| (i, h)))
+    else {
+        ev.outcome = Outcome::Reply(web::unknown_host());
+        return ev;
+    };
+    let Some(tenant) = cfg.tenants.get(tenant_index) else {
+        ev.outcome = Outcome::Reply(web::unknown_host());
+        return ev;
+    };
+    ev.tenant = Some(tenant_index);
+    let client_ip = facts::client_ip(peer, &req.forwarded_for, &cfg.server.trusted_proxies);
+    ev.client_ip = Some(client_ip);
+    let path = match facts::decision_path(req.path) {
+        Ok(p) => p.into_owned(),
+        Err(bad) => {
+            ev.label = "bad_path";
+            ev.outcome = Outcome::Reply(bad_path(tenant, bad));
+            return ev;
+        }
+    };
+    let now = state.now();
+    let session = read_session(state, cfg, tenant, req, client_ip, now);
+    let identified_as = read_classic(cfg, tenant, req, now);
+    let seen = Seen {
+        req,
+        tenant_index,
+        host,
+        path,
+        client_ip,
+        peer_trusted,
+        accepts_html: facts::accepts_html(req.accept, req.requested_with),
+        session,
+        identified_as,
+    };
+    let (label, outcome) = decide_outcome(state, cfg, tenant, &seen);
+    ev.label = label;
+    ev.outcome = outcome;
+    ev
+}
+
+/// Rules 1–7 for a request whose facts are known, turned into an outcome.
+pub fn judge(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
+    decide_outcome(state, cfg, tenant, seen).1
+}
+
+fn decide_outcome(
+    state: &State,
+    cfg: &Config,
+    tenant: &Tenant,
+    seen: &Seen<'_>,
+) -> (&'static str, Outcome) {
+    let entering = seen.session.as_ref().map(|s| entering(tenant, seen, s));
+    let session_fact = match &entering {
+        None => SessionFact::None,
+        Some(Entering::Member(_)) => SessionFact::Member,
+        Some(Entering::NotMember(_)) => SessionFact::NotMember,
+        Some(Entering::NoneChosen) => SessionFact::NoAccountChosen,
+    };
+    let facts = Facts {
+        path: &seen.path,
+        client_ip: seen.client_ip,
+        accepts_html: seen.accepts_html,
+        session: session_fact,
+        identified_as: seen.identified_as.as_deref(),
+    };
+    let decision = decide(&tenant.policy, &facts);
+    let return_to = seen.path_and_query();
+    match decision.action {
+        Action::Answer => (
+            "portero",
+            Outcome::Reply(web::answer(state, cfg, tenant, seen)),
+        ),
+        Action::ForwardBypass => ("bypass", Outcome::Forward { identity: None }),
+        Action::Classic(_) => ("classic", Outcome::Forward { identity: None }),
+        Action::ForwardIdentity => match (&seen.session, entering) {
+            (Some(claims), Some(Entering::Member(m))) => {
+                let headers = identity_headers(cfg, tenant, claims, &m, state.now());
+                (
+                    "forward_identity",
+                    Outcome::Forward {
+                        identity: Some(headers),
+                    },
+                )
+            }
+            // Unreachable by construction; refuse rather than forward unsigned.
+            _ => (
+                "forbidden",
+                Outcome::Reply(Reply::html(500, web::internal_error_page())),
+            ),
+        },
+        Action::Forbidden => {
+            let account = match &entering {
+                Some(Entering::NotMember(a)) => a.as_str(),
+                _ => "",
+            };
+            let user = seen
+                .session
+                .as_ref()
+                .map(|s| s.email.as_str())
+                .unwrap_or("");
+            (
+                "forbidden",
+                Outcome::Reply(web::forbidden(tenant, user, account)),
+            )
+        }
+        Action::PickAccount => {
+            let reply = if seen.accepts_html {
+                Reply::redirect(&format!(
+                    "/.portero/accounts?return_to={}",
+                    pages::query_encode(&return_to)
+                ))
+            } else {
+                Reply::text(
+                    403,
+                    "No account chosen yet: choose one at /.portero/accounts\n",
+                )
+            };
+            ("pick_account", Outcome::Reply(reply))
+        }
+        Action::SignInPage => ("sign_in", Outcome::Reply(web::to_sign_in_page(&return_to))),
+        Action::Sso(idp) => (
+            "sso",
+            Outcome::Reply(web::to_idp(tenant, seen, idp, &return_to, None)),
+        ),
+        Action::NoIdp => ("no_idp", Outcome::Reply(web::no_idp(tenant))),
+        Action::Unauthorized => ("unauthorized", Outcome::Reply(web::unauthorized(tenant))),
+    }
+}
+
+/// Which account a signed-in request enters, and whether the user is in it.
+#[derive(Debug)]
+pub enum Entering {
+    /// The user's membership in the account entered.
+    Member(Membership),
+    /// The account entered, which the user is not a member of.
+    NotMember(String),
+    /// A picker tenant where no account is chosen yet.
+    NoneChosen,
+}
+
+/// Works out the account a session enters on this host.
+pub fn entering(tenant: &Tenant, seen: &Seen<'_>, s: &SessionClaims) -> Entering {
+    match tenant
+        .account_rule
+        .account(&seen.host, s.account.as_deref())
+    {
+        None if matches!(tenant.account_rule, crate::identity::AccountRule::Picker) => {
+            Entering::NoneChosen
+        }
+        None => Entering::NotMember(seen.host.clone()),
+        Some(account) => match tenant.directory.membership(&s.user, account) {
+            Some(m) => Entering::Member(m.clone()),
+            None => Entering::NotMember(account.to_string()),
+        },
+    }
+}
+
+/// Builds the identity headers and the signed assertion for a member.
+pub fn identity_headers(
+    cfg: &Config,
+    tenant: &Tenant,
+    s: &SessionClaims,
+    m: &Membership,
+    now: u64,
+) -> IdentityHeaders {
+    let name = s.name.as_deref().or_else(|| tenant.directory.name(&s.user));
+    let claims = AssertionClaims {
+        iss: "portero",
+        aud: &tenant.name,
+        sub: &s.user,
+        email: &s.email,
+        name,
+        tenant: &tenant.name,
+        account: &m.account,
+        permissions: m.permissions.iter().map(|p| p.as_str()).collect(),
+        impersonate: m.impersonate.as_deref(),
+        auth: s.method.as_str(),
+        iat: now,
+        exp: now + cfg.assertion.ttl,
+    };
+    let assertion = cfg.assertion.sign(&claims).unwrap_or_default();
+    tenant.headers.pairs(&Identity {
+        user: &s.user,
+        email: &s.email,
+        name,
+        tenant: &tenant.name,
+        account: &m.account,
+        permissions: &m.permissions_header,
+        impersonate: m.impersonate.as_deref(),
+        auth: s.method.as_str(),
+        assertion: &assertion,
+    })
+}
+
+/// The first session cookie that opens for this tenant; refusals are audited.
+fn read_session(
+    state: &State,
+    cfg: &Config,
+    tenant: &Tenant,
+    req: &RequestView<'_>,
+    client: IpAddr,
+    now: u64,
+) -> Option<SessionClaims> {
+    let reauth = tenant.reauth.or(cfg.session.reauth);
+    let revoked_before = state.revocations.revoked_before(&tenant.name);
+    let mut refusal = None;
+    for value in find_cookie_values(req.cookies.iter().copied(), &cfg.session.cookie_name) {
+        match SessionClaims::open(
+            &cfg.session.sealer,
+            &tenant.name,
+            value,
+            now,
+            reauth,
+            revoked_before,
+        ) {
+            Ok(c) => return Some(c),
+            Err(r) => refusal = Some(r),
+        }
+    }
+    if let Some(r) = refusal {
+        state
+            .metrics
+            .refusals
+            .with_label_values(&["session_cookie"])
+            .inc();
+        state.audit(
+            &tenant.name,
+            Event::RefusedCookie,
+            None,
+            Some(client),
+            r.as_str(),
+        );
+    }
+    None
+}
+
+/// The e-mail kept by an earlier identifier-first choice, if its cookie opens.
+fn read_classic(cfg: &Config, tenant: &Tenant, req: &RequestView<'_>, now: u64) -> Option<String> {
+    find_cookie_values(
+        req.cookies.iter().copied(),
+        &cfg.session.classic_cookie_name,
+    )
+    .find_map(|v| ClassicClaims::open(&cfg.session.sealer, &tenant.name, v, now))
+    .map(|c| c.email)
+}
+
+fn bad_path(tenant: &Tenant, bad: BadPath) -> Reply {
+    Reply::html(
+        400,
+        pages::error(
+            Some(&tenant.display_name),
+            tenant.css.is_some(),
+            "Bad request",
+            bad.message(),
+            &[("/", "Home")],
+        ),
+    )
+}
+
+/// Where "sent to SSO" leads for one identity provider.
+pub fn idp_label(idp: Idp) -> &'static str {
+    match idp {
+        Idp::Saml => "SAML single sign-on",
+        Idp::Oidc => "OpenID Connect single sign-on",
+        Idp::External => "Company sign-in",
+    }
+}

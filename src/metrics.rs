@@ -1,0 +1,80 @@
+//! Prometheus metrics served on the admin listener's `/metrics`.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+/// The counters and histograms Portero keeps.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by tenant and outcome (`forward_identity`, `classic`, `sign_in`, …).
+    pub requests: IntCounterVec,
+    /// Time Portero spent deciding, by outcome (not the upstream's time).
+    pub decision_seconds: HistogramVec,
+    /// Sign-ins by tenant and method.
+    pub sign_ins: IntCounterVec,
+    /// Refused cookies, tokens and assertions by kind.
+    pub refusals: IntCounterVec,
+    /// Configuration reloads by result (`ok`, `refused`).
+    pub reloads: IntCounterVec,
+}
+
+impl Metrics {
+    /// Registers every metric in a fresh registry.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("portero_requests_total", "Requests by tenant and outcome"),
+            &["tenant", "outcome"],
+        )?;
+        let decision_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "portero_decision_seconds",
+                "Time to decide a request, before any upstream work",
+            )
+            .buckets(vec![
+                0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05,
+            ]),
+            &["outcome"],
+        )?;
+        let sign_ins = IntCounterVec::new(
+            Opts::new("portero_sign_ins_total", "Sign-ins by tenant and method"),
+            &["tenant", "method"],
+        )?;
+        let refusals = IntCounterVec::new(
+            Opts::new(
+                "portero_refusals_total",
+                "Refused cookies, tokens and assertions",
+            ),
+            &["kind"],
+        )?;
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "portero_config_reloads_total",
+                "Configuration reloads by result",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(decision_seconds.clone()))?;
+        registry.register(Box::new(sign_ins.clone()))?;
+        registry.register(Box::new(refusals.clone()))?;
+        registry.register(Box::new(reloads.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            decision_seconds,
+            sign_ins,
+            refusals,
+            reloads,
+        })
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}

@@ -1,0 +1,103 @@
+//! Starting the pingora server: proxy listeners (plain and TLS), the admin
+//! listener, and the SIGHUP reload task.
+
+use super::admin::Admin;
+use super::tls::SniResolver;
+use super::Portero;
+use crate::config::ProcessEnv;
+use crate::state::State;
+use async_trait::async_trait;
+use pingora::apps::HttpServerOptions;
+use pingora::listeners::tls::TlsSettings;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{Server, ShutdownWatch};
+use pingora::services::background::{background_service, BackgroundService};
+use pingora::services::listening::Service;
+use std::sync::Arc;
+
+/// Serves until a signal stops it: SIGINT stops at once, SIGTERM after
+/// open requests finish (up to `server.grace_period`), SIGHUP reloads.
+pub fn run(state: Arc<State>) -> Result<(), String> {
+    let cfg = state.config();
+    let conf = ServerConf {
+        threads: cfg.server.threads,
+        grace_period_seconds: Some(cfg.server.grace_period),
+        graceful_shutdown_timeout_seconds: Some(cfg.server.grace_period),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Portero::new(state.clone()),
+        "portero",
+    );
+    if let Some(app) = proxy.app_logic_mut() {
+        let mut options = HttpServerOptions::default();
+        options.h2c = true;
+        app.server_options = Some(options);
+    }
+    for addr in &cfg.server.listen {
+        proxy.add_tcp(&addr.to_string());
+    }
+    for addr in &cfg.server.listen_tls {
+        let mut tls =
+            TlsSettings::intermediate("", "").map_err(|e| format!("TLS settings: {e}"))?;
+        tls.set_cert_resolver(Arc::new(SniResolver::new(state.clone())));
+        tls.enable_h2();
+        proxy.add_tls_with_settings(&addr.to_string(), None, tls);
+    }
+
+    let mut admin = Service::new("portero admin".to_string(), Admin::new(state.clone()));
+    admin.add_tcp(&cfg.server.admin_listen.to_string());
+
+    let reload = background_service("reload on SIGHUP", Reloader { state });
+    server.add_service(proxy);
+    server.add_service(admin);
+    server.add_service(reload);
+    tracing::info!(
+        listen = ?cfg.server.listen,
+        listen_tls = ?cfg.server.listen_tls,
+        admin = %cfg.server.admin_listen,
+        tenants = cfg.tenants.len(),
+        "portero is serving"
+    );
+    server.run_forever()
+}
+
+/// Reloads the configuration on SIGHUP; a refused one leaves the old in force.
+struct Reloader {
+    state: Arc<State>,
+}
+
+#[async_trait]
+impl BackgroundService for Reloader {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!(
+                "cannot listen for SIGHUP; reload through the admin listener's POST /reload"
+            );
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => match self.state.reload(&ProcessEnv) {
+                    Ok(warnings) => {
+                        for w in warnings {
+                            tracing::warn!("{w}");
+                        }
+                        tracing::info!("configuration reloaded");
+                    }
+                    Err(errors) => {
+                        for e in errors {
+                            tracing::error!("reload refused: {e}");
+                        }
+                    }
+                },
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! `/.portero/accounts`: the accounts a user takes part in, and (on reseller
+//! tenants with `account_picker`) choosing the one to enter.
+
+use super::pages::{self, escape};
+use super::{
+    form_field, query_param, return_to, same_origin, to_sign_in_page, unauthorized, Reply,
+};
+use crate::config::{Config, Tenant};
+use crate::gate::Seen;
+use crate::identity::AccountRule;
+use crate::session::session_cookie;
+use crate::state::State;
+use std::fmt::Write;
+
+/// `GET`: lists the user's accounts.
+pub fn list(cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    let Some(s) = &seen.session else {
+        return must_sign_in(tenant, seen);
+    };
+    let raw = query_param(seen, "return_to");
+    let return_to = return_to::sanitize(raw.as_deref(), cfg, seen.tenant_index);
+    let memberships = tenant.directory.memberships(&s.user);
+    let mut body = format!("<p>Signed in as <strong>{}</strong>.</p>", escape(&s.email));
+    if memberships.is_empty() {
+        let _ = write!(
+            body,
+            "<p>You take part in no account of {} yet.</p>",
+            escape(&tenant.display_name)
+        );
+    } else {
+        body.push_str("<ul class=\"accounts\">");
+        for m in memberships {
+            let perms = escape(&m.permissions_header);
+            let account = escape(&m.account);
+            match &tenant.account_rule {
+                AccountRule::Picker => {
+                    let current = if s.account.as_deref() == Some(m.account.as_str()) {
+                        " (current)"
+                    } else {
+                        ""
+                    };
+                    let _ = write!(
+                        body,
+                        "<li><form method=\"post\" action=\"/.portero/accounts\">\
+                         <input type=\"hidden\" name=\"account\" value=\"{account}\">\
+                         <input type=\"hidden\" name=\"return_to\" value=\"{}\">\
+                         <button type=\"submit\">Enter {account}</button>{current} <span class=\"muted\">{perms}</span></form></li>",
+                        escape(return_to)
+                    );
+                }
+                AccountRule::FromHost { prefix, suffix } => {
+                    let port = seen
+                        .req
+                        .authority
+                        .rsplit_once(':')
+                        .map(|(_, p)| format!(":{p}"))
+                        .unwrap_or_default();
+                    let href = format!("{}://{prefix}{}{suffix}{port}/", seen.scheme(), m.account);
+                    let _ = write!(body, "<li><a href=\"{}\">{account}</a> <span class=\"muted\">{perms}</span></li>", escape(&href));
+                }
+                AccountRule::Fixed(here) => {
+                    let note = if here == &m.account {
+                        " — this panel"
+                    } else {
+                        ""
+                    };
+                    let _ = write!(
+                        body,
+                        "<li>{account}{note} <span class=\"muted\">{perms}</span></li>"
+                    );
+                }
+            }
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str("<p><a class=\"button secondary\" href=\"/.portero/logout\">Sign out</a></p>");
+    Reply::html(
+        200,
+        pages::page(
+            Some(&tenant.display_name),
+            tenant.css.is_some(),
+            "Your accounts",
+            &body,
+        ),
+    )
+}
+
+/// `POST` with `account` and `return_to`: enters that account (picker tenants).
+pub fn choose(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    let Some(s) = &seen.session else {
+        return must_sign_in(tenant, seen);
+    };
+    if !same_origin(seen) || !matches!(tenant.account_rule, AccountRule::Picker) {
+        return Reply::html(
+            403,
+            pages::error(
+                Some(&tenant.display_name),
+                tenant.css.is_some(),
+                "Not allowed",
+                "Accounts cannot be chosen here.",
+                &[("/.portero/accounts", "Your accounts")],
+            ),
+        );
+    }
+    let account = form_field(seen.req.body, "account").unwrap_or_default();
+    if tenant.directory.membership(&s.user, &account).is_none() {
+        return super::forbidden(tenant, &s.email, &account);
+    }
+    let raw = form_field(seen.req.body, "return_to");
+    let return_to = return_to::sanitize(raw.as_deref(), cfg, seen.tenant_index);
+    let mut chosen = s.clone();
+    chosen.account = Some(account);
+    let Some(sealed) = chosen.seal(&cfg.session.sealer) else {
+        return Reply::html(500, super::internal_error_page());
+    };
+    let reauth = tenant.reauth.or(cfg.session.reauth);
+    let left = reauth.map(|r| r.saturating_sub(state.now().saturating_sub(s.issued_at)));
+    Reply::redirect(return_to).cookie(&session_cookie(
+        &cfg.session.cookie_name,
+        &sealed,
+        seen.req.tls,
+        left,
+    ))
+}
+
+fn must_sign_in(tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    if seen.accepts_html {
+        to_sign_in_page(&format!(
+            "/.portero/accounts{}",
+            seen.req.query.map(|q| format!("?{q}")).unwrap_or_default()
+        ))
+    } else {
+        unauthorized(tenant)
+    }
+}

@@ -1,0 +1,167 @@
+//! HTML pages Portero shows itself: the sign-in page, the accounts page and
+//! the error pages. Every value written into a page goes through [`escape`].
+
+use std::fmt::Write;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a value for a query string.
+pub fn query_encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The stylesheet every page links; a tenant's own CSS is linked after it.
+pub const BASE_CSS: &str = "\
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#f4f5f7;color:#1d2330;margin:0}\
+main{max-width:26rem;margin:8vh auto;background:#fff;padding:2rem 2.2rem;border-radius:10px;box-shadow:0 2px 14px rgba(0,0,0,.08)}\
+h1{font-size:1.35rem;margin:0 0 1rem}p{line-height:1.5}.brand{color:#667;font-size:.9rem;margin-bottom:.4rem}\
+label{display:block;font-weight:600;margin:.6rem 0 .3rem}input[type=email]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #c8ccd4;border-radius:6px}\
+button,.button{display:inline-block;margin-top:1rem;padding:.6rem 1.1rem;font-size:1rem;border:0;border-radius:6px;background:#2457c5;color:#fff;text-decoration:none;cursor:pointer}\
+.secondary{background:#e6e9ef;color:#1d2330}.error{background:#fdecea;color:#8a1c12;padding:.6rem .8rem;border-radius:6px}\
+ul.accounts{list-style:none;padding:0}ul.accounts li{padding:.5rem 0;border-bottom:1px solid #eee}.muted{color:#667;font-size:.9rem}\
+code{background:#f0f1f4;padding:.1rem .3rem;border-radius:4px}";
+
+/// A whole page: title, the tenant's brand line and the body (already HTML).
+pub fn page(brand: Option<&str>, tenant_css: bool, title: &str, body: &str) -> String {
+    let mut out = String::with_capacity(1024 + body.len());
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    let _ = write!(out, "<title>{}</title>", escape(title));
+    out.push_str("<link rel=\"stylesheet\" href=\"/.portero/assets/portero.css\">");
+    if tenant_css {
+        out.push_str("<link rel=\"stylesheet\" href=\"/.portero/assets/tenant.css\">");
+    }
+    out.push_str("</head><body><main>");
+    if let Some(b) = brand {
+        let _ = write!(out, "<div class=\"brand\">{}</div>", escape(b));
+    }
+    let _ = write!(out, "<h1>{}</h1>", escape(title));
+    out.push_str(body);
+    out.push_str("</main></body></html>\n");
+    out
+}
+
+/// One SSO button on the sign-in page.
+#[derive(Debug, Clone)]
+pub struct SsoButton {
+    /// Where it leads (`/.portero/sso/…?return_to=…`).
+    pub href: String,
+    /// Its label.
+    pub label: String,
+}
+
+/// What the sign-in page shows.
+#[derive(Debug, Clone, Default)]
+pub struct SignInForm<'a> {
+    /// Show the e-mail field (identifier first).
+    pub email_field: bool,
+    /// The e-mail typed before, when the page is shown again.
+    pub email: &'a str,
+    /// The `return_to` carried through the form.
+    pub return_to: &'a str,
+    /// SSO buttons.
+    pub buttons: Vec<SsoButton>,
+    /// An error to show above the form.
+    pub error: Option<&'a str>,
+}
+
+/// The identifier-first sign-in page (no JavaScript).
+pub fn sign_in(brand: &str, tenant_css: bool, form: &SignInForm<'_>) -> String {
+    let mut body = String::new();
+    if let Some(e) = form.error {
+        let _ = write!(body, "<p class=\"error\">{}</p>", escape(e));
+    }
+    if form.email_field {
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"/.portero/login\">\
+             <label for=\"email\">E-mail</label>\
+             <input type=\"email\" id=\"email\" name=\"email\" value=\"{}\" autocomplete=\"username\" required autofocus>\
+             <input type=\"hidden\" name=\"return_to\" value=\"{}\">\
+             <button type=\"submit\">Continue</button></form>",
+            escape(form.email),
+            escape(form.return_to)
+        );
+    }
+    if !form.buttons.is_empty() {
+        if form.email_field {
+            body.push_str("<p class=\"muted\">or sign in directly with</p>");
+        }
+        for b in &form.buttons {
+            let _ = write!(
+                body,
+                "<p><a class=\"button secondary\" href=\"{}\">{}</a></p>",
+                escape(&b.href),
+                escape(&b.label)
+            );
+        }
+    }
+    page(Some(brand), tenant_css, "Sign in", &body)
+}
+
+/// An error page: a sentence, and the links that lead on.
+pub fn error(
+    brand: Option<&str>,
+    tenant_css: bool,
+    title: &str,
+    message: &str,
+    links: &[(&str, &str)],
+) -> String {
+    let mut body = format!("<p>{}</p>", escape(message));
+    for (href, label) in links {
+        let _ = write!(
+            body,
+            "<p><a class=\"button secondary\" href=\"{}\">{}</a></p>",
+            escape(href),
+            escape(label)
+        );
+    }
+    page(brand, tenant_css, title, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_everything_that_matters() {
+        assert_eq!(
+            escape("<a href=\"x\">'&"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
+        );
+    }
+
+    #[test]
+    fn sign_in_page_carries_the_fields() {
+        let html = sign_in(
+            "Latin<Cloud>",
+            true,
+            &SignInForm {
+                email_field: true,
+                email: "\"><script>",
+                return_to: "/x?a=1&b=2",
+                buttons: vec![],
+                error: None,
+            },
+        );
+        assert!(html.contains("name=\"email\""));
+        assert!(html.contains("name=\"return_to\" value=\"/x?a=1&amp;b=2\""));
+        assert!(html.contains("Latin&lt;Cloud&gt;"));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("/.portero/assets/tenant.css"));
+    }
+}

@@ -1,0 +1,302 @@
+//! Signing in and out: the identifier-first page, SSO starts, the external
+//! SSO hand-back, and logout.
+
+use super::pages::{self, query_encode, SignInForm, SsoButton};
+use super::{form_field, no_idp, query_param, return_to, same_origin, to_idp, Reply};
+use crate::audit::Event;
+use crate::auth::normalize_email;
+use crate::config::{Config, Tenant};
+use crate::facts;
+use crate::gate::{idp_label, Seen};
+use crate::session::{classic_cookie, clear_cookie, session_cookie, ClassicClaims, SessionClaims};
+use crate::state::State;
+use portero_policy::{decide, Action, ClassicReason, Facts, Idp, Rule, SessionFact, SsoMode};
+
+/// `GET /.portero/login?return_to=…`: the sign-in page.
+pub fn login_page(cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    let raw = query_param(seen, "return_to");
+    let return_to = return_to::sanitize(raw.as_deref(), cfg, seen.tenant_index).to_string();
+    if seen.session.is_some() {
+        return Reply::redirect(&return_to);
+    }
+    let target = target_path(&return_to);
+    let d = decide(&tenant.policy, &facts_for(seen, &target, None));
+    if d.rule == Rule::ForcedExternalSso {
+        return to_idp(tenant, seen, Idp::External, &return_to, None);
+    }
+    render(tenant, &return_to, &target, "", None, 200)
+}
+
+/// `POST /.portero/login` with `email` and `return_to`: routes by the e-mail.
+pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    if !same_origin(seen) {
+        return cross_site(tenant);
+    }
+    let raw_return = form_field(seen.req.body, "return_to");
+    let return_to = return_to::sanitize(raw_return.as_deref(), cfg, seen.tenant_index).to_string();
+    let target = target_path(&return_to);
+    let typed = form_field(seen.req.body, "email").unwrap_or_default();
+    let Some(email) = normalize_email(&typed) else {
+        return render(
+            tenant,
+            &return_to,
+            &target,
+            &typed,
+            Some("Enter a valid e-mail address."),
+            400,
+        );
+    };
+    let d = decide(&tenant.policy, &facts_for(seen, &target, Some(&email)));
+    match d.action {
+        Action::Classic(reason) => {
+            let (event, why) = match reason {
+                ClassicReason::SuperAdmin => (
+                    Event::SuperadminBypass,
+                    "super-admin identified on the sign-in page",
+                ),
+                ClassicReason::ClassicUser => (
+                    Event::ClassicLogin,
+                    "classic user identified on the sign-in page",
+                ),
+                ClassicReason::OutsideNetmasks => {
+                    (Event::ClassicLogin, "client outside the tenant's netmasks")
+                }
+            };
+            state.audit(&tenant.name, event, Some(&email), Some(seen.client_ip), why);
+            let now = state.now();
+            let claims = ClassicClaims {
+                tenant: tenant.name.clone(),
+                email,
+                expires: now + cfg.session.classic_ttl,
+            };
+            let Some(sealed) = claims.seal(&cfg.session.sealer) else {
+                return Reply::html(500, super::internal_error_page());
+            };
+            Reply::redirect(&return_to).cookie(&classic_cookie(
+                &cfg.session.classic_cookie_name,
+                &sealed,
+                seen.req.tls,
+                cfg.session.classic_ttl,
+            ))
+        }
+        Action::Sso(idp) => to_idp(tenant, seen, idp, &return_to, Some(&email)),
+        Action::SignInPage => match tenant.policy.default_idp {
+            Some(idp) => to_idp(tenant, seen, idp, &return_to, Some(&email)),
+            None => no_idp(tenant),
+        },
+        Action::NoIdp => no_idp(tenant),
+        _ => Reply::redirect(&return_to),
+    }
+}
+
+/// `GET /.portero/sso/{saml,oidc,external}?return_to=…`: start SSO now.
+pub fn start_sso(cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, idp: Idp) -> Reply {
+    if !tenant.idps.contains(&idp) {
+        let msg = format!(
+            "{} has no {} configured.",
+            tenant.display_name,
+            idp_label(idp)
+        );
+        return Reply::html(
+            404,
+            pages::error(
+                Some(&tenant.display_name),
+                tenant.css.is_some(),
+                "Not configured",
+                &msg,
+                &[("/.portero/login", "Sign in")],
+            ),
+        );
+    }
+    let cfg_return = query_param(seen, "return_to");
+    let hint = query_param(seen, "login_hint").and_then(|h| normalize_email(&h));
+    let return_to = return_to::sanitize(cfg_return.as_deref(), cfg, seen.tenant_index);
+    // Forced external SSO overrides every other login method, SSO buttons included.
+    let idp = if tenant.policy.forced_external {
+        Idp::External
+    } else {
+        idp
+    };
+    to_idp(tenant, seen, idp, return_to, hint.as_deref())
+}
+
+/// `GET /.portero/jwt/callback?jwt=…&return_to=…`: the external page's hand-back.
+pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    let Some(ext) = &tenant.external_sso else {
+        return start_sso(cfg, tenant, seen, Idp::External);
+    };
+    let raw_return = query_param(seen, "return_to");
+    let return_to = return_to::sanitize(raw_return.as_deref(), cfg, seen.tenant_index).to_string();
+    let token = query_param(seen, "jwt").unwrap_or_default();
+    let now = state.now();
+    match ext.verify(&tenant.name, &token, now, &state.replay) {
+        Err(refused) => {
+            state
+                .metrics
+                .refusals
+                .with_label_values(&["external_jwt"])
+                .inc();
+            let reason = format!("external SSO token refused: {refused}");
+            state.audit(
+                &tenant.name,
+                Event::RefusedAssertion,
+                None,
+                Some(seen.client_ip),
+                &reason,
+            );
+            let retry = format!(
+                "/.portero/sso/external?return_to={}",
+                query_encode(&return_to)
+            );
+            Reply::html(
+                401,
+                pages::error(
+                    Some(&tenant.display_name),
+                    tenant.css.is_some(),
+                    "Sign-in refused",
+                    &format!(
+                        "The sign-in could not be completed: {refused}. Nothing was signed in."
+                    ),
+                    &[(&retry, "Try again")],
+                ),
+            )
+        }
+        Ok(login) => {
+            let claims = SessionClaims::issue(&login, now, None);
+            let Some(sealed) = claims.seal(&cfg.session.sealer) else {
+                return Reply::html(500, super::internal_error_page());
+            };
+            state
+                .metrics
+                .sign_ins
+                .with_label_values(&[&tenant.name, login.method().as_str()])
+                .inc();
+            state.audit(
+                &tenant.name,
+                Event::SignIn,
+                Some(login.email()),
+                Some(seen.client_ip),
+                "external SSO (jwt)",
+            );
+            let reauth = tenant.reauth.or(cfg.session.reauth);
+            Reply::redirect(&return_to)
+                .cookie(&session_cookie(
+                    &cfg.session.cookie_name,
+                    &sealed,
+                    seen.req.tls,
+                    reauth,
+                ))
+                .cookie(&clear_cookie(
+                    &cfg.session.classic_cookie_name,
+                    seen.req.tls,
+                ))
+        }
+    }
+}
+
+/// `/.portero/logout`: ends the session and any classic-login choice.
+pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    if let Some(s) = &seen.session {
+        state.audit(
+            &tenant.name,
+            Event::SignOut,
+            Some(&s.user),
+            Some(seen.client_ip),
+            "logout",
+        );
+    }
+    Reply::html(
+        200,
+        pages::error(
+            Some(&tenant.display_name),
+            tenant.css.is_some(),
+            "You are signed out",
+            "Your session has ended.",
+            &[("/.portero/login?return_to=%2F", "Sign in again")],
+        ),
+    )
+    .cookie(&clear_cookie(&cfg.session.cookie_name, seen.req.tls))
+    .cookie(&clear_cookie(
+        &cfg.session.classic_cookie_name,
+        seen.req.tls,
+    ))
+}
+
+fn facts_for<'a>(seen: &Seen<'_>, path: &'a str, identified_as: Option<&'a str>) -> Facts<'a> {
+    Facts {
+        path,
+        client_ip: seen.client_ip,
+        accepts_html: true,
+        session: SessionFact::None,
+        identified_as,
+    }
+}
+
+/// The path a `return_to` leads to, as the rules match it.
+fn target_path(return_to: &str) -> String {
+    let path = if return_to.starts_with('/') {
+        return_to
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("/")
+            .to_string()
+    } else {
+        url::Url::parse(return_to)
+            .map(|u| u.path().to_string())
+            .unwrap_or_else(|_| "/".to_string())
+    };
+    facts::decision_path(&path)
+        .map(|p| p.into_owned())
+        .unwrap_or_else(|_| "/".to_string())
+}
+
+fn render(
+    tenant: &Tenant,
+    return_to: &str,
+    target: &str,
+    email: &str,
+    error: Option<&str>,
+    status: u16,
+) -> Reply {
+    let p = &tenant.policy;
+    let on_admin_path = p.admin_paths.matches(target);
+    let idps: Vec<Idp> = if p.forced_external {
+        vec![Idp::External]
+    } else {
+        tenant.idps.clone()
+    };
+    let form = SignInForm {
+        email_field: p.sso_mode != SsoMode::SsoButtonsOnly || on_admin_path || idps.is_empty(),
+        email,
+        return_to,
+        buttons: idps
+            .iter()
+            .map(|&idp| SsoButton {
+                href: format!(
+                    "/.portero/sso/{}?return_to={}",
+                    idp.as_str(),
+                    query_encode(return_to)
+                ),
+                label: idp_label(idp).to_string(),
+            })
+            .collect(),
+        error,
+    };
+    Reply::html(
+        status,
+        pages::sign_in(&tenant.display_name, tenant.css.is_some(), &form),
+    )
+}
+
+fn cross_site(tenant: &Tenant) -> Reply {
+    Reply::html(
+        403,
+        pages::error(
+            Some(&tenant.display_name),
+            tenant.css.is_some(),
+            "Form sent from another site",
+            "This form was sent from another web site, so Portero did not act on it.",
+            &[("/.portero/login", "Sign in")],
+        ),
+    )
+}
