@@ -7,13 +7,25 @@ use serde_json::json;
 const HOST: &str = "panel.latincloud.test";
 
 fn callback(p: &Portero, host: &str, token: &str) -> Resp {
-    p.send(get(host, &format!("/.portero/jwt/callback?jwt={token}&return_to=%2Fhome")).html())
+    p.send(
+        get(
+            host,
+            &format!("/.portero/jwt/callback?jwt={token}&return_to=%2Fhome"),
+        )
+        .html(),
+    )
 }
 
 fn refused(r: &Resp) {
     assert_eq!(r.status, 401, "{}", r.body);
-    assert!(r.set_cookie("portero_session").is_none(), "no session may be set");
-    assert!(r.body.contains("Try again"), "a way on, never a redirect loop");
+    assert!(
+        r.set_cookie("portero_session").is_none(),
+        "no session may be set"
+    );
+    assert!(
+        r.body.contains("Try again"),
+        "a way on, never a redirect loop"
+    );
 }
 
 #[test]
@@ -25,8 +37,13 @@ fn a_good_token_makes_a_session_once() {
     assert_eq!(r.location(), "/home");
     let cookie = r.set_cookie("portero_session").unwrap();
     let set = r.all("set-cookie").join("\n");
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Domain"), "{set}");
-    let got = p.send(get(HOST, "/").cookie("portero_session", &cookie)).received();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Domain"),
+        "{set}"
+    );
+    let got = p
+        .send(get(HOST, "/").cookie("portero_session", &cookie))
+        .received();
     assert_eq!(got.one("x-portero-user"), Some("ana@latincloud.test"));
     assert!(p.audit().contains("\"event\":\"sign_in\""));
     // Replayed jti.
@@ -39,11 +56,20 @@ fn a_good_token_makes_a_session_once() {
 #[test]
 fn bad_signature_is_refused() {
     let (_up, p) = start();
-    refused(&callback(&p, HOST, &hs256("another-secret-that-is-32-bytes-long!!", &claims("latincloud", "ana@latincloud.test"))));
+    refused(&callback(
+        &p,
+        HOST,
+        &hs256(
+            "another-secret-that-is-32-bytes-long!!",
+            &claims("latincloud", "ana@latincloud.test"),
+        ),
+    ));
     let good = hs256(EXT_SECRET, &claims("latincloud", "ana@latincloud.test"));
     let mut parts: Vec<String> = good.split('.').map(str::to_string).collect();
     // Change the payload, keep the signature.
-    let forged = base64_url(&json!({"email":"root@latincloud.test","aud":"latincloud","iat":now(),"exp":now()+60,"jti":"x"}));
+    let forged = base64_url(
+        &json!({"email":"root@latincloud.test","aud":"latincloud","iat":now(),"exp":now()+60,"jti":"x"}),
+    );
     parts[1] = forged;
     refused(&callback(&p, HOST, &parts.join(".")));
 }
@@ -54,7 +80,13 @@ fn alg_swaps_are_refused() {
     // The reseller tenant pins EdDSA; an HS256 token keyed with its public key must fail.
     let public = std::fs::read_to_string(p.path("reseller.pub")).unwrap();
     let swapped = hs256(&public, &claims("reseller", "ana@latincloud.test"));
-    let r = p.send(get("panel.reseller.test", &format!("/.portero/jwt/callback?jwt={swapped}&return_to=%2F")).html());
+    let r = p.send(
+        get(
+            "panel.reseller.test",
+            &format!("/.portero/jwt/callback?jwt={swapped}&return_to=%2F"),
+        )
+        .html(),
+    );
     refused(&r);
     // alg none.
     let header = base64_url(&json!({"alg":"none","typ":"JWT"}));
@@ -70,7 +102,10 @@ fn alg_swaps_are_refused() {
     refused(&callback(&p, HOST, &hs512));
     // The real EdDSA token works there.
     let ok = eddsa(&p, &claims("reseller", "ana@latincloud.test"));
-    let r = p.send(get("panel.reseller.test", &format!("/.portero/jwt/callback?jwt={ok}&return_to=%2F")));
+    let r = p.send(get(
+        "panel.reseller.test",
+        &format!("/.portero/jwt/callback?jwt={ok}&return_to=%2F"),
+    ));
     assert_eq!(r.status, 302, "{}", r.body);
 }
 
@@ -93,7 +128,11 @@ fn expired_future_and_long_lived_tokens_are_refused() {
 #[test]
 fn wrong_audience_and_missing_claims_are_refused() {
     let (_up, p) = start();
-    refused(&callback(&p, HOST, &hs256(EXT_SECRET, &claims("nomask", "ana@latincloud.test"))));
+    refused(&callback(
+        &p,
+        HOST,
+        &hs256(EXT_SECRET, &claims("nomask", "ana@latincloud.test")),
+    ));
     for missing in ["aud", "email", "exp", "iat", "jti"] {
         let mut c = claims("latincloud", "ana@latincloud.test");
         c.as_object_mut().unwrap().remove(missing);
@@ -111,7 +150,13 @@ fn a_token_for_one_tenant_does_not_sign_in_to_another() {
     let (_up, p) = start();
     // nomask shares the HS256 secret with latincloud; the audience still binds it.
     let token = hs256(EXT_SECRET, &claims("latincloud", "ana@latincloud.test"));
-    let r = p.send(get("panel.nomask.test", &format!("/.portero/jwt/callback?jwt={token}&return_to=%2F")).html());
+    let r = p.send(
+        get(
+            "panel.nomask.test",
+            &format!("/.portero/jwt/callback?jwt={token}&return_to=%2F"),
+        )
+        .html(),
+    );
     refused(&r);
 }
 
@@ -120,11 +165,22 @@ fn forced_external_sso_redirects_with_return_to() {
     let (_up, p) = start();
     let r = p.send(get("panel.reseller.test", "/billing?x=1").html());
     assert_eq!(r.status, 302);
-    assert!(r.location().starts_with("https://login.reseller.test/sso?"), "{}", r.location());
-    assert_eq!(query_map(r.location())["return_to"], "http://panel.reseller.test/billing?x=1");
+    assert!(
+        r.location().starts_with("https://login.reseller.test/sso?"),
+        "{}",
+        r.location()
+    );
+    assert_eq!(
+        query_map(r.location())["return_to"],
+        "http://panel.reseller.test/billing?x=1"
+    );
     // The login page and the other SSO buttons lead there too.
     let r = p.send(get("panel.reseller.test", "/.portero/login?return_to=%2Fx").html());
-    assert!(r.location().starts_with("https://login.reseller.test/sso?"), "{}", r.location());
+    assert!(
+        r.location().starts_with("https://login.reseller.test/sso?"),
+        "{}",
+        r.location()
+    );
 }
 
 fn base64_url(v: &serde_json::Value) -> String {

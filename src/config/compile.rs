@@ -177,16 +177,43 @@ impl Ctx<'_> {
         self.diags.iter().any(|d| d.severity == Severity::Error)
     }
 
+    /// Deserializes one section. An unknown key is reported and taken out,
+    /// then the section is read again, so the errors behind it are found in
+    /// the same run.
     fn shape<T: DeserializeOwned>(&mut self, what: &str, value: Spanned<DeValue<'_>>) -> Option<T> {
         let span = value.span();
-        match T::deserialize(ValueDeserializer::from(value)) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let at = e.span().unwrap_or(span);
-                self.err(at, format!("{what}: {}", e.message()));
-                None
+        let mut value = value;
+        for _ in 0..64 {
+            match T::deserialize(ValueDeserializer::from(value.clone())) {
+                Ok(v) => return Some(v),
+                Err(e) => {
+                    let at = e.span().unwrap_or(span.clone());
+                    self.err(at, format!("{what}: {}", e.message()));
+                    let unknown = e
+                        .message()
+                        .strip_prefix("unknown field `")
+                        .and_then(|r| r.split('`').next())
+                        .map(str::to_string);
+                    let Some(field) = unknown else {
+                        return None;
+                    };
+                    let inner_span = value.span();
+                    let DeValue::Table(table) = value.into_inner() else {
+                        return None;
+                    };
+                    let before = table.len();
+                    let table: toml::de::DeTable<'_> = table
+                        .into_iter()
+                        .filter(|(k, _)| k.get_ref().as_ref() != field.as_str())
+                        .collect();
+                    if table.len() == before {
+                        return None;
+                    }
+                    value = Spanned::new(inner_span, DeValue::Table(table));
+                }
             }
         }
+        None
     }
 
     fn secret(&mut self, raw: &Spanned<String>, what: &str) -> Option<String> {

@@ -24,25 +24,17 @@ fn is_safe(raw: &str, config: &Config, tenant: usize) -> bool {
     if raw.is_empty() || raw.len() > 4096 || !clean(raw) {
         return false;
     }
-    // Decode a few times: `%2F%2Fevil.test`, `%252F%252F…` must not become `//`.
-    let mut decoded = raw.to_string();
-    for _ in 0..3 {
-        if !clean(&decoded) {
-            return false;
-        }
-        let next = percent_decode(&decoded);
-        if next == decoded {
-            break;
-        }
-        decoded = next;
-    }
-    if !clean(&decoded) {
-        return false;
-    }
     if raw.starts_with('/') {
-        return !starts_like_authority(raw)
-            && !starts_like_authority(&decoded)
-            && !reserved_loop(&decoded);
+        // Decode a few times: `%2F%2Fevil.test`, `%252F…`, `/%09/evil.test`
+        // must not turn into `//` for anything that decodes and tidies again.
+        let mut decoded = raw.to_string();
+        for _ in 0..3 {
+            if starts_like_authority(&tidy(&decoded)) {
+                return false;
+            }
+            decoded = percent_decode(&decoded);
+        }
+        return !starts_like_authority(&tidy(&decoded)) && !reserved_loop(&tidy(&decoded));
     }
     let Ok(url) = url::Url::parse(raw) else {
         return false;
@@ -60,6 +52,15 @@ fn is_safe(raw: &str, config: &Config, tenant: usize) -> bool {
         return false;
     }
     config.hosts.lookup(host) == Some(&tenant)
+}
+
+/// What a lenient URL parser sees: whitespace and control characters
+/// dropped, backslashes read as slashes.
+fn tidy(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .map(|c| if c == '\\' { '/' } else { c })
+        .collect()
 }
 
 /// No whitespace, control characters or backslashes.

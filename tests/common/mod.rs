@@ -20,11 +20,18 @@ pub const SESSION_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 pub const EXT_SECRET: &str = "an-external-sso-secret-of-32-bytes-or-more";
 
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A real HTTP server that answers every request with what it received:
@@ -39,11 +46,16 @@ impl Upstream {
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 loop {
-                    let Ok((stream, _)) = listener.accept().await else { continue };
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
                     tokio::spawn(async move {
                         let _ = http1::Builder::new()
                             .serve_connection(TokioIo::new(stream), service_fn(echo))
@@ -57,9 +69,19 @@ impl Upstream {
 }
 
 async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
-    let mut out = format!("PATH {}\n", req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let mut out = format!(
+        "PATH {}\n",
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
     for (k, v) in req.headers() {
-        out.push_str(&format!("{}: {}\n", k.as_str(), String::from_utf8_lossy(v.as_bytes())));
+        out.push_str(&format!(
+            "{}: {}\n",
+            k.as_str(),
+            String::from_utf8_lossy(v.as_bytes())
+        ));
     }
     Ok(Response::builder()
         .header("content-type", "text/plain")
@@ -111,10 +133,17 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
     pub fn location(&self) -> &str {
         self.header("location").unwrap_or("")
@@ -128,11 +157,24 @@ impl Resp {
     }
     /// What the echo upstream received; panics if the request was not forwarded.
     pub fn received(&self) -> Received {
-        assert_eq!(self.header("x-upstream"), Some("echo"), "not forwarded: {} {}", self.status, self.body);
+        assert_eq!(
+            self.header("x-upstream"),
+            Some("echo"),
+            "not forwarded: {} {}",
+            self.status,
+            self.body
+        );
         let mut lines = self.body.lines();
-        let path = lines.next().unwrap_or("").trim_start_matches("PATH ").to_string();
+        let path = lines
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("PATH ")
+            .to_string();
         let headers = lines
-            .filter_map(|l| l.split_once(": ").map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter_map(|l| {
+                l.split_once(": ")
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
             .collect();
         Received { path, headers }
     }
@@ -147,7 +189,9 @@ pub fn raw_from(from: Option<&str>, port: u16, request: &[u8]) -> Resp {
         Some(local) => connect_from(local, port).unwrap(),
         None => TcpStream::connect(("127.0.0.1", port)).unwrap(),
     };
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     stream.write_all(request).unwrap();
     let mut buf = Vec::new();
     let _ = stream.read_to_end(&mut buf);
@@ -157,12 +201,18 @@ pub fn raw_from(from: Option<&str>, port: u16, request: &[u8]) -> Resp {
 /// Connects from a chosen loopback address (127.0.0.x), so a test can be a
 /// trusted proxy or not. std cannot bind before connecting; tokio can.
 fn connect_from(local: &str, port: u16) -> std::io::Result<TcpStream> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let local: SocketAddr = format!("{local}:0").parse().map_err(std::io::Error::other)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let local: SocketAddr = format!("{local}:0")
+        .parse()
+        .map_err(std::io::Error::other)?;
     let stream = rt.block_on(async move {
         let s = tokio::net::TcpSocket::new_v4()?;
         s.bind(local)?;
-        s.connect(SocketAddr::from(([127, 0, 0, 1], port))).await?.into_std()
+        s.connect(SocketAddr::from(([127, 0, 0, 1], port)))
+            .await?
+            .into_std()
     })?;
     stream.set_nonblocking(false)?;
     Ok(stream)
@@ -173,15 +223,30 @@ pub fn parse_response(buf: &[u8]) -> Resp {
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
     let status_line = lines.next().unwrap_or("");
-    let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_string() };
-    Resp { status, headers, body }
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn dechunk(mut s: &str) -> String {
@@ -217,7 +282,9 @@ pub fn get(host: &str, target: &str) -> Req {
 }
 
 pub fn post_form(host: &str, target: &str, form: &[(&str, &str)]) -> Req {
-    let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
     let mut r = get(host, target);
     r.method = "POST".into();
     r.body = body.into_bytes();
@@ -249,7 +316,10 @@ impl Req {
         for (k, v) in &self.headers {
             raw.push_str(&format!("{k}: {v}\r\n"));
         }
-        raw.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", self.body.len()));
+        raw.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            self.body.len()
+        ));
         let mut bytes = raw.into_bytes();
         bytes.extend_from_slice(&self.body);
         raw_from(self.from.as_deref(), port, &bytes)
@@ -316,10 +386,17 @@ impl Portero {
             .env("EXT_SSO_SECRET", EXT_SECRET)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(dir.path().join("stderr.log")).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join("stderr.log")).unwrap(),
+            ))
             .spawn()
             .unwrap();
-        let mut p = Portero { child, port, admin, dir };
+        let mut p = Portero {
+            child,
+            port,
+            admin,
+            dir,
+        };
         p.wait_ready();
         p
     }
@@ -383,14 +460,25 @@ static JTI: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 /// Claims of a good token for `tenant` and `email`, issued now.
 pub fn claims(tenant: &str, email: &str) -> serde_json::Value {
     let n = now();
-    let jti = format!("{}-{}-{}", std::process::id(), n, JTI.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    let jti = format!(
+        "{}-{}-{}",
+        std::process::id(),
+        n,
+        JTI.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
     serde_json::json!({"email": email, "name": "Test User", "aud": tenant, "iat": n, "exp": n + 120, "jti": jti})
 }
 
 /// Signs in through the external SSO hand-back and returns the session cookie value.
 pub fn sign_in(p: &Portero, host: &str, tenant: &str, email: &str) -> String {
     let token = hs256(EXT_SECRET, &claims(tenant, email));
-    let r = p.send(get(host, &format!("/.portero/jwt/callback?jwt={token}&return_to=%2Fhome")).html());
+    let r = p.send(
+        get(
+            host,
+            &format!("/.portero/jwt/callback?jwt={token}&return_to=%2Fhome"),
+        )
+        .html(),
+    );
     assert_eq!(r.status, 302, "sign-in failed: {}", r.body);
     r.set_cookie("portero_session").expect("no session cookie")
 }
@@ -401,7 +489,9 @@ pub fn ed25519_pair() -> (String, String) {
     let der = pem::parse(&private).unwrap().contents().to_vec();
     let kp = ring::signature::Ed25519KeyPair::from_seed_unchecked(&der[16..48]).unwrap();
     use ring::signature::KeyPair;
-    let mut spki = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    let mut spki = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
     spki.extend_from_slice(kp.public_key().as_ref());
     (private, pem::encode(&pem::Pem::new("PUBLIC KEY", spki)))
 }
@@ -494,6 +584,7 @@ name = "down"
 hosts = ["panel.down.test"]
 upstream = "{DEAD}"
 account = "down.test"
+bypass_paths = ["/"]
 "#;
 
 /// Starts the echo upstream and Portero with [`TENANTS`].
