@@ -194,9 +194,7 @@ impl Ctx<'_> {
                         .strip_prefix("unknown field `")
                         .and_then(|r| r.split('`').next())
                         .map(str::to_string);
-                    let Some(field) = unknown else {
-                        return None;
-                    };
+                    let field = unknown?;
                     let inner_span = value.span();
                     let DeValue::Table(table) = value.into_inner() else {
                         return None;

@@ -56,10 +56,7 @@ pub struct Ctx {
     label: &'static str,
 }
 
-fn header_str<'a>(
-    req: &'a RequestHeader,
-    name: impl http::header::AsHeaderName,
-) -> Option<&'a str> {
+fn header_str(req: &RequestHeader, name: impl http::header::AsHeaderName) -> Option<&str> {
     req.headers.get(name).and_then(|v| v.to_str().ok())
 }
 

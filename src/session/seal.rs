@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn rotation_first_seals_all_open() {
         let (old, new) = (key(), key());
-        let before = Sealer::from_base64_keys(&[old.clone()]).unwrap();
+        let before = Sealer::from_base64_keys(std::slice::from_ref(&old)).unwrap();
         let during = Sealer::from_base64_keys(&[new.clone(), old.clone()]).unwrap();
         let after = Sealer::from_base64_keys(&[new]).unwrap();
         let old_cookie = before.seal(b"t", b"x").unwrap();
