@@ -9,7 +9,7 @@ use crate::facts::{self, BadPath};
 use crate::identity::{AssertionClaims, Identity, Membership};
 use crate::session::{find_cookie_values, ClassicClaims, SessionClaims};
 use crate::state::State;
-use crate::web::{self, pages, Reply};
+use crate::web::{self, pages, tenant_page, Reply};
 use http::{HeaderName, HeaderValue};
 use portero_policy::{decide, Action, Facts, Idp, SessionFact};
 use std::net::IpAddr;
@@ -388,16 +388,7 @@ fn read_classic(cfg: &Config, tenant: &Tenant, req: &RequestView<'_>, now: u64) 
 }
 
 fn bad_path(tenant: &Tenant, bad: BadPath) -> Reply {
-    Reply::html(
-        400,
-        pages::error(
-            Some(&tenant.display_name),
-            tenant.css.is_some(),
-            "Bad request",
-            bad.message(),
-            &[("/", "Home")],
-        ),
-    )
+    tenant_page(tenant, 400, "Bad request", bad.message(), &[("/", "Home")])
 }
 
 /// Where "sent to SSO" leads for one identity provider.

@@ -3,7 +3,8 @@
 
 use super::pages::{self, escape};
 use super::{
-    form_field, query_param, return_to, same_origin, to_sign_in_page, unauthorized, Reply,
+    form_field, query_param, return_to, same_origin, tenant_page, to_sign_in_page, unauthorized,
+    Reply,
 };
 use crate::config::{Config, Tenant};
 use crate::gate::Seen;
@@ -91,15 +92,12 @@ pub fn choose(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         return must_sign_in(tenant, seen);
     };
     if !same_origin(seen) || !matches!(tenant.account_rule, AccountRule::Picker) {
-        return Reply::html(
+        return tenant_page(
+            tenant,
             403,
-            pages::error(
-                Some(&tenant.display_name),
-                tenant.css.is_some(),
-                "Not allowed",
-                "Accounts cannot be chosen here.",
-                &[("/.portero/accounts", "Your accounts")],
-            ),
+            "Not allowed",
+            "Accounts cannot be chosen here.",
+            &[("/.portero/accounts", "Your accounts")],
         );
     }
     let account = form_field(seen.req.body, "account").unwrap_or_default();

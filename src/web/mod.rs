@@ -159,26 +159,20 @@ pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
             | "/.portero/assets/portero.css"
             | "/.portero/assets/tenant.css",
             _,
-        ) => Reply::html(
+        ) => tenant_page(
+            tenant,
             405,
-            pages::error(
-                Some(&tenant.display_name),
-                tenant.css.is_some(),
-                "Method not allowed",
-                "This address does not take that method.",
-                &[],
-            ),
+            "Method not allowed",
+            "This address does not take that method.",
+            &[],
         )
         .header("allow", "GET, HEAD, POST"),
-        _ => Reply::html(
+        _ => tenant_page(
+            tenant,
             404,
-            pages::error(
-                Some(&tenant.display_name),
-                tenant.css.is_some(),
-                "Not found",
-                "Portero has no page at this address.",
-                &[("/", "Home")],
-            ),
+            "Not found",
+            "Portero has no page at this address.",
+            &[("/", "Home")],
         ),
     }
 }
@@ -260,6 +254,26 @@ pub fn same_origin(seen: &Seen<'_>) -> bool {
     })
 }
 
+/// A page in the tenant's look: title, one sentence, links that lead on.
+pub fn tenant_page(
+    tenant: &Tenant,
+    status: u16,
+    title: &str,
+    message: &str,
+    links: &[(&str, &str)],
+) -> Reply {
+    Reply::html(
+        status,
+        pages::error(
+            Some(&tenant.display_name),
+            tenant.css.is_some(),
+            title,
+            message,
+            links,
+        ),
+    )
+}
+
 /// `302` to the sign-in page, carrying where the visitor was going.
 pub fn to_sign_in_page(return_to: &str) -> Reply {
     Reply::redirect(&format!(
@@ -307,16 +321,7 @@ pub fn idp_unavailable(tenant: &Tenant, idp: Idp) -> Reply {
         tenant.display_name,
         classic_way_in(tenant)
     );
-    Reply::html(
-        503,
-        pages::error(
-            Some(&tenant.display_name),
-            tenant.css.is_some(),
-            "Single sign-on unavailable",
-            &message,
-            &[],
-        ),
-    )
+    tenant_page(tenant, 503, "Single sign-on unavailable", &message, &[])
 }
 
 /// The tenant has no identity provider for someone who must use one.
@@ -326,16 +331,7 @@ pub fn no_idp(tenant: &Tenant) -> Reply {
         tenant.display_name,
         classic_way_in(tenant)
     );
-    Reply::html(
-        503,
-        pages::error(
-            Some(&tenant.display_name),
-            tenant.css.is_some(),
-            "Single sign-on unavailable",
-            &message,
-            &[],
-        ),
-    )
+    tenant_page(tenant, 503, "Single sign-on unavailable", &message, &[])
 }
 
 /// How super-admins and classic users still get in when SSO cannot be used.
@@ -353,18 +349,15 @@ pub fn forbidden(tenant: &Tenant, user: &str, account: &str) -> Reply {
     let message = format!(
         "You are signed in as {user}, but you have no access to the account {account}. Choose one of your accounts, or sign out and sign in as someone else."
     );
-    Reply::html(
+    tenant_page(
+        tenant,
         403,
-        pages::error(
-            Some(&tenant.display_name),
-            tenant.css.is_some(),
-            "No access to this account",
-            &message,
-            &[
-                ("/.portero/accounts", "Your accounts"),
-                ("/.portero/logout", "Sign out"),
-            ],
-        ),
+        "No access to this account",
+        &message,
+        &[
+            ("/.portero/accounts", "Your accounts"),
+            ("/.portero/logout", "Sign out"),
+        ],
     )
 }
 
@@ -422,14 +415,11 @@ pub fn internal_error_page() -> String {
 }
 
 fn not_in_this_build(tenant: &Tenant) -> Reply {
-    Reply::html(
+    tenant_page(
+        tenant,
         501,
-        pages::error(
-            Some(&tenant.display_name),
-            tenant.css.is_some(),
-            "Not available yet",
-            "SAML and OpenID Connect are not available in this version of Portero.",
-            &[("/.portero/login", "Sign in")],
-        ),
+        "Not available yet",
+        "SAML and OpenID Connect are not available in this version of Portero.",
+        &[("/.portero/login", "Sign in")],
     )
 }

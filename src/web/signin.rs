@@ -2,7 +2,7 @@
 //! SSO hand-back, and logout.
 
 use super::pages::{self, query_encode, SignInForm, SsoButton};
-use super::{form_field, no_idp, query_param, return_to, same_origin, to_idp, Reply};
+use super::{form_field, no_idp, query_param, return_to, same_origin, tenant_page, to_idp, Reply};
 use crate::audit::Event;
 use crate::auth::normalize_email;
 use crate::config::{Config, Tenant};
@@ -97,15 +97,12 @@ pub fn start_sso(cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, idp: Idp) -> Re
             tenant.display_name,
             idp_label(idp)
         );
-        return Reply::html(
+        return tenant_page(
+            tenant,
             404,
-            pages::error(
-                Some(&tenant.display_name),
-                tenant.css.is_some(),
-                "Not configured",
-                &msg,
-                &[("/.portero/login", "Sign in")],
-            ),
+            "Not configured",
+            &msg,
+            &[("/.portero/login", "Sign in")],
         );
     }
     let cfg_return = query_param(seen, "return_to");
@@ -148,17 +145,12 @@ pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
                 "/.portero/sso/external?return_to={}",
                 query_encode(&return_to)
             );
-            Reply::html(
+            tenant_page(
+                tenant,
                 401,
-                pages::error(
-                    Some(&tenant.display_name),
-                    tenant.css.is_some(),
-                    "Sign-in refused",
-                    &format!(
-                        "The sign-in could not be completed: {refused}. Nothing was signed in."
-                    ),
-                    &[(&retry, "Try again")],
-                ),
+                "Sign-in refused",
+                &format!("The sign-in could not be completed: {refused}. Nothing was signed in."),
+                &[(&retry, "Try again")],
             )
         }
         Ok(login) => {
@@ -205,15 +197,12 @@ pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
             "logout",
         );
     }
-    Reply::html(
+    tenant_page(
+        tenant,
         200,
-        pages::error(
-            Some(&tenant.display_name),
-            tenant.css.is_some(),
-            "You are signed out",
-            "Your session has ended.",
-            &[("/.portero/login?return_to=%2F", "Sign in again")],
-        ),
+        "You are signed out",
+        "Your session has ended.",
+        &[("/.portero/login?return_to=%2F", "Sign in again")],
     )
     .cookie(&clear_cookie(&cfg.session.cookie_name, seen.req.tls))
     .cookie(&clear_cookie(
@@ -289,14 +278,11 @@ fn render(
 }
 
 fn cross_site(tenant: &Tenant) -> Reply {
-    Reply::html(
+    tenant_page(
+        tenant,
         403,
-        pages::error(
-            Some(&tenant.display_name),
-            tenant.css.is_some(),
-            "Form sent from another site",
-            "This form was sent from another web site, so Portero did not act on it.",
-            &[("/.portero/login", "Sign in")],
-        ),
+        "Form sent from another site",
+        "This form was sent from another web site, so Portero did not act on it.",
+        &[("/.portero/login", "Sign in")],
     )
 }
