@@ -9,20 +9,26 @@ use serde::Serialize;
 use std::fmt::Write;
 use std::net::IpAddr;
 
-/// What to explain.
-#[derive(Debug, Clone)]
+/// What to explain (also the `portero explain` arguments).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Question {
-    /// The `Host`.
+    /// The Host of the request.
+    #[arg(long)]
     pub host: String,
-    /// The path (a query is ignored).
+    /// The path of the request (a query is ignored).
+    #[arg(long)]
     pub path: String,
-    /// The TCP peer.
+    /// The TCP peer's address.
+    #[arg(long, default_value = "127.0.0.1")]
     pub ip: IpAddr,
-    /// An `X-Forwarded-For` value the peer sent.
+    /// The X-Forwarded-For the peer sent.
+    #[arg(long)]
     pub forwarded_for: Option<String>,
-    /// The e-mail: of the session with `session`, else given on the sign-in page.
+    /// The e-mail: of the session with --session, otherwise typed on the sign-in page.
+    #[arg(long)]
     pub user: Option<String>,
-    /// Whether the request carries a valid session.
+    /// The request carries a valid session.
+    #[arg(long)]
     pub session: bool,
 }
 

@@ -12,6 +12,7 @@ use crate::state::State;
 use crate::web::{self, pages, tenant_page, Reply};
 use http::{HeaderName, HeaderValue};
 use portero_policy::{decide, Action, Facts, Idp, SessionFact};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 /// What the gate reads of a request. Borrowed from the proxy's request
@@ -69,8 +70,6 @@ pub enum Outcome {
 pub struct Evaluated {
     /// The tenant's index in the configuration, when the host is known.
     pub tenant: Option<usize>,
-    /// The client address (trusted proxies applied).
-    pub client_ip: Option<IpAddr>,
     /// Whether the TCP peer is a trusted proxy.
     pub peer_trusted: bool,
     /// What to do.
@@ -88,8 +87,8 @@ pub struct Seen<'r> {
     pub tenant_index: usize,
     /// The host, lower-case without port.
     pub host: String,
-    /// The path the rules match on (decoded once).
-    pub path: String,
+    /// The path the rules match on (decoded once; borrowed when nothing was encoded).
+    pub path: Cow<'r, str>,
     /// The client address.
     pub client_ip: IpAddr,
     /// Whether the peer is a trusted proxy.
@@ -135,7 +134,6 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
     let peer_trusted = cfg.server.trusted_proxies.contains(peer);
     let mut ev = Evaluated {
         tenant: None,
-        client_ip: None,
         peer_trusted,
         outcome: Outcome::Reply(Reply::empty(500)),
         label: "unknown_host",
@@ -152,9 +150,8 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
     };
     ev.tenant = Some(tenant_index);
     let client_ip = facts::client_ip(peer, &req.forwarded_for, &cfg.server.trusted_proxies);
-    ev.client_ip = Some(client_ip);
     let path = match facts::decision_path(req.path) {
-        Ok(p) => p.into_owned(),
+        Ok(p) => p,
         Err(bad) => {
             ev.label = "bad_path";
             ev.outcome = Outcome::Reply(bad_path(tenant, bad));
@@ -207,7 +204,6 @@ fn decide_outcome(
         identified_as: seen.identified_as.as_deref(),
     };
     let decision = decide(&tenant.policy, &facts);
-    let return_to = seen.path_and_query();
     match decision.action {
         Action::Answer => (
             "portero",
@@ -217,7 +213,7 @@ fn decide_outcome(
         Action::Classic(_) => ("classic", Outcome::Forward { identity: None }),
         Action::ForwardIdentity => match (&seen.session, entering) {
             (Some(claims), Some(Entering::Member(m))) => {
-                let headers = identity_headers(cfg, tenant, claims, &m, state.now());
+                let headers = identity_headers(cfg, tenant, claims, m, state.now());
                 (
                     "forward_identity",
                     Outcome::Forward {
@@ -227,7 +223,7 @@ fn decide_outcome(
             }
             // Unreachable by construction; refuse rather than forward unsigned.
             _ => (
-                "forbidden",
+                "internal_error",
                 Outcome::Reply(Reply::html(500, web::internal_error_page())),
             ),
         },
@@ -250,7 +246,7 @@ fn decide_outcome(
             let reply = if seen.accepts_html {
                 Reply::redirect(&format!(
                     "/.portero/accounts?return_to={}",
-                    pages::query_encode(&return_to)
+                    pages::query_encode(&seen.path_and_query())
                 ))
             } else {
                 Reply::text(
@@ -260,10 +256,13 @@ fn decide_outcome(
             };
             ("pick_account", Outcome::Reply(reply))
         }
-        Action::SignInPage => ("sign_in", Outcome::Reply(web::to_sign_in_page(&return_to))),
+        Action::SignInPage => (
+            "sign_in",
+            Outcome::Reply(web::to_sign_in_page(&seen.path_and_query())),
+        ),
         Action::Sso(idp) => (
             "sso",
-            Outcome::Reply(web::to_idp(tenant, seen, idp, &return_to, None)),
+            Outcome::Reply(web::to_idp(tenant, seen, idp, &seen.path_and_query(), None)),
         ),
         Action::NoIdp => ("no_idp", Outcome::Reply(web::no_idp(tenant))),
         Action::Unauthorized => ("unauthorized", Outcome::Reply(web::unauthorized(tenant))),
@@ -272,9 +271,9 @@ fn decide_outcome(
 
 /// Which account a signed-in request enters, and whether the user is in it.
 #[derive(Debug)]
-pub enum Entering {
+pub enum Entering<'t> {
     /// The user's membership in the account entered.
-    Member(Membership),
+    Member(&'t Membership),
     /// The account entered, which the user is not a member of.
     NotMember(String),
     /// A picker tenant where no account is chosen yet.
@@ -282,7 +281,7 @@ pub enum Entering {
 }
 
 /// Works out the account a session enters on this host.
-pub fn entering(tenant: &Tenant, seen: &Seen<'_>, s: &SessionClaims) -> Entering {
+pub fn entering<'t>(tenant: &'t Tenant, seen: &Seen<'_>, s: &SessionClaims) -> Entering<'t> {
     match tenant
         .account_rule
         .account(&seen.host, s.account.as_deref())
@@ -292,7 +291,7 @@ pub fn entering(tenant: &Tenant, seen: &Seen<'_>, s: &SessionClaims) -> Entering
         }
         None => Entering::NotMember(seen.host.clone()),
         Some(account) => match tenant.directory.membership(&s.user, account) {
-            Some(m) => Entering::Member(m.clone()),
+            Some(m) => Entering::Member(m),
             None => Entering::NotMember(account.to_string()),
         },
     }

@@ -3,7 +3,6 @@
 use clap::{Parser, Subcommand};
 use portero::config::{self, ProcessEnv};
 use portero::explain::{explain, render_text, Question};
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,24 +34,8 @@ enum Command {
     Explain {
         #[arg(long, default_value = "config/portero.toml")]
         config: PathBuf,
-        /// The Host of the request.
-        #[arg(long)]
-        host: String,
-        /// The path of the request.
-        #[arg(long)]
-        path: String,
-        /// The TCP peer's address.
-        #[arg(long, default_value = "127.0.0.1")]
-        ip: IpAddr,
-        /// The X-Forwarded-For the peer sent.
-        #[arg(long)]
-        forwarded_for: Option<String>,
-        /// The e-mail: of the session with --session, otherwise typed on the sign-in page.
-        #[arg(long)]
-        user: Option<String>,
-        /// The request carries a valid session.
-        #[arg(long)]
-        session: bool,
+        #[command(flatten)]
+        question: Question,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -72,26 +55,13 @@ fn main() -> ExitCode {
         Command::Check { config } => check(config),
         Command::Explain {
             config,
-            host,
-            path,
-            ip,
-            forwarded_for,
-            user,
-            session,
+            question,
             json,
         } => {
             let Some(loaded) = load_or_report(&config) else {
                 return ExitCode::FAILURE;
             };
-            let q = Question {
-                host,
-                path,
-                ip,
-                forwarded_for,
-                user,
-                session,
-            };
-            match explain(&loaded.config, &q) {
+            match explain(&loaded.config, &question) {
                 Ok(e) if json => match serde_json::to_string_pretty(&e) {
                     Ok(s) => {
                         println!("{s}");

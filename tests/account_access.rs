@@ -100,3 +100,101 @@ fn cross_site_form_posts_are_refused() {
     assert_eq!(r.status, 403);
     assert!(r.set_cookie("portero_session_classic").is_none());
 }
+
+#[test]
+fn picker_tenant_enters_only_accounts_the_user_is_in() {
+    let (_up, p) = start();
+    let host = "panel.picker.test";
+    let cookie = sign_in(&p, host, "picker", "ana@picker.test");
+    // No account chosen yet: sent to choose one.
+    let r = p.send(
+        get(host, "/domains")
+            .html()
+            .cookie("portero_session", &cookie),
+    );
+    assert_eq!(r.status, 302);
+    assert!(
+        r.location()
+            .starts_with("/.portero/accounts?return_to=%2Fdomains"),
+        "{}",
+        r.location()
+    );
+    let page = p.send(
+        get(host, "/.portero/accounts")
+            .html()
+            .cookie("portero_session", &cookie),
+    );
+    assert!(page.body.contains("client-one.test") && page.body.contains("client-two.test"));
+    // An account the user is not in: refused, session unchanged.
+    let r = p.send(
+        post_form(
+            host,
+            "/.portero/accounts",
+            &[("account", "someone-else.test"), ("return_to", "/domains")],
+        )
+        .cookie("portero_session", &cookie),
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.set_cookie("portero_session").is_none());
+    // Another site's form: refused.
+    let r = p.send(
+        post_form(
+            host,
+            "/.portero/accounts",
+            &[("account", "client-two.test"), ("return_to", "/")],
+        )
+        .cookie("portero_session", &cookie)
+        .header("Origin", "https://evil.test"),
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.set_cookie("portero_session").is_none());
+    // Their own account: entered, with that account's permissions.
+    let r = p.send(
+        post_form(
+            host,
+            "/.portero/accounts",
+            &[("account", "client-two.test"), ("return_to", "/domains")],
+        )
+        .cookie("portero_session", &cookie)
+        .header("Origin", "http://panel.picker.test"),
+    );
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(r.location(), "/domains");
+    let chosen = r.set_cookie("portero_session").unwrap();
+    let got = p
+        .send(get(host, "/domains").cookie("portero_session", &chosen))
+        .received();
+    assert_eq!(got.one("x-portero-account"), Some("client-two.test"));
+    assert_eq!(got.one("x-portero-permissions"), Some("commercial"));
+}
+
+#[test]
+fn forward_auth_believes_the_forwarded_path_only_from_trusted_proxies() {
+    let (_up, p) = start();
+    // `/.portero/…` would be allowed; from an untrusted peer the header is ignored and `/` is judged.
+    let r = p.send(
+        get("panel.nomask.test", "/.portero/auth")
+            .header("X-Forwarded-Uri", "/.portero/x")
+            .header("Accept", "application/json"),
+    );
+    assert_eq!(r.status, 401);
+    let r = p.send(
+        get("panel.nomask.test", "/.portero/auth")
+            .header("X-Forwarded-Uri", "/.portero/x")
+            .header("Accept", "application/json")
+            .from("127.0.0.2"),
+    );
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn oversized_forms_are_refused() {
+    let (_up, p) = start();
+    let big = "a".repeat(100 * 1024);
+    let r = p.send(post_form(
+        "panel.latincloud.test",
+        "/.portero/login",
+        &[("email", &big)],
+    ));
+    assert_eq!(r.status, 413);
+}

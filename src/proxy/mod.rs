@@ -20,7 +20,7 @@ use crate::identity::{forwarded_chain, strip_own_cookies};
 use crate::state::State;
 use crate::web::{self, Reply};
 use async_trait::async_trait;
-use http::header::{ACCEPT, COOKIE, HOST, ORIGIN};
+use http::header::{ACCEPT, HOST, ORIGIN};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, Session};
 use pingora::proxy::{FailToProxy, ProxyHttp};
@@ -49,7 +49,7 @@ impl Portero {
 pub struct Ctx {
     config: Option<Arc<Config>>,
     tenant: Option<usize>,
-    client_ip: Option<IpAddr>,
+    peer: Option<IpAddr>,
     peer_trusted: bool,
     tls: bool,
     identity: Option<IdentityHeaders>,
@@ -162,7 +162,7 @@ impl ProxyHttp for Portero {
         };
         let ev = gate::evaluate(&self.state, &cfg, &view);
         ctx.tenant = ev.tenant;
-        ctx.client_ip = ev.client_ip;
+        ctx.peer = peer;
         ctx.peer_trusted = ev.peer_trusted;
         ctx.label = ev.label;
         self.state
@@ -229,11 +229,7 @@ impl ProxyHttp for Portero {
         let incoming: Vec<&str> = header_all(original, "x-forwarded-for");
         let chain = forwarded_chain(
             Some(incoming.join(", ").as_str()).filter(|s| !s.is_empty()),
-            session
-                .client_addr()
-                .and_then(|a| a.as_inet())
-                .map(|a| a.ip())
-                .unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            ctx.peer.unwrap_or(IpAddr::from([0, 0, 0, 0])),
             ctx.peer_trusted,
         );
         let host = authority(original).to_string();
@@ -250,9 +246,6 @@ impl ProxyHttp for Portero {
             for (name, value) in identity {
                 upstream.insert_header(name, value)?;
             }
-        }
-        if upstream.headers.get(COOKIE).is_some_and(|v| v.is_empty()) {
-            upstream.remove_header(&COOKIE);
         }
         Ok(())
     }

@@ -93,30 +93,29 @@ impl Reply {
         self.body = body.into();
         self
     }
-
-    /// The value of a header, for tests.
-    pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.as_str().eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.to_str().ok())
-    }
 }
 
 /// Rule 1: answers a reserved path.
 pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
-    let method = seen.req.method;
-    let read_only = matches!(method, "GET" | "HEAD");
-    let route = seen.path.trim_end_matches('/');
-    match (route, read_only) {
-        ("/.portero/login", true) => signin::login_page(cfg, tenant, seen),
-        ("/.portero/login", false) if method == "POST" => {
-            signin::login_submit(state, cfg, tenant, seen)
-        }
-        ("/.portero/sso/external", true) => signin::start_sso(cfg, tenant, seen, Idp::External),
-        ("/.portero/sso/saml", true) => signin::start_sso(cfg, tenant, seen, Idp::Saml),
-        ("/.portero/sso/oidc", true) => signin::start_sso(cfg, tenant, seen, Idp::Oidc),
-        ("/.portero/jwt/callback", true) => signin::jwt_callback(state, cfg, tenant, seen),
+    /// What a reserved path does with a method.
+    enum Method {
+        Read,
+        Post,
+        Other,
+    }
+    let method = match seen.req.method {
+        "GET" | "HEAD" => Method::Read,
+        "POST" => Method::Post,
+        _ => Method::Other,
+    };
+    use Method::{Post, Read};
+    match (seen.path.trim_end_matches('/'), method) {
+        ("/.portero/login", Read) => signin::login_page(cfg, tenant, seen),
+        ("/.portero/login", Post) => signin::login_submit(state, cfg, tenant, seen),
+        ("/.portero/sso/external", Read) => signin::start_sso(cfg, tenant, seen, Idp::External),
+        ("/.portero/sso/saml", Read) => signin::start_sso(cfg, tenant, seen, Idp::Saml),
+        ("/.portero/sso/oidc", Read) => signin::start_sso(cfg, tenant, seen, Idp::Oidc),
+        ("/.portero/jwt/callback", Read) => signin::jwt_callback(state, cfg, tenant, seen),
         (
             "/.portero/saml/metadata"
             | "/.portero/saml/acs"
@@ -124,42 +123,27 @@ pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
             | "/.portero/oidc/callback",
             _,
         ) => not_in_this_build(tenant),
-        ("/.portero/accounts", true) => accounts::list(cfg, tenant, seen),
-        ("/.portero/accounts", false) if method == "POST" => {
-            accounts::choose(state, cfg, tenant, seen)
-        }
-        ("/.portero/logout", _) if read_only || method == "POST" => {
-            signin::logout(state, cfg, tenant, seen)
-        }
-        ("/.portero/jwks.json", true) => Reply::with_body(
+        ("/.portero/accounts", Read) => accounts::list(cfg, tenant, seen),
+        ("/.portero/accounts", Post) => accounts::choose(state, cfg, tenant, seen),
+        ("/.portero/logout", Read | Post) => signin::logout(state, cfg, tenant, seen),
+        ("/.portero/jwks.json", Read) => Reply::with_body(
             200,
             "application/json",
             cfg.assertion.jwks_json().to_string(),
         )
         .header("cache-control", "public, max-age=300"),
         ("/.portero/auth", _) => forward_auth(state, cfg, tenant, seen),
-        ("/.portero/assets/portero.css", true) => {
+        ("/.portero/assets/portero.css", Read) => {
             Reply::with_body(200, "text/css; charset=utf-8", pages::BASE_CSS)
                 .header("cache-control", "public, max-age=3600")
         }
-        ("/.portero/assets/tenant.css", true) => match &tenant.css {
-            Some(css) => Reply::with_body(200, "text/css; charset=utf-8", css.clone())
-                .header("cache-control", "public, max-age=300"),
-            None => Reply::with_body(200, "text/css; charset=utf-8", ""),
-        },
-        (
-            "/.portero/login"
-            | "/.portero/sso/external"
-            | "/.portero/sso/saml"
-            | "/.portero/sso/oidc"
-            | "/.portero/jwt/callback"
-            | "/.portero/accounts"
-            | "/.portero/logout"
-            | "/.portero/jwks.json"
-            | "/.portero/assets/portero.css"
-            | "/.portero/assets/tenant.css",
-            _,
-        ) => tenant_page(
+        ("/.portero/assets/tenant.css", Read) => Reply::with_body(
+            200,
+            "text/css; charset=utf-8",
+            tenant.css.clone().unwrap_or_default(),
+        )
+        .header("cache-control", "public, max-age=300"),
+        (path, _) if KNOWN.contains(&path) => tenant_page(
             tenant,
             405,
             "Method not allowed",
@@ -176,6 +160,20 @@ pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         ),
     }
 }
+
+/// The reserved paths that exist (for 405 rather than 404).
+const KNOWN: [&str; 10] = [
+    "/.portero/login",
+    "/.portero/sso/external",
+    "/.portero/sso/saml",
+    "/.portero/sso/oidc",
+    "/.portero/jwt/callback",
+    "/.portero/accounts",
+    "/.portero/logout",
+    "/.portero/jwks.json",
+    "/.portero/assets/portero.css",
+    "/.portero/assets/tenant.css",
+];
 
 /// `/.portero/auth`: forward-auth for nginx `auth_request` and Traefik
 /// `forwardAuth`. The path judged is `X-Forwarded-Uri`/`X-Original-URI`
@@ -204,7 +202,7 @@ fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
         req: &inner,
         tenant_index: seen.tenant_index,
         host: seen.host.clone(),
-        path: decision_path.into_owned(),
+        path: decision_path,
         client_ip: seen.client_ip,
         peer_trusted: seen.peer_trusted,
         accepts_html: seen.accepts_html && seen.req.original_uri.is_none(),

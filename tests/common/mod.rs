@@ -517,6 +517,7 @@ pub fn query_map(url: &str) -> HashMap<String, String> {
 /// * `latincloud`: netmasks, login page, super-admin bypass, HS256 external SSO;
 /// * `reseller`: forced external SSO (EdDSA), netmask 10/8, header renamed;
 /// * `nomask`: no netmasks, auto_redirect;
+/// * `picker`: a reseller whose users choose the account on `/.portero/accounts`;
 /// * `down`: an upstream that is not listening.
 pub const TENANTS: &str = r#"
 [[tenant]]
@@ -589,6 +590,26 @@ permissions = ["commercial"]
 
 [tenant.external_sso]
 url = "https://login.nomask.test/sso"
+jwt_key = "env:EXT_SSO_SECRET"
+
+[[tenant]]
+name = "picker"
+hosts = ["panel.picker.test"]
+upstream = "{UPSTREAM}"
+account_picker = true
+
+[[tenant.member]]
+user = "ana@picker.test"
+account = "client-one.test"
+permissions = ["technical"]
+
+[[tenant.member]]
+user = "ana@picker.test"
+account = "client-two.test"
+permissions = ["commercial"]
+
+[tenant.external_sso]
+url = "https://login.picker.test/sso"
 jwt_key = "env:EXT_SSO_SECRET"
 
 [[tenant]]
