@@ -1,75 +1,292 @@
-//! The auth hot path, piece by piece: deciding, opening a session cookie,
-//! finding the client address. `cargo bench --bench hot_path`.
-#![allow(clippy::unwrap_used)]
+//! The auth hot path, piece by piece and whole, at 1, 1,000 and 10,000
+//! tenants and with 10, 1,000 and 10,000 netmasks in one tenant, so growth
+//! shows. `cargo bench --bench hot_path` (about two minutes).
+//!
+//! * `decision`: host → tenant lookup, then the rules for a visitor without a
+//!   session (the netmask lookup is on this path);
+//! * `session_open`: find and open the session cookie, check its age;
+//! * `identity_plan`: strip spoofable headers and own cookies, set the
+//!   forwarding and identity headers, with the assertion JWT signed afresh
+//!   (`sign`) or reused from the per-session cache (`cached`);
+//! * `whole_path`: a signed-in request from its header to the rewritten
+//!   upstream request, as the proxy runs it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use portero::auth::AuthMethod;
-use portero::facts::client_ip;
-use portero::policy::*;
-use portero::session::{Sealer, SessionClaims};
+use portero::clock::FixedClock;
+use portero::config::{compile_str, Config};
+use portero::forward::{self, Arrival};
+use portero::gate::{self, identity_headers, Outcome, RequestView};
+use portero::identity::Holder;
+use portero::policy::{decide, Facts, SessionFact};
+use portero::session::SessionClaims;
+use portero::state::State;
+use std::collections::HashMap;
+use std::fmt::Write;
 use std::hint::black_box;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
-fn policy() -> TenantPolicy {
-    TenantPolicy {
-        sso_mode: SsoMode::LoginPage,
-        netmasks: NetmaskSet::new(
-            (0..200u32).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap()),
-        ),
-        super_admins: ["root@x.test".to_string()].into_iter().collect(),
-        classic_users: Default::default(),
-        superadmin_bypass: true,
-        admin_paths: PathPrefixes::new(["/admin".to_string()]),
-        bypass_paths: PathPrefixes::new(["/static/".to_string(), "/api/".to_string()]),
-        forced_external: false,
-        default_idp: Some(Idp::External),
+const NOW: u64 = 1_800_000_000;
+const SESSION_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const SCALES: [usize; 3] = [1, 1_000, 10_000];
+const NETMASKS: [usize; 3] = [10, 1_000, 10_000];
+
+/// A configuration of `tenants` tenants, the middle one with `netmasks`
+/// disjoint blocks (the others with 10), each with an exact and a wildcard host.
+fn config(tenants: usize, netmasks: usize) -> Config {
+    let mut src = String::from(
+        "[server]\nlisten = [\"127.0.0.1:8080\"]\n\
+         [session]\nkeys = [\"env:KEY\"]\n\
+         [assertion]\nsigning_key = \"env:PEM\"\n",
+    );
+    for i in 0..tenants {
+        let masks = if i == tenants / 2 { netmasks } else { 10 };
+        let nets: Vec<String> = (0..masks)
+            .map(|n| format!("\"10.{}.{}.0/25\"", n / 256 % 256, n % 256))
+            .collect();
+        write!(
+            src,
+            "[[tenant]]\nname = \"t{i}\"\nhosts = [\"panel{i}.example.test\", \"*.t{i}.example.test\"]\n\
+             upstream = \"127.0.0.1:9000\"\nsuper_admins = [\"root@t{i}.test\"]\n\
+             netmasks = [{}]\nadmin_paths = [\"/admin\"]\nbypass_paths = [\"/static/\"]\n\
+             account = \"t{i}.test\"\n\
+             [[tenant.member]]\nuser = \"ana@t{i}.test\"\naccount = \"t{i}.test\"\n\
+             permissions = [\"technical\", \"invite\"]\nname = \"Ana\"\n\
+             [tenant.external_sso]\nurl = \"https://sso.t{i}.test/\"\njwt_key = \"env:EXT\"\n",
+            nets.join(", ")
+        )
+        .unwrap();
+    }
+    let env: HashMap<String, String> = [
+        ("KEY", SESSION_KEY.to_string()),
+        ("PEM", portero::identity::generate_ed25519_pem().unwrap()),
+        ("EXT", "an-external-sso-secret-of-32-bytes-or-more".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    match compile_str(&src, Path::new("bench.toml"), &env) {
+        Ok(l) => l.config,
+        Err(d) => panic!("{d:?}"),
     }
 }
 
-fn bench(c: &mut Criterion) {
-    let p = policy();
-    let facts = Facts {
-        path: "/panel/domains",
-        client_ip: "10.0.150.7".parse().unwrap(),
-        accepts_html: true,
-        session: SessionFact::Member,
-        identified_as: None,
-    };
-    c.bench_function("decide (session, 200 netmasks)", |b| {
-        b.iter(|| decide(black_box(&p), black_box(&facts)))
-    });
-
-    let sealer =
-        Sealer::from_base64_keys(&["MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="]).unwrap();
-    let claims = SessionClaims {
-        tenant: "latincloud".into(),
-        user: "ana@latincloud.test".into(),
-        email: "ana@latincloud.test".into(),
-        name: Some("Ana".into()),
-        method: AuthMethod::Jwt,
-        issued_at: 1_800_000_000,
-        account: None,
-        sid: "0123456789abcdef".into(),
-    };
-    let cookie = claims.seal(&sealer).unwrap();
-    c.bench_function("open session cookie", |b| {
-        b.iter(|| {
-            SessionClaims::open(
-                &sealer,
-                "latincloud",
-                black_box(&cookie),
-                1_800_000_100,
-                Some(86_400),
-                0,
-            )
-        })
-    });
-
-    let trusted = NetmaskSet::new(["127.0.0.1/32".parse().unwrap()]);
-    let peer = "127.0.0.1".parse().unwrap();
-    c.bench_function("client address from X-Forwarded-For", |b| {
-        b.iter(|| client_ip(peer, black_box(&["203.0.113.9, 64.233.187.5"]), &trusted))
-    });
+/// A tenant in the middle of the table, and a session cookie for its member.
+struct Fixture {
+    state: State,
+    cfg: Arc<Config>,
+    host: String,
+    cookie: String,
+    tenant: usize,
 }
 
-criterion_group!(benches, bench);
+fn fixture(tenants: usize, netmasks: usize) -> Fixture {
+    let cfg = config(tenants, netmasks);
+    let tenant = tenants / 2;
+    let claims = SessionClaims {
+        tenant: format!("t{tenant}"),
+        user: format!("ana@t{tenant}.test"),
+        email: format!("ana@t{tenant}.test"),
+        name: None,
+        method: AuthMethod::Jwt,
+        issued_at: NOW - 60,
+        account: None,
+        sid: "0123456789abcdef0123456789abcdef".into(),
+    };
+    let sealed = claims.seal(&cfg.session.sealer).unwrap();
+    let cookie = format!("lang=es; {}={sealed}; theme=dark", cfg.session.cookie_name);
+    let state = State::new(cfg, "bench.toml".into(), Arc::new(FixedClock::at(NOW))).unwrap();
+    Fixture {
+        cfg: state.config(),
+        state,
+        host: format!("www.t{tenant}.example.test"),
+        cookie,
+        tenant,
+    }
+}
+
+impl Fixture {
+    fn view(&self) -> RequestView<'_> {
+        RequestView {
+            method: "GET",
+            path: "/panel/domains",
+            query: Some("page=2"),
+            authority: &self.host,
+            tls: false,
+            peer: Some("198.51.100.7".parse().unwrap()),
+            accept: Some("text/html,application/xhtml+xml"),
+            cookies: vec![&self.cookie],
+            ..RequestView::default()
+        }
+    }
+
+    /// The request header the proxy copies for the upstream, with a few
+    /// spoofed identity headers and Portero's cookie in it.
+    fn upstream_template(&self) -> pingora::http::RequestHeader {
+        let mut r = pingora::http::RequestHeader::build("GET", b"/panel/domains?page=2", None)
+            .unwrap();
+        r.insert_header("host", &self.host).unwrap();
+        r.insert_header("accept", "text/html").unwrap();
+        r.insert_header("user-agent", "bench/1").unwrap();
+        r.insert_header("cookie", &self.cookie).unwrap();
+        r.append_header("x-portero-user", "root@evil.test").unwrap();
+        r.append_header("X_Portero_Permissions", "admin").unwrap();
+        r
+    }
+
+    fn arrival<'a>(&'a self, xff: &'a [&'a str]) -> Arrival<'a> {
+        Arrival {
+            forwarded_for: xff,
+            peer: "198.51.100.7".parse().unwrap(),
+            peer_trusted: false,
+            tls: false,
+            authority: &self.host,
+        }
+    }
+}
+
+fn quick<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(40);
+    g
+}
+
+fn decision(c: &mut Criterion) {
+    let mut g = quick(c, "decision");
+    for (axis, tenants, netmasks) in SCALES
+        .iter()
+        .map(|&t| ("tenants", t, 10))
+        .chain(NETMASKS.iter().map(|&n| ("netmasks", 1, n)))
+    {
+        let cfg = config(tenants, netmasks);
+        let host = format!("panel{}.example.test", tenants / 2);
+        // Inside the last block: the lookup walks as far as it ever does.
+        let n = netmasks - 1;
+        let client: IpAddr = format!("10.{}.{}.9", n / 256 % 256, n % 256).parse().unwrap();
+        let scale = if axis == "tenants" { tenants } else { netmasks };
+        g.bench_with_input(BenchmarkId::new(axis, scale), &scale, |b, _| {
+            b.iter(|| {
+                let i = *cfg.hosts.lookup(black_box(&host)).unwrap();
+                let facts = Facts {
+                    path: "/panel/domains",
+                    client_ip: black_box(client),
+                    accepts_html: true,
+                    session: SessionFact::None,
+                    identified_as: None,
+                };
+                decide(&cfg.tenants[i].policy, &facts)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn session_open(c: &mut Criterion) {
+    let mut g = quick(c, "session_open");
+    for tenants in SCALES {
+        let f = fixture(tenants, 10);
+        let name = &f.cfg.session.cookie_name;
+        let tenant = &f.cfg.tenants[f.tenant].name;
+        g.bench_with_input(BenchmarkId::new("tenants", tenants), &tenants, |b, _| {
+            b.iter(|| {
+                let value = portero::session::find_cookie_values(std::iter::once(f.cookie.as_str()), name)
+                    .next()
+                    .unwrap();
+                SessionClaims::open(&f.cfg.session.sealer, tenant, black_box(value), NOW, Some(86_400), 0)
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+fn identity_plan(c: &mut Criterion) {
+    let mut g = quick(c, "identity_plan");
+    for tenants in SCALES {
+        let f = fixture(tenants, 10);
+        let cfg = &f.cfg;
+        let tenant = &cfg.tenants[f.tenant];
+        let claims = SessionClaims::open(
+            &cfg.session.sealer,
+            &tenant.name,
+            portero::session::find_cookie_values(std::iter::once(f.cookie.as_str()), &cfg.session.cookie_name)
+                .next()
+                .unwrap(),
+            NOW,
+            None,
+            0,
+        )
+        .unwrap();
+        let account = format!("t{}.test", f.tenant);
+        let member = tenant.directory.membership(&claims.user, &account).unwrap();
+        let template = f.upstream_template();
+        let xff: [&str; 0] = [];
+        let arrival = f.arrival(&xff);
+        g.bench_with_input(BenchmarkId::new("sign/tenants", tenants), &tenants, |b, _| {
+            b.iter(|| {
+                let id = identity_headers(cfg, tenant, &claims, member, NOW);
+                let mut up = template.clone();
+                forward::prepare(&mut up, cfg, tenant, &arrival, Some(&id)).unwrap();
+                up
+            })
+        });
+        let holder = Holder {
+            tenant: f.tenant,
+            sid: &claims.sid,
+            user: &claims.user,
+            account: &member.account,
+        };
+        g.bench_with_input(BenchmarkId::new("cached/tenants", tenants), &tenants, |b, _| {
+            b.iter(|| {
+                let id = cfg.signed.get_or_sign(holder, NOW, |now| {
+                    identity_headers(cfg, tenant, &claims, member, now)
+                });
+                let mut up = template.clone();
+                forward::prepare(&mut up, cfg, tenant, &arrival, Some(&id)).unwrap();
+                up
+            })
+        });
+    }
+    g.finish();
+}
+
+fn whole_path(c: &mut Criterion) {
+    let mut g = quick(c, "whole_path");
+    for (axis, tenants, netmasks) in SCALES
+        .iter()
+        .map(|&t| ("tenants", t, 10))
+        .chain(NETMASKS.iter().map(|&n| ("netmasks", 1, n)))
+    {
+        let f = fixture(tenants, netmasks);
+        let template = f.upstream_template();
+        let xff: [&str; 0] = [];
+        let arrival = f.arrival(&xff);
+        let scale = if axis == "tenants" { tenants } else { netmasks };
+        g.bench_with_input(BenchmarkId::new(axis, scale), &scale, |b, _| {
+            b.iter(|| {
+                let view = f.view();
+                let ev = gate::evaluate(&f.state, &f.cfg, black_box(&view));
+                let Outcome::Forward { identity } = ev.outcome else {
+                    panic!("not forwarded: {}", ev.label)
+                };
+                let tenant = &f.cfg.tenants[ev.tenant.unwrap()];
+                let mut up = template.clone();
+                forward::prepare(&mut up, &f.cfg, tenant, &arrival, identity.as_ref()).unwrap();
+                up
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, decision, session_open, identity_plan, whole_path);
 criterion_main!(benches);

@@ -6,14 +6,15 @@
 use crate::audit::Event;
 use crate::config::{Config, Tenant};
 use crate::facts::{self, BadPath};
-use crate::identity::{AssertionClaims, Identity, Membership};
+use crate::identity::{AssertionClaims, Holder, Identity, Membership};
+pub use crate::identity::IdentityHeaders;
 use crate::session::{find_cookie_values, ClassicClaims, SessionClaims};
 use crate::state::State;
 use crate::web::{self, pages, tenant_page, Reply};
-use http::{HeaderName, HeaderValue};
 use portero_policy::{decide, Action, Facts, Idp, SessionFact};
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// What the gate reads of a request. Borrowed from the proxy's request
 /// header; tests build one by hand.
@@ -48,9 +49,6 @@ pub struct RequestView<'a> {
     /// The body, read only for POSTs to reserved paths.
     pub body: &'a [u8],
 }
-
-/// Identity headers ready to be set on the forwarded request.
-pub type IdentityHeaders = Vec<(HeaderName, HeaderValue)>;
 
 /// What to do with the request.
 #[derive(Debug)]
@@ -213,7 +211,15 @@ fn decide_outcome(
         Action::Classic(_) => ("classic", Outcome::Forward { identity: None }),
         Action::ForwardIdentity => match (&seen.session, entering) {
             (Some(claims), Some(Entering::Member(m))) => {
-                let headers = identity_headers(cfg, tenant, claims, m, state.now());
+                let holder = Holder {
+                    tenant: seen.tenant_index,
+                    sid: &claims.sid,
+                    user: &claims.user,
+                    account: &m.account,
+                };
+                let headers = cfg.signed.get_or_sign(holder, state.now(), |now| {
+                    identity_headers(cfg, tenant, claims, m, now)
+                });
                 (
                     "forward_identity",
                     Outcome::Forward {
@@ -297,7 +303,8 @@ pub fn entering<'t>(tenant: &'t Tenant, seen: &Seen<'_>, s: &SessionClaims) -> E
     }
 }
 
-/// Builds the identity headers and the signed assertion for a member.
+/// Builds the identity headers and signs the assertion for a member (the
+/// hot path reuses them through [`Config::signed`]).
 pub fn identity_headers(
     cfg: &Config,
     tenant: &Tenant,
@@ -321,7 +328,7 @@ pub fn identity_headers(
         exp: now + cfg.assertion.ttl,
     };
     let assertion = cfg.assertion.sign(&claims).unwrap_or_default();
-    tenant.headers.pairs(&Identity {
+    Arc::from(tenant.headers.pairs(&Identity {
         user: &s.user,
         email: &s.email,
         name,
@@ -331,7 +338,7 @@ pub fn identity_headers(
         impersonate: m.impersonate.as_deref(),
         auth: s.method.as_str(),
         assertion: &assertion,
-    })
+    }))
 }
 
 /// The first session cookie that opens for this tenant; refusals are audited.

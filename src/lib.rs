@@ -14,6 +14,7 @@
 //! * [`auth`] holds the sign-in protocols; only they make a [`auth::VerifiedLogin`].
 //! * [`session`] seals and checks cookies.
 //! * [`identity`] turns a session into headers and a signed assertion.
+//! * [`forward`] rewrites the request for the panel (strip, forward, inject).
 //! * [`web`] answers the reserved `/.portero/` paths and renders pages.
 //! * [`proxy`] is the pingora data plane and the admin listener.
 
@@ -23,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod explain;
 pub mod facts;
+pub mod forward;
 pub mod gate;
 pub mod identity;
 pub mod metrics;

@@ -7,6 +7,7 @@ use crate::auth::external_jwt::{parse_alg, ExternalSso};
 use crate::auth::normalize_email;
 use crate::identity::{
     AccountRule, AssertionSigner, Directory, HeaderNames, Membership, Permission, Permissions,
+    SignedIdentities,
 };
 use crate::session::Sealer;
 use ipnet::IpNet;
@@ -21,6 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
+
+/// How many sessions' signed identity headers are kept for reuse.
+const SIGNED_SESSIONS_CACHED: u64 = 200_000;
 
 /// The whole, validated configuration.
 #[derive(Debug)]
@@ -37,6 +41,8 @@ pub struct Config {
     pub tenants: Vec<Tenant>,
     /// Host name → index into `tenants`.
     pub hosts: HostTable<usize>,
+    /// Identity headers signed for recent sessions (emptied by a reload).
+    pub signed: SignedIdentities,
 }
 
 impl Config {
@@ -433,6 +439,7 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
                 source: file.to_path_buf(),
                 server,
                 session,
+                signed: SignedIdentities::new(SIGNED_SESSIONS_CACHED, assertion.ttl),
                 assertion,
                 tenants,
                 hosts,

@@ -16,7 +16,7 @@ pub use server::run;
 
 use crate::config::Config;
 use crate::gate::{self, IdentityHeaders, Outcome, RequestView};
-use crate::identity::{forwarded_chain, strip_own_cookies};
+use crate::forward::{self, Arrival};
 use crate::state::State;
 use crate::web::{self, Reply};
 use async_trait::async_trait;
@@ -218,35 +218,16 @@ impl ProxyHttp for Portero {
         let Some(tenant) = ctx.tenant.and_then(|i| cfg.tenants.get(i)) else {
             return Err(Error::new(ErrorType::InternalError));
         };
-        // 1. Nothing the client sent may speak for Portero.
-        tenant.headers.strip(upstream);
-        strip_own_cookies(
-            upstream,
-            &[&cfg.session.cookie_name, &cfg.session.classic_cookie_name],
-        );
-        // 2. Forwarding headers from what Portero trusts.
         let original = session.req_header();
-        let incoming: Vec<&str> = header_all(original, "x-forwarded-for");
-        let chain = forwarded_chain(
-            Some(incoming.join(", ").as_str()).filter(|s| !s.is_empty()),
-            ctx.peer.unwrap_or(IpAddr::from([0, 0, 0, 0])),
-            ctx.peer_trusted,
-        );
-        let host = authority(original).to_string();
-        upstream.insert_header("x-forwarded-for", chain)?;
-        upstream.insert_header("x-forwarded-proto", if ctx.tls { "https" } else { "http" })?;
-        if !host.is_empty() {
-            upstream.insert_header("x-forwarded-host", host.as_str())?;
-            if upstream.headers.get(HOST).is_none() {
-                upstream.insert_header(HOST, host.as_str())?;
-            }
-        }
-        // 3. Who this is, for signed-in requests only.
-        if let Some(identity) = ctx.identity.take() {
-            for (name, value) in identity {
-                upstream.insert_header(name, value)?;
-            }
-        }
+        let forwarded_for = header_all(original, "x-forwarded-for");
+        let arrival = Arrival {
+            forwarded_for: &forwarded_for,
+            peer: ctx.peer.unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            peer_trusted: ctx.peer_trusted,
+            tls: ctx.tls,
+            authority: authority(original),
+        };
+        forward::prepare(upstream, cfg, tenant, &arrival, ctx.identity.as_ref())?;
         Ok(())
     }
 

@@ -1,0 +1,758 @@
+//! The load-test command: one machine, one run, the same load through
+//!
+//! * (a) the upstream directly,
+//! * (b) Portero with a valid session (cookie open, decision, header strip
+//!   and inject, assertion JWT),
+//! * (c) Portero on a bypass path,
+//! * (d) nginx as a plain reverse proxy,
+//! * (e) nginx with `auth_request` to Portero's `/.portero/auth`,
+//!
+//! in interleaved rounds, then the table of req/s, p50, p99, p99.9 and
+//! errors, the ratios b/a, b/d, b/e, a latency plot (SVG), and the resident
+//! memory of Portero (and of nginx) holding 10,000 idle keep-alive
+//! connections.
+//!
+//! Run it with `scripts/loadtest.sh` (installs nginx and wrk when missing,
+//! builds, runs this). The proxies get CPU 0; the upstream and wrk get the
+//! other CPUs (`taskset`). Loopback only; bounded time
+//! (rounds × 5 scenarios × duration, plus ~20 s).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use clap::Parser;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use portero::auth::AuthMethod;
+use portero::session::{Sealer, SessionClaims};
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const SESSION_KEY: &str = "bG9hZHRlc3Qtc2Vzc2lvbi1rZXktMzItYnl0ZXMhISE=";
+
+#[derive(Parser, Debug)]
+#[command(about = "Portero vs. the upstream vs. nginx, on this machine, in one run")]
+struct Args {
+    /// Seconds of load per scenario and round.
+    #[arg(long, default_value_t = 5)]
+    duration: u64,
+    /// Rounds; every scenario runs once per round, interleaved.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Concurrent connections held by wrk.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Idle keep-alive connections for the memory figure (0 skips it).
+    #[arg(long, default_value_t = 10_000)]
+    idle: usize,
+    /// Where the configs, logs, raw results and the plot go.
+    #[arg(long, default_value = "target/loadtest")]
+    out: PathBuf,
+    /// The portero binary (default: next to this example's directory).
+    #[arg(long)]
+    portero: Option<PathBuf>,
+    /// Internal: serve as the upstream on this port.
+    #[arg(long, hide = true)]
+    serve_upstream: Option<u16>,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Some(port) = args.serve_upstream {
+        serve_upstream(port);
+        return;
+    }
+    if let Err(e) = run(&args) {
+        eprintln!("loadtest: {e}");
+        std::process::exit(1);
+    }
+}
+
+// ---------------------------------------------------------------- upstream
+
+/// A small, fast panel stand-in: 200 with a short body, and the identity it
+/// was told in `x-seen-user` so the run can check that (b) really is signed in.
+fn serve_upstream(port: u16) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service_fn(panel))
+                    .await;
+            });
+        }
+    });
+}
+
+async fn panel(
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let user = req
+        .headers()
+        .get("x-portero-user")
+        .cloned()
+        .unwrap_or(hyper::header::HeaderValue::from_static("-"));
+    Ok(Response::builder()
+        .header("content-type", "text/plain")
+        .header("x-seen-user", user)
+        .body(Full::new(Bytes::from_static(b"panel says hello\n")))
+        .unwrap())
+}
+
+// ---------------------------------------------------------------- processes
+
+/// Children are killed when the run ends, however it ends.
+struct Procs(Vec<(String, Child)>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Procs {
+    fn spawn(&mut self, name: &str, mut cmd: Command, log: &Path) -> Result<u32, String> {
+        let file = std::fs::File::create(log).map_err(|e| e.to_string())?;
+        let err = file.try_clone().map_err(|e| e.to_string())?;
+        cmd.stdout(file).stderr(err).stdin(Stdio::null());
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        let pid = child.id();
+        self.0.push((name.to_string(), child));
+        Ok(pid)
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn pinned(cpus: &Option<String>, program: &Path) -> Command {
+    match cpus {
+        Some(set) => {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(set).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+/// One blocking HTTP/1.1 GET with `Connection: close`; status and head.
+fn get(port: u16, path: &str, cookie: Option<&str>) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if let Some(c) = cookie {
+        req.push_str(&format!("Cookie: {c}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.get(9..12)?.parse().ok()?;
+    Some((status, out))
+}
+
+fn wait_ready(port: u16, path: &str, what: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if get(port, path, None).is_some() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("{what} did not answer on port {port} within 20 s"))
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// RSS of a process and its children (nginx: master + worker).
+fn tree_rss_kib(pid: u32) -> u64 {
+    let mut total = rss_kib(pid).unwrap_or(0);
+    if let Ok(kids) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+        for k in kids.split_whitespace().filter_map(|k| k.parse().ok()) {
+            total += tree_rss_kib(k);
+        }
+    }
+    total
+}
+
+// ---------------------------------------------------------------- scenarios
+
+struct Scenario {
+    key: char,
+    name: &'static str,
+    port: u16,
+    path: &'static str,
+    cookie: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Sample {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    errors: u64,
+    requests: u64,
+    /// (percentile, latency µs) for the plot.
+    curve: Vec<(f64, f64)>,
+}
+
+const WRK_REPORT: &str = r#"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50),
+    latency:percentile(99), latency:percentile(99.9)))
+  for _, p in ipairs({50, 75, 90, 95, 97, 99, 99.5, 99.9, 99.95, 99.99}) do
+    io.write(string.format("PCT %g %d\n", p, latency:percentile(p)))
+  end
+end
+"#;
+
+fn run_wrk(
+    args: &Args,
+    load_cpus: &Option<String>,
+    script: &Path,
+    s: &Scenario,
+    cookie: &str,
+    seconds: u64,
+) -> Result<Sample, String> {
+    let mut cmd = pinned(load_cpus, Path::new("wrk"));
+    cmd.arg("-t1")
+        .arg(format!("-c{}", args.connections))
+        .arg(format!("-d{seconds}s"))
+        .arg("--timeout")
+        .arg("5s")
+        .arg("-s")
+        .arg(script);
+    if s.cookie {
+        cmd.arg("-H").arg(format!("Cookie: {cookie}"));
+    }
+    cmd.arg(format!("http://127.0.0.1:{}{}", s.port, s.path));
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut sample = Sample::default();
+    let mut found = false;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.first() {
+            Some(&"RESULT") if f.len() == 8 => {
+                let n = |i: usize| f[i].parse::<f64>().unwrap_or(0.0);
+                sample.requests = n(1) as u64;
+                sample.rps = n(1) / (n(2) / 1e6);
+                sample.errors = n(3) as u64 + n(4) as u64;
+                sample.p50 = n(5);
+                sample.p99 = n(6);
+                sample.p999 = n(7);
+                found = true;
+            }
+            Some(&"PCT") if f.len() == 3 => {
+                sample
+                    .curve
+                    .push((f[1].parse().unwrap_or(0.0), f[2].parse().unwrap_or(0.0)));
+            }
+            _ => {}
+        }
+    }
+    if !found {
+        return Err(format!(
+            "wrk printed no result for ({}): {}{}",
+            s.key,
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(sample)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+// ---------------------------------------------------------------- the run
+
+fn run(args: &Args) -> Result<(), String> {
+    for tool in ["wrk", "nginx", "taskset"] {
+        if Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool} || test -x /usr/sbin/{tool}"))
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
+            return Err(format!(
+                "`{tool}` is missing: run scripts/loadtest.sh, which installs it"
+            ));
+        }
+    }
+    let nginx = if Path::new("/usr/sbin/nginx").exists() {
+        PathBuf::from("/usr/sbin/nginx")
+    } else {
+        PathBuf::from("nginx")
+    };
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let portero_bin = match &args.portero {
+        Some(p) => p.clone(),
+        None => me
+            .parent()
+            .and_then(|d| d.parent())
+            .map(|d| d.join("portero"))
+            .ok_or("cannot find the portero binary; pass --portero")?,
+    };
+    if !portero_bin.exists() {
+        return Err(format!(
+            "{} does not exist: `cargo build --release` first",
+            portero_bin.display()
+        ));
+    }
+    let out = std::fs::canonicalize(".")
+        .map_err(|e| e.to_string())?
+        .join(&args.out);
+    std::fs::create_dir_all(out.join("nginx")).map_err(|e| e.to_string())?;
+
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let (proxy_cpus, load_cpus) = if cpus >= 2 {
+        (Some("0".to_string()), Some(format!("1-{}", cpus - 1)))
+    } else {
+        (None, None)
+    };
+
+    let mut procs = Procs(Vec::new());
+    // The upstream, on the load CPUs.
+    let up_port = free_port();
+    let mut up = pinned(&load_cpus, &me);
+    up.arg("--serve-upstream").arg(up_port.to_string());
+    procs.spawn("upstream", up, &out.join("upstream.log"))?;
+    wait_ready(up_port, "/", "the upstream")?;
+
+    // Portero, one worker thread, on the proxy CPU.
+    let p_port = free_port();
+    let p_admin = free_port();
+    let key_pem =
+        portero::identity::generate_ed25519_pem().ok_or("cannot make an assertion key")?;
+    std::fs::write(out.join("assertion.pem"), key_pem).map_err(|e| e.to_string())?;
+    let config = format!(
+        r#"# Written by examples/loadtest.rs.
+[server]
+listen = ["127.0.0.1:{p_port}"]
+admin_listen = "127.0.0.1:{p_admin}"
+threads = 1
+trusted_proxies = ["127.0.0.1/32"]
+
+[session]
+keys = ["{SESSION_KEY}"]
+
+[assertion]
+signing_key = "file:{pem}"
+ttl = "60s"
+
+[[tenant]]
+name = "load"
+hosts = ["127.0.0.1", "localhost"]
+upstream = "127.0.0.1:{up_port}"
+super_admins = ["root@load.test"]
+bypass_paths = ["/static/"]
+account = "load.test"
+
+[[tenant.member]]
+user = "ana@load.test"
+account = "load.test"
+permissions = ["technical", "invite"]
+name = "Ana Load"
+
+[tenant.external_sso]
+url = "http://127.0.0.1:9/sso"
+jwt_key = "a-load-test-secret-that-is-32-bytes-long"
+"#,
+        pem = out.join("assertion.pem").display()
+    );
+    let config_path = out.join("portero.toml");
+    std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
+    let mut p = pinned(&proxy_cpus, &portero_bin);
+    p.arg("run").arg("--config").arg(&config_path);
+    p.env("RUST_LOG", "warn");
+    let portero_pid = procs.spawn("portero", p, &out.join("portero.log"))?;
+    wait_ready(p_port, "/static/ready", "Portero")?;
+
+    // A real session cookie, sealed with the configured key.
+    let sealer = Sealer::from_base64_keys(&[SESSION_KEY]).map_err(|e| e.to_string())?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let claims = SessionClaims {
+        tenant: "load".into(),
+        user: "ana@load.test".into(),
+        email: "ana@load.test".into(),
+        name: Some("Ana Load".into()),
+        method: AuthMethod::Jwt,
+        issued_at: now,
+        account: None,
+        sid: "loadtest-session-0001".into(),
+    };
+    let cookie = format!(
+        "portero_session={}",
+        claims.seal(&sealer).ok_or("cannot seal a session")?
+    );
+
+    // nginx: (d) plain proxy and (e) auth_request to Portero, one worker.
+    let n_plain = free_port();
+    let n_auth = free_port();
+    let nginx_conf = out.join("nginx/nginx.conf");
+    std::fs::write(
+        &nginx_conf,
+        nginx_config(&out.join("nginx"), n_plain, n_auth, up_port, p_port),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut n = pinned(&proxy_cpus, &nginx);
+    n.arg("-p")
+        .arg(out.join("nginx"))
+        .arg("-c")
+        .arg(&nginx_conf)
+        .arg("-g")
+        .arg("daemon off;");
+    let nginx_pid = procs.spawn("nginx", n, &out.join("nginx/stderr.log"))?;
+    wait_ready(n_plain, "/", "nginx")?;
+
+    let scenarios = [
+        Scenario { key: 'a', name: "upstream direct", port: up_port, path: "/panel/domains", cookie: true },
+        Scenario { key: 'b', name: "Portero, signed in", port: p_port, path: "/panel/domains", cookie: true },
+        Scenario { key: 'c', name: "Portero, bypass path", port: p_port, path: "/static/app.css", cookie: false },
+        Scenario { key: 'd', name: "nginx plain proxy", port: n_plain, path: "/panel/domains", cookie: true },
+        Scenario { key: 'e', name: "nginx + auth_request", port: n_auth, path: "/panel/domains", cookie: true },
+    ];
+
+    // Each path must do what it claims before it is timed.
+    for s in &scenarios {
+        let (status, head) = get(s.port, s.path, s.cookie.then_some(cookie.as_str()))
+            .ok_or(format!("({}) {} did not answer", s.key, s.name))?;
+        let signed_in = head.to_ascii_lowercase().contains("x-seen-user: ana@load.test");
+        let must_be_signed_in = matches!(s.key, 'b' | 'e');
+        if status != 200 || (must_be_signed_in && !signed_in) {
+            return Err(format!(
+                "({}) {} is not ready: status {status}, signed in: {signed_in}\n{head}",
+                s.key, s.name
+            ));
+        }
+    }
+
+    let script = out.join("report.lua");
+    std::fs::write(&script, WRK_REPORT).map_err(|e| e.to_string())?;
+    println!(
+        "Portero loadtest: {} rounds × {} s per scenario, wrk -t1 -c{}; proxies on CPU {}, upstream and wrk on CPU {}",
+        args.rounds,
+        args.duration,
+        args.connections,
+        proxy_cpus.as_deref().unwrap_or("any"),
+        load_cpus.as_deref().unwrap_or("any"),
+    );
+    // Warm every path (connection pools, caches), untimed.
+    for s in &scenarios {
+        run_wrk(args, &load_cpus, &script, s, &cookie, 1)?;
+    }
+    let mut results: Vec<Vec<Sample>> = vec![Vec::new(); scenarios.len()];
+    for round in 1..=args.rounds {
+        let mut line = format!("round {round}:");
+        for (i, s) in scenarios.iter().enumerate() {
+            let sample = run_wrk(args, &load_cpus, &script, s, &cookie, args.duration)?;
+            let _ = write!(line, " ({}) {:.0}/s", s.key, sample.rps);
+            results[i].push(sample);
+        }
+        println!("{line}");
+    }
+
+    // The table: medians over rounds.
+    println!();
+    println!(
+        "{:<26} {:>10} {:>9} {:>9} {:>9} {:>8}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors"
+    );
+    let med = |i: usize, f: fn(&Sample) -> f64| median(results[i].iter().map(f).collect());
+    for (i, s) in scenarios.iter().enumerate() {
+        println!(
+            "({}) {:<22} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>8}",
+            s.key,
+            s.name,
+            med(i, |x| x.rps),
+            med(i, |x| x.p50) / 1000.0,
+            med(i, |x| x.p99) / 1000.0,
+            med(i, |x| x.p999) / 1000.0,
+            results[i].iter().map(|x| x.errors).sum::<u64>(),
+        );
+    }
+    println!();
+    let ratio = |a: usize, b: usize| -> (f64, f64, f64) {
+        let per_round: Vec<f64> = results[a]
+            .iter()
+            .zip(&results[b])
+            .map(|(x, y)| x.rps / y.rps)
+            .collect();
+        let lo = per_round.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (median(per_round), lo, hi)
+    };
+    for (label, a, b) in [("b/a", 1, 0), ("b/d", 1, 3), ("b/e", 1, 4), ("d/a", 3, 0), ("e/d", 4, 3), ("c/a", 2, 0)] {
+        let (m, lo, hi) = ratio(a, b);
+        println!("ratio {label}: {m:.2}×  (per round {lo:.2}–{hi:.2})");
+    }
+    let p99 = |i: usize| med(i, |x| x.p99);
+    println!(
+        "p99 (b) / p99 (d): {:.2}  (≤ 1.00 means Portero's tail is no longer than nginx's)",
+        p99(1) / p99(3)
+    );
+
+    let plot = out.join("latency.svg");
+    std::fs::write(&plot, latency_svg(&scenarios, &results)).map_err(|e| e.to_string())?;
+    println!("latency plot: {}", plot.display());
+
+    if args.idle > 0 {
+        println!();
+        let before = rss_kib(portero_pid).unwrap_or(0);
+        let held = hold_idle(p_port, args.idle, Some(&cookie))?;
+        let after = rss_kib(portero_pid).unwrap_or(0);
+        println!(
+            "memory: Portero RSS {:.1} MiB before, {:.1} MiB with {} idle keep-alive connections (each after one signed-in request)",
+            before as f64 / 1024.0,
+            after as f64 / 1024.0,
+            held.len()
+        );
+        drop(held);
+        let nb = tree_rss_kib(nginx_pid);
+        let held = hold_idle(n_plain, args.idle, Some(&cookie))?;
+        let na = tree_rss_kib(nginx_pid);
+        println!(
+            "        nginx RSS (master + worker) {:.1} MiB before, {:.1} MiB with {} idle keep-alive connections",
+            nb as f64 / 1024.0,
+            na as f64 / 1024.0,
+            held.len()
+        );
+        drop(held);
+    }
+    println!("\nlogs and configs: {}", out.display());
+    Ok(())
+}
+
+/// Opens `n` connections, makes one request on each, and keeps them open.
+fn hold_idle(port: u16, n: usize, cookie: Option<&str>) -> Result<Vec<TcpStream>, String> {
+    let req = format!(
+        "GET /panel/domains HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n",
+        cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default()
+    );
+    let mut held = Vec::with_capacity(n);
+    let mut buf = [0u8; 4096];
+    for i in 0..n {
+        let mut s = TcpStream::connect(("127.0.0.1", port))
+            .map_err(|e| format!("idle connection {i}: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+        // The response is small: one read holds all of it.
+        let got = s.read(&mut buf).map_err(|e| format!("idle connection {i}: {e}"))?;
+        if !buf[..got].starts_with(b"HTTP/1.1 200") {
+            return Err(format!(
+                "idle connection {i}: {}",
+                String::from_utf8_lossy(&buf[..got.min(200)])
+            ));
+        }
+        held.push(s);
+    }
+    // Let the server settle into idle.
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(held)
+}
+
+fn nginx_config(prefix: &Path, plain: u16, auth: u16, upstream: u16, portero: u16) -> String {
+    let p = prefix.display();
+    format!(
+        r#"# Written by examples/loadtest.rs: nginx as a plain reverse proxy (d) and
+# with auth_request to Portero (e); keep-alive to both, one worker.
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid {p}/nginx.pid;
+error_log {p}/error.log warn;
+events {{ worker_connections 16384; }}
+http {{
+    access_log off;
+    client_body_temp_path {p}/body;
+    proxy_temp_path {p}/proxy;
+    fastcgi_temp_path {p}/fastcgi;
+    uwsgi_temp_path {p}/uwsgi;
+    scgi_temp_path {p}/scgi;
+    keepalive_requests 1000000;
+    upstream panel {{ server 127.0.0.1:{upstream}; keepalive 128; }}
+    upstream portero {{ server 127.0.0.1:{portero}; keepalive 128; }}
+
+    server {{
+        listen 127.0.0.1:{plain};
+        location / {{
+            proxy_pass http://panel;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+
+    server {{
+        listen 127.0.0.1:{auth};
+        location = /.portero/auth {{
+            internal;
+            proxy_pass http://portero;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Original-URI $request_uri;
+        }}
+        location / {{
+            auth_request /.portero/auth;
+            auth_request_set $portero_user $upstream_http_x_portero_user;
+            auth_request_set $portero_account $upstream_http_x_portero_account;
+            auth_request_set $portero_permissions $upstream_http_x_portero_permissions;
+            auth_request_set $portero_assertion $upstream_http_x_portero_assertion;
+            proxy_set_header X-Portero-User $portero_user;
+            proxy_set_header X-Portero-Account $portero_account;
+            proxy_set_header X-Portero-Permissions $portero_permissions;
+            proxy_set_header X-Portero-Assertion $portero_assertion;
+            proxy_pass http://panel;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+"#
+    )
+}
+
+/// Latency by percentile, one line per scenario (median round), as SVG.
+fn latency_svg(scenarios: &[Scenario], results: &[Vec<Sample>]) -> String {
+    let (w, h, left, bottom, top, right) = (760.0, 440.0, 70.0, 50.0, 40.0, 200.0);
+    let colours = ["#555555", "#1f77b4", "#2ca02c", "#d62728", "#ff7f0e"];
+    // x: "nines" scale, -log10(1 - p/100): 50% → 0.3, 99% → 2, 99.99% → 4.
+    let x_of = |p: f64| -(1.0 - p / 100.0).log10();
+    let x_max = 4.0;
+    // The round with the median p99 stands for each scenario.
+    let curves: Vec<&Sample> = results
+        .iter()
+        .map(|rounds| {
+            let mut sorted: Vec<&Sample> = rounds.iter().collect();
+            sorted.sort_by(|a, b| a.p99.total_cmp(&b.p99));
+            sorted[sorted.len() / 2]
+        })
+        .collect();
+    let y_max = curves
+        .iter()
+        .flat_map(|s| s.curve.iter().map(|&(_, us)| us / 1000.0))
+        .fold(0.1_f64, f64::max)
+        * 1.1;
+    let px = |x: f64| left + (x / x_max) * (w - left - right);
+    let py = |y: f64| h - bottom - (y / y_max) * (h - bottom - top);
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{left}" y="24" font-size="15">Latency by percentile (median round), wrk on loopback</text>
+<line x1="{left}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="black"/>
+<line x1="{left}" y1="{top}" x2="{left}" y2="{y0}" stroke="black"/>
+"#,
+        y0 = h - bottom,
+        x1 = w - right
+    );
+    for (p, label) in [(50.0, "50%"), (90.0, "90%"), (99.0, "99%"), (99.9, "99.9%"), (99.99, "99.99%")] {
+        let x = px(x_of(p));
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{y0}" stroke="#ddd"/><text x="{x:.1}" y="{ty}" text-anchor="middle">{label}</text>"##,
+            y0 = h - bottom,
+            ty = h - bottom + 18.0
+        );
+    }
+    for i in 0..=5 {
+        let y = y_max * i as f64 / 5.0;
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{left}" y1="{py:.1}" x2="{x1}" y2="{py:.1}" stroke="#eee"/><text x="{tx}" y="{ty:.1}" text-anchor="end">{y:.2} ms</text>"##,
+            py = py(y),
+            x1 = w - right,
+            tx = left - 6.0,
+            ty = py(y) + 4.0
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<text x="{cx}" y="{ty}" text-anchor="middle">percentile</text>"#,
+        cx = (left + w - right) / 2.0,
+        ty = h - 12.0
+    );
+    for (i, (s, sample)) in scenarios.iter().zip(&curves).enumerate() {
+        let points: Vec<String> = sample
+            .curve
+            .iter()
+            .map(|&(p, us)| format!("{:.1},{:.1}", px(x_of(p)), py(us / 1000.0)))
+            .collect();
+        let colour = colours[i % colours.len()];
+        let _ = writeln!(
+            svg,
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+            points.join(" ")
+        );
+        let ly = top + 20.0 + 20.0 * i as f64;
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{lx}" y1="{ly}" x2="{lx2}" y2="{ly}" stroke="{colour}" stroke-width="3"/><text x="{tx}" y="{ty}">({}) {}</text>"#,
+            s.key,
+            s.name,
+            lx = w - right + 12.0,
+            lx2 = w - right + 32.0,
+            tx = w - right + 38.0,
+            ty = ly + 4.0
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}

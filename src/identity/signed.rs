@@ -1,0 +1,193 @@
+//! Identity headers already signed for a session, reused while their
+//! assertion still has more than half of its lifetime left. A busy session
+//! costs one signature per half-TTL instead of one per request; the panel
+//! always receives an assertion valid for at least `ttl / 2` more seconds.
+//!
+//! The cache belongs to one compiled configuration, so a reload (new
+//! memberships, header names or key) starts it afresh. It is consulted only
+//! after the session cookie has opened (revocation and `reauth` included).
+
+use http::{HeaderName, HeaderValue};
+use moka::sync::Cache;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Identity headers ready to be set on a forwarded request.
+pub type IdentityHeaders = Arc<[(HeaderName, HeaderValue)]>;
+
+/// Who a cached set of headers was made for; compared in full on every hit,
+/// so a hash collision can only cost a signature, never hand one person's
+/// headers to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Holder<'a> {
+    /// Index of the tenant in the configuration.
+    pub tenant: usize,
+    /// The session's random id.
+    pub sid: &'a str,
+    /// The user.
+    pub user: &'a str,
+    /// The account entered.
+    pub account: &'a str,
+}
+
+struct Entry {
+    tenant: usize,
+    sid: Box<str>,
+    user: Box<str>,
+    account: Box<str>,
+    issued_at: u64,
+    headers: IdentityHeaders,
+}
+
+impl Entry {
+    fn holds(&self, h: &Holder<'_>) -> bool {
+        self.tenant == h.tenant
+            && *self.sid == *h.sid
+            && *self.user == *h.user
+            && *self.account == *h.account
+    }
+}
+
+/// Signed identity headers per (tenant, session, account).
+pub struct SignedIdentities {
+    cache: Cache<u64, Arc<Entry>>,
+    keys: RandomState,
+    ttl: u64,
+}
+
+impl std::fmt::Debug for SignedIdentities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIdentities")
+            .field("entries", &self.cache.entry_count())
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+impl SignedIdentities {
+    /// A cache of up to `capacity` sessions for assertions living `ttl` seconds.
+    pub fn new(capacity: u64, ttl: u64) -> SignedIdentities {
+        SignedIdentities {
+            cache: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(Duration::from_secs(ttl.max(1)))
+                .build(),
+            keys: RandomState::new(),
+            ttl,
+        }
+    }
+
+    /// The headers for `holder` at `now`: the cached ones while they were
+    /// issued less than half a TTL ago, else the result of `sign(now)`,
+    /// which is then kept.
+    pub fn get_or_sign(
+        &self,
+        holder: Holder<'_>,
+        now: u64,
+        sign: impl FnOnce(u64) -> IdentityHeaders,
+    ) -> IdentityHeaders {
+        let key = self.keys.hash_one(holder);
+        if let Some(e) = self.cache.get(&key) {
+            if e.holds(&holder) && now >= e.issued_at && now - e.issued_at < self.ttl / 2 {
+                return e.headers.clone();
+            }
+        }
+        let headers = sign(now);
+        self.cache.insert(
+            key,
+            Arc::new(Entry {
+                tenant: holder.tenant,
+                sid: holder.sid.into(),
+                user: holder.user.into(),
+                account: holder.account.into(),
+                issued_at: now,
+                headers: headers.clone(),
+            }),
+        );
+        headers
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn headers(tag: u64) -> IdentityHeaders {
+        Arc::from(vec![(
+            HeaderName::from_static("x-tag"),
+            HeaderValue::from(tag),
+        )])
+    }
+
+    fn tag(h: &IdentityHeaders) -> u64 {
+        h[0].1.to_str().unwrap().parse().unwrap()
+    }
+
+    const ANA: Holder<'static> = Holder {
+        tenant: 0,
+        sid: "s1",
+        user: "ana@x.test",
+        account: "x.test",
+    };
+
+    #[test]
+    fn reused_for_half_the_ttl_then_signed_again() {
+        let c = SignedIdentities::new(100, 60);
+        let signs = Cell::new(0);
+        let sign = |now| {
+            signs.set(signs.get() + 1);
+            headers(now)
+        };
+        assert_eq!(tag(&c.get_or_sign(ANA, 1000, sign)), 1000);
+        assert_eq!(tag(&c.get_or_sign(ANA, 1029, sign)), 1000);
+        assert_eq!(signs.get(), 1);
+        assert_eq!(tag(&c.get_or_sign(ANA, 1030, sign)), 1030);
+        assert_eq!(signs.get(), 2);
+    }
+
+    #[test]
+    fn a_clock_going_back_signs_again() {
+        let c = SignedIdentities::new(100, 60);
+        c.get_or_sign(ANA, 1000, headers);
+        assert_eq!(tag(&c.get_or_sign(ANA, 990, headers)), 990);
+    }
+
+    #[test]
+    fn never_shared_between_sessions_users_accounts_or_tenants() {
+        let c = SignedIdentities::new(100, 60);
+        c.get_or_sign(ANA, 1000, |_| headers(1));
+        let others = [
+            Holder { sid: "s2", ..ANA },
+            Holder {
+                user: "bob@x.test",
+                ..ANA
+            },
+            Holder {
+                account: "y.test",
+                ..ANA
+            },
+            Holder { tenant: 1, ..ANA },
+        ];
+        for (i, h) in others.into_iter().enumerate() {
+            let got = c.get_or_sign(h, 1001, |_| headers(10 + i as u64));
+            assert_eq!(tag(&got), 10 + i as u64, "{h:?} got another holder's headers");
+        }
+    }
+
+    #[test]
+    fn a_colliding_key_is_a_miss_not_a_hit() {
+        let c = SignedIdentities::new(100, 60);
+        c.get_or_sign(ANA, 1000, |_| headers(1));
+        // Plant ANA's entry under the key another holder hashes to.
+        let bob = Holder {
+            user: "bob@x.test",
+            ..ANA
+        };
+        let planted = c.cache.get(&c.keys.hash_one(ANA)).unwrap();
+        c.cache.insert(c.keys.hash_one(bob), planted);
+        assert_eq!(tag(&c.get_or_sign(bob, 1001, |_| headers(2))), 2);
+    }
+}
