@@ -4,11 +4,15 @@
 //! * `request_filter` reads the request into a [`RequestView`], runs the
 //!   gate, and either answers or lets the request go on;
 //! * `upstream_peer` picks the tenant's panel (pooled keep-alive connections);
-//! * `upstream_request_filter` strips every spoofable header and Portero's
-//!   cookies, then sets the forwarding and identity headers;
+//! * `upstream_request_filter` hands the upstream request to
+//!   [`crate::forward::prepare`] (strip spoofable headers and Portero's
+//!   cookies, set the forwarding and identity headers);
 //! * `fail_to_proxy` writes a clear 502 page when the panel is down.
+//!
+//! [`keepalive::LeanKeepalive`] keeps idle keep-alive connections small.
 
 mod admin;
+mod keepalive;
 mod server;
 mod tls;
 
