@@ -118,12 +118,23 @@ async fn panel(
 
 // ---------------------------------------------------------------- processes
 
-/// Children are killed when the run ends, however it ends.
+/// Children are stopped when the run ends (SIGTERM, so nginx's master takes
+/// its worker with it; SIGKILL after three seconds).
 struct Procs(Vec<(String, Child)>);
 
 impl Drop for Procs {
     fn drop(&mut self) {
         for (_, c) in &mut self.0 {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        for (_, c) in &mut self.0 {
+            while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -381,6 +392,7 @@ listen = ["127.0.0.1:{p_port}"]
 admin_listen = "127.0.0.1:{p_admin}"
 threads = 1
 trusted_proxies = ["127.0.0.1/32"]
+grace_period = "1s"
 
 [session]
 keys = ["{SESSION_KEY}"]
