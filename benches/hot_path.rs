@@ -64,7 +64,10 @@ fn config(tenants: usize, netmasks: usize) -> Config {
     let env: HashMap<String, String> = [
         ("KEY", SESSION_KEY.to_string()),
         ("PEM", portero::identity::generate_ed25519_pem().unwrap()),
-        ("EXT", "an-external-sso-secret-of-32-bytes-or-more".to_string()),
+        (
+            "EXT",
+            "an-external-sso-secret-of-32-bytes-or-more".to_string(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -127,8 +130,8 @@ impl Fixture {
     /// The request header the proxy copies for the upstream, with a few
     /// spoofed identity headers and Portero's cookie in it.
     fn upstream_template(&self) -> pingora::http::RequestHeader {
-        let mut r = pingora::http::RequestHeader::build("GET", b"/panel/domains?page=2", None)
-            .unwrap();
+        let mut r =
+            pingora::http::RequestHeader::build("GET", b"/panel/domains?page=2", None).unwrap();
         r.insert_header("host", &self.host).unwrap();
         r.insert_header("accept", "text/html").unwrap();
         r.insert_header("user-agent", "bench/1").unwrap();
@@ -171,7 +174,9 @@ fn decision(c: &mut Criterion) {
         let host = format!("panel{}.example.test", tenants / 2);
         // Inside the last block: the lookup walks as far as it ever does.
         let n = netmasks - 1;
-        let client: IpAddr = format!("10.{}.{}.9", n / 256 % 256, n % 256).parse().unwrap();
+        let client: IpAddr = format!("10.{}.{}.9", n / 256 % 256, n % 256)
+            .parse()
+            .unwrap();
         let scale = if axis == "tenants" { tenants } else { netmasks };
         g.bench_with_input(BenchmarkId::new(axis, scale), &scale, |b, _| {
             b.iter(|| {
@@ -198,11 +203,19 @@ fn session_open(c: &mut Criterion) {
         let tenant = &f.cfg.tenants[f.tenant].name;
         g.bench_with_input(BenchmarkId::new("tenants", tenants), &tenants, |b, _| {
             b.iter(|| {
-                let value = portero::session::find_cookie_values(std::iter::once(f.cookie.as_str()), name)
-                    .next()
-                    .unwrap();
-                SessionClaims::open(&f.cfg.session.sealer, tenant, black_box(value), NOW, Some(86_400), 0)
-                    .unwrap()
+                let value =
+                    portero::session::find_cookie_values(std::iter::once(f.cookie.as_str()), name)
+                        .next()
+                        .unwrap();
+                SessionClaims::open(
+                    &f.cfg.session.sealer,
+                    tenant,
+                    black_box(value),
+                    NOW,
+                    Some(86_400),
+                    0,
+                )
+                .unwrap()
             })
         });
     }
@@ -218,9 +231,12 @@ fn identity_plan(c: &mut Criterion) {
         let claims = SessionClaims::open(
             &cfg.session.sealer,
             &tenant.name,
-            portero::session::find_cookie_values(std::iter::once(f.cookie.as_str()), &cfg.session.cookie_name)
-                .next()
-                .unwrap(),
+            portero::session::find_cookie_values(
+                std::iter::once(f.cookie.as_str()),
+                &cfg.session.cookie_name,
+            )
+            .next()
+            .unwrap(),
             NOW,
             None,
             0,
@@ -231,30 +247,38 @@ fn identity_plan(c: &mut Criterion) {
         let template = f.upstream_template();
         let xff: [&str; 0] = [];
         let arrival = f.arrival(&xff);
-        g.bench_with_input(BenchmarkId::new("sign/tenants", tenants), &tenants, |b, _| {
-            b.iter(|| {
-                let id = identity_headers(cfg, tenant, &claims, member, NOW);
-                let mut up = template.clone();
-                forward::prepare(&mut up, cfg, tenant, &arrival, Some(&id)).unwrap();
-                up
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("sign/tenants", tenants),
+            &tenants,
+            |b, _| {
+                b.iter(|| {
+                    let id = identity_headers(cfg, tenant, &claims, member, NOW);
+                    let mut up = template.clone();
+                    forward::prepare(&mut up, cfg, tenant, &arrival, Some(&id)).unwrap();
+                    up
+                })
+            },
+        );
         let holder = Holder {
             tenant: f.tenant,
             sid: &claims.sid,
             user: &claims.user,
             account: &member.account,
         };
-        g.bench_with_input(BenchmarkId::new("cached/tenants", tenants), &tenants, |b, _| {
-            b.iter(|| {
-                let id = cfg.signed.get_or_sign(holder, NOW, |now| {
-                    identity_headers(cfg, tenant, &claims, member, now)
-                });
-                let mut up = template.clone();
-                forward::prepare(&mut up, cfg, tenant, &arrival, Some(&id)).unwrap();
-                up
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("cached/tenants", tenants),
+            &tenants,
+            |b, _| {
+                b.iter(|| {
+                    let id = cfg.signed.get_or_sign(holder, NOW, |now| {
+                        identity_headers(cfg, tenant, &claims, member, now)
+                    });
+                    let mut up = template.clone();
+                    forward::prepare(&mut up, cfg, tenant, &arrival, Some(&id)).unwrap();
+                    up
+                })
+            },
+        );
     }
     g.finish();
 }

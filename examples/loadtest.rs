@@ -101,9 +101,7 @@ fn serve_upstream(port: u16) {
     });
 }
 
-async fn panel(
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+async fn panel(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let user = req
         .headers()
         .get("x-portero-user")
@@ -274,9 +272,7 @@ fn run_wrk(
         cmd.arg("-H").arg(format!("Cookie: {cookie}"));
     }
     cmd.arg(format!("http://127.0.0.1:{}{}", s.port, s.path));
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run wrk: {e}"))?;
+    let out = cmd.output().map_err(|e| format!("cannot run wrk: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut sample = Sample::default();
     let mut found = false;
@@ -470,18 +466,50 @@ jwt_key = "a-load-test-secret-that-is-32-bytes-long"
     wait_ready(n_plain, "/", "nginx")?;
 
     let scenarios = [
-        Scenario { key: 'a', name: "upstream direct", port: up_port, path: "/panel/domains", cookie: true },
-        Scenario { key: 'b', name: "Portero, signed in", port: p_port, path: "/panel/domains", cookie: true },
-        Scenario { key: 'c', name: "Portero, bypass path", port: p_port, path: "/static/app.css", cookie: false },
-        Scenario { key: 'd', name: "nginx plain proxy", port: n_plain, path: "/panel/domains", cookie: true },
-        Scenario { key: 'e', name: "nginx + auth_request", port: n_auth, path: "/panel/domains", cookie: true },
+        Scenario {
+            key: 'a',
+            name: "upstream direct",
+            port: up_port,
+            path: "/panel/domains",
+            cookie: true,
+        },
+        Scenario {
+            key: 'b',
+            name: "Portero, signed in",
+            port: p_port,
+            path: "/panel/domains",
+            cookie: true,
+        },
+        Scenario {
+            key: 'c',
+            name: "Portero, bypass path",
+            port: p_port,
+            path: "/static/app.css",
+            cookie: false,
+        },
+        Scenario {
+            key: 'd',
+            name: "nginx plain proxy",
+            port: n_plain,
+            path: "/panel/domains",
+            cookie: true,
+        },
+        Scenario {
+            key: 'e',
+            name: "nginx + auth_request",
+            port: n_auth,
+            path: "/panel/domains",
+            cookie: true,
+        },
     ];
 
     // Each path must do what it claims before it is timed.
     for s in &scenarios {
         let (status, head) = get(s.port, s.path, s.cookie.then_some(cookie.as_str()))
             .ok_or(format!("({}) {} did not answer", s.key, s.name))?;
-        let signed_in = head.to_ascii_lowercase().contains("x-seen-user: ana@load.test");
+        let signed_in = head
+            .to_ascii_lowercase()
+            .contains("x-seen-user: ana@load.test");
         let must_be_signed_in = matches!(s.key, 'b' | 'e');
         if status != 200 || (must_be_signed_in && !signed_in) {
             return Err(format!(
@@ -546,7 +574,14 @@ jwt_key = "a-load-test-secret-that-is-32-bytes-long"
         let hi = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         (median(per_round), lo, hi)
     };
-    for (label, a, b) in [("b/a", 1, 0), ("b/d", 1, 3), ("b/e", 1, 4), ("d/a", 3, 0), ("e/d", 4, 3), ("c/a", 2, 0)] {
+    for (label, a, b) in [
+        ("b/a", 1, 0),
+        ("b/d", 1, 3),
+        ("b/e", 1, 4),
+        ("d/a", 3, 0),
+        ("e/d", 4, 3),
+        ("c/a", 2, 0),
+    ] {
         let (m, lo, hi) = ratio(a, b);
         println!("ratio {label}: {m:.2}×  (per round {lo:.2}–{hi:.2})");
     }
@@ -591,7 +626,9 @@ jwt_key = "a-load-test-secret-that-is-32-bytes-long"
 fn hold_idle(port: u16, n: usize, cookie: Option<&str>) -> Result<Vec<TcpStream>, String> {
     let req = format!(
         "GET /panel/domains HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n",
-        cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default()
+        cookie
+            .map(|c| format!("Cookie: {c}\r\n"))
+            .unwrap_or_default()
     );
     let mut held = Vec::with_capacity(n);
     let mut buf = [0u8; 4096];
@@ -602,7 +639,9 @@ fn hold_idle(port: u16, n: usize, cookie: Option<&str>) -> Result<Vec<TcpStream>
             .map_err(|e| e.to_string())?;
         s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
         // The response is small: one read holds all of it.
-        let got = s.read(&mut buf).map_err(|e| format!("idle connection {i}: {e}"))?;
+        let got = s
+            .read(&mut buf)
+            .map_err(|e| format!("idle connection {i}: {e}"))?;
         if !buf[..got].starts_with(b"HTTP/1.1 200") {
             return Err(format!(
                 "idle connection {i}: {}",
@@ -715,7 +754,13 @@ fn latency_svg(scenarios: &[Scenario], results: &[Vec<Sample>]) -> String {
         y0 = h - bottom,
         x1 = w - right
     );
-    for (p, label) in [(50.0, "50%"), (90.0, "90%"), (99.0, "99%"), (99.9, "99.9%"), (99.99, "99.99%")] {
+    for (p, label) in [
+        (50.0, "50%"),
+        (90.0, "90%"),
+        (99.0, "99%"),
+        (99.9, "99.9%"),
+        (99.99, "99.99%"),
+    ] {
         let x = px(x_of(p));
         let _ = writeln!(
             svg,

@@ -6,8 +6,8 @@
 use crate::audit::Event;
 use crate::config::{Config, Tenant};
 use crate::facts::{self, BadPath};
-use crate::identity::{AssertionClaims, Holder, Identity, Membership};
 pub use crate::identity::IdentityHeaders;
+use crate::identity::{AssertionClaims, Holder, Identity, Membership};
 use crate::session::{find_cookie_values, ClassicClaims, SessionClaims};
 use crate::state::State;
 use crate::web::{self, pages, tenant_page, Reply};

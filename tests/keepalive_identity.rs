@@ -25,7 +25,11 @@ fn exchange(conn: &mut TcpStream, target: &str, cookie: Option<&str>) -> Resp {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
-        assert_eq!(conn.read(&mut byte).unwrap(), 1, "connection closed mid-head");
+        assert_eq!(
+            conn.read(&mut byte).unwrap(),
+            1,
+            "connection closed mid-head"
+        );
         buf.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
@@ -65,7 +69,10 @@ fn visitors_sharing_one_connection_never_share_an_identity() {
     let mut conn = connect(&p);
     for round in 0..3 {
         let r = exchange(&mut conn, "/home", Some(&ana));
-        assert_eq!(r.received().one("x-portero-user"), Some("ana@latincloud.test"));
+        assert_eq!(
+            r.received().one("x-portero-user"),
+            Some("ana@latincloud.test")
+        );
         assert_eq!(assertion_sub(&r), "ana@latincloud.test", "round {round}");
 
         // The next visitor on the same connection, without a session.
@@ -75,12 +82,25 @@ fn visitors_sharing_one_connection_never_share_an_identity() {
         }
 
         let r = exchange(&mut conn, "/home", Some(&boss));
-        assert_eq!(r.received().one("x-portero-user"), Some("boss@latincloud.test"));
-        assert_eq!(r.received().one("x-portero-permissions").unwrap().split(',').count(), 5);
+        assert_eq!(
+            r.received().one("x-portero-user"),
+            Some("boss@latincloud.test")
+        );
+        assert_eq!(
+            r.received()
+                .one("x-portero-permissions")
+                .unwrap()
+                .split(',')
+                .count(),
+            5
+        );
         assert_eq!(assertion_sub(&r), "boss@latincloud.test", "round {round}");
 
         let r = exchange(&mut conn, "/static/app.css", Some(&ana));
-        assert!(r.received().identity_like(&[]).is_empty(), "bypass path, round {round}");
+        assert!(
+            r.received().identity_like(&[]).is_empty(),
+            "bypass path, round {round}"
+        );
     }
 }
 
@@ -92,7 +112,10 @@ fn cached_identity_headers_do_not_survive_force_reauth() {
     // Warm the cache of signed headers for this session.
     for _ in 0..3 {
         let r = p.send(get(HOST, "/home").cookie("portero_session", &ana));
-        assert_eq!(r.received().one("x-portero-user"), Some("ana@latincloud.test"));
+        assert_eq!(
+            r.received().one("x-portero-user"),
+            Some("ana@latincloud.test")
+        );
     }
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(p.admin_post("/tenants/latincloud/reauth").status, 200);
@@ -135,7 +158,10 @@ fn h2c_prior_knowledge_is_still_served() {
         (status, String::from_utf8_lossy(&body).to_string())
     });
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("x-portero-user: ana@latincloud.test"), "{body}");
+    assert!(
+        body.contains("x-portero-user: ana@latincloud.test"),
+        "{body}"
+    );
 }
 
 #[test]
@@ -160,7 +186,9 @@ fn idle_keepalive_connections_stay_small() {
     std::thread::sleep(Duration::from_millis(300));
     let after = p.rss_kib();
     let per_connection = (after.saturating_sub(before)) * 1024 / IDLE as u64;
-    eprintln!("RSS {before} KiB → {after} KiB with {IDLE} idle connections: {per_connection} B each");
+    eprintln!(
+        "RSS {before} KiB → {after} KiB with {IDLE} idle connections: {per_connection} B each"
+    );
     // pingora as configured by default holds ~31 KiB per idle connection
     // (a 64 KiB read buffer, partly touched, and the 13 KiB request future);
     // Portero's listeners and keep-alive wait measured ~10.5 KiB.

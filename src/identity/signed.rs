@@ -173,7 +173,11 @@ mod tests {
         ];
         for (i, h) in others.into_iter().enumerate() {
             let got = c.get_or_sign(h, 1001, |_| headers(10 + i as u64));
-            assert_eq!(tag(&got), 10 + i as u64, "{h:?} got another holder's headers");
+            assert_eq!(
+                tag(&got),
+                10 + i as u64,
+                "{h:?} got another holder's headers"
+            );
         }
     }
 

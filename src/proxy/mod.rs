@@ -19,8 +19,8 @@ mod tls;
 pub use server::run;
 
 use crate::config::Config;
-use crate::gate::{self, IdentityHeaders, Outcome, RequestView};
 use crate::forward::{self, Arrival};
+use crate::gate::{self, IdentityHeaders, Outcome, RequestView};
 use crate::state::State;
 use crate::web::{self, Reply};
 use async_trait::async_trait;

@@ -212,7 +212,8 @@ fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
     match gate::judge(state, cfg, tenant, &judged) {
         gate::Outcome::Forward { identity } => {
             let mut r = Reply::empty(200);
-            r.headers.extend(identity.iter().flat_map(|h| h.iter().cloned()));
+            r.headers
+                .extend(identity.iter().flat_map(|h| h.iter().cloned()));
             r
         }
         gate::Outcome::Reply(r) if matches!(r.status, 302 | 403) => r,
