@@ -5,6 +5,7 @@
 mod email;
 pub mod external_jwt;
 mod replay;
+pub mod saml;
 
 pub use email::{clean_display_name, normalize_email};
 pub use replay::ReplayGuard;

@@ -3,6 +3,8 @@
 //! (so spoofed headers reach Portero exactly as written), and real keys.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod saml;
+
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;

@@ -1,0 +1,362 @@
+//! Verifying a SAML `Response` at the ACS (CONTRACT §6): the XML signature
+//! by samael/xmlsec, everything else here, against an injected clock.
+//!
+//! The order matters for signature wrapping: the raw document is first
+//! checked for shape (one assertion, no DTD, a NameID that is plain text),
+//! then xmlsec verifies every signature against the IdP's metadata
+//! certificates and samael *reduces* the document to the signed content
+//! only. Every later check reads that reduced document, never the original:
+//! an element the signature does not cover cannot be seen.
+
+use chrono::{DateTime, Utc};
+use quick_xml::events::Event as XmlEvent;
+use quick_xml::Reader;
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
+};
+use samael::schema::{Assertion, Response};
+
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// The signature algorithms accepted (no SHA-1, no DSA).
+const ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// What Portero trusts of one IdP: its entity ID and its signing
+/// certificates (several during a rollover; any may sign). Never empty:
+/// [`IdpTrust::new`] refuses an IdP without certificates, because samael
+/// would then skip signature verification altogether.
+#[derive(Debug, Clone)]
+pub struct IdpTrust {
+    entity_id: String,
+    certs: Vec<CertificateDer>,
+}
+
+impl IdpTrust {
+    /// `None` when there is no certificate to verify with.
+    pub fn new(entity_id: String, certs: Vec<CertificateDer>) -> Option<IdpTrust> {
+        (!certs.is_empty()).then_some(IdpTrust { entity_id, certs })
+    }
+
+    /// The IdP's entity ID.
+    pub fn entity_id(&self) -> &str {
+        &self.entity_id
+    }
+}
+
+/// What this response must match.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    /// This SP's entity ID (the audience).
+    pub sp_entity_id: &'a str,
+    /// This SP's ACS URL (`Destination` and `Recipient`).
+    pub acs_url: &'a str,
+    /// The ID of the AuthnRequest this browser started; `None` for IdP-initiated.
+    pub request_id: Option<&'a str>,
+    /// Whether a response to no request is acceptable (tenant option).
+    pub allow_idp_initiated: bool,
+    /// The e-mail the flow began with, which the NameID must equal.
+    pub login_hint: Option<&'a str>,
+    /// Now, in Unix seconds (the clock is an input).
+    pub now: u64,
+    /// Clock skew tolerated on every time check, in seconds.
+    pub skew: u64,
+    /// How old an assertion's `IssueInstant` may be, in seconds.
+    pub max_age: u64,
+}
+
+/// A verified assertion: what a session is made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamlLogin {
+    /// The NameID (an e-mail with the `emailAddress` format).
+    pub name_id: String,
+    /// The assertion's ID, for the replay guard.
+    pub assertion_id: String,
+    /// Until when the assertion may be used (Unix seconds): the replay
+    /// guard must remember the ID at least this long.
+    pub usable_until: u64,
+    /// Attributes by name (and friendly name), with their values.
+    pub attributes: Vec<(String, Vec<String>)>,
+}
+
+impl SamlLogin {
+    /// The first value of the attribute `name` (matched on Name or FriendlyName).
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.first())
+            .map(String::as_str)
+    }
+}
+
+/// Why a response was refused; [`Refusal::as_str`] is the audit reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not XML, not a SAML Response, or a DTD in it.
+    Malformed,
+    /// No assertion, more than one, or an encrypted one.
+    AssertionCount,
+    /// A NameID split by a comment, CDATA or child element.
+    NameIdNotPlainText,
+    /// No signature by a metadata certificate over what is used.
+    BadSignature,
+    /// Status other than Success.
+    Status,
+    /// `Destination` is not this ACS.
+    Destination,
+    /// The issuer is not the configured IdP.
+    Issuer,
+    /// This SP is not in the audience.
+    Audience,
+    /// No bearer confirmation for this ACS, in time, for this request.
+    Confirmation,
+    /// `InResponseTo` is not the request this browser started.
+    InResponseTo,
+    /// Before `NotBefore` or at/after `NotOnOrAfter`, or issued too long ago.
+    OutOfTime,
+    /// The NameID is not the e-mail the sign-in began with.
+    NotTheHintedUser,
+}
+
+impl Refusal {
+    /// A stable, short reason for logs and metrics.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Refusal::Malformed => "malformed",
+            Refusal::AssertionCount => "assertion_count",
+            Refusal::NameIdNotPlainText => "name_id_not_plain_text",
+            Refusal::BadSignature => "bad_signature",
+            Refusal::Status => "status_not_success",
+            Refusal::Destination => "wrong_destination",
+            Refusal::Issuer => "wrong_issuer",
+            Refusal::Audience => "wrong_audience",
+            Refusal::Confirmation => "no_valid_bearer_confirmation",
+            Refusal::InResponseTo => "unknown_in_response_to",
+            Refusal::OutOfTime => "out_of_time",
+            Refusal::NotTheHintedUser => "name_id_not_hinted_user",
+        }
+    }
+}
+
+/// Verifies a decoded `SAMLResponse` document.
+pub fn verify(xml: &str, idp: &IdpTrust, expected: &Expected<'_>) -> Result<SamlLogin, Refusal> {
+    check_shape(xml)?;
+    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        xml,
+        &idp.certs,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        Some(ALGORITHMS),
+    )
+    .map_err(|_| Refusal::BadSignature)?;
+    // Whatever follows reads only what the signatures cover. The root says
+    // what was signed (serde would happily read an Assertion as a Response).
+    let assertion = match root_element(&reduced).as_deref() {
+        Some(b"Response") => {
+            let response: Response = reduced.parse().map_err(|_| Refusal::Malformed)?;
+            check_response(&response, idp, expected)?;
+            response.assertion.ok_or(Refusal::BadSignature)?
+        }
+        // Only the assertion was signed: the response around it is not trusted.
+        Some(b"Assertion") => reduced.parse().map_err(|_| Refusal::Malformed)?,
+        _ => return Err(Refusal::BadSignature),
+    };
+    check_assertion(&assertion, idp, expected)
+}
+
+/// The local name of the document's root element.
+fn root_element(xml: &str) -> Option<Vec<u8>> {
+    let mut reader = Reader::from_str(xml);
+    loop {
+        match reader.read_event().ok()? {
+            XmlEvent::Start(e) | XmlEvent::Empty(e) => {
+                return Some(e.local_name().as_ref().to_vec())
+            }
+            XmlEvent::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+/// Shape checks on the raw document, before any signature is looked at.
+fn check_shape(xml: &str) -> Result<(), Refusal> {
+    let mut reader = Reader::from_str(xml);
+    let mut assertions = 0;
+    let mut in_name_id = false;
+    loop {
+        let event = reader.read_event().map_err(|_| Refusal::Malformed)?;
+        if in_name_id {
+            // Only plain text (and entities) may sit inside a NameID.
+            match event {
+                XmlEvent::Text(_) | XmlEvent::GeneralRef(_) => continue,
+                XmlEvent::End(e) if e.local_name().as_ref() == b"NameID" => {
+                    in_name_id = false;
+                    continue;
+                }
+                _ => return Err(Refusal::NameIdNotPlainText),
+            }
+        }
+        match event {
+            XmlEvent::DocType(_) => return Err(Refusal::Malformed),
+            XmlEvent::Start(e) => match e.local_name().as_ref() {
+                b"Assertion" => assertions += 1,
+                b"EncryptedAssertion" => return Err(Refusal::AssertionCount),
+                b"NameID" => in_name_id = true,
+                _ => {}
+            },
+            XmlEvent::Empty(e) if e.local_name().as_ref() == b"Assertion" => assertions += 1,
+            XmlEvent::Eof => break,
+            _ => {}
+        }
+    }
+    if assertions != 1 {
+        return Err(Refusal::AssertionCount);
+    }
+    Ok(())
+}
+
+fn check_response(
+    response: &Response,
+    idp: &IdpTrust,
+    expected: &Expected<'_>,
+) -> Result<(), Refusal> {
+    if response.destination.as_deref() != Some(expected.acs_url) {
+        return Err(Refusal::Destination);
+    }
+    if let Some(issuer) = &response.issuer {
+        if issuer.value.as_deref() != Some(idp.entity_id.as_str()) {
+            return Err(Refusal::Issuer);
+        }
+    }
+    let status = response
+        .status
+        .as_ref()
+        .and_then(|s| s.status_code.value.as_deref());
+    if status != Some(SUCCESS) {
+        return Err(Refusal::Status);
+    }
+    check_in_response_to(response.in_response_to.as_deref(), expected)?;
+    let now = expected.now;
+    let issued = unix(&response.issue_instant);
+    if issued > now + expected.skew || issued + expected.max_age + expected.skew < now {
+        return Err(Refusal::OutOfTime);
+    }
+    Ok(())
+}
+
+fn check_in_response_to(found: Option<&str>, expected: &Expected<'_>) -> Result<(), Refusal> {
+    match (found, expected.request_id) {
+        (Some(f), Some(e)) if f == e => Ok(()),
+        (None, None) if expected.allow_idp_initiated => Ok(()),
+        _ => Err(Refusal::InResponseTo),
+    }
+}
+
+fn check_assertion(
+    assertion: &Assertion,
+    idp: &IdpTrust,
+    expected: &Expected<'_>,
+) -> Result<SamlLogin, Refusal> {
+    let now = expected.now;
+    let skew = expected.skew;
+    if assertion.issuer.value.as_deref() != Some(idp.entity_id.as_str()) {
+        return Err(Refusal::Issuer);
+    }
+    let issued = unix(&assertion.issue_instant);
+    if issued > now + skew || issued + expected.max_age + skew < now {
+        return Err(Refusal::OutOfTime);
+    }
+    let conditions = assertion.conditions.as_ref().ok_or(Refusal::Audience)?;
+    if conditions.not_before.is_some_and(|t| now + skew < unix(&t)) {
+        return Err(Refusal::OutOfTime);
+    }
+    if conditions
+        .not_on_or_after
+        .is_some_and(|t| now >= unix(&t) + skew)
+    {
+        return Err(Refusal::OutOfTime);
+    }
+    let audiences = conditions
+        .audience_restrictions
+        .as_deref()
+        .ok_or(Refusal::Audience)?;
+    // Every AudienceRestriction must name this SP (they are ANDed).
+    if audiences.is_empty()
+        || !audiences
+            .iter()
+            .all(|r| r.audience.iter().any(|a| a == expected.sp_entity_id))
+    {
+        return Err(Refusal::Audience);
+    }
+    let subject = assertion.subject.as_ref().ok_or(Refusal::Confirmation)?;
+    let name_id = subject
+        .name_id
+        .as_ref()
+        .map(|n| n.value.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .ok_or(Refusal::Confirmation)?;
+    let mut confirmed_until = None;
+    let mut refusal = Refusal::Confirmation;
+    for c in subject.subject_confirmations.iter().flatten() {
+        if c.method.as_deref() != Some(BEARER) {
+            continue;
+        }
+        let Some(data) = &c.subject_confirmation_data else {
+            continue;
+        };
+        if data.recipient.as_deref() != Some(expected.acs_url) {
+            continue;
+        }
+        let Some(until) = data.not_on_or_after.as_ref().map(unix) else {
+            continue;
+        };
+        if now >= until + skew || data.not_before.is_some_and(|t| now + skew < unix(&t)) {
+            refusal = Refusal::OutOfTime;
+            continue;
+        }
+        if check_in_response_to(data.in_response_to.as_deref(), expected).is_err() {
+            refusal = Refusal::InResponseTo;
+            continue;
+        }
+        confirmed_until = Some(until);
+        break;
+    }
+    let until = confirmed_until.ok_or(refusal)?;
+    if let Some(hint) = expected.login_hint {
+        if !name_id.eq_ignore_ascii_case(hint) {
+            return Err(Refusal::NotTheHintedUser);
+        }
+    }
+    let mut attributes = Vec::new();
+    for statement in assertion.attribute_statements.iter().flatten() {
+        for a in &statement.attributes {
+            let values: Vec<String> = a.values.iter().filter_map(|v| v.value.clone()).collect();
+            for n in [&a.name, &a.friendly_name].into_iter().flatten() {
+                attributes.push((n.clone(), values.clone()));
+            }
+        }
+    }
+    let usable_until = conditions
+        .not_on_or_after
+        .as_ref()
+        .map(unix)
+        .map_or(until, |c| c.max(until))
+        + skew;
+    Ok(SamlLogin {
+        name_id,
+        assertion_id: assertion.id.clone(),
+        usable_until,
+        attributes,
+    })
+}
+
+fn unix(t: &DateTime<Utc>) -> u64 {
+    u64::try_from(t.timestamp()).unwrap_or(0)
+}
