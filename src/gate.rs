@@ -268,7 +268,14 @@ fn decide_outcome(
         ),
         Action::Sso(idp) => (
             "sso",
-            Outcome::Reply(web::to_idp(tenant, seen, idp, &seen.path_and_query(), None)),
+            Outcome::Reply(web::to_idp(
+                state,
+                tenant,
+                seen,
+                idp,
+                &seen.path_and_query(),
+                None,
+            )),
         ),
         Action::NoIdp => ("no_idp", Outcome::Reply(web::no_idp(tenant))),
         Action::Unauthorized => ("unauthorized", Outcome::Reply(web::unauthorized(tenant))),

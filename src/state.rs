@@ -28,6 +28,8 @@ pub struct State {
     pub audit: AuditLog,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// SAML sign-ins started and not yet answered, by request ID (ten minutes).
+    pub saml_pending: moka::sync::Cache<String, crate::auth::saml::Pending>,
 }
 
 impl State {
@@ -54,6 +56,10 @@ impl State {
             clock,
             audit,
             metrics,
+            saml_pending: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(600))
+                .build(),
         })
     }
 

@@ -5,6 +5,7 @@ use super::secret::{self, Env};
 use super::{duration, Diagnostic, Loaded, Severity};
 use crate::auth::external_jwt::{parse_alg, ExternalSso};
 use crate::auth::normalize_email;
+use crate::auth::saml::{AttributeNames, SamlSp};
 use crate::identity::{
     AccountRule, AssertionSigner, Directory, HeaderNames, Membership, Permission, Permissions,
     SignedIdentities,
@@ -131,8 +132,8 @@ pub struct Tenant {
     pub headers: HeaderNames,
     /// External SSO, when configured.
     pub external_sso: Option<ExternalSso>,
-    /// SAML IdP metadata location, when configured (flow: issue 4).
-    pub saml_metadata: Option<String>,
+    /// The SAML service provider, when `[tenant.saml]` is configured.
+    pub saml: Option<Arc<SamlSp>>,
     /// OIDC issuer, when configured (flow: issue 5).
     pub oidc_issuer: Option<String>,
     /// The identity providers it has, in button order.
@@ -561,6 +562,50 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// `[tenant.saml]`: the IdP's metadata (a file for now), attribute mapping.
+fn compile_saml(cx: &mut Ctx<'_>, raw: &RawSaml, w: &str) -> Option<SamlSp> {
+    let md = raw.idp_metadata.get_ref();
+    let span = raw.idp_metadata.span();
+    if md.starts_with("https://") || md.starts_with("http://") {
+        cx.err(span, format!("{w}: SAML idp_metadata from a URL is not in this build yet; save the IdP's metadata to a file and name the file"));
+        return None;
+    }
+    let path = secret::resolve_path(md, &cx.dir);
+    let xml = match std::fs::read_to_string(&path) {
+        Ok(x) => x,
+        Err(e) => {
+            cx.err(
+                span,
+                format!("{w}: SAML idp_metadata `{}`: {e}", path.display()),
+            );
+            return None;
+        }
+    };
+    if let Some(t) = &raw.tenant_specific_issuer {
+        if *t.get_ref() {
+            cx.warn(t.span(), format!("{w}: tenant_specific_issuer is not in this build yet; the SP entity ID is each host's {}", "/.portero/saml/metadata URL"));
+        }
+    }
+    let a = raw.attributes.clone();
+    let attributes = AttributeNames {
+        email: a.as_ref().and_then(|a| a.email.clone()),
+        first_name: a.as_ref().and_then(|a| a.first_name.clone()),
+        last_name: a.as_ref().and_then(|a| a.last_name.clone()),
+        roles: a.as_ref().and_then(|a| a.roles.clone()),
+        username: a.as_ref().and_then(|a| a.username.clone()),
+    };
+    match SamlSp::from_metadata(&xml, attributes, raw.allow_idp_initiated.unwrap_or(false)) {
+        Ok(sp) => Some(sp),
+        Err(e) => {
+            cx.err(
+                span,
+                format!("{w}: SAML idp_metadata `{}`: {e}", path.display()),
+            );
+            None
+        }
+    }
+}
+
 fn compile_assertion(cx: &mut Ctx<'_>, raw: RawAssertion) -> Option<AssertionSigner> {
     let ttl = cx.duration(&raw.ttl, 60, "[assertion].ttl");
     if ttl == 0 || ttl > 3600 {
@@ -735,17 +780,11 @@ fn compile_tenant(
         .external_sso
         .as_ref()
         .and_then(|e| compile_external(cx, e, &w));
-    let saml_metadata = raw.saml.as_ref().map(|s| {
-        let md = s.get_ref().idp_metadata.get_ref().clone();
-        if !md.starts_with("https://") && !secret::resolve_path(&md, &cx.dir).exists() {
-            cx.err(s.get_ref().idp_metadata.span(), format!("{w}: SAML idp_metadata `{md}` is neither an https URL nor a readable file"));
-        }
-        cx.warn(
-            s.span(),
-            format!("{w}: SAML sign-in is not in this build yet; its button shows an error page that names the classic way in"),
-        );
-        md
-    });
+    let saml = raw
+        .saml
+        .as_ref()
+        .and_then(|s| compile_saml(cx, s.get_ref(), &w))
+        .map(Arc::new);
     let oidc_issuer = raw.oidc.as_ref().map(|o| {
         let iss = o.get_ref().issuer.get_ref().clone();
         if url::Url::parse(&iss).is_err() {
@@ -854,7 +893,7 @@ fn compile_tenant(
         directory,
         headers: headers?,
         external_sso,
-        saml_metadata,
+        saml,
         oidc_issuer,
         idps,
         tls,

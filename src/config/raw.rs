@@ -101,20 +101,17 @@ pub struct RawExternalSso {
 }
 
 /// `[tenant.saml]` (parsed and checked now; the SAML flow arrives with issue 4).
-// Parsed and checked now; read by the SAML and OIDC sign-in work (issues 4 and 5).
-#[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSaml {
     pub idp_metadata: Spanned<String>,
-    pub tenant_specific_issuer: Option<bool>,
+    pub tenant_specific_issuer: Option<Spanned<bool>>,
+    pub allow_idp_initiated: Option<bool>,
     pub attributes: Option<RawAttributes>,
 }
 
 /// `[tenant.saml.attributes]`.
-// Parsed and checked now; read by the SAML and OIDC sign-in work (issues 4 and 5).
-#[allow(dead_code)]
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawAttributes {
     pub email: Option<String>,

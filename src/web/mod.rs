@@ -5,6 +5,7 @@
 mod accounts;
 pub mod pages;
 pub mod return_to;
+mod saml;
 mod signin;
 
 use crate::config::{Config, Tenant};
@@ -110,19 +111,17 @@ pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
     };
     use Method::{Post, Read};
     match (seen.path.trim_end_matches('/'), method) {
-        ("/.portero/login", Read) => signin::login_page(cfg, tenant, seen),
+        ("/.portero/login", Read) => signin::login_page(state, cfg, tenant, seen),
         ("/.portero/login", Post) => signin::login_submit(state, cfg, tenant, seen),
-        ("/.portero/sso/external", Read) => signin::start_sso(cfg, tenant, seen, Idp::External),
-        ("/.portero/sso/saml", Read) => signin::start_sso(cfg, tenant, seen, Idp::Saml),
-        ("/.portero/sso/oidc", Read) => signin::start_sso(cfg, tenant, seen, Idp::Oidc),
+        ("/.portero/sso/external", Read) => {
+            signin::start_sso(state, cfg, tenant, seen, Idp::External)
+        }
+        ("/.portero/sso/saml", Read) => signin::start_sso(state, cfg, tenant, seen, Idp::Saml),
+        ("/.portero/sso/oidc", Read) => signin::start_sso(state, cfg, tenant, seen, Idp::Oidc),
+        ("/.portero/saml/metadata", Read) => saml::metadata(tenant, seen),
+        ("/.portero/saml/acs", Post) => saml::acs(state, cfg, tenant, seen),
         ("/.portero/jwt/callback", Read) => signin::jwt_callback(state, cfg, tenant, seen),
-        (
-            "/.portero/saml/metadata"
-            | "/.portero/saml/acs"
-            | "/.portero/saml/slo"
-            | "/.portero/oidc/callback",
-            _,
-        ) => not_in_this_build(tenant),
+        ("/.portero/saml/slo" | "/.portero/oidc/callback", _) => not_in_this_build(tenant),
         ("/.portero/accounts", Read) => accounts::list(cfg, tenant, seen),
         ("/.portero/accounts", Post) => accounts::choose(state, cfg, tenant, seen),
         ("/.portero/logout", Read | Post) => signin::logout(state, cfg, tenant, seen),
@@ -284,6 +283,7 @@ pub fn to_sign_in_page(return_to: &str) -> Reply {
 /// "Sent to SSO" with one identity provider: `302` to it, or a clear page
 /// when it cannot be reached from this build.
 pub fn to_idp(
+    state: &State,
     tenant: &Tenant,
     seen: &Seen<'_>,
     idp: Idp,
@@ -307,8 +307,28 @@ pub fn to_idp(
             }
             None => no_idp(tenant),
         },
-        Idp::Saml | Idp::Oidc => idp_unavailable(tenant, idp),
+        Idp::Saml => match &tenant.saml {
+            Some(sp) => saml::start(state, tenant, sp, seen, return_to, login_hint),
+            None => no_idp(tenant),
+        },
+        Idp::Oidc => idp_unavailable(tenant, idp),
     }
+}
+
+/// The tenant has no such identity provider.
+pub fn not_configured(tenant: &Tenant, idp: Idp) -> Reply {
+    let msg = format!(
+        "{} has no {} configured.",
+        tenant.display_name,
+        gate::idp_label(idp)
+    );
+    tenant_page(
+        tenant,
+        404,
+        "Not configured",
+        &msg,
+        &[("/.portero/login", "Sign in")],
+    )
 }
 
 /// The page for an identity provider that cannot be used: names the way in

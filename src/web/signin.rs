@@ -4,7 +4,7 @@
 use super::pages::{self, query_encode, SignInForm, SsoButton};
 use super::{form_field, no_idp, query_param, return_to, same_origin, tenant_page, to_idp, Reply};
 use crate::audit::Event;
-use crate::auth::normalize_email;
+use crate::auth::{normalize_email, VerifiedLogin};
 use crate::config::{Config, Tenant};
 use crate::facts;
 use crate::gate::{idp_label, Seen};
@@ -13,7 +13,7 @@ use crate::state::State;
 use portero_policy::{decide, Action, ClassicReason, Facts, Idp, Rule, SessionFact, SsoMode};
 
 /// `GET /.portero/login?return_to=…`: the sign-in page.
-pub fn login_page(cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+pub fn login_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let raw = query_param(seen, "return_to");
     let return_to = return_to::sanitize(raw.as_deref(), cfg, seen.tenant_index).to_string();
     if seen.session.is_some() {
@@ -22,7 +22,7 @@ pub fn login_page(cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let target = target_path(&return_to);
     let d = decide(&tenant.policy, &facts_for(seen, &target, None));
     if d.rule == Rule::ForcedExternalSso {
-        return to_idp(tenant, seen, Idp::External, &return_to, None);
+        return to_idp(state, tenant, seen, Idp::External, &return_to, None);
     }
     render(tenant, &return_to, &target, "", None, 200)
 }
@@ -79,9 +79,9 @@ pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
                 cfg.session.classic_ttl,
             ))
         }
-        Action::Sso(idp) => to_idp(tenant, seen, idp, &return_to, Some(&email)),
+        Action::Sso(idp) => to_idp(state, tenant, seen, idp, &return_to, Some(&email)),
         Action::SignInPage => match tenant.policy.default_idp {
-            Some(idp) => to_idp(tenant, seen, idp, &return_to, Some(&email)),
+            Some(idp) => to_idp(state, tenant, seen, idp, &return_to, Some(&email)),
             None => no_idp(tenant),
         },
         Action::NoIdp => no_idp(tenant),
@@ -90,20 +90,9 @@ pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
 }
 
 /// `GET /.portero/sso/{saml,oidc,external}?return_to=…`: start SSO now.
-pub fn start_sso(cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, idp: Idp) -> Reply {
+pub fn start_sso(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, idp: Idp) -> Reply {
     if !tenant.idps.contains(&idp) {
-        let msg = format!(
-            "{} has no {} configured.",
-            tenant.display_name,
-            idp_label(idp)
-        );
-        return tenant_page(
-            tenant,
-            404,
-            "Not configured",
-            &msg,
-            &[("/.portero/login", "Sign in")],
-        );
+        return super::not_configured(tenant, idp);
     }
     let cfg_return = query_param(seen, "return_to");
     let hint = query_param(seen, "login_hint").and_then(|h| normalize_email(&h));
@@ -114,13 +103,13 @@ pub fn start_sso(cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, idp: Idp) -> Re
     } else {
         idp
     };
-    to_idp(tenant, seen, idp, return_to, hint.as_deref())
+    to_idp(state, tenant, seen, idp, return_to, hint.as_deref())
 }
 
 /// `GET /.portero/jwt/callback?jwt=…&return_to=…`: the external page's hand-back.
 pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(ext) = &tenant.external_sso else {
-        return start_sso(cfg, tenant, seen, Idp::External);
+        return start_sso(state, cfg, tenant, seen, Idp::External);
     };
     let raw_return = query_param(seen, "return_to");
     let return_to = return_to::sanitize(raw_return.as_deref(), cfg, seen.tenant_index).to_string();
@@ -153,37 +142,57 @@ pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
                 &[(&retry, "Try again")],
             )
         }
-        Ok(login) => {
-            let claims = SessionClaims::issue(&login, now, None);
-            let Some(sealed) = claims.seal(&cfg.session.sealer) else {
-                return Reply::html(500, super::internal_error_page());
-            };
-            state
-                .metrics
-                .sign_ins
-                .with_label_values(&[&tenant.name, login.method().as_str()])
-                .inc();
-            state.audit(
-                &tenant.name,
-                Event::SignIn,
-                Some(login.email()),
-                Some(seen.client_ip),
-                "external SSO (jwt)",
-            );
-            let reauth = tenant.reauth.or(cfg.session.reauth);
-            Reply::redirect(&return_to)
-                .cookie(&session_cookie(
-                    &cfg.session.cookie_name,
-                    &sealed,
-                    seen.req.tls,
-                    reauth,
-                ))
-                .cookie(&clear_cookie(
-                    &cfg.session.classic_cookie_name,
-                    seen.req.tls,
-                ))
-        }
+        Ok(login) => complete(
+            state,
+            cfg,
+            tenant,
+            seen,
+            &login,
+            &return_to,
+            "external SSO (jwt)",
+        ),
     }
+}
+
+/// A verified sign-in, whatever the protocol: a session cookie, an audit
+/// line, a metric, and the way back to `return_to`.
+pub fn complete(
+    state: &State,
+    cfg: &Config,
+    tenant: &Tenant,
+    seen: &Seen<'_>,
+    login: &VerifiedLogin,
+    return_to: &str,
+    how: &str,
+) -> Reply {
+    let claims = SessionClaims::issue(login, state.now(), None);
+    let Some(sealed) = claims.seal(&cfg.session.sealer) else {
+        return Reply::html(500, super::internal_error_page());
+    };
+    state
+        .metrics
+        .sign_ins
+        .with_label_values(&[&tenant.name, login.method().as_str()])
+        .inc();
+    state.audit(
+        &tenant.name,
+        Event::SignIn,
+        Some(login.email()),
+        Some(seen.client_ip),
+        how,
+    );
+    let reauth = tenant.reauth.or(cfg.session.reauth);
+    Reply::redirect(return_to)
+        .cookie(&session_cookie(
+            &cfg.session.cookie_name,
+            &sealed,
+            seen.req.tls,
+            reauth,
+        ))
+        .cookie(&clear_cookie(
+            &cfg.session.classic_cookie_name,
+            seen.req.tls,
+        ))
 }
 
 /// `/.portero/logout`: ends the session and any classic-login choice.

@@ -1,10 +1,12 @@
-//! SAML 2.0 (CONTRACT §6), built up for issue 4. What is here: verifying a
-//! `Response` at the ACS ([`verify`]). Not yet here: metadata loading, the
-//! AuthnRequest, the ACS endpoint and SLO; until they are, a tenant's SAML
-//! sign-in still answers with the "not available" page.
+//! SAML 2.0 service provider (CONTRACT §3, §6): the IdP from its metadata,
+//! the AuthnRequest by HTTP-Redirect, the ACS ([`SamlSp::accept`], which
+//! verifies with [`verify`]) and this SP's metadata. Not yet here: metadata
+//! from an https URL, single logout, signed AuthnRequests.
 
 mod response;
+mod sp;
 
 pub use response::{verify, Expected, IdpTrust, Refusal, SamlLogin};
 /// Certificates as samael takes them (DER).
 pub use samael::crypto::CertificateDer;
+pub use sp::{acs_url, entity_id, AttributeNames, MetadataError, Pending, SamlSp};

@@ -1,0 +1,219 @@
+//! One tenant's SAML service provider: the IdP from its metadata, the
+//! AuthnRequest (HTTP-Redirect), the SP metadata, and turning a verified
+//! response into a [`VerifiedLogin`].
+
+use super::response::{self, Expected, IdpTrust, Refusal};
+use crate::auth::{clean_display_name, normalize_email, AuthMethod, ReplayGuard, VerifiedLogin};
+use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
+use samael::service_provider::ServiceProvider;
+use std::time::Duration;
+
+/// Seconds of clock skew tolerated on SAML time checks.
+pub const SKEW: u64 = 60;
+/// How old an assertion may be when it reaches the ACS, in seconds.
+pub const MAX_AGE: u64 = 300;
+const EMAIL_FORMAT: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+
+/// Which attribute carries what (`[tenant.saml.attributes]`).
+#[derive(Debug, Clone, Default)]
+pub struct AttributeNames {
+    /// The e-mail, when the NameID is not one.
+    pub email: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Roles (read by the directory work of issue 6).
+    pub roles: Option<String>,
+    /// The attribute that names the user, instead of the NameID.
+    pub username: Option<String>,
+}
+
+/// A tenant's SAML service provider.
+#[derive(Debug, Clone)]
+pub struct SamlSp {
+    descriptor: EntityDescriptor,
+    trust: IdpTrust,
+    sso_url: String,
+    /// The IdP's single-logout URL (HTTP-Redirect), when its metadata has one.
+    pub slo_url: Option<String>,
+    /// Attribute mapping.
+    pub attributes: AttributeNames,
+    /// Whether responses to no request are accepted.
+    pub allow_idp_initiated: bool,
+}
+
+/// What went wrong reading IdP metadata.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// Not SAML metadata.
+    #[error("not SAML metadata: {0}")]
+    Unreadable(String),
+    /// No signing certificate: every response would be unverifiable.
+    #[error("the metadata holds no signing certificate, so no response could be verified")]
+    NoCertificate,
+    /// No SSO endpoint with the HTTP-Redirect binding.
+    #[error("the metadata has no SingleSignOnService with the HTTP-Redirect binding")]
+    NoRedirectSso,
+}
+
+/// A sign-in Portero started: what the ACS must match later.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The tenant's index.
+    pub tenant: usize,
+    /// The AuthnRequest ID.
+    pub request_id: String,
+    /// Where to go afterwards (already sanitised to this tenant).
+    pub return_to: String,
+    /// The e-mail the flow began with.
+    pub login_hint: Option<String>,
+}
+
+impl SamlSp {
+    /// Reads the IdP's metadata (an `EntityDescriptor`).
+    pub fn from_metadata(
+        xml: &str,
+        attributes: AttributeNames,
+        allow_idp_initiated: bool,
+    ) -> Result<SamlSp, MetadataError> {
+        let descriptor = xml
+            .parse::<EntityDescriptor>()
+            .map_err(|e| MetadataError::Unreadable(e.to_string()))?;
+        let probe = ServiceProvider {
+            idp_metadata: descriptor.clone(),
+            ..ServiceProvider::default()
+        };
+        let certs = probe
+            .idp_signing_certs()
+            .map_err(|e| MetadataError::Unreadable(e.to_string()))?
+            .unwrap_or_default();
+        let entity_id = descriptor.entity_id.clone().unwrap_or_default();
+        let trust = IdpTrust::new(entity_id, certs).ok_or(MetadataError::NoCertificate)?;
+        let sso_url = probe
+            .sso_binding_location(HTTP_REDIRECT_BINDING)
+            .ok_or(MetadataError::NoRedirectSso)?;
+        let slo_url = probe.slo_binding_location(HTTP_REDIRECT_BINDING);
+        Ok(SamlSp {
+            descriptor,
+            trust,
+            sso_url,
+            slo_url,
+            attributes,
+            allow_idp_initiated,
+        })
+    }
+
+    /// The IdP's entity ID.
+    pub fn idp_entity_id(&self) -> &str {
+        self.trust.entity_id()
+    }
+
+    /// The SP as samael sees it, for one origin (`https://panel.example`).
+    fn sp(&self, origin: &str) -> ServiceProvider {
+        ServiceProvider {
+            entity_id: Some(entity_id(origin)),
+            metadata_url: Some(entity_id(origin)),
+            acs_url: Some(acs_url(origin)),
+            slo_url: Some(format!("{origin}/.portero/saml/slo")),
+            idp_metadata: self.descriptor.clone(),
+            authn_name_id_format: Some(EMAIL_FORMAT.to_string()),
+            ..ServiceProvider::default()
+        }
+    }
+
+    /// This SP's metadata document for `origin`.
+    pub fn metadata_xml(&self, origin: &str) -> Option<String> {
+        use samael::traits::ToXml;
+        let metadata = self.sp(origin).metadata().ok()?;
+        metadata.to_string().ok()
+    }
+
+    /// An AuthnRequest for `origin`: its ID and the IdP URL to redirect to
+    /// (the request ID doubles as the opaque `RelayState`).
+    pub fn authn_request(
+        &self,
+        origin: &str,
+        login_hint: Option<&str>,
+    ) -> Option<(String, String)> {
+        let request = self
+            .sp(origin)
+            .make_authentication_request(&self.sso_url)
+            .ok()?;
+        let id = request.id.clone();
+        let mut url = request.redirect(&id).ok()??;
+        if let Some(hint) = login_hint {
+            url.query_pairs_mut().append_pair("login_hint", hint);
+        }
+        Some((id, url.to_string()))
+    }
+
+    /// Verifies a base64 `SAMLResponse` posted to this origin's ACS for the
+    /// sign-in `pending` (or an IdP-initiated one), refuses a replayed
+    /// assertion, and makes the login.
+    pub fn accept(
+        &self,
+        tenant: &str,
+        origin: &str,
+        saml_response: &str,
+        pending: Option<&Pending>,
+        now: u64,
+        replay: &ReplayGuard,
+    ) -> Result<VerifiedLogin, Refusal> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(saml_response.trim())
+            .map_err(|_| Refusal::Malformed)?;
+        let xml = std::str::from_utf8(&bytes).map_err(|_| Refusal::Malformed)?;
+        let entity = entity_id(origin);
+        let acs = acs_url(origin);
+        let expected = Expected {
+            sp_entity_id: &entity,
+            acs_url: &acs,
+            request_id: pending.map(|p| p.request_id.as_str()),
+            allow_idp_initiated: self.allow_idp_initiated,
+            login_hint: pending.and_then(|p| p.login_hint.as_deref()),
+            now,
+            skew: SKEW,
+            max_age: MAX_AGE,
+        };
+        let login = response::verify(xml, &self.trust, &expected)?;
+        let key = format!("saml\0{tenant}\0{}", login.assertion_id);
+        let ttl = Duration::from_secs(login.usable_until.saturating_sub(now).max(1));
+        if !replay.first_use(key, ttl) {
+            return Err(Refusal::Replayed);
+        }
+        let raw_email = match &self.attributes.email {
+            Some(attr) => login.attribute(attr).unwrap_or_default().to_string(),
+            None => login.name_id.clone(),
+        };
+        let email = normalize_email(&raw_email).ok_or(Refusal::NoEmail)?;
+        let first = self
+            .attributes
+            .first_name
+            .as_deref()
+            .and_then(|a| login.attribute(a));
+        let last = self
+            .attributes
+            .last_name
+            .as_deref()
+            .and_then(|a| login.attribute(a));
+        let name = match (first, last) {
+            (Some(f), Some(l)) => Some(format!("{f} {l}")),
+            (Some(n), None) | (None, Some(n)) => Some(n.to_string()),
+            (None, None) => None,
+        }
+        .and_then(|n| clean_display_name(&n));
+        Ok(VerifiedLogin::new(tenant, email, name, AuthMethod::Saml))
+    }
+}
+
+/// The SP entity ID for an origin: its metadata URL.
+pub fn entity_id(origin: &str) -> String {
+    format!("{origin}/.portero/saml/metadata")
+}
+
+/// The ACS URL for an origin.
+pub fn acs_url(origin: &str) -> String {
+    format!("{origin}/.portero/saml/acs")
+}
