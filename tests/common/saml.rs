@@ -51,6 +51,16 @@ impl SigningKey {
         }
     }
 
+    /// The private key file (PEM).
+    pub fn key_path(&self) -> &std::path::Path {
+        &self.key
+    }
+
+    /// The certificate file (PEM).
+    pub fn cert_path(&self) -> &std::path::Path {
+        &self.cert
+    }
+
     /// Signs the first `<ds:Signature>` template in `xml` with `xmlsec1`.
     pub fn sign(&self, xml: &str) -> String {
         let dir = tempfile::tempdir().unwrap();
