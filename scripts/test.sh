@@ -5,6 +5,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# The real identity providers the interop tests start: SimpleSAMLphp (Debian)
+# and pysaml2 (PyPI, into target/interop/ by the test itself, needs venv).
+test_pkgs=()
+for pkg in simplesamlphp php-cli php-xml php-mbstring openssl; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || test_pkgs+=("$pkg")
+done
+python3 -c "import venv, ensurepip" 2>/dev/null || test_pkgs+=(python3-venv)
+command -v python3 >/dev/null 2>&1 || test_pkgs+=(python3 python3-venv)
+if ((${#test_pkgs[@]})); then
+    echo "==> installing test peers: ${test_pkgs[*]}"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${test_pkgs[@]}"
+fi
 cargo test --release --workspace --locked "$@"
 # The benchmarks must keep building; they are timed by hand, never in CI.
 cargo bench --workspace --locked --no-run

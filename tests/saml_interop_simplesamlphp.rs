@@ -1,0 +1,274 @@
+//! Interop with SimpleSAMLphp (Debian package `simplesamlphp`, served by
+//! `php -S` on 127.0.0.1 with a configuration of the test's own): the
+//! test is the browser — panel → SimpleSAMLphp's SSO service → its
+//! `exampleauth` login form, filled in and posted → its auto-POST page →
+//! Portero's ACS → session → the panel sees the identity.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
+use common::saml::SigningKey;
+use common::*;
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const HOST: &str = "panel.samlco.test";
+const SSP_WWW: &str = "/usr/share/simplesamlphp/www";
+
+struct Php(Child);
+impl Drop for Php {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// SimpleSAMLphp's configuration, metadata and users in `dir`, as an IdP on `port`.
+fn configure(dir: &std::path::Path, port: u16, key: &SigningKey) {
+    for sub in ["config", "metadata", "cert", "log", "data", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::copy(key.key_path(), dir.join("cert/idp.key")).unwrap();
+    std::fs::copy(key.cert_path(), dir.join("cert/idp.crt")).unwrap();
+    let d = dir.display();
+    std::fs::write(
+        dir.join("config/config.php"),
+        format!(
+            r#"<?php
+require '/etc/simplesamlphp/config.php';
+$config['baseurlpath'] = 'http://127.0.0.1:{port}/';
+$config['certdir'] = '{d}/cert/';
+$config['metadatadir'] = '{d}/metadata/';
+$config['loggingdir'] = '{d}/log/';
+$config['datadir'] = '{d}/data/';
+$config['tempdir'] = '{d}/tmp/';
+$config['secretsalt'] = 'portero-interop-test';
+$config['auth.adminpassword'] = 'not-used-here';
+$config['enable.saml20-idp'] = true;
+$config['module.enable'] = ['exampleauth' => true, 'core' => true, 'saml' => true];
+$config['session.cookie.secure'] = false;
+$config['logging.handler'] = 'file';
+$config['store.type'] = 'phpsession';
+"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("config/authsources.php"),
+        r#"<?php
+$config = [
+    'admin' => ['core:AdminPassword'],
+    'example-userpass' => [
+        'exampleauth:UserPass',
+        'ana:anapass' => ['mail' => ['ana@samlco.test'], 'givenName' => ['Ana'], 'sn' => ['Perez']],
+    ],
+];
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("metadata/saml20-idp-hosted.php"),
+        r#"<?php
+$metadata['__DYNAMIC:1__'] = [
+    'host' => '__DEFAULT__',
+    'privatekey' => 'idp.key',
+    'certificate' => 'idp.crt',
+    'auth' => 'example-userpass',
+    'saml20.sign.response' => true,
+    'saml20.sign.assertion' => true,
+    'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+    'authproc' => [
+        3 => ['class' => 'saml:AttributeNameID', 'attribute' => 'mail',
+              'Format' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
+    ],
+];
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("metadata/saml20-sp-remote.php"),
+        format!(
+            r#"<?php
+$metadata['http://{HOST}/.portero/saml/metadata'] = [
+    'AssertionConsumerService' => [[
+        'Binding' => 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST',
+        'Location' => 'http://{HOST}/.portero/saml/acs',
+    ]],
+    'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+];
+"#
+        ),
+    )
+    .unwrap();
+}
+
+/// A browser for the IdP's side: keeps cookies, follows redirects on it.
+struct Browser {
+    port: u16,
+    jar: HashMap<String, String>,
+}
+
+impl Browser {
+    fn send(&mut self, mut req: Req) -> Resp {
+        if !self.jar.is_empty() {
+            let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.header("Cookie", &cookies.join("; "));
+        }
+        let r = req.send(self.port);
+        for c in r.all("set-cookie") {
+            if let Some((k, rest)) = c.split_once('=') {
+                let v = rest.split(';').next().unwrap_or("");
+                self.jar.insert(k.trim().to_string(), v.to_string());
+            }
+        }
+        r
+    }
+
+    /// GETs `target`, following redirects that stay on the IdP.
+    fn get(&mut self, target: &str) -> Resp {
+        let host = format!("127.0.0.1:{}", self.port);
+        let mut target = target.to_string();
+        for _ in 0..10 {
+            let r = self.send(get(&host, &target).html());
+            if !matches!(r.status, 301 | 302 | 303 | 307) {
+                return r;
+            }
+            let loc = r.location().to_string();
+            target = loc
+                .strip_prefix(&format!("http://{host}"))
+                .unwrap_or_else(|| panic!("redirect off the IdP: {loc}"))
+                .to_string();
+        }
+        panic!("too many redirects at the IdP")
+    }
+}
+
+/// The value of `<input … name="NAME" … value="…">`.
+fn input_value(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no {name} in {html}"));
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    let tag = &html[start..end];
+    let v = tag.find("value=\"").unwrap() + 7;
+    let value = &tag[v..];
+    value[..value.find('"').unwrap()]
+        .replace("&quot;", "\"")
+        .replace("&#039;", "'")
+        .replace("&amp;", "&")
+}
+
+#[test]
+fn sign_in_through_simplesamlphp() {
+    assert!(
+        std::path::Path::new(SSP_WWW).exists(),
+        "SimpleSAMLphp is missing: scripts/test.sh installs it (apt-get install simplesamlphp php-cli php-xml php-mbstring)"
+    );
+    let key = SigningKey::new();
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    configure(dir.path(), port, &key);
+    let _php = Php(Command::new("php")
+        .args(["-S", &format!("127.0.0.1:{port}"), "-t", SSP_WWW])
+        .env("SIMPLESAMLPHP_CONFIG_DIR", dir.path().join("config"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "php -S did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut idp = Browser {
+        port,
+        jar: HashMap::new(),
+    };
+    // Metadata in: what an administrator downloads from the IdP.
+    let md = idp.get("/saml2/idp/metadata.php");
+    assert_eq!(md.status, 200, "{}", md.body);
+
+    let up = Upstream::start();
+    let tenants = r#"
+[[tenant]]
+name = "samlco"
+hosts = ["panel.samlco.test"]
+upstream = "{UPSTREAM}"
+sso_mode = "auto_redirect"
+account = "samlco.test"
+
+[[tenant.member]]
+user = "ana@samlco.test"
+account = "samlco.test"
+permissions = ["technical", "invite"]
+
+[tenant.saml]
+idp_metadata = "{DIR}/idp.xml"
+[tenant.saml.attributes]
+first_name = "givenName"
+last_name = "sn"
+"#;
+    let p = Portero::start_with(
+        &format!("{SERVER_AND_SESSION}\n{tenants}"),
+        &up,
+        &[("idp.xml", md.body.as_str())],
+    );
+
+    // The panel sends the browser to SimpleSAMLphp.
+    let r = p.send(get(HOST, "/domains?page=3").html());
+    assert_eq!(r.status, 302, "{}", r.body);
+    let flow = r.set_cookie("portero_saml").unwrap();
+    let location = r.location().to_string();
+    let target = location
+        .strip_prefix(&format!("http://127.0.0.1:{port}"))
+        .unwrap_or_else(|| panic!("{location}"))
+        .to_string();
+    let form = idp.get(&target);
+    assert_eq!(form.status, 200, "{}", form.body);
+    let auth_state = input_value(&form.body, "AuthState");
+    let posted = idp.send(
+        post_form(
+            &format!("127.0.0.1:{port}"),
+            "/module.php/core/loginuserpass.php",
+            &[
+                ("username", "ana"),
+                ("password", "anapass"),
+                ("AuthState", &auth_state),
+            ],
+        )
+        .html(),
+    );
+    let page = if matches!(posted.status, 302 | 303) {
+        let loc = posted.location().to_string();
+        idp.get(
+            loc.strip_prefix(&format!("http://127.0.0.1:{port}"))
+                .unwrap(),
+        )
+    } else {
+        posted
+    };
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("/.portero/saml/acs"), "{}", page.body);
+    let saml_response = input_value(&page.body, "SAMLResponse");
+    let relay = input_value(&page.body, "RelayState");
+
+    // The auto-POST to Portero.
+    let r = p.send(
+        post_form(
+            HOST,
+            "/.portero/saml/acs",
+            &[("SAMLResponse", &saml_response), ("RelayState", &relay)],
+        )
+        .cookie("portero_saml", &flow),
+    );
+    assert_eq!(r.status, 302, "{}\n{}", r.body, p.audit());
+    assert_eq!(r.location(), "/domains?page=3");
+    let session = r.set_cookie("portero_session").unwrap();
+    let got = p
+        .send(get(HOST, "/domains").cookie("portero_session", &session))
+        .received();
+    assert_eq!(got.one("x-portero-user"), Some("ana@samlco.test"));
+    assert_eq!(got.one("x-portero-auth"), Some("saml"));
+    assert_eq!(got.one("x-portero-name"), Some("Ana Perez"));
+    assert_eq!(got.one("x-portero-permissions"), Some("invite,technical"));
+}
