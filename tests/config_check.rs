@@ -124,3 +124,29 @@ fn a_bad_external_sso_url_is_named() {
         "{out}"
     );
 }
+
+/// Metadata without a certificate (samael would accept unsigned responses),
+/// a missing file, and a URL (not in this build) are errors on their line.
+#[test]
+fn saml_metadata_that_cannot_verify_anything_is_an_error_with_its_line() {
+    for (idp_metadata, what) in [
+        ("{DIR}/bare.xml", "no signing certificate"),
+        ("{DIR}/missing.xml", "missing.xml"),
+        ("https://idp.t.test/metadata", "URL"),
+    ] {
+        let config = format!("{GOOD}[tenant.saml]\nidp_metadata = \"{idp_metadata}\"\n");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("bare.xml"),
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.t.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.t.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+        )
+        .unwrap();
+        let config = config.replace("{DIR}/bare.xml", dir.path().join("bare.xml").to_str().unwrap());
+        let (ok, out) = check(&config);
+        assert!(!ok, "accepted {idp_metadata}");
+        assert!(
+            out.contains("portero.toml:16:") && out.contains(what),
+            "{idp_metadata}: {out}"
+        );
+    }
+}
