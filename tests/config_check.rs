@@ -141,7 +141,10 @@ fn saml_metadata_that_cannot_verify_anything_is_an_error_with_its_line() {
             r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.t.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.t.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
         )
         .unwrap();
-        let config = config.replace("{DIR}/bare.xml", dir.path().join("bare.xml").to_str().unwrap());
+        let config = config.replace(
+            "{DIR}/bare.xml",
+            dir.path().join("bare.xml").to_str().unwrap(),
+        );
         let (ok, out) = check(&config);
         assert!(!ok, "accepted {idp_metadata}");
         assert!(

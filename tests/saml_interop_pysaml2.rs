@@ -5,11 +5,10 @@
 //! auto-POST page → Portero's ACS → session → the panel sees the identity.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
-use common::saml::SigningKey;
+use common::saml::{input_value, wait_for_port, KillOnDrop, SigningKey};
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 const HOST: &str = "panel.samlco.test";
 
@@ -37,33 +36,6 @@ fn pysaml2_python() -> PathBuf {
         std::fs::write(&ready, "").unwrap();
     }
     python
-}
-
-struct Idp(Child);
-impl Drop for Idp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The value of `<input … name="NAME" … value="…">` in an HTML form.
-fn form_value(html: &str, name: &str) -> String {
-    let at = html
-        .find(&format!("name=\"{name}\""))
-        .unwrap_or_else(|| panic!("no {name} in {html}"));
-    let tag_start = html[..at].rfind('<').unwrap();
-    let tag_end = at + html[at..].find('>').unwrap();
-    let tag = &html[tag_start..tag_end];
-    let v = tag.find("value=\"").unwrap() + "value=\"".len();
-    let value = &tag[v..];
-    value[..value.find('"').unwrap()]
-        .replace("&quot;", "\"")
-        .replace("&#x2B;", "+")
-        .replace("&#43;", "+")
-        .replace("&#x3D;", "=")
-        .replace("&#61;", "=")
-        .replace("&amp;", "&")
 }
 
 #[test]
@@ -120,21 +92,19 @@ last_name = "sn"
     assert_eq!(sp_md.status, 200);
     let sp_md_path = md_dir.path().join("sp.xml");
     std::fs::write(&sp_md_path, &sp_md.body).unwrap();
-    let _idp = Idp(Command::new(&python)
-        .arg(&script)
-        .args(["serve", &base])
-        .arg(key.key_path())
-        .arg(key.cert_path())
-        .arg(&sp_md_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", idp_port)).is_err() {
-        assert!(Instant::now() < deadline, "pysaml2 IdP did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let _idp = KillOnDrop(
+        Command::new(&python)
+            .arg(&script)
+            .args(["serve", &base])
+            .arg(key.key_path())
+            .arg(key.cert_path())
+            .arg(&sp_md_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(idp_port, "the pysaml2 IdP");
 
     // The browser: the panel sends it to the IdP.
     let r = p.send(get(HOST, "/domains").html());
@@ -146,7 +116,7 @@ last_name = "sn"
         .unwrap_or_else(|| panic!("{to_idp}"));
     let login = get(&format!("127.0.0.1:{idp_port}"), target).send(idp_port);
     assert_eq!(login.status, 200, "{}", login.body);
-    let token = form_value(&login.body, "token");
+    let token = input_value(&login.body, "token");
     let posted = post_form(
         &format!("127.0.0.1:{idp_port}"),
         "/login",
@@ -158,29 +128,7 @@ last_name = "sn"
     )
     .send(idp_port);
     assert_eq!(posted.status, 200, "{}", posted.body);
-    assert!(
-        posted.body.contains("/.portero/saml/acs"),
-        "{}",
-        posted.body
-    );
-    let saml_response = form_value(&posted.body, "SAMLResponse");
-    let relay = form_value(&posted.body, "RelayState");
-
-    // The auto-POST to Portero's ACS.
-    let r = p.send(
-        post_form(
-            HOST,
-            "/.portero/saml/acs",
-            &[("SAMLResponse", &saml_response), ("RelayState", &relay)],
-        )
-        .cookie("portero_saml", &flow),
-    );
-    assert_eq!(r.status, 302, "{}\n{}", r.body, p.audit());
-    assert_eq!(r.location(), "/domains");
-    let session = r.set_cookie("portero_session").unwrap();
-    let got = p
-        .send(get(HOST, "/domains").cookie("portero_session", &session))
-        .received();
+    let got = finish_at_acs(&p, HOST, &posted.body, &flow, "/domains");
     assert_eq!(got.one("x-portero-user"), Some("ana@samlco.test"));
     assert_eq!(got.one("x-portero-auth"), Some("saml"));
     assert_eq!(got.one("x-portero-name"), Some("Ana Perez"));

@@ -5,22 +5,13 @@
 //! Portero's ACS → session → the panel sees the identity.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
-use common::saml::SigningKey;
+use common::saml::{input_value, wait_for_port, KillOnDrop, SigningKey};
 use common::*;
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 const HOST: &str = "panel.samlco.test";
 const SSP_WWW: &str = "/usr/share/simplesamlphp/www";
-
-struct Php(Child);
-impl Drop for Php {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// SimpleSAMLphp's configuration, metadata and users in `dir`, as an IdP on `port`.
 fn configure(dir: &std::path::Path, port: u16, key: &SigningKey) {
@@ -142,22 +133,6 @@ impl Browser {
     }
 }
 
-/// The value of `<input … name="NAME" … value="…">`.
-fn input_value(html: &str, name: &str) -> String {
-    let at = html
-        .find(&format!("name=\"{name}\""))
-        .unwrap_or_else(|| panic!("no {name} in {html}"));
-    let start = html[..at].rfind('<').unwrap();
-    let end = at + html[at..].find('>').unwrap();
-    let tag = &html[start..end];
-    let v = tag.find("value=\"").unwrap() + 7;
-    let value = &tag[v..];
-    value[..value.find('"').unwrap()]
-        .replace("&quot;", "\"")
-        .replace("&#039;", "'")
-        .replace("&amp;", "&")
-}
-
 #[test]
 fn sign_in_through_simplesamlphp() {
     assert!(
@@ -168,18 +143,16 @@ fn sign_in_through_simplesamlphp() {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     configure(dir.path(), port, &key);
-    let _php = Php(Command::new("php")
-        .args(["-S", &format!("127.0.0.1:{port}"), "-t", SSP_WWW])
-        .env("SIMPLESAMLPHP_CONFIG_DIR", dir.path().join("config"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "php -S did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let _php = KillOnDrop(
+        Command::new("php")
+            .args(["-S", &format!("127.0.0.1:{port}"), "-t", SSP_WWW])
+            .env("SIMPLESAMLPHP_CONFIG_DIR", dir.path().join("config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port, "php -S");
     let mut idp = Browser {
         port,
         jar: HashMap::new(),
@@ -248,25 +221,7 @@ last_name = "sn"
         posted
     };
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("/.portero/saml/acs"), "{}", page.body);
-    let saml_response = input_value(&page.body, "SAMLResponse");
-    let relay = input_value(&page.body, "RelayState");
-
-    // The auto-POST to Portero.
-    let r = p.send(
-        post_form(
-            HOST,
-            "/.portero/saml/acs",
-            &[("SAMLResponse", &saml_response), ("RelayState", &relay)],
-        )
-        .cookie("portero_saml", &flow),
-    );
-    assert_eq!(r.status, 302, "{}\n{}", r.body, p.audit());
-    assert_eq!(r.location(), "/domains?page=3");
-    let session = r.set_cookie("portero_session").unwrap();
-    let got = p
-        .send(get(HOST, "/domains").cookie("portero_session", &session))
-        .received();
+    let got = finish_at_acs(&p, HOST, &page.body, &flow, "/domains?page=3");
     assert_eq!(got.one("x-portero-user"), Some("ana@samlco.test"));
     assert_eq!(got.one("x-portero-auth"), Some("saml"));
     assert_eq!(got.one("x-portero-name"), Some("Ana Perez"));

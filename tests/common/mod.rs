@@ -648,3 +648,31 @@ pub fn eddsa(p: &Portero, claims: &serde_json::Value) -> String {
     )
     .unwrap()
 }
+
+/// Plays the IdP's auto-POST page into Portero's ACS (with the flow cookie
+/// the browser got when it was sent to the IdP), checks the redirect back
+/// to `return_to`, and returns what the panel then receives.
+pub fn finish_at_acs(
+    p: &Portero,
+    host: &str,
+    idp_page: &str,
+    flow_cookie: &str,
+    return_to: &str,
+) -> Received {
+    assert!(idp_page.contains("/.portero/saml/acs"), "{idp_page}");
+    let saml_response = saml::input_value(idp_page, "SAMLResponse");
+    let relay = saml::input_value(idp_page, "RelayState");
+    let r = p.send(
+        post_form(
+            host,
+            "/.portero/saml/acs",
+            &[("SAMLResponse", &saml_response), ("RelayState", &relay)],
+        )
+        .cookie("portero_saml", flow_cookie),
+    );
+    assert_eq!(r.status, 302, "{}\n{}", r.body, p.audit());
+    assert_eq!(r.location(), return_to);
+    let session = r.set_cookie("portero_session").unwrap();
+    p.send(get(host, return_to).cookie("portero_session", &session))
+        .received()
+}

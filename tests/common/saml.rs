@@ -257,3 +257,42 @@ pub fn strip_decl(xml: &str) -> String {
         None => xml.to_string(),
     }
 }
+
+/// A child process (an IdP) stopped when the test ends.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something listens on `port` (at most 20 s).
+pub fn wait_for_port(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The value of `<input … name="NAME" … value="…">` in an IdP's HTML form.
+pub fn input_value(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no {name} in {html}"));
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    let tag = &html[start..end];
+    let v = tag.find("value=\"").unwrap() + "value=\"".len();
+    let value = &tag[v..];
+    value[..value.find('"').unwrap()]
+        .replace("&quot;", "\"")
+        .replace("&#039;", "'")
+        .replace("&#x2B;", "+")
+        .replace("&#43;", "+")
+        .replace("&#x3D;", "=")
+        .replace("&#61;", "=")
+        .replace("&amp;", "&")
+}
