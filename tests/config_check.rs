@@ -153,3 +153,42 @@ fn saml_metadata_that_cannot_verify_anything_is_an_error_with_its_line() {
         );
     }
 }
+
+#[test]
+fn single_logout_needs_an_idp_slo_url_and_warns_with_auto_redirect() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = "MIIBszCCAVmgAwIBAgIUXv1Z"; // shape only: the metadata parser is not fed to xmlsec here
+    let md = |slo: &str| {
+        format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.t.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>{slo}<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.t.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+        )
+    };
+    let with_slo = dir.path().join("slo.xml");
+    let without = dir.path().join("noslo.xml");
+    std::fs::write(&with_slo, md(r#"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.t.test/slo"/>"#)).unwrap();
+    std::fs::write(&without, md("")).unwrap();
+    let config = |file: &std::path::Path, mode: &str| {
+        GOOD.replace(
+            "account = \"t.test\"\n",
+            &format!("account = \"t.test\"\nsso_mode = \"{mode}\"\n"),
+        ) + &format!(
+            "[tenant.saml]\nidp_metadata = \"{}\"\nsingle_logout = true\n",
+            file.display()
+        )
+    };
+    let (ok, out) = check(&config(&without, "login_page"));
+    assert!(
+        !ok && out.contains("portero.toml:18:") && out.contains("SingleLogoutService"),
+        "{out}"
+    );
+    let (ok, out) = check(&config(&with_slo, "auto_redirect"));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("portero.toml:18:")
+            && out.contains("warning")
+            && out.contains("auto_redirect"),
+        "{out}"
+    );
+    let (ok, out) = check(&config(&with_slo, "login_page"));
+    assert!(ok && !out.contains("auto_redirect"), "{out}");
+}

@@ -128,7 +128,7 @@ last_name = "sn"
     )
     .send(idp_port);
     assert_eq!(posted.status, 200, "{}", posted.body);
-    let got = finish_at_acs(&p, HOST, &posted.body, &flow, "/domains");
+    let (got, _) = finish_at_acs(&p, HOST, &posted.body, &flow, "/domains");
     assert_eq!(got.one("x-portero-user"), Some("ana@samlco.test"));
     assert_eq!(got.one("x-portero-auth"), Some("saml"));
     assert_eq!(got.one("x-portero-name"), Some("Ana Perez"));

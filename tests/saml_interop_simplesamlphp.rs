@@ -84,6 +84,10 @@ $metadata['http://{HOST}/.portero/saml/metadata'] = [
         'Binding' => 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST',
         'Location' => 'http://{HOST}/.portero/saml/acs',
     ]],
+    'SingleLogoutService' => [[
+        'Binding' => 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
+        'Location' => 'http://{HOST}/.portero/saml/slo',
+    ]],
     'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
 ];
 "#
@@ -114,7 +118,8 @@ impl Browser {
         r
     }
 
-    /// GETs `target`, following redirects that stay on the IdP.
+    /// GETs `target`, following redirects that stay on the IdP; a redirect
+    /// that leaves it is returned as it is.
     fn get(&mut self, target: &str) -> Resp {
         let host = format!("127.0.0.1:{}", self.port);
         let mut target = target.to_string();
@@ -124,17 +129,17 @@ impl Browser {
                 return r;
             }
             let loc = r.location().to_string();
-            target = loc
-                .strip_prefix(&format!("http://{host}"))
-                .unwrap_or_else(|| panic!("redirect off the IdP: {loc}"))
-                .to_string();
+            match loc.strip_prefix(&format!("http://{host}")) {
+                Some(t) => target = t.to_string(),
+                None => return r,
+            }
         }
         panic!("too many redirects at the IdP")
     }
 }
 
 #[test]
-fn sign_in_through_simplesamlphp() {
+fn sign_in_and_single_logout_through_simplesamlphp() {
     assert!(
         std::path::Path::new(SSP_WWW).exists(),
         "SimpleSAMLphp is missing: scripts/test.sh installs it (apt-get install simplesamlphp php-cli php-xml php-mbstring)"
@@ -177,6 +182,7 @@ permissions = ["technical", "invite"]
 
 [tenant.saml]
 idp_metadata = "{DIR}/idp.xml"
+single_logout = true
 [tenant.saml.attributes]
 first_name = "givenName"
 last_name = "sn"
@@ -221,9 +227,63 @@ last_name = "sn"
         posted
     };
     assert_eq!(page.status, 200, "{}", page.body);
-    let got = finish_at_acs(&p, HOST, &page.body, &flow, "/domains?page=3");
+    let (got, session) = finish_at_acs(&p, HOST, &page.body, &flow, "/domains?page=3");
     assert_eq!(got.one("x-portero-user"), Some("ana@samlco.test"));
     assert_eq!(got.one("x-portero-auth"), Some("saml"));
     assert_eq!(got.one("x-portero-name"), Some("Ana Perez"));
     assert_eq!(got.one("x-portero-permissions"), Some("invite,technical"));
+
+    // Single logout: Portero → SimpleSAMLphp → back to Portero's SLO endpoint.
+    let r = p.send(get(HOST, "/.portero/logout").cookie("portero_session", &session));
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(r.set_cookie("portero_session").as_deref(), Some(""));
+    let to_idp = r.location().to_string();
+    let target = to_idp
+        .strip_prefix(&format!("http://127.0.0.1:{port}"))
+        .unwrap_or_else(|| panic!("{to_idp}"))
+        .to_string();
+    let back = idp.get(&target);
+    assert!(
+        matches!(back.status, 302 | 303),
+        "{} {}",
+        back.status,
+        back.body
+    );
+    let slo = back.location().to_string();
+    let path = slo
+        .strip_prefix(&format!("http://{HOST}"))
+        .unwrap_or_else(|| panic!("{slo}"));
+    assert!(
+        path.starts_with("/.portero/saml/slo?SAMLResponse="),
+        "{slo}"
+    );
+    let logout_response = inflate(&query_map(&slo)["SAMLResponse"]);
+    assert!(
+        logout_response.contains("status:Success"),
+        "{logout_response}"
+    );
+    let landing = p.send(get(HOST, path).html());
+    assert_eq!(landing.status, 200);
+    assert!(landing.body.contains("signed out"), "{}", landing.body);
+    // The IdP session is gone too: signing in again asks for the password.
+    let r = p.send(get(HOST, "/").html());
+    let again = idp.get(
+        r.location()
+            .strip_prefix(&format!("http://127.0.0.1:{port}"))
+            .unwrap(),
+    );
+    assert!(again.body.contains("AuthState"), "{}", again.body);
+}
+
+fn inflate(b64: &str) -> String {
+    use base64::Engine;
+    use std::io::Read;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let mut out = String::new();
+    flate2::read::DeflateDecoder::new(&raw[..])
+        .read_to_string(&mut out)
+        .unwrap();
+    out
 }

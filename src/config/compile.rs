@@ -563,7 +563,7 @@ fn is_token(s: &str) -> bool {
 }
 
 /// `[tenant.saml]`: the IdP's metadata (a file for now), attribute mapping.
-fn compile_saml(cx: &mut Ctx<'_>, raw: &RawSaml, w: &str) -> Option<SamlSp> {
+fn compile_saml(cx: &mut Ctx<'_>, raw: &RawSaml, w: &str, auto_redirect: bool) -> Option<SamlSp> {
     let md = raw.idp_metadata.get_ref();
     let span = raw.idp_metadata.span();
     if md.starts_with("https://") || md.starts_with("http://") {
@@ -595,7 +595,18 @@ fn compile_saml(cx: &mut Ctx<'_>, raw: &RawSaml, w: &str) -> Option<SamlSp> {
         username: a.as_ref().and_then(|a| a.username.clone()),
     };
     match SamlSp::from_metadata(&xml, attributes, raw.allow_idp_initiated.unwrap_or(false)) {
-        Ok(sp) => Some(sp),
+        Ok(mut sp) => {
+            if let Some(slo) = &raw.single_logout {
+                sp.single_logout = *slo.get_ref();
+                if sp.single_logout && sp.slo_url.is_none() {
+                    cx.err(slo.span(), format!("{w}: single_logout is on but the IdP metadata has no SingleLogoutService with the HTTP-Redirect binding"));
+                }
+                if sp.single_logout && auto_redirect {
+                    cx.warn(slo.span(), format!("{w}: single_logout with sso_mode = \"auto_redirect\": after logging out, the next panel request goes straight back to the IdP"));
+                }
+            }
+            Some(sp)
+        }
         Err(e) => {
             cx.err(
                 span,
@@ -783,7 +794,7 @@ fn compile_tenant(
     let saml = raw
         .saml
         .as_ref()
-        .and_then(|s| compile_saml(cx, s.get_ref(), &w))
+        .and_then(|s| compile_saml(cx, s.get_ref(), &w, sso_mode == SsoMode::AutoRedirect))
         .map(Arc::new);
     let oidc_issuer = raw.oidc.as_ref().map(|o| {
         let iss = o.get_ref().issuer.get_ref().clone();

@@ -107,6 +107,7 @@ pub struct RawSaml {
     pub idp_metadata: Spanned<String>,
     pub tenant_specific_issuer: Option<Spanned<bool>>,
     pub allow_idp_initiated: Option<bool>,
+    pub single_logout: Option<Spanned<bool>>,
     pub attributes: Option<RawAttributes>,
 }
 

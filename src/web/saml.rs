@@ -148,3 +148,20 @@ pub fn metadata(tenant: &Tenant, seen: &Seen<'_>) -> Reply {
         None => Reply::html(500, super::internal_error_page()),
     }
 }
+
+/// `GET /.portero/saml/slo`: where the IdP sends the browser after single
+/// logout (a `LogoutResponse`), or to log out from elsewhere (a
+/// `LogoutRequest`). Either way this browser's session ends and the logout
+/// page is shown; no LogoutResponse is sent back yet.
+pub fn slo(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    if let Some(s) = &seen.session {
+        state.audit(
+            &tenant.name,
+            Event::SignOut,
+            Some(&s.user),
+            Some(seen.client_ip),
+            "SAML single logout",
+        );
+    }
+    super::signin::clear_session_cookies(super::signin::signed_out_page(tenant), cfg, seen)
+}

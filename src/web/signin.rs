@@ -4,7 +4,7 @@
 use super::pages::{self, query_encode, SignInForm, SsoButton};
 use super::{form_field, no_idp, query_param, return_to, same_origin, tenant_page, to_idp, Reply};
 use crate::audit::Event;
-use crate::auth::{normalize_email, VerifiedLogin};
+use crate::auth::{normalize_email, AuthMethod, VerifiedLogin};
 use crate::config::{Config, Tenant};
 use crate::facts;
 use crate::gate::{idp_label, Seen};
@@ -206,6 +206,25 @@ pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
             "logout",
         );
     }
+    // A SAML session of a tenant with single logout also ends at the IdP,
+    // which sends the browser back to /.portero/saml/slo.
+    let at_idp = seen
+        .session
+        .as_ref()
+        .filter(|s| s.method == AuthMethod::Saml)
+        .and_then(|s| {
+            let sp = tenant.saml.as_ref().filter(|sp| sp.single_logout)?;
+            sp.logout_url(&seen.origin(), &s.email, state.now(), "signed-out")
+        });
+    let reply = match at_idp {
+        Some(url) => Reply::redirect(&url),
+        None => signed_out_page(tenant),
+    };
+    clear_session_cookies(reply, cfg, seen)
+}
+
+/// The logout landing page.
+pub fn signed_out_page(tenant: &Tenant) -> Reply {
     tenant_page(
         tenant,
         200,
@@ -213,11 +232,16 @@ pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         "Your session has ended.",
         &[("/.portero/login?return_to=%2F", "Sign in again")],
     )
-    .cookie(&clear_cookie(&cfg.session.cookie_name, seen.req.tls))
-    .cookie(&clear_cookie(
-        &cfg.session.classic_cookie_name,
-        seen.req.tls,
-    ))
+}
+
+/// Adds the cookies that end Portero's session and classic-login choice.
+pub fn clear_session_cookies(reply: Reply, cfg: &Config, seen: &Seen<'_>) -> Reply {
+    reply
+        .cookie(&clear_cookie(&cfg.session.cookie_name, seen.req.tls))
+        .cookie(&clear_cookie(
+            &cfg.session.classic_cookie_name,
+            seen.req.tls,
+        ))
 }
 
 fn facts_for<'a>(seen: &Seen<'_>, path: &'a str, identified_as: Option<&'a str>) -> Facts<'a> {

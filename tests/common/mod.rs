@@ -651,14 +651,14 @@ pub fn eddsa(p: &Portero, claims: &serde_json::Value) -> String {
 
 /// Plays the IdP's auto-POST page into Portero's ACS (with the flow cookie
 /// the browser got when it was sent to the IdP), checks the redirect back
-/// to `return_to`, and returns what the panel then receives.
+/// to `return_to`, and returns what the panel then receives and the session.
 pub fn finish_at_acs(
     p: &Portero,
     host: &str,
     idp_page: &str,
     flow_cookie: &str,
     return_to: &str,
-) -> Received {
+) -> (Received, String) {
     assert!(idp_page.contains("/.portero/saml/acs"), "{idp_page}");
     let saml_response = saml::input_value(idp_page, "SAMLResponse");
     let relay = saml::input_value(idp_page, "RelayState");
@@ -673,6 +673,8 @@ pub fn finish_at_acs(
     assert_eq!(r.status, 302, "{}\n{}", r.body, p.audit());
     assert_eq!(r.location(), return_to);
     let session = r.set_cookie("portero_session").unwrap();
-    p.send(get(host, return_to).cookie("portero_session", &session))
-        .received()
+    let received = p
+        .send(get(host, return_to).cookie("portero_session", &session))
+        .received();
+    (received, session)
 }

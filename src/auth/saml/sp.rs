@@ -41,6 +41,8 @@ pub struct SamlSp {
     pub attributes: AttributeNames,
     /// Whether responses to no request are accepted.
     pub allow_idp_initiated: bool,
+    /// Whether `/.portero/logout` also ends the IdP session (SP-initiated SLO).
+    pub single_logout: bool,
 }
 
 /// What went wrong reading IdP metadata.
@@ -101,6 +103,7 @@ impl SamlSp {
             slo_url,
             attributes,
             allow_idp_initiated,
+            single_logout: false,
         })
     }
 
@@ -205,6 +208,52 @@ impl SamlSp {
         }
         .and_then(|n| clean_display_name(&n));
         Ok(VerifiedLogin::new(tenant, email, name, AuthMethod::Saml))
+    }
+}
+
+impl SamlSp {
+    /// A `LogoutRequest` for `name_id` by HTTP-Redirect to the IdP's SLO URL
+    /// (unsigned: Portero has no SP signing key yet), with `relay_state`.
+    pub fn logout_url(
+        &self,
+        origin: &str,
+        name_id: &str,
+        now: u64,
+        relay_state: &str,
+    ) -> Option<String> {
+        use flate2::write::DeflateEncoder;
+        use samael::traits::ToXml;
+        use std::io::Write;
+        let slo = self.slo_url.as_ref()?;
+        let request = samael::schema::LogoutRequest {
+            id: Some(samael::crypto::gen_saml_response_id()),
+            version: Some("2.0".to_string()),
+            issue_instant: chrono::DateTime::from_timestamp(i64::try_from(now).ok()?, 0),
+            destination: Some(slo.clone()),
+            issuer: Some(samael::schema::Issuer {
+                value: Some(entity_id(origin)),
+                ..Default::default()
+            }),
+            signature: None,
+            session_index: None,
+            name_id: Some(samael::schema::NameID {
+                format: Some(EMAIL_FORMAT.to_string()),
+                value: name_id.to_string(),
+            }),
+        };
+        let xml = request.to_string().ok()?;
+        let mut deflated = Vec::new();
+        {
+            let mut encoder = DeflateEncoder::new(&mut deflated, flate2::Compression::default());
+            encoder.write_all(xml.as_bytes()).ok()?;
+        }
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&deflated);
+        let mut url = url::Url::parse(slo).ok()?;
+        url.query_pairs_mut()
+            .append_pair("SAMLRequest", &encoded)
+            .append_pair("RelayState", relay_state);
+        Some(url.to_string())
     }
 }
 
