@@ -150,7 +150,9 @@ fn sign_in_and_single_logout_through_simplesamlphp() {
     configure(dir.path(), port, &key);
     let _php = KillOnDrop(
         Command::new("php")
-            .args(["-S", &format!("127.0.0.1:{port}"), "-t", SSP_WWW])
+            .arg("-d")
+        .arg(format!("session.save_path={}", dir.path().join("tmp").display()))
+        .args(["-S", &format!("127.0.0.1:{port}"), "-t", SSP_WWW])
             .env("SIMPLESAMLPHP_CONFIG_DIR", dir.path().join("config"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
