@@ -151,8 +151,11 @@ fn sign_in_and_single_logout_through_simplesamlphp() {
     let _php = KillOnDrop(
         Command::new("php")
             .arg("-d")
-        .arg(format!("session.save_path={}", dir.path().join("tmp").display()))
-        .args(["-S", &format!("127.0.0.1:{port}"), "-t", SSP_WWW])
+            .arg(format!(
+                "session.save_path={}",
+                dir.path().join("tmp").display()
+            ))
+            .args(["-S", &format!("127.0.0.1:{port}"), "-t", SSP_WWW])
             .env("SIMPLESAMLPHP_CONFIG_DIR", dir.path().join("config"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -95,8 +95,13 @@ fn begin(p: &Portero) -> (String, String, String) {
 }
 
 fn answer(key: &SigningKey, request_id: Option<&str>, origin: &str) -> String {
+    answer_with_id(key, request_id, origin, "_assert1")
+}
+
+fn answer_with_id(key: &SigningKey, request_id: Option<&str>, origin: &str, id: &str) -> String {
     let n = now();
     let spec = Spec {
+        assertion_id: id.to_string(),
         in_response_to: request_id.map(str::to_string),
         destination: format!("{origin}/.portero/saml/acs"),
         recipient: format!("{origin}/.portero/saml/acs"),
@@ -176,6 +181,23 @@ fn a_response_is_used_once() {
     let again = post_acs(&p, HOST, &response, &relay, Some(&cookie));
     assert_eq!(again.status, 401, "{}", again.body);
     assert!(again.set_cookie("portero_session").is_none());
+}
+
+#[test]
+fn a_started_sign_in_is_finished_once_even_with_a_fresh_assertion() {
+    let key = SigningKey::new();
+    let (_up, p) = start(&key);
+    let (relay, cookie, _) = begin(&p);
+    let first = answer_with_id(&key, Some(&relay), ORIGIN, "_first");
+    assert_eq!(
+        post_acs(&p, HOST, &first, &relay, Some(&cookie)).status,
+        302
+    );
+    // A second, valid assertion for the same request: the request is used up.
+    let second = answer_with_id(&key, Some(&relay), ORIGIN, "_second");
+    let r = post_acs(&p, HOST, &second, &relay, Some(&cookie));
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(p.audit().contains("unknown_or_used_relay_state"));
 }
 
 #[test]
