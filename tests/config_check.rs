@@ -192,3 +192,25 @@ fn single_logout_needs_an_idp_slo_url_and_warns_with_auto_redirect() {
     let (ok, out) = check(&config(&with_slo, "login_page"));
     assert!(ok && !out.contains("auto_redirect"), "{out}");
 }
+
+#[test]
+fn an_sp_signing_key_needs_its_certificate() {
+    let md = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/fixtures/idp-metadata.xml"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idp.xml");
+    std::fs::write(&path, md.unwrap()).unwrap();
+    let config = format!(
+        "{GOOD}[tenant.saml]\nidp_metadata = \"{}\"\nsp_signing_key = \"file:{}/a.pem\"\n",
+        path.display(),
+        "{DIR}"
+    );
+    let (ok, out) = check(&config);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("portero.toml:17:") && out.contains("go together"),
+        "{out}"
+    );
+}

@@ -13,13 +13,16 @@ use std::process::{Command, Stdio};
 const HOST: &str = "panel.samlco.test";
 const SSP_WWW: &str = "/usr/share/simplesamlphp/www";
 
-/// SimpleSAMLphp's configuration, metadata and users in `dir`, as an IdP on `port`.
-fn configure(dir: &std::path::Path, port: u16, key: &SigningKey) {
+/// SimpleSAMLphp's configuration, metadata and users in `dir`, as an IdP on
+/// `port` that insists on signed AuthnRequests and LogoutRequests from
+/// Portero (whose certificate is `sp`).
+fn configure(dir: &std::path::Path, port: u16, key: &SigningKey, sp: &SigningKey) {
     for sub in ["config", "metadata", "cert", "log", "data", "tmp"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
     std::fs::copy(key.key_path(), dir.join("cert/idp.key")).unwrap();
     std::fs::copy(key.cert_path(), dir.join("cert/idp.crt")).unwrap();
+    std::fs::copy(sp.cert_path(), dir.join("cert/sp.crt")).unwrap();
     let d = dir.display();
     std::fs::write(
         dir.join("config/config.php"),
@@ -89,6 +92,9 @@ $metadata['http://{HOST}/.portero/saml/metadata'] = [
         'Location' => 'http://{HOST}/.portero/saml/slo',
     ]],
     'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+    'certificate' => 'sp.crt',
+    'validate.authnrequest' => true,
+    'validate.logout' => true,
 ];
 "#
         ),
@@ -145,9 +151,10 @@ fn sign_in_and_single_logout_through_simplesamlphp() {
         "SimpleSAMLphp is missing: scripts/test.sh installs it (apt-get install simplesamlphp php-cli php-xml php-mbstring)"
     );
     let key = SigningKey::new();
+    let sp_key = SigningKey::new();
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    configure(dir.path(), port, &key);
+    configure(dir.path(), port, &key, &sp_key);
     let _php = KillOnDrop(
         Command::new("php")
             .arg("-d")
@@ -188,6 +195,8 @@ permissions = ["technical", "invite"]
 [tenant.saml]
 idp_metadata = "{DIR}/idp.xml"
 single_logout = true
+sp_signing_key = "file:{DIR}/sp.key"
+sp_certificate = "file:{DIR}/sp.crt"
 [tenant.saml.attributes]
 first_name = "givenName"
 last_name = "sn"
@@ -195,7 +204,31 @@ last_name = "sn"
     let p = Portero::start_with(
         &format!("{SERVER_AND_SESSION}\n{tenants}"),
         &up,
-        &[("idp.xml", md.body.as_str())],
+        &[
+            ("idp.xml", md.body.as_str()),
+            (
+                "sp.key",
+                &std::fs::read_to_string(sp_key.key_path()).unwrap(),
+            ),
+            (
+                "sp.crt",
+                &std::fs::read_to_string(sp_key.cert_path()).unwrap(),
+            ),
+        ],
+    );
+    // Metadata out carries the SP's certificate.
+    let sp_md = p.send(get(HOST, "/.portero/saml/metadata"));
+    let sp_cert_b64 = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&sp_key.cert_der)
+    };
+    assert!(
+        sp_md
+            .body
+            .replace(['\n', ' '], "")
+            .contains(&sp_cert_b64[..60]),
+        "{}",
+        sp_md.body
     );
 
     // The panel sends the browser to SimpleSAMLphp.
@@ -203,6 +236,7 @@ last_name = "sn"
     assert_eq!(r.status, 302, "{}", r.body);
     let flow = r.set_cookie("portero_saml").unwrap();
     let location = r.location().to_string();
+    assert!(location.contains("&Signature="), "{location}");
     let target = location
         .strip_prefix(&format!("http://127.0.0.1:{port}"))
         .unwrap_or_else(|| panic!("{location}"))

@@ -5,7 +5,7 @@ use super::secret::{self, Env};
 use super::{duration, Diagnostic, Loaded, Severity};
 use crate::auth::external_jwt::{parse_alg, ExternalSso};
 use crate::auth::normalize_email;
-use crate::auth::saml::{AttributeNames, SamlSp};
+use crate::auth::saml::{AttributeNames, SamlSp, SpSigning};
 use crate::identity::{
     AccountRule, AssertionSigner, Directory, HeaderNames, Membership, Permission, Permissions,
     SignedIdentities,
@@ -596,6 +596,28 @@ fn compile_saml(cx: &mut Ctx<'_>, raw: &RawSaml, w: &str, auto_redirect: bool) -
     };
     match SamlSp::from_metadata(&xml, attributes, raw.allow_idp_initiated.unwrap_or(false)) {
         Ok(mut sp) => {
+            match (&raw.sp_signing_key, &raw.sp_certificate) {
+                (Some(k), Some(c)) => {
+                    let key = cx.secret(k, &format!("{w} saml.sp_signing_key"));
+                    let cert = cx.secret(c, &format!("{w} saml.sp_certificate"));
+                    if let (Some(key), Some(cert)) = (key, cert) {
+                        match SpSigning::from_pem(&key, &cert) {
+                            Ok(s) => sp.signing = Some(s),
+                            Err(e) => cx.err(
+                                k.span(),
+                                format!("{w}: saml.sp_signing_key / sp_certificate: {e}"),
+                            ),
+                        }
+                    }
+                }
+                (Some(one), None) | (None, Some(one)) => {
+                    cx.err(
+                        one.span(),
+                        format!("{w}: saml.sp_signing_key and saml.sp_certificate go together"),
+                    );
+                }
+                (None, None) => {}
+            }
             if let Some(slo) = &raw.single_logout {
                 sp.single_logout = *slo.get_ref();
                 if sp.single_logout && sp.slo_url.is_none() {

@@ -9,4 +9,4 @@ mod sp;
 pub use response::{verify, Expected, IdpTrust, Refusal, SamlLogin};
 /// Certificates as samael takes them (DER).
 pub use samael::crypto::CertificateDer;
-pub use sp::{acs_url, entity_id, AttributeNames, MetadataError, Pending, SamlSp};
+pub use sp::{acs_url, entity_id, AttributeNames, MetadataError, Pending, SamlSp, SpSigning};

@@ -4,6 +4,7 @@
 
 use super::response::{self, Expected, IdpTrust, Refusal};
 use crate::auth::{clean_display_name, normalize_email, AuthMethod, ReplayGuard, VerifiedLogin};
+use samael::crypto::CertificateDer;
 use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
 use samael::service_provider::ServiceProvider;
 use std::time::Duration;
@@ -43,6 +44,41 @@ pub struct SamlSp {
     pub allow_idp_initiated: bool,
     /// Whether `/.portero/logout` also ends the IdP session (SP-initiated SLO).
     pub single_logout: bool,
+    /// The SP's signing key and certificate: AuthnRequests and
+    /// LogoutRequests are signed (redirect binding) and the certificate is
+    /// published in the SP metadata.
+    pub signing: Option<SpSigning>,
+}
+
+/// The SP's own key pair, for IdPs that want signed requests.
+#[derive(Clone)]
+pub struct SpSigning {
+    key: openssl::pkey::PKey<openssl::pkey::Private>,
+    cert_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for SpSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpSigning").finish_non_exhaustive()
+    }
+}
+
+impl SpSigning {
+    /// From a PEM private key (RSA or EC) and a PEM certificate.
+    pub fn from_pem(key_pem: &str, cert_pem: &str) -> Result<SpSigning, String> {
+        let key = openssl::pkey::PKey::private_key_from_pem(key_pem.as_bytes())
+            .map_err(|e| format!("not a PEM private key: {e}"))?;
+        let cert = openssl::x509::X509::from_pem(cert_pem.as_bytes())
+            .map_err(|e| format!("not a PEM certificate: {e}"))?;
+        let public = cert
+            .public_key()
+            .map_err(|e| format!("certificate without a public key: {e}"))?;
+        if !key.public_eq(&public) {
+            return Err("the certificate is not for this key".to_string());
+        }
+        let cert_der = cert.to_der().map_err(|e| e.to_string())?;
+        Ok(SpSigning { key, cert_der })
+    }
 }
 
 /// What went wrong reading IdP metadata.
@@ -104,6 +140,7 @@ impl SamlSp {
             attributes,
             allow_idp_initiated,
             single_logout: false,
+            signing: None,
         })
     }
 
@@ -121,6 +158,10 @@ impl SamlSp {
             slo_url: Some(format!("{origin}/.portero/saml/slo")),
             idp_metadata: self.descriptor.clone(),
             authn_name_id_format: Some(EMAIL_FORMAT.to_string()),
+            certificate: self
+                .signing
+                .as_ref()
+                .map(|s| CertificateDer::from(s.cert_der.clone())),
             ..ServiceProvider::default()
         }
     }
@@ -144,7 +185,11 @@ impl SamlSp {
             .make_authentication_request(&self.sso_url)
             .ok()?;
         let id = request.id.clone();
-        let mut url = request.redirect(&id).ok()??;
+        let url = request.redirect(&id).ok()??;
+        // The redirect-binding signature covers exactly SAMLRequest,
+        // RelayState and SigAlg (IdPs rebuild that string), so the hint
+        // is added after it.
+        let mut url = self.sign(url)?;
         if let Some(hint) = login_hint {
             url.query_pairs_mut().append_pair("login_hint", hint);
         }
@@ -212,8 +257,8 @@ impl SamlSp {
 }
 
 impl SamlSp {
-    /// A `LogoutRequest` for `name_id` by HTTP-Redirect to the IdP's SLO URL
-    /// (unsigned: Portero has no SP signing key yet), with `relay_state`.
+    /// A `LogoutRequest` for `name_id` by HTTP-Redirect to the IdP's SLO URL,
+    /// with `relay_state`, signed when the SP has a key.
     pub fn logout_url(
         &self,
         origin: &str,
@@ -253,7 +298,15 @@ impl SamlSp {
         url.query_pairs_mut()
             .append_pair("SAMLRequest", &encoded)
             .append_pair("RelayState", relay_state);
-        Some(url.to_string())
+        Some(self.sign(url)?.to_string())
+    }
+
+    /// Adds `SigAlg` and `Signature` (HTTP-Redirect binding) when the SP has a key.
+    fn sign(&self, url: url::Url) -> Option<url::Url> {
+        match &self.signing {
+            Some(s) => samael::crypto::sign_url(url, &s.key).ok(),
+            None => Some(url),
+        }
     }
 }
 
