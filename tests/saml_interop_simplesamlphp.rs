@@ -144,6 +144,48 @@ impl Browser {
     }
 }
 
+/// The whole sign-in as a browser does it: panel → SimpleSAMLphp's SSO
+/// service → its login form, filled in → its auto-POST page → Portero.
+fn sign_in(p: &Portero, idp: &mut Browser, return_to: &str) -> (Received, String) {
+    let port = idp.port;
+    // The panel sends the browser to SimpleSAMLphp.
+    let r = p.send(get(HOST, return_to).html());
+    assert_eq!(r.status, 302, "{}", r.body);
+    let flow = r.set_cookie("portero_saml").unwrap();
+    let location = r.location().to_string();
+    assert!(location.contains("&Signature="), "{location}");
+    let target = location
+        .strip_prefix(&format!("http://127.0.0.1:{port}"))
+        .unwrap_or_else(|| panic!("{location}"))
+        .to_string();
+    let form = idp.get(&target);
+    assert_eq!(form.status, 200, "{}", form.body);
+    let auth_state = input_value(&form.body, "AuthState");
+    let posted = idp.send(
+        post_form(
+            &format!("127.0.0.1:{port}"),
+            "/module.php/core/loginuserpass.php",
+            &[
+                ("username", "ana"),
+                ("password", "anapass"),
+                ("AuthState", &auth_state),
+            ],
+        )
+        .html(),
+    );
+    let page = if matches!(posted.status, 302 | 303) {
+        let loc = posted.location().to_string();
+        idp.get(
+            loc.strip_prefix(&format!("http://127.0.0.1:{port}"))
+                .unwrap(),
+        )
+    } else {
+        posted
+    };
+    assert_eq!(page.status, 200, "{}", page.body);
+    finish_at_acs(p, HOST, &page.body, &flow, return_to)
+}
+
 #[test]
 fn sign_in_and_single_logout_through_simplesamlphp() {
     assert!(
@@ -231,42 +273,7 @@ last_name = "sn"
         sp_md.body
     );
 
-    // The panel sends the browser to SimpleSAMLphp.
-    let r = p.send(get(HOST, "/domains?page=3").html());
-    assert_eq!(r.status, 302, "{}", r.body);
-    let flow = r.set_cookie("portero_saml").unwrap();
-    let location = r.location().to_string();
-    assert!(location.contains("&Signature="), "{location}");
-    let target = location
-        .strip_prefix(&format!("http://127.0.0.1:{port}"))
-        .unwrap_or_else(|| panic!("{location}"))
-        .to_string();
-    let form = idp.get(&target);
-    assert_eq!(form.status, 200, "{}", form.body);
-    let auth_state = input_value(&form.body, "AuthState");
-    let posted = idp.send(
-        post_form(
-            &format!("127.0.0.1:{port}"),
-            "/module.php/core/loginuserpass.php",
-            &[
-                ("username", "ana"),
-                ("password", "anapass"),
-                ("AuthState", &auth_state),
-            ],
-        )
-        .html(),
-    );
-    let page = if matches!(posted.status, 302 | 303) {
-        let loc = posted.location().to_string();
-        idp.get(
-            loc.strip_prefix(&format!("http://127.0.0.1:{port}"))
-                .unwrap(),
-        )
-    } else {
-        posted
-    };
-    assert_eq!(page.status, 200, "{}", page.body);
-    let (got, session) = finish_at_acs(&p, HOST, &page.body, &flow, "/domains?page=3");
+    let (got, session) = sign_in(&p, &mut idp, "/domains?page=3");
     assert_eq!(got.one("x-portero-user"), Some("ana@samlco.test"));
     assert_eq!(got.one("x-portero-auth"), Some("saml"));
     assert_eq!(got.one("x-portero-name"), Some("Ana Perez"));
@@ -312,6 +319,48 @@ last_name = "sn"
             .unwrap(),
     );
     assert!(again.body.contains("AuthState"), "{}", again.body);
+
+    // Logout started at the IdP: SimpleSAMLphp asks Portero, Portero answers.
+    let (_, session) = sign_in(&p, &mut idp, "/");
+    let done = format!("http://127.0.0.1:{port}/bye");
+    let to_portero = idp.get(&format!(
+        "/saml2/idp/initSLO.php?RelayState={}",
+        query_encode(&done)
+    ));
+    let slo = to_portero.location().to_string();
+    let path = slo
+        .strip_prefix(&format!("http://{HOST}"))
+        .unwrap_or_else(|| panic!("{} {slo} {}", to_portero.status, to_portero.body));
+    assert!(path.starts_with("/.portero/saml/slo?SAMLRequest="), "{slo}");
+    let answer = p.send(get(HOST, path).cookie("portero_session", &session));
+    assert_eq!(answer.status, 302, "{}", answer.body);
+    assert_eq!(answer.set_cookie("portero_session").as_deref(), Some(""));
+    let to_idp = answer.location().to_string();
+    assert!(
+        to_idp.contains("SAMLResponse=") && to_idp.contains("&Signature="),
+        "{to_idp}"
+    );
+    // SimpleSAMLphp takes the LogoutResponse and sends the browser on to RelayState.
+    let finished = idp.send(
+        get(
+            &format!("127.0.0.1:{port}"),
+            to_idp
+                .strip_prefix(&format!("http://127.0.0.1:{port}"))
+                .unwrap_or_else(|| panic!("{to_idp}")),
+        )
+        .html(),
+    );
+    assert_eq!(
+        finished.location(),
+        done,
+        "{} {}",
+        finished.status,
+        finished.body
+    );
+}
+
+fn query_encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn inflate(b64: &str) -> String {

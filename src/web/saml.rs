@@ -150,9 +150,10 @@ pub fn metadata(tenant: &Tenant, seen: &Seen<'_>) -> Reply {
 }
 
 /// `GET /.portero/saml/slo`: where the IdP sends the browser after single
-/// logout (a `LogoutResponse`), or to log out from elsewhere (a
-/// `LogoutRequest`). Either way this browser's session ends and the logout
-/// page is shown; no LogoutResponse is sent back yet.
+/// logout (a `LogoutResponse`: the logout page), or to log out from
+/// elsewhere (a `LogoutRequest`: answered with a `LogoutResponse` back to
+/// the IdP). Either way this browser's session ends. A forged request can
+/// only sign its own browser out.
 pub fn slo(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     if let Some(s) = &seen.session {
         state.audit(
@@ -163,5 +164,14 @@ pub fn slo(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Rep
             "SAML single logout",
         );
     }
-    super::signin::clear_session_cookies(super::signin::signed_out_page(tenant), cfg, seen)
+    let back_to_idp = super::query_param(seen, "SAMLRequest").and_then(|request| {
+        let sp = tenant.saml.as_ref()?;
+        let relay = super::query_param(seen, "RelayState");
+        sp.logout_response_url(&seen.origin(), &request, state.now(), relay.as_deref())
+    });
+    let reply = match back_to_idp {
+        Some(url) => Reply::redirect(&url),
+        None => super::signin::signed_out_page(tenant),
+    };
+    super::signin::clear_session_cookies(reply, cfg, seen)
 }

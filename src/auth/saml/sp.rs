@@ -14,6 +14,7 @@ pub const SKEW: u64 = 60;
 /// How old an assertion may be when it reaches the ACS, in seconds.
 pub const MAX_AGE: u64 = 300;
 const EMAIL_FORMAT: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+const SUCCESS_STATUS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 
 /// Which attribute carries what (`[tenant.saml.attributes]`).
 #[derive(Debug, Clone, Default)]
@@ -266,9 +267,7 @@ impl SamlSp {
         now: u64,
         relay_state: &str,
     ) -> Option<String> {
-        use flate2::write::DeflateEncoder;
         use samael::traits::ToXml;
-        use std::io::Write;
         let slo = self.slo_url.as_ref()?;
         let request = samael::schema::LogoutRequest {
             id: Some(samael::crypto::gen_saml_response_id()),
@@ -287,17 +286,72 @@ impl SamlSp {
             }),
         };
         let xml = request.to_string().ok()?;
+        self.redirect(slo, "SAMLRequest", &xml, relay_state)
+    }
+
+    /// Answers an IdP's `LogoutRequest` (HTTP-Redirect, the `SAMLRequest`
+    /// value as sent): a `LogoutResponse` with status Success to the IdP's
+    /// SLO URL, echoing `relay_state`. `None` when the request is not
+    /// readable or not from this IdP.
+    pub fn logout_response_url(
+        &self,
+        origin: &str,
+        saml_request: &str,
+        now: u64,
+        relay_state: Option<&str>,
+    ) -> Option<String> {
+        use samael::traits::ToXml;
+        let slo = self.slo_url.as_ref()?;
+        let xml = inflate(saml_request)?;
+        let request: samael::schema::LogoutRequest = xml.parse().ok()?;
+        let from_idp = request
+            .issuer
+            .as_ref()
+            .and_then(|i| i.value.as_deref())
+            .is_some_and(|v| v == self.trust.entity_id());
+        if !from_idp {
+            return None;
+        }
+        let response = samael::schema::LogoutResponse {
+            id: Some(samael::crypto::gen_saml_response_id()),
+            in_response_to: request.id.clone(),
+            version: Some("2.0".to_string()),
+            issue_instant: chrono::DateTime::from_timestamp(i64::try_from(now).ok()?, 0),
+            destination: Some(slo.clone()),
+            consent: None,
+            issuer: Some(samael::schema::Issuer {
+                value: Some(entity_id(origin)),
+                ..Default::default()
+            }),
+            signature: None,
+            status: Some(samael::schema::Status {
+                status_code: samael::schema::StatusCode {
+                    value: Some(SUCCESS_STATUS.to_string()),
+                },
+                status_message: None,
+                status_detail: None,
+            }),
+        };
+        let xml = response.to_string().ok()?;
+        self.redirect(slo, "SAMLResponse", &xml, relay_state.unwrap_or(""))
+    }
+
+    /// `to?{param}=<deflated, base64 xml>&RelayState=…`, signed when the SP has a key.
+    fn redirect(&self, to: &str, param: &str, xml: &str, relay_state: &str) -> Option<String> {
+        use base64::Engine;
+        use flate2::write::DeflateEncoder;
+        use std::io::Write;
         let mut deflated = Vec::new();
         {
             let mut encoder = DeflateEncoder::new(&mut deflated, flate2::Compression::default());
             encoder.write_all(xml.as_bytes()).ok()?;
         }
-        use base64::Engine;
         let encoded = base64::engine::general_purpose::STANDARD.encode(&deflated);
-        let mut url = url::Url::parse(slo).ok()?;
-        url.query_pairs_mut()
-            .append_pair("SAMLRequest", &encoded)
-            .append_pair("RelayState", relay_state);
+        let mut url = url::Url::parse(to).ok()?;
+        url.query_pairs_mut().append_pair(param, &encoded);
+        if !relay_state.is_empty() {
+            url.query_pairs_mut().append_pair("RelayState", relay_state);
+        }
         Some(self.sign(url)?.to_string())
     }
 
@@ -308,6 +362,21 @@ impl SamlSp {
             None => Some(url),
         }
     }
+}
+
+/// A redirect-binding message: base64, then raw deflate (at most 1 MiB).
+fn inflate(b64: &str) -> Option<String> {
+    use base64::Engine;
+    use std::io::Read;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let mut out = String::new();
+    flate2::read::DeflateDecoder::new(&raw[..])
+        .take(1 << 20)
+        .read_to_string(&mut out)
+        .ok()?;
+    Some(out)
 }
 
 /// The SP entity ID for an origin: its metadata URL.
