@@ -155,15 +155,7 @@ pub fn metadata(tenant: &Tenant, seen: &Seen<'_>) -> Reply {
 /// the IdP). Either way this browser's session ends. A forged request can
 /// only sign its own browser out.
 pub fn slo(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
-    if let Some(s) = &seen.session {
-        state.audit(
-            &tenant.name,
-            Event::SignOut,
-            Some(&s.user),
-            Some(seen.client_ip),
-            "SAML single logout",
-        );
-    }
+    super::signin::audit_sign_out(state, tenant, seen, "SAML single logout");
     let back_to_idp = super::query_param(seen, "SAMLRequest").and_then(|request| {
         let sp = tenant.saml.as_ref()?;
         let relay = super::query_param(seen, "RelayState");

@@ -197,15 +197,7 @@ pub fn complete(
 
 /// `/.portero/logout`: ends the session and any classic-login choice.
 pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
-    if let Some(s) = &seen.session {
-        state.audit(
-            &tenant.name,
-            Event::SignOut,
-            Some(&s.user),
-            Some(seen.client_ip),
-            "logout",
-        );
-    }
+    audit_sign_out(state, tenant, seen, "logout");
     // A SAML session of a tenant with single logout also ends at the IdP,
     // which sends the browser back to /.portero/saml/slo.
     let at_idp = seen
@@ -221,6 +213,19 @@ pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         None => signed_out_page(tenant),
     };
     clear_session_cookies(reply, cfg, seen)
+}
+
+/// Audits the end of this request's session, if it had one.
+pub fn audit_sign_out(state: &State, tenant: &Tenant, seen: &Seen<'_>, how: &str) {
+    if let Some(s) = &seen.session {
+        state.audit(
+            &tenant.name,
+            Event::SignOut,
+            Some(&s.user),
+            Some(seen.client_ip),
+            how,
+        );
+    }
 }
 
 /// The logout landing page.
