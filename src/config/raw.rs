@@ -100,7 +100,7 @@ pub struct RawExternalSso {
     pub max_token_age: Option<Spanned<String>>,
 }
 
-/// `[tenant.saml]` (parsed and checked now; the SAML flow arrives with issue 4).
+/// `[tenant.saml]`: the IdP metadata file, attribute mapping, SP key, logout.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSaml {
@@ -125,7 +125,7 @@ pub struct RawAttributes {
 }
 
 /// `[tenant.oidc]` (parsed and checked now; the OIDC flow arrives with issue 5).
-// Parsed and checked now; read by the SAML and OIDC sign-in work (issues 4 and 5).
+// Parsed and checked now; read by the OpenID Connect sign-in work (issue 5).
 #[allow(dead_code)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
