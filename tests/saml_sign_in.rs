@@ -201,6 +201,26 @@ fn a_started_sign_in_is_finished_once_even_with_a_fresh_assertion() {
 }
 
 #[test]
+fn a_sign_in_started_for_one_tenant_cannot_finish_at_another() {
+    let key = SigningKey::new();
+    let (_up, p) = start(&key);
+    let (relay, cookie, _) = begin(&p);
+    // A response made for the other tenant's ACS, answering samlco's request.
+    let other = "http://panel.unsolicited.test";
+    let response = answer(&key, Some(&relay), other);
+    let r = post_acs(
+        &p,
+        "panel.unsolicited.test",
+        &response,
+        &relay,
+        Some(&cookie),
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.set_cookie("portero_session").is_none());
+    assert!(p.audit().contains("relay_state_of_another_tenant"));
+}
+
+#[test]
 fn another_browser_cannot_finish_someone_elses_sign_in() {
     let key = SigningKey::new();
     let (_up, p) = start(&key);

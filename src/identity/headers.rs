@@ -93,7 +93,7 @@ impl HeaderNames {
         // Normalised on the stack: this runs for every header of every request.
         let mut buf = [0u8; 64];
         let Some(dst) = buf.get_mut(..name.len()) else {
-            // No stripped name is this long; normalise the slow way to be sure.
+            // Longer than the stack buffer: normalise on the heap.
             return self.strip.contains(&normalize(name));
         };
         for (d, b) in dst.iter_mut().zip(name.bytes()) {

@@ -32,7 +32,7 @@ pub fn start(
     state.saml_pending.insert(
         request_id.clone(),
         Pending {
-            tenant: seen.tenant_index,
+            tenant: tenant.name.clone(),
             request_id: request_id.clone(),
             return_to: return_to.to_string(),
             login_hint: login_hint.map(str::to_string),
@@ -85,7 +85,7 @@ pub fn acs(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Rep
         )
     };
     let pending = match pending {
-        Some(p) if p.tenant != seen.tenant_index => {
+        Some(p) if p.tenant != tenant.name => {
             return refuse(
                 "relay_state_of_another_tenant",
                 "The sign-in was started for another site.",

@@ -99,8 +99,8 @@ pub enum MetadataError {
 /// A sign-in Portero started: what the ACS must match later.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    /// The tenant's index.
-    pub tenant: usize,
+    /// The tenant's name (not its index, which a reload may reorder).
+    pub tenant: String,
     /// The AuthnRequest ID.
     pub request_id: String,
     /// Where to go afterwards (already sanitised to this tenant).
