@@ -17,6 +17,8 @@
 //! * [`forward`] rewrites the request for the panel (strip, forward, inject).
 //! * [`web`] answers the reserved `/.portero/` paths and renders pages.
 //! * [`proxy`] is the pingora data plane and the admin listener.
+//! * [`remote`] keeps documents fetched from IdPs (metadata, discovery,
+//!   keys) through [`outbound`], Portero's own HTTP client.
 
 pub mod audit;
 pub mod auth;
@@ -28,7 +30,9 @@ pub mod forward;
 pub mod gate;
 pub mod identity;
 pub mod metrics;
+pub mod outbound;
 pub mod proxy;
+pub mod remote;
 pub mod session;
 pub mod state;
 pub mod web;

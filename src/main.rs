@@ -142,6 +142,7 @@ fn run(path: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    fetch_idp_documents(&state);
     match portero::proxy::run(state) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -149,6 +150,35 @@ fn run(path: PathBuf) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Fetches what the configuration names by URL (IdP metadata, discovery)
+/// before serving, for a few seconds at most: an IdP that is down does not
+/// hold up the start (its last kept copy, if any, is used, and the
+/// refresher keeps trying).
+fn fetch_idp_documents(state: &Arc<portero::state::State>) {
+    if state.config().remote.is_empty() {
+        return;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("cannot fetch IdP documents before serving: {e}");
+            return;
+        }
+    };
+    runtime.block_on(async {
+        let limit = std::time::Duration::from_secs(5);
+        if tokio::time::timeout(limit, state.refresh_remote(true))
+            .await
+            .is_err()
+        {
+            tracing::warn!("IdP documents still loading after 5 s; serving, and fetching them in the background");
+        }
+    });
 }
 
 fn keygen(assertion_key: Option<PathBuf>) -> ExitCode {

@@ -18,6 +18,8 @@ pub struct Metrics {
     pub refusals: IntCounterVec,
     /// Configuration reloads by result (`ok`, `refused`).
     pub reloads: IntCounterVec,
+    /// Fetches of IdP documents by kind and result (`ok`, `failed`).
+    pub idp_fetches: IntCounterVec,
 }
 
 impl Metrics {
@@ -56,6 +58,14 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let idp_fetches = IntCounterVec::new(
+            Opts::new(
+                "portero_idp_document_fetches_total",
+                "Fetches of IdP documents (metadata, discovery, keys) by kind and result",
+            ),
+            &["document", "result"],
+        )?;
+        registry.register(Box::new(idp_fetches.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(decision_seconds.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;
@@ -68,6 +78,7 @@ impl Metrics {
             sign_ins,
             refusals,
             reloads,
+            idp_fetches,
         })
     }
 

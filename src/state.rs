@@ -30,6 +30,8 @@ pub struct State {
     pub metrics: Metrics,
     /// SAML sign-ins started and not yet answered, by request ID (ten minutes).
     pub saml_pending: moka::sync::Cache<String, crate::auth::saml::Pending>,
+    /// Good copies of documents fetched from IdPs.
+    pub remote: crate::remote::Keeper,
 }
 
 impl State {
@@ -48,6 +50,8 @@ impl State {
                 .map(|d| d.join("revocations.json")),
         );
         let metrics = Metrics::new().map_err(std::io::Error::other)?;
+        let remote = crate::remote::Keeper::new(config.server.data_dir.as_deref());
+        remote.adopt(&config.remote);
         Ok(State {
             config: ArcSwap::from_pointee(config),
             config_path,
@@ -60,6 +64,7 @@ impl State {
                 .max_capacity(100_000)
                 .time_to_live(std::time::Duration::from_secs(600))
                 .build(),
+            remote,
         })
     }
 
@@ -79,7 +84,11 @@ impl State {
     pub fn reload(&self, env: &dyn Env) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
         match config::load(&self.config_path, env) {
             Ok(loaded) => {
+                // The new configuration starts with the copies known so
+                // far; everything is fetched again right away.
+                self.remote.adopt(&loaded.config.remote);
                 self.config.store(Arc::new(loaded.config));
+                self.remote.wake.notify_one();
                 self.metrics.reloads.with_label_values(&["ok"]).inc();
                 self.audit(
                     "-",
@@ -101,6 +110,34 @@ impl State {
                     &format!("reload refused: {first}"),
                 );
                 Err(errors)
+            }
+        }
+    }
+
+    /// Fetches the IdP documents that are due (every one when `all`),
+    /// logging and counting each outcome.
+    pub async fn refresh_remote(&self, all: bool) {
+        let cfg = self.config();
+        if cfg.remote.is_empty() {
+            return;
+        }
+        let fetched = self
+            .remote
+            .refresh(&cfg.remote, &cfg.server.outbound, self.now(), all)
+            .await;
+        for f in fetched {
+            let result = if f.error.is_some() { "failed" } else { "ok" };
+            self.metrics
+                .idp_fetches
+                .with_label_values(&[f.what, result])
+                .inc();
+            match f.error {
+                None => tracing::info!(url = %f.url, "fetched the {}", f.what),
+                Some(e) => tracing::warn!(
+                    url = %f.url,
+                    "fetching the {} failed ({e}); the last good copy stays in force",
+                    f.what
+                ),
             }
         }
     }

@@ -126,13 +126,15 @@ fn a_bad_external_sso_url_is_named() {
 }
 
 /// Metadata without a certificate (samael would accept unsigned responses),
-/// a missing file, and a URL (not in this build) are errors on their line.
+/// a missing file, and a plain-http URL to another machine are errors on
+/// their line.
 #[test]
 fn saml_metadata_that_cannot_verify_anything_is_an_error_with_its_line() {
     for (idp_metadata, what) in [
         ("{DIR}/bare.xml", "no signing certificate"),
         ("{DIR}/missing.xml", "missing.xml"),
-        ("https://idp.t.test/metadata", "URL"),
+        ("http://idp.t.test/metadata", "use https://"),
+        ("file:///etc/passwd", "use https://"),
     ] {
         let config = format!("{GOOD}[tenant.saml]\nidp_metadata = \"{idp_metadata}\"\n");
         let dir = tempfile::tempdir().unwrap();
@@ -152,6 +154,27 @@ fn saml_metadata_that_cannot_verify_anything_is_an_error_with_its_line() {
             "{idp_metadata}: {out}"
         );
     }
+}
+
+/// `check` does not fetch: an https URL is accepted as written; the SP's
+/// name is given one way at most.
+#[test]
+fn saml_metadata_url_and_sp_entity_id() {
+    let url = "[tenant.saml]\nidp_metadata = \"https://idp.t.test/metadata\"\nmetadata_refresh = \"15m\"\n";
+    let (ok, out) = check(&format!("{GOOD}{url}"));
+    assert!(ok, "{out}");
+    let (ok, out) = check(&format!(
+        "{GOOD}{url}tenant_specific_issuer = true\nsp_entity_id = \"urn:x\"\n"
+    ));
+    assert!(
+        !ok && out.contains("portero.toml:19:") && out.contains("keep one"),
+        "{out}"
+    );
+    let (ok, out) = check(
+        &format!("{GOOD}{url}metadata_refresh = \"soon\"\n")
+            .replace("metadata_refresh = \"15m\"\n", ""),
+    );
+    assert!(!ok && out.contains("metadata_refresh"), "{out}");
 }
 
 #[test]

@@ -15,10 +15,7 @@ const HOST: &str = "panel.samlco.test";
 const ORIGIN: &str = "http://panel.samlco.test";
 
 fn metadata(key: &SigningKey) -> String {
-    let cert = base64::engine::general_purpose::STANDARD.encode(&key.cert_der);
-    format!(
-        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{IDP_ENTITY}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.samlco.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
-    )
+    idp_metadata(key, "https://idp.samlco.test/sso")
 }
 
 const TENANTS: &str = r#"
@@ -57,6 +54,23 @@ permissions = ["admin"]
 [tenant.saml]
 idp_metadata = "{DIR}/idp.xml"
 allow_idp_initiated = true
+
+[[tenant]]
+name = "issuerco"
+hosts = ["panel.issuerco.test", "admin.issuerco.test"]
+upstream = "{UPSTREAM}"
+sso_mode = "auto_redirect"
+account = "issuerco.test"
+
+[[tenant.member]]
+user = "ana@samlco.test"
+account = "issuerco.test"
+permissions = ["technical"]
+
+[tenant.saml]
+idp_metadata = "{DIR}/idp.xml"
+allow_idp_initiated = true
+tenant_specific_issuer = true
 "#;
 
 fn start(key: &SigningKey) -> (Upstream, Portero) {
@@ -99,13 +113,24 @@ fn answer(key: &SigningKey, request_id: Option<&str>, origin: &str) -> String {
 }
 
 fn answer_with_id(key: &SigningKey, request_id: Option<&str>, origin: &str, id: &str) -> String {
+    let audience = format!("{origin}/.portero/saml/metadata");
+    answer_to(key, request_id, origin, &audience, id)
+}
+
+fn answer_to(
+    key: &SigningKey,
+    request_id: Option<&str>,
+    origin: &str,
+    audience: &str,
+    id: &str,
+) -> String {
     let n = now();
     let spec = Spec {
         assertion_id: id.to_string(),
         in_response_to: request_id.map(str::to_string),
         destination: format!("{origin}/.portero/saml/acs"),
         recipient: format!("{origin}/.portero/saml/acs"),
-        audience: format!("{origin}/.portero/saml/metadata"),
+        audience: audience.to_string(),
         name_id: "ana@samlco.test".into(),
         issued: n,
         not_before: n - 5,
@@ -283,6 +308,59 @@ fn sp_metadata_is_served() {
         "{}",
         r.body
     );
+}
+
+#[test]
+fn a_tenant_specific_issuer_names_the_sp_on_every_host() {
+    let key = SigningKey::new();
+    let (_up, p) = start(&key);
+    const ISSUER: &str = "urn:portero:tenant:issuerco";
+    for host in ["panel.issuerco.test", "admin.issuerco.test"] {
+        let r = p.send(get(host, "/").html());
+        assert_eq!(r.status, 302, "{}", r.body);
+        let q = query_map(r.location());
+        let deflated = base64::engine::general_purpose::STANDARD
+            .decode(&q["SAMLRequest"])
+            .unwrap();
+        let mut request = String::new();
+        flate2::read::DeflateDecoder::new(&deflated[..])
+            .read_to_string(&mut request)
+            .unwrap();
+        assert!(request.contains(&format!(">{ISSUER}</")), "{request}");
+        // The ACS stays the host's own.
+        assert!(
+            request.contains(&format!("http://{host}/.portero/saml/acs")),
+            "{request}"
+        );
+        let md = p.send(get(host, "/.portero/saml/metadata"));
+        assert!(
+            md.body.contains(&format!(r#"entityID="{ISSUER}""#)),
+            "{}",
+            md.body
+        );
+    }
+    let origin = "http://admin.issuerco.test";
+    let host_audience = format!("{origin}/.portero/saml/metadata");
+    let r = post_acs(
+        &p,
+        "admin.issuerco.test",
+        &answer_to(&key, None, origin, &host_audience, "_i1"),
+        "",
+        None,
+    );
+    assert_eq!(
+        r.status, 401,
+        "the per-host entity ID is not this SP's name"
+    );
+    assert!(p.audit().contains("wrong_audience"));
+    let r = post_acs(
+        &p,
+        "admin.issuerco.test",
+        &answer_to(&key, None, origin, ISSUER, "_i2"),
+        "",
+        None,
+    );
+    assert_eq!(r.status, 302, "{}", r.body);
 }
 
 #[test]

@@ -5,11 +5,13 @@ use super::secret::{self, Env};
 use super::{duration, Diagnostic, Loaded, Severity};
 use crate::auth::external_jwt::{parse_alg, ExternalSso};
 use crate::auth::normalize_email;
-use crate::auth::saml::{AttributeNames, SamlSp, SpSigning};
+use crate::auth::saml::{AttributeNames, IdpMetadata, IdpSource, SamlSp, SpEntityId, SpSigning};
 use crate::identity::{
     AccountRule, AssertionSigner, Directory, HeaderNames, Membership, Permission, Permissions,
     SignedIdentities,
 };
+use crate::outbound::Outbound;
+use crate::remote::{Refresh, Remote};
 use crate::session::Sealer;
 use ipnet::IpNet;
 use portero_policy::{
@@ -44,6 +46,8 @@ pub struct Config {
     pub hosts: HostTable<usize>,
     /// Identity headers signed for recent sessions (emptied by a reload).
     pub signed: SignedIdentities,
+    /// Documents fetched from IdPs (metadata URLs, discovery, keys).
+    pub remote: Vec<Arc<dyn Refresh>>,
 }
 
 impl Config {
@@ -81,6 +85,8 @@ pub struct Server {
     pub upstream_timeout: u64,
     /// Where state that must survive a restart is kept.
     pub data_dir: Option<PathBuf>,
+    /// The HTTP client for IdP calls (system CAs plus `outbound_ca`).
+    pub outbound: Outbound,
 }
 
 /// `[session]`, validated.
@@ -150,6 +156,7 @@ struct Ctx<'a> {
     dir: PathBuf,
     env: &'a dyn Env,
     diags: Vec<Diagnostic>,
+    remote: Vec<Arc<dyn Refresh>>,
 }
 
 impl Ctx<'_> {
@@ -334,6 +341,7 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
         dir,
         env,
         diags: Vec::new(),
+        remote: Vec::new(),
     };
     let root = match DeTable::parse(src) {
         Ok(t) => t,
@@ -444,6 +452,7 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
                 assertion,
                 tenants,
                 hosts,
+                remote: cx.remote,
             },
             warnings: cx.diags,
         }),
@@ -500,6 +509,31 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         .filter(|a| *a != "stderr")
         .map(PathBuf::from);
     let data_dir = raw.data_dir.as_ref().map(|d| PathBuf::from(d.get_ref()));
+    let outbound_timeout = cx.duration(&raw.outbound_timeout, 10, "[server].outbound_timeout");
+    let extra_ca = raw.outbound_ca.as_ref().and_then(|c| {
+        let path = secret::resolve_path(c.get_ref(), &cx.dir);
+        match std::fs::read_to_string(&path) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                cx.err(
+                    c.span(),
+                    format!("[server].outbound_ca `{}`: {e}", path.display()),
+                );
+                None
+            }
+        }
+    });
+    let outbound = match Outbound::new(
+        extra_ca.as_deref(),
+        std::time::Duration::from_secs(outbound_timeout.max(1)),
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            let span = raw.outbound_ca.as_ref().map(|c| c.span()).unwrap_or(0..0);
+            cx.err(span, format!("[server].outbound_ca: {e}"));
+            return None;
+        }
+    };
     Some(Server {
         listen,
         listen_tls,
@@ -511,6 +545,7 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         grace_period,
         upstream_timeout: upstream_timeout.max(1),
         data_dir,
+        outbound,
     })
 }
 
@@ -562,30 +597,71 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// `[tenant.saml]`: the IdP's metadata (a file for now), attribute mapping.
-fn compile_saml(cx: &mut Ctx<'_>, raw: &RawSaml, w: &str, auto_redirect: bool) -> Option<SamlSp> {
+/// `[tenant.saml]`: the IdP's metadata (a file, or a URL kept fresh),
+/// the SP's entity ID, attribute mapping, signing key, single logout.
+fn compile_saml(
+    cx: &mut Ctx<'_>,
+    raw: &RawSaml,
+    tenant: &str,
+    w: &str,
+    auto_redirect: bool,
+) -> Option<SamlSp> {
     let md = raw.idp_metadata.get_ref();
     let span = raw.idp_metadata.span();
-    if md.starts_with("https://") || md.starts_with("http://") {
-        cx.err(span, format!("{w}: SAML idp_metadata from a URL is not in this build yet; save the IdP's metadata to a file and name the file"));
-        return None;
-    }
-    let path = secret::resolve_path(md, &cx.dir);
-    let xml = match std::fs::read_to_string(&path) {
-        Ok(x) => x,
-        Err(e) => {
-            cx.err(
-                span,
-                format!("{w}: SAML idp_metadata `{}`: {e}", path.display()),
-            );
+    let refresh = cx.duration(
+        &raw.metadata_refresh,
+        3600,
+        &format!("{w} saml.metadata_refresh"),
+    );
+    let idp = if md.contains("://") {
+        if let Err(e) = crate::outbound::check_url(md) {
+            cx.err(span, format!("{w}: SAML idp_metadata `{md}`: {e}"));
             return None;
         }
-    };
-    if let Some(t) = &raw.tenant_specific_issuer {
-        if *t.get_ref() {
-            cx.warn(t.span(), format!("{w}: tenant_specific_issuer is not in this build yet; the SP entity ID is each host's {}", "/.portero/saml/metadata URL"));
+        let remote = Arc::new(Remote::new(md, "SAML metadata", refresh, |xml| {
+            IdpMetadata::parse(xml).map_err(|e| e.to_string())
+        }));
+        cx.remote.push(remote.clone());
+        IdpSource::Url(remote)
+    } else {
+        if let Some(r) = &raw.metadata_refresh {
+            cx.warn(r.span(), format!("{w}: saml.metadata_refresh only applies to metadata from a URL; a file is read at start and on reload"));
         }
-    }
+        let path = secret::resolve_path(md, &cx.dir);
+        let parsed = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|xml| IdpMetadata::parse(&xml).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(m) => IdpSource::File(Arc::new(m)),
+            Err(e) => {
+                cx.err(
+                    span,
+                    format!("{w}: SAML idp_metadata `{}`: {e}", path.display()),
+                );
+                return None;
+            }
+        }
+    };
+    let specific = raw
+        .tenant_specific_issuer
+        .as_ref()
+        .is_some_and(|t| *t.get_ref());
+    let entity = match (&raw.sp_entity_id, specific) {
+        (Some(id), true) => {
+            cx.err(
+                id.span(),
+                format!("{w}: sp_entity_id and tenant_specific_issuer both name the SP; keep one"),
+            );
+            SpEntityId::PerHost
+        }
+        (Some(id), false) if id.get_ref().trim().is_empty() => {
+            cx.err(id.span(), format!("{w}: sp_entity_id is empty"));
+            SpEntityId::PerHost
+        }
+        (Some(id), false) => SpEntityId::Fixed(id.get_ref().clone()),
+        (None, true) => SpEntityId::Fixed(format!("urn:portero:tenant:{tenant}")),
+        (None, false) => SpEntityId::PerHost,
+    };
     let a = raw.attributes.clone();
     let attributes = AttributeNames {
         email: a.as_ref().and_then(|a| a.email.clone()),
@@ -594,49 +670,44 @@ fn compile_saml(cx: &mut Ctx<'_>, raw: &RawSaml, w: &str, auto_redirect: bool) -
         roles: a.as_ref().and_then(|a| a.roles.clone()),
         username: a.as_ref().and_then(|a| a.username.clone()),
     };
-    match SamlSp::from_metadata(&xml, attributes, raw.allow_idp_initiated.unwrap_or(false)) {
-        Ok(mut sp) => {
-            match (&raw.sp_signing_key, &raw.sp_certificate) {
-                (Some(k), Some(c)) => {
-                    let key = cx.secret(k, &format!("{w} saml.sp_signing_key"));
-                    let cert = cx.secret(c, &format!("{w} saml.sp_certificate"));
-                    if let (Some(key), Some(cert)) = (key, cert) {
-                        match SpSigning::from_pem(&key, &cert) {
-                            Ok(s) => sp.signing = Some(s),
-                            Err(e) => cx.err(
-                                k.span(),
-                                format!("{w}: saml.sp_signing_key / sp_certificate: {e}"),
-                            ),
-                        }
-                    }
-                }
-                (Some(one), None) | (None, Some(one)) => {
-                    cx.err(
-                        one.span(),
-                        format!("{w}: saml.sp_signing_key and saml.sp_certificate go together"),
-                    );
-                }
-                (None, None) => {}
-            }
-            if let Some(slo) = &raw.single_logout {
-                sp.single_logout = *slo.get_ref();
-                if sp.single_logout && sp.slo_url.is_none() {
-                    cx.err(slo.span(), format!("{w}: single_logout is on but the IdP metadata has no SingleLogoutService with the HTTP-Redirect binding"));
-                }
-                if sp.single_logout && auto_redirect {
-                    cx.warn(slo.span(), format!("{w}: single_logout with sso_mode = \"auto_redirect\": after logging out, the next panel request goes straight back to the IdP"));
+    let mut sp = SamlSp::new(idp, attributes, raw.allow_idp_initiated.unwrap_or(false));
+    sp.entity = entity;
+    match (&raw.sp_signing_key, &raw.sp_certificate) {
+        (Some(k), Some(c)) => {
+            let key = cx.secret(k, &format!("{w} saml.sp_signing_key"));
+            let cert = cx.secret(c, &format!("{w} saml.sp_certificate"));
+            if let (Some(key), Some(cert)) = (key, cert) {
+                match SpSigning::from_pem(&key, &cert) {
+                    Ok(s) => sp.signing = Some(s),
+                    Err(e) => cx.err(
+                        k.span(),
+                        format!("{w}: saml.sp_signing_key / sp_certificate: {e}"),
+                    ),
                 }
             }
-            Some(sp)
         }
-        Err(e) => {
+        (Some(one), None) | (None, Some(one)) => {
             cx.err(
-                span,
-                format!("{w}: SAML idp_metadata `{}`: {e}", path.display()),
+                one.span(),
+                format!("{w}: saml.sp_signing_key and saml.sp_certificate go together"),
             );
-            None
+        }
+        (None, None) => {}
+    }
+    if let Some(slo) = &raw.single_logout {
+        sp.single_logout = *slo.get_ref();
+        // Metadata from a URL is not here yet; the logout page says so if
+        // it still has no SLO endpoint when used.
+        if let IdpSource::File(m) = &sp.idp {
+            if sp.single_logout && m.slo_url.is_none() {
+                cx.err(slo.span(), format!("{w}: single_logout is on but the IdP metadata has no SingleLogoutService with the HTTP-Redirect binding"));
+            }
+        }
+        if sp.single_logout && auto_redirect {
+            cx.warn(slo.span(), format!("{w}: single_logout with sso_mode = \"auto_redirect\": after logging out, the next panel request goes straight back to the IdP"));
         }
     }
+    Some(sp)
 }
 
 fn compile_assertion(cx: &mut Ctx<'_>, raw: RawAssertion) -> Option<AssertionSigner> {
@@ -816,7 +887,15 @@ fn compile_tenant(
     let saml = raw
         .saml
         .as_ref()
-        .and_then(|s| compile_saml(cx, s.get_ref(), &w, sso_mode == SsoMode::AutoRedirect))
+        .and_then(|s| {
+            compile_saml(
+                cx,
+                s.get_ref(),
+                &name,
+                &w,
+                sso_mode == SsoMode::AutoRedirect,
+            )
+        })
         .map(Arc::new);
     let oidc_issuer = raw.oidc.as_ref().map(|o| {
         let iss = o.get_ref().issuer.get_ref().clone();

@@ -23,6 +23,8 @@ pub struct RawServer {
     pub grace_period: Option<Spanned<String>>,
     pub upstream_timeout: Option<Spanned<String>>,
     pub data_dir: Option<Spanned<String>>,
+    pub outbound_ca: Option<Spanned<String>>,
+    pub outbound_timeout: Option<Spanned<String>>,
 }
 
 /// `[session]`.
@@ -100,11 +102,14 @@ pub struct RawExternalSso {
     pub max_token_age: Option<Spanned<String>>,
 }
 
-/// `[tenant.saml]`: the IdP metadata file, attribute mapping, SP key, logout.
+/// `[tenant.saml]`: the IdP metadata (file or URL), SP entity ID, attribute
+/// mapping, SP key, logout.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSaml {
     pub idp_metadata: Spanned<String>,
+    pub metadata_refresh: Option<Spanned<String>>,
+    pub sp_entity_id: Option<Spanned<String>>,
     pub tenant_specific_issuer: Option<Spanned<bool>>,
     pub allow_idp_initiated: Option<bool>,
     pub single_logout: Option<Spanned<bool>>,

@@ -29,6 +29,43 @@ impl Admin {
         Admin { state }
     }
 
+    /// `/readyz`: ready once serving (sign-in through an IdP that is down
+    /// is that tenant's trouble, not the node's: break-glass and sessions
+    /// still work); each document fetched from an IdP is listed as `ok`,
+    /// `stale` (the last fetch failed; the last good copy is used) or
+    /// `missing` (never fetched: that sign-in shows the IdP-down page).
+    fn readiness(&self) -> String {
+        let cfg = self.state.config();
+        let now = self.state.now();
+        let mut out = format!("ready: {} tenants\n", cfg.tenants.len());
+        for doc in &cfg.remote {
+            let s = doc.status();
+            let line = match (s.fetched_at, &s.error) {
+                (Some(at), None) => format!(
+                    "ok {} {} (fetched {} s ago)",
+                    doc.what(),
+                    doc.url(),
+                    now.saturating_sub(at)
+                ),
+                (Some(at), Some(e)) => format!(
+                    "stale {} {} (using the copy fetched {} s ago; the last fetch failed: {e})",
+                    doc.what(),
+                    doc.url(),
+                    now.saturating_sub(at)
+                ),
+                (None, e) => format!(
+                    "missing {} {} ({})",
+                    doc.what(),
+                    doc.url(),
+                    e.as_deref().unwrap_or("not fetched yet")
+                ),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+
     fn authorized(&self, session: &ServerSession) -> bool {
         let cfg = self.state.config();
         let Some(token) = cfg.server.admin_token.as_deref() else {
@@ -69,10 +106,7 @@ impl ServeHttp for Admin {
                 self.state.metrics.render(),
             ),
             ("GET", "/healthz") => reply(200, text, "ok\n"),
-            ("GET", "/readyz") => {
-                let n = self.state.config().tenants.len();
-                reply(200, text, format!("ready: {n} tenants\n"))
-            }
+            ("GET", "/readyz") => reply(200, text, self.readiness()),
             ("POST", p) if p.starts_with("/tenants/") && p.ends_with("/reauth") => {
                 if !self.authorized(session) {
                     return reply(401, text, "admin token required\n");

@@ -53,10 +53,17 @@ pub fn run(state: Arc<State>) -> Result<(), String> {
     let mut admin = Service::new("portero admin".to_string(), Admin::new(state.clone()));
     admin.add_tcp(&cfg.server.admin_listen.to_string());
 
+    let refresher = background_service(
+        "IdP documents",
+        Refresher {
+            state: state.clone(),
+        },
+    );
     let reload = background_service("reload on SIGHUP", Reloader { state });
     server.add_service(proxy);
     server.add_service(admin);
     server.add_service(reload);
+    server.add_service(refresher);
     tracing::info!(
         listen = ?cfg.server.listen,
         listen_tls = ?cfg.server.listen_tls,
@@ -74,6 +81,28 @@ pub fn run(state: Arc<State>) -> Result<(), String> {
 /// TLS listeners keep the default (TLS reads whole 16 KiB records).
 fn plain_buffers() -> L4BufferSettings {
     L4BufferSettings::default().read(0)
+}
+
+/// Keeps documents fetched from IdPs fresh: looks every few seconds for
+/// what is due, and fetches everything at once after a reload.
+struct Refresher {
+    state: Arc<State>,
+}
+
+/// How often the refresher looks for documents that are due.
+const REFRESH_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[async_trait]
+impl BackgroundService for Refresher {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(REFRESH_TICK) => self.state.refresh_remote(false).await,
+                _ = self.state.remote.wake.notified() => self.state.refresh_remote(true).await,
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
 }
 
 /// Reloads the configuration on SIGHUP; a refused one leaves the old in force.

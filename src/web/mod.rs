@@ -312,7 +312,7 @@ pub fn to_idp(
             Some(sp) => saml::start(state, tenant, sp, seen, return_to, login_hint),
             None => no_idp(tenant),
         },
-        Idp::Oidc => idp_unavailable(tenant, idp),
+        Idp::Oidc => idp_unavailable(tenant, idp, "is not available in this version of Portero"),
     }
 }
 
@@ -334,9 +334,10 @@ pub fn not_configured(tenant: &Tenant, idp: Idp) -> Reply {
 
 /// The page for an identity provider that cannot be used: names the way in
 /// that never depends on it (CONTRACT §8).
-pub fn idp_unavailable(tenant: &Tenant, idp: Idp) -> Reply {
+/// `why` completes "{IdP} …" (e.g. "cannot be reached right now").
+pub fn idp_unavailable(tenant: &Tenant, idp: Idp, why: &str) -> Reply {
     let message = format!(
-        "{} is not available in this version of Portero, so {} cannot sign you in with it right now. {}",
+        "{} {why}, so {} cannot sign you in with it right now. {}",
         gate::idp_label(idp),
         tenant.display_name,
         classic_way_in(tenant)

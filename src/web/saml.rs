@@ -27,7 +27,11 @@ pub fn start(
     login_hint: Option<&str>,
 ) -> Reply {
     let Some((request_id, url)) = sp.authn_request(&seen.origin(), login_hint) else {
-        return super::idp_unavailable(tenant, portero_policy::Idp::Saml);
+        return super::idp_unavailable(
+            tenant,
+            portero_policy::Idp::Saml,
+            "cannot be reached right now (Portero has no copy of its metadata yet)",
+        );
     };
     state.saml_pending.insert(
         request_id.clone(),

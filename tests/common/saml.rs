@@ -12,6 +12,16 @@ pub const IDP_ENTITY: &str = "https://idp.latincloud.test/saml";
 /// The time every fixture is issued at (2026-11-01T00:00:00Z).
 pub const T0: u64 = 1_793_491_200;
 
+/// An IdP's metadata: entity `IDP_ENTITY`, `key`'s certificate, an
+/// HTTP-Redirect SSO endpoint at `sso`.
+pub fn idp_metadata(key: &SigningKey, sso: &str) -> String {
+    use base64::Engine;
+    let cert = base64::engine::general_purpose::STANDARD.encode(&key.cert_der);
+    format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{IDP_ENTITY}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{sso}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+    )
+}
+
 /// An identity provider's signing key and certificate.
 pub struct SigningKey {
     _dir: tempfile::TempDir,

@@ -100,6 +100,9 @@ impl SamlLogin {
 /// Why a response was refused; [`Refusal::as_str`] is the audit reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// The IdP's metadata (from a URL) has never been fetched: nothing to
+    /// verify against.
+    NoIdpMetadata,
     /// Not XML, not a SAML Response, or a DTD in it.
     Malformed,
     /// No assertion, more than one, or an encrypted one.
@@ -148,6 +151,7 @@ impl Refusal {
             Refusal::NotTheHintedUser => "name_id_not_hinted_user",
             Refusal::Replayed => "replayed_assertion",
             Refusal::NoEmail => "no_email",
+            Refusal::NoIdpMetadata => "no_idp_metadata",
         }
     }
 }

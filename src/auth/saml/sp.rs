@@ -4,9 +4,11 @@
 
 use super::response::{self, Expected, IdpTrust, Refusal};
 use crate::auth::{clean_display_name, normalize_email, AuthMethod, ReplayGuard, VerifiedLogin};
+use crate::remote::Remote;
 use samael::crypto::CertificateDer;
 use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
 use samael::service_provider::ServiceProvider;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Seconds of clock skew tolerated on SAML time checks.
@@ -31,14 +33,55 @@ pub struct AttributeNames {
     pub username: Option<String>,
 }
 
-/// A tenant's SAML service provider.
+/// What the IdP's metadata says: its entity ID and certificates, where to
+/// send requests.
 #[derive(Debug, Clone)]
-pub struct SamlSp {
+pub struct IdpMetadata {
     descriptor: EntityDescriptor,
     trust: IdpTrust,
     sso_url: String,
     /// The IdP's single-logout URL (HTTP-Redirect), when its metadata has one.
     pub slo_url: Option<String>,
+}
+
+/// Where the IdP's metadata comes from.
+#[derive(Debug, Clone)]
+pub enum IdpSource {
+    /// A file, read when the configuration is compiled.
+    File(Arc<IdpMetadata>),
+    /// A URL, fetched and refreshed; the last good copy is used.
+    Url(Arc<Remote<IdpMetadata>>),
+}
+
+impl IdpSource {
+    /// The metadata in force, if there is any yet.
+    pub fn get(&self) -> Option<Arc<IdpMetadata>> {
+        match self {
+            IdpSource::File(m) => Some(m.clone()),
+            IdpSource::Url(r) => r.get(),
+        }
+    }
+}
+
+/// How the SP names itself to the IdP (its entity ID, the `Issuer` of its
+/// requests, the `Audience` it accepts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpEntityId {
+    /// Each host's own metadata URL: `{origin}/.portero/saml/metadata`.
+    PerHost,
+    /// One name for the whole tenant, whatever host the visitor used
+    /// (`tenant_specific_issuer = true`: `urn:portero:tenant:<name>`, or
+    /// `sp_entity_id` as written).
+    Fixed(String),
+}
+
+/// A tenant's SAML service provider.
+#[derive(Debug, Clone)]
+pub struct SamlSp {
+    /// The IdP.
+    pub idp: IdpSource,
+    /// The SP's entity ID rule.
+    pub entity: SpEntityId,
     /// Attribute mapping.
     pub attributes: AttributeNames,
     /// Whether responses to no request are accepted.
@@ -109,13 +152,9 @@ pub struct Pending {
     pub login_hint: Option<String>,
 }
 
-impl SamlSp {
+impl IdpMetadata {
     /// Reads the IdP's metadata (an `EntityDescriptor`).
-    pub fn from_metadata(
-        xml: &str,
-        attributes: AttributeNames,
-        allow_idp_initiated: bool,
-    ) -> Result<SamlSp, MetadataError> {
+    pub fn parse(xml: &str) -> Result<IdpMetadata, MetadataError> {
         let descriptor = xml
             .parse::<EntityDescriptor>()
             .map_err(|e| MetadataError::Unreadable(e.to_string()))?;
@@ -133,31 +172,64 @@ impl SamlSp {
             .sso_binding_location(HTTP_REDIRECT_BINDING)
             .ok_or(MetadataError::NoRedirectSso)?;
         let slo_url = probe.slo_binding_location(HTTP_REDIRECT_BINDING);
-        Ok(SamlSp {
+        Ok(IdpMetadata {
             descriptor,
             trust,
             sso_url,
             slo_url,
-            attributes,
-            allow_idp_initiated,
-            single_logout: false,
-            signing: None,
         })
     }
 
     /// The IdP's entity ID.
-    pub fn idp_entity_id(&self) -> &str {
+    pub fn entity_id(&self) -> &str {
         self.trust.entity_id()
+    }
+}
+
+impl SamlSp {
+    /// An SP for the IdP in `idp`, with everything else at its default.
+    pub fn new(idp: IdpSource, attributes: AttributeNames, allow_idp_initiated: bool) -> SamlSp {
+        SamlSp {
+            idp,
+            entity: SpEntityId::PerHost,
+            attributes,
+            allow_idp_initiated,
+            single_logout: false,
+            signing: None,
+        }
+    }
+
+    /// From metadata text (a file's), for tests and benches.
+    pub fn from_metadata(
+        xml: &str,
+        attributes: AttributeNames,
+        allow_idp_initiated: bool,
+    ) -> Result<SamlSp, MetadataError> {
+        let idp = IdpSource::File(Arc::new(IdpMetadata::parse(xml)?));
+        Ok(SamlSp::new(idp, attributes, allow_idp_initiated))
+    }
+
+    /// The SP entity ID used with `origin`.
+    pub fn entity_id(&self, origin: &str) -> String {
+        match &self.entity {
+            SpEntityId::PerHost => entity_id(origin),
+            SpEntityId::Fixed(id) => id.clone(),
+        }
+    }
+
+    /// The IdP's single-logout URL, when its metadata (in force) has one.
+    pub fn slo_url(&self) -> Option<String> {
+        self.idp.get()?.slo_url.clone()
     }
 
     /// The SP as samael sees it, for one origin (`https://panel.example`).
-    fn sp(&self, origin: &str) -> ServiceProvider {
+    fn sp(&self, origin: &str, idp: Option<&IdpMetadata>) -> ServiceProvider {
         ServiceProvider {
-            entity_id: Some(entity_id(origin)),
+            entity_id: Some(self.entity_id(origin)),
             metadata_url: Some(entity_id(origin)),
             acs_url: Some(acs_url(origin)),
             slo_url: Some(format!("{origin}/.portero/saml/slo")),
-            idp_metadata: self.descriptor.clone(),
+            idp_metadata: idp.map(|i| i.descriptor.clone()).unwrap_or_default(),
             authn_name_id_format: Some(EMAIL_FORMAT.to_string()),
             certificate: self
                 .signing
@@ -170,7 +242,7 @@ impl SamlSp {
     /// This SP's metadata document for `origin`.
     pub fn metadata_xml(&self, origin: &str) -> Option<String> {
         use samael::traits::ToXml;
-        let metadata = self.sp(origin).metadata().ok()?;
+        let metadata = self.sp(origin, None).metadata().ok()?;
         metadata.to_string().ok()
     }
 
@@ -181,9 +253,10 @@ impl SamlSp {
         origin: &str,
         login_hint: Option<&str>,
     ) -> Option<(String, String)> {
+        let idp = self.idp.get()?;
         let request = self
-            .sp(origin)
-            .make_authentication_request(&self.sso_url)
+            .sp(origin, Some(&idp))
+            .make_authentication_request(&idp.sso_url)
             .ok()?;
         let id = request.id.clone();
         let url = request.redirect(&id).ok()??;
@@ -214,7 +287,8 @@ impl SamlSp {
             .decode(saml_response.trim())
             .map_err(|_| Refusal::Malformed)?;
         let xml = std::str::from_utf8(&bytes).map_err(|_| Refusal::Malformed)?;
-        let entity = entity_id(origin);
+        let idp = self.idp.get().ok_or(Refusal::NoIdpMetadata)?;
+        let entity = self.entity_id(origin);
         let acs = acs_url(origin);
         let expected = Expected {
             sp_entity_id: &entity,
@@ -226,7 +300,7 @@ impl SamlSp {
             skew: SKEW,
             max_age: MAX_AGE,
         };
-        let login = response::verify(xml, &self.trust, &expected)?;
+        let login = response::verify(xml, &idp.trust, &expected)?;
         let key = format!("saml\0{tenant}\0{}", login.assertion_id);
         let ttl = Duration::from_secs(login.usable_until.saturating_sub(now).max(1));
         if !replay.first_use(key, ttl) {
@@ -268,14 +342,14 @@ impl SamlSp {
         relay_state: &str,
     ) -> Option<String> {
         use samael::traits::ToXml;
-        let slo = self.slo_url.as_ref()?;
+        let slo = self.slo_url()?;
         let request = samael::schema::LogoutRequest {
             id: Some(samael::crypto::gen_saml_response_id()),
             version: Some("2.0".to_string()),
             issue_instant: chrono::DateTime::from_timestamp(i64::try_from(now).ok()?, 0),
             destination: Some(slo.clone()),
             issuer: Some(samael::schema::Issuer {
-                value: Some(entity_id(origin)),
+                value: Some(self.entity_id(origin)),
                 ..Default::default()
             }),
             signature: None,
@@ -286,7 +360,7 @@ impl SamlSp {
             }),
         };
         let xml = request.to_string().ok()?;
-        self.redirect(slo, "SAMLRequest", &xml, relay_state)
+        self.redirect(&slo, "SAMLRequest", &xml, relay_state)
     }
 
     /// Answers an IdP's `LogoutRequest` (HTTP-Redirect, the `SAMLRequest`
@@ -301,14 +375,15 @@ impl SamlSp {
         relay_state: Option<&str>,
     ) -> Option<String> {
         use samael::traits::ToXml;
-        let slo = self.slo_url.as_ref()?;
+        let idp = self.idp.get()?;
+        let slo = idp.slo_url.clone()?;
         let xml = inflate(saml_request)?;
         let request: samael::schema::LogoutRequest = xml.parse().ok()?;
         let from_idp = request
             .issuer
             .as_ref()
             .and_then(|i| i.value.as_deref())
-            .is_some_and(|v| v == self.trust.entity_id());
+            .is_some_and(|v| v == idp.entity_id());
         if !from_idp {
             return None;
         }
@@ -320,7 +395,7 @@ impl SamlSp {
             destination: Some(slo.clone()),
             consent: None,
             issuer: Some(samael::schema::Issuer {
-                value: Some(entity_id(origin)),
+                value: Some(self.entity_id(origin)),
                 ..Default::default()
             }),
             signature: None,
@@ -333,7 +408,7 @@ impl SamlSp {
             }),
         };
         let xml = response.to_string().ok()?;
-        self.redirect(slo, "SAMLResponse", &xml, relay_state.unwrap_or(""))
+        self.redirect(&slo, "SAMLResponse", &xml, relay_state.unwrap_or(""))
     }
 
     /// `to?{param}=<deflated, base64 xml>&RelayState=…`, signed when the SP has a key.
