@@ -5,14 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-# The real identity providers the interop tests start: SimpleSAMLphp (Debian)
-# and pysaml2 (PyPI, into target/interop/ by the test itself, needs venv).
+# The real identity providers the interop tests start: SimpleSAMLphp (Debian),
+# pysaml2 (PyPI, into target/interop/ by the test itself, needs venv) and
+# oidc-provider (npm, into target/interop/ by the test itself, needs Node.js
+# 20 or later and npm).
 test_pkgs=()
 for pkg in simplesamlphp php-cli php-xml php-mbstring openssl; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || test_pkgs+=("$pkg")
 done
 python3 -c "import venv, ensurepip" 2>/dev/null || test_pkgs+=(python3-venv)
 command -v python3 >/dev/null 2>&1 || test_pkgs+=(python3 python3-venv)
+command -v node >/dev/null 2>&1 || test_pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || test_pkgs+=(npm)
 if ((${#test_pkgs[@]})); then
     echo "==> installing test peers: ${test_pkgs[*]}"
     SUDO=""

@@ -61,6 +61,9 @@ pub enum Outcome {
         /// Headers that say who this is.
         identity: Option<IdentityHeaders>,
     },
+    /// Portero answers after asking the identity provider (an OpenID
+    /// Connect callback: token exchange, key set, userinfo).
+    Await(Box<web::oidc::Finish>),
 }
 
 /// The outcome with what the proxy needs to carry it out.
@@ -203,10 +206,7 @@ fn decide_outcome(
     };
     let decision = decide(&tenant.policy, &facts);
     match decision.action {
-        Action::Answer => (
-            "portero",
-            Outcome::Reply(web::answer(state, cfg, tenant, seen)),
-        ),
+        Action::Answer => ("portero", web::answer(state, cfg, tenant, seen)),
         Action::ForwardBypass => ("bypass", Outcome::Forward { identity: None }),
         Action::Classic(_) => ("classic", Outcome::Forward { identity: None }),
         Action::ForwardIdentity => match (&seen.session, entering) {

@@ -23,10 +23,13 @@ pub struct Remote<T> {
     url: String,
     what: &'static str,
     every: u64,
-    parse: fn(&str) -> Result<T, String>,
+    parse: Parser<T>,
     current: ArcSwapOption<T>,
     status: Mutex<Status>,
 }
+
+/// Reads a fetched body into the document it should be.
+type Parser<T> = Box<dyn Fn(&str) -> Result<T, String> + Send + Sync>;
 
 /// What is known about one remote document's fetches.
 #[derive(Debug, Clone, Default)]
@@ -54,13 +57,13 @@ impl<T> Remote<T> {
         url: &str,
         what: &'static str,
         every: u64,
-        parse: fn(&str) -> Result<T, String>,
+        parse: impl Fn(&str) -> Result<T, String> + Send + Sync + 'static,
     ) -> Remote<T> {
         Remote {
             url: url.to_string(),
             what,
             every: every.max(1),
-            parse,
+            parse: Box::new(parse),
             current: ArcSwapOption::empty(),
             status: Mutex::new(Status::default()),
         }

@@ -30,6 +30,8 @@ pub struct State {
     pub metrics: Metrics,
     /// SAML sign-ins started and not yet answered, by request ID (ten minutes).
     pub saml_pending: moka::sync::Cache<String, crate::auth::saml::Pending>,
+    /// OpenID Connect sign-ins started and not yet answered, by `state` (ten minutes).
+    pub oidc_pending: moka::sync::Cache<String, crate::auth::oidc::Pending>,
     /// Good copies of documents fetched from IdPs.
     pub remote: crate::remote::Keeper,
 }
@@ -61,6 +63,10 @@ impl State {
             audit,
             metrics,
             saml_pending: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(600))
+                .build(),
+            oidc_pending: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(std::time::Duration::from_secs(600))
                 .build(),

@@ -237,3 +237,52 @@ fn an_sp_signing_key_needs_its_certificate() {
         "{out}"
     );
 }
+
+/// One OpenID provider per tenant (a second `[tenant.oidc]` or an array of
+/// them is refused), a usable issuer, a secret, a known client
+/// authentication.
+#[test]
+fn oidc_settings_are_checked() {
+    let oidc = "[tenant.oidc]\nissuer = \"https://op.t.test\"\nclient_id = \"portero\"\nclient_secret = \"env:K\"\n";
+    let (ok, out) = check(&format!("{GOOD}{oidc}"));
+    assert!(ok, "{out}");
+    let (ok, out) = check(&format!("{GOOD}{oidc}{oidc}"));
+    assert!(
+        !ok && out.contains("portero.toml:19:") && out.contains("duplicate"),
+        "two [tenant.oidc]: {out}"
+    );
+    let twice = "[[tenant.oidc]]\nissuer = \"https://op.t.test\"\nclient_id = \"a\"\nclient_secret = \"x\"\n[[tenant.oidc]]\nissuer = \"https://op2.t.test\"\nclient_id = \"b\"\nclient_secret = \"y\"\n";
+    let (ok, out) = check(&format!("{GOOD}{twice}"));
+    assert!(
+        !ok && out.contains("one OpenID Connect provider"),
+        "array of providers: {out}"
+    );
+    for (bad, what, line) in [
+        (
+            oidc.replace("https://op.t.test", "http://op.t.test"),
+            "use https://",
+            16,
+        ),
+        (
+            oidc.replace("client_secret = \"env:K\"\n", ""),
+            "client_secret",
+            15,
+        ),
+        (
+            format!("{oidc}client_auth = \"private_key_jwt\"\n"),
+            "client_auth",
+            19,
+        ),
+        (
+            format!("{oidc}discovery_refresh = \"often\"\n"),
+            "discovery_refresh",
+            19,
+        ),
+    ] {
+        let (ok, out) = check(&format!("{GOOD}{bad}"));
+        assert!(
+            !ok && out.contains(what) && out.contains(&format!("portero.toml:{line}:")),
+            "{what}: {out}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 
 mod email;
 pub mod external_jwt;
+pub mod oidc;
 mod replay;
 pub mod saml;
 

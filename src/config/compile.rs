@@ -5,6 +5,7 @@ use super::secret::{self, Env};
 use super::{duration, Diagnostic, Loaded, Severity};
 use crate::auth::external_jwt::{parse_alg, ExternalSso};
 use crate::auth::normalize_email;
+use crate::auth::oidc::{ClaimNames, ClientAuth, OidcRp};
 use crate::auth::saml::{AttributeNames, IdpMetadata, IdpSource, SamlSp, SpEntityId, SpSigning};
 use crate::identity::{
     AccountRule, AssertionSigner, Directory, HeaderNames, Membership, Permission, Permissions,
@@ -140,8 +141,8 @@ pub struct Tenant {
     pub external_sso: Option<ExternalSso>,
     /// The SAML service provider, when `[tenant.saml]` is configured.
     pub saml: Option<Arc<SamlSp>>,
-    /// OIDC issuer, when configured (flow: issue 5).
-    pub oidc_issuer: Option<String>,
+    /// The OpenID Connect relying party, when `[tenant.oidc]` is configured.
+    pub oidc: Option<Arc<OidcRp>>,
     /// The identity providers it has, in button order.
     pub idps: Vec<Idp>,
     /// Its TLS certificate, chosen by SNI.
@@ -366,9 +367,9 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
                 match value.into_inner() {
                     DeValue::Array(items) => {
                         for (i, item) in items.into_iter().enumerate() {
-                            if let Some(t) =
-                                cx.shape::<RawTenant>(&format!("[[tenant]] #{}", i + 1), item)
-                            {
+                            let what = format!("[[tenant]] #{}", i + 1);
+                            let item = one_idp_per_protocol(&mut cx, &what, item);
+                            if let Some(t) = cx.shape::<RawTenant>(&what, item) {
                                 raw_tenants.push(t);
                             }
                         }
@@ -458,6 +459,39 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
         }),
         _ => Err(cx.diags),
     }
+}
+
+/// CONTRACT §6: one identity provider per protocol per tenant. A tenant
+/// listing several (`[[tenant.oidc]]` twice) gets one clear error on the
+/// line, and the list is set aside so the rest of the tenant is checked.
+fn one_idp_per_protocol<'a>(
+    cx: &mut Ctx<'_>,
+    what: &str,
+    item: Spanned<DeValue<'a>>,
+) -> Spanned<DeValue<'a>> {
+    const PROTOCOLS: [(&str, &str); 3] = [
+        ("saml", "SAML identity provider"),
+        ("oidc", "OpenID Connect provider"),
+        ("external_sso", "external sign-in page"),
+    ];
+    let span = item.span();
+    let DeValue::Table(table) = item.into_inner() else {
+        return Spanned::new(span, DeValue::Table(Default::default()));
+    };
+    let kept = table
+        .into_iter()
+        .filter(|(k, v)| {
+            let key = k.get_ref().as_ref();
+            match PROTOCOLS.iter().find(|(p, _)| *p == key) {
+                Some((p, label)) if matches!(v.get_ref(), DeValue::Array(_)) => {
+                    cx.err(k.span(), format!("{what}: one {label} per tenant; write [tenant.{p}] once (use another tenant for another provider)"));
+                    false
+                }
+                _ => true,
+            }
+        })
+        .collect();
+    Spanned::new(span, DeValue::Table(kept))
 }
 
 fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
@@ -597,6 +631,75 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// `[tenant.oidc]`: issuer (discovery kept fresh), client, scopes, claims.
+fn compile_oidc(cx: &mut Ctx<'_>, raw: &RawOidc, w: &str, auto_redirect: bool) -> Option<OidcRp> {
+    let issuer = raw.issuer.get_ref();
+    if let Err(e) = crate::outbound::check_url(issuer) {
+        cx.err(
+            raw.issuer.span(),
+            format!("{w}: oidc.issuer `{issuer}`: {e}"),
+        );
+        return None;
+    }
+    if raw.client_id.get_ref().trim().is_empty() {
+        cx.err(
+            raw.client_id.span(),
+            format!("{w}: oidc.client_id is empty"),
+        );
+    }
+    let secret = cx.secret(&raw.client_secret, &format!("{w} oidc.client_secret"))?;
+    let client_auth = match raw.client_auth.as_ref().map(|a| a.get_ref().as_str()) {
+        None | Some("client_secret_basic") => ClientAuth::Basic,
+        Some("client_secret_post") => ClientAuth::Post,
+        Some(other) => {
+            let span = raw.client_auth.as_ref().map(|a| a.span()).unwrap_or(0..0);
+            cx.err(span, format!("{w}: oidc.client_auth `{other}` is not client_secret_basic or client_secret_post"));
+            ClientAuth::Basic
+        }
+    };
+    let refresh = cx.duration(
+        &raw.discovery_refresh,
+        3600,
+        &format!("{w} oidc.discovery_refresh"),
+    );
+    let mut claims = ClaimNames::default();
+    if let Some(c) = &raw.claims {
+        if let Some(e) = &c.email {
+            claims.email = e.clone();
+        }
+        if let Some(n) = &c.name {
+            claims.name = n.clone();
+        }
+        if c.first_name.is_some() || c.last_name.is_some() {
+            cx.warn(raw.issuer.span(), format!("{w}: oidc.claims first_name/last_name are not used; name the full-name claim with `name`"));
+        }
+        claims.roles = c.roles.clone();
+        claims.username = c.username.clone();
+    }
+    let scopes = raw
+        .scopes
+        .clone()
+        .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
+    let mut rp = OidcRp::new(
+        issuer,
+        raw.client_id.get_ref(),
+        &secret,
+        client_auth,
+        &scopes,
+        claims,
+        refresh,
+    );
+    rp.require_verified_email = raw.require_verified_email.unwrap_or(false);
+    if let Some(slo) = &raw.single_logout {
+        rp.single_logout = *slo.get_ref();
+        if rp.single_logout && auto_redirect {
+            cx.warn(slo.span(), format!("{w}: single_logout with sso_mode = \"auto_redirect\": after logging out, the next panel request goes straight back to the provider"));
+        }
+    }
+    cx.remote.push(rp.discovery.clone());
+    Some(rp)
+}
+
 /// `[tenant.saml]`: the IdP's metadata (a file, or a URL kept fresh),
 /// the SP's entity ID, attribute mapping, signing key, single logout.
 fn compile_saml(
@@ -665,6 +768,7 @@ fn compile_saml(
     let a = raw.attributes.clone();
     let attributes = AttributeNames {
         email: a.as_ref().and_then(|a| a.email.clone()),
+        name: a.as_ref().and_then(|a| a.name.clone()),
         first_name: a.as_ref().and_then(|a| a.first_name.clone()),
         last_name: a.as_ref().and_then(|a| a.last_name.clone()),
         roles: a.as_ref().and_then(|a| a.roles.clone()),
@@ -897,20 +1001,11 @@ fn compile_tenant(
             )
         })
         .map(Arc::new);
-    let oidc_issuer = raw.oidc.as_ref().map(|o| {
-        let iss = o.get_ref().issuer.get_ref().clone();
-        if url::Url::parse(&iss).is_err() {
-            cx.err(o.get_ref().issuer.span(), format!("{w}: OIDC issuer `{iss}` is not a URL"));
-        }
-        if let Some(s) = &o.get_ref().client_secret {
-            let _ = cx.secret(s, &format!("{w} oidc.client_secret"));
-        }
-        cx.warn(
-            o.span(),
-            format!("{w}: OpenID Connect sign-in is not in this build yet; its button shows an error page that names the classic way in"),
-        );
-        iss
-    });
+    let oidc = raw
+        .oidc
+        .as_ref()
+        .and_then(|o| compile_oidc(cx, o.get_ref(), &w, sso_mode == SsoMode::AutoRedirect))
+        .map(Arc::new);
     let mut idps = Vec::new();
     if raw.saml.is_some() {
         idps.push(Idp::Saml);
@@ -1006,7 +1101,7 @@ fn compile_tenant(
         headers: headers?,
         external_sso,
         saml,
-        oidc_issuer,
+        oidc,
         idps,
         tls,
         css,

@@ -123,22 +123,26 @@ pub struct RawSaml {
 #[serde(deny_unknown_fields)]
 pub struct RawAttributes {
     pub email: Option<String>,
+    pub name: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub roles: Option<String>,
     pub username: Option<String>,
 }
 
-/// `[tenant.oidc]` (parsed and checked now; the OIDC flow arrives with issue 5).
-// Parsed and checked now; read by the OpenID Connect sign-in work (issue 5).
-#[allow(dead_code)]
+/// `[tenant.oidc]`: the issuer, the client, scopes, claim mapping, logout.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOidc {
     pub issuer: Spanned<String>,
-    pub client_id: String,
-    pub client_secret: Option<Spanned<String>>,
+    pub client_id: Spanned<String>,
+    pub client_secret: Spanned<String>,
+    pub client_auth: Option<Spanned<String>>,
     pub scopes: Option<Vec<String>>,
+    pub claims: Option<RawAttributes>,
+    pub require_verified_email: Option<bool>,
+    pub single_logout: Option<Spanned<bool>>,
+    pub discovery_refresh: Option<Spanned<String>>,
 }
 
 /// `[tenant.headers]`: new names for the headers of CONTRACT §4.

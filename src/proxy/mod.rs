@@ -183,6 +183,11 @@ impl ProxyHttp for Portero {
                 write_reply(session, reply).await?;
                 Ok(true)
             }
+            Outcome::Await(job) => {
+                let reply = web::oidc::finish(&self.state, &cfg, *job).await;
+                write_reply(session, reply).await?;
+                Ok(true)
+            }
             Outcome::Forward { identity } => {
                 ctx.identity = identity;
                 ctx.config = Some(cfg);

@@ -3,6 +3,7 @@
 //! a request ([`Seen`]) and return a [`Reply`]; the proxy writes it out.
 
 mod accounts;
+pub mod oidc;
 pub mod pages;
 pub mod return_to;
 mod saml;
@@ -96,8 +97,18 @@ impl Reply {
     }
 }
 
-/// Rule 1: answers a reserved path.
-pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+/// Rule 1: answers a reserved path. Only the OpenID Connect callback may
+/// need to wait on the provider ([`gate::Outcome::Await`]).
+pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> gate::Outcome {
+    let callback = seen.path.trim_end_matches('/') == "/.portero/oidc/callback";
+    if callback && matches!(seen.req.method, "GET" | "HEAD") {
+        return oidc::callback(state, tenant, seen);
+    }
+    gate::Outcome::Reply(reply(state, cfg, tenant, seen))
+}
+
+/// Every other reserved path.
+fn reply(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     /// What a reserved path does with a method.
     enum Method {
         Read,
@@ -122,7 +133,6 @@ pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         ("/.portero/saml/acs", Post) => saml::acs(state, cfg, tenant, seen),
         ("/.portero/jwt/callback", Read) => signin::jwt_callback(state, cfg, tenant, seen),
         ("/.portero/saml/slo", Read) => saml::slo(state, cfg, tenant, seen),
-        ("/.portero/oidc/callback", _) => not_in_this_build(tenant),
         ("/.portero/accounts", Read) => accounts::list(cfg, tenant, seen),
         ("/.portero/accounts", Post) => accounts::choose(state, cfg, tenant, seen),
         ("/.portero/logout", Read | Post) => signin::logout(state, cfg, tenant, seen),
@@ -162,12 +172,13 @@ pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
 }
 
 /// The reserved paths that exist (for 405 rather than 404).
-const KNOWN: [&str; 10] = [
+const KNOWN: [&str; 11] = [
     "/.portero/login",
     "/.portero/sso/external",
     "/.portero/sso/saml",
     "/.portero/sso/oidc",
     "/.portero/jwt/callback",
+    "/.portero/oidc/callback",
     "/.portero/accounts",
     "/.portero/logout",
     "/.portero/jwks.json",
@@ -217,7 +228,7 @@ fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
             r
         }
         gate::Outcome::Reply(r) if matches!(r.status, 302 | 403) => r,
-        gate::Outcome::Reply(_) => unauthorized(tenant),
+        gate::Outcome::Reply(_) | gate::Outcome::Await(_) => unauthorized(tenant),
     }
 }
 
@@ -312,7 +323,10 @@ pub fn to_idp(
             Some(sp) => saml::start(state, tenant, sp, seen, return_to, login_hint),
             None => no_idp(tenant),
         },
-        Idp::Oidc => idp_unavailable(tenant, idp, "is not available in this version of Portero"),
+        Idp::Oidc => match &tenant.oidc {
+            Some(rp) => oidc::start(state, tenant, rp, seen, return_to, login_hint),
+            None => no_idp(tenant),
+        },
     }
 }
 
@@ -432,15 +446,5 @@ pub fn internal_error_page() -> String {
         "Something went wrong",
         "Portero could not handle this request. Please try again.",
         &[],
-    )
-}
-
-fn not_in_this_build(tenant: &Tenant) -> Reply {
-    tenant_page(
-        tenant,
-        501,
-        "Not available yet",
-        "SAML and OpenID Connect are not available in this version of Portero.",
-        &[("/.portero/login", "Sign in")],
     )
 }

@@ -128,9 +128,18 @@ pub fn acs(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Rep
                 || "/".to_string(),
                 |p| return_to::sanitize(Some(&p.return_to), cfg, seen.tenant_index).to_string(),
             );
-            super::signin::complete(state, cfg, tenant, seen, &login, &return_to, "SAML").cookie(
-                &format!("{FLOW_COOKIE}=; Path=/.portero/saml; Max-Age=0; HttpOnly"),
+            super::signin::complete(
+                state,
+                cfg,
+                tenant,
+                super::signin::Visitor::of(seen),
+                &login,
+                &return_to,
+                "SAML",
             )
+            .cookie(&format!(
+                "{FLOW_COOKIE}=; Path=/.portero/saml; Max-Age=0; HttpOnly"
+            ))
         }
     }
 }

@@ -146,7 +146,7 @@ pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
             state,
             cfg,
             tenant,
-            seen,
+            Visitor::of(seen),
             &login,
             &return_to,
             "external SSO (jwt)",
@@ -160,7 +160,7 @@ pub fn complete(
     state: &State,
     cfg: &Config,
     tenant: &Tenant,
-    seen: &Seen<'_>,
+    visitor: Visitor,
     login: &VerifiedLogin,
     return_to: &str,
     how: &str,
@@ -178,7 +178,7 @@ pub fn complete(
         &tenant.name,
         Event::SignIn,
         Some(login.email()),
-        Some(seen.client_ip),
+        Some(visitor.client_ip),
         how,
     );
     let reauth = tenant.reauth.or(cfg.session.reauth);
@@ -186,13 +186,30 @@ pub fn complete(
         .cookie(&session_cookie(
             &cfg.session.cookie_name,
             &sealed,
-            seen.req.tls,
+            visitor.tls,
             reauth,
         ))
-        .cookie(&clear_cookie(
-            &cfg.session.classic_cookie_name,
-            seen.req.tls,
-        ))
+        .cookie(&clear_cookie(&cfg.session.classic_cookie_name, visitor.tls))
+}
+
+/// What finishing a sign-in needs to know of the visitor, kept past the
+/// request's borrowed facts (an OpenID Connect callback awaits the IdP).
+#[derive(Debug, Clone, Copy)]
+pub struct Visitor {
+    /// The client address (audit).
+    pub client_ip: std::net::IpAddr,
+    /// Whether the request came over TLS (cookie attributes).
+    pub tls: bool,
+}
+
+impl Visitor {
+    /// The visitor of this request.
+    pub fn of(seen: &Seen<'_>) -> Visitor {
+        Visitor {
+            client_ip: seen.client_ip,
+            tls: seen.req.tls,
+        }
+    }
 }
 
 /// `/.portero/logout`: ends the session and any classic-login choice.
@@ -200,14 +217,19 @@ pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
     audit_sign_out(state, tenant, seen, "logout");
     // A SAML session of a tenant with single logout also ends at the IdP,
     // which sends the browser back to /.portero/saml/slo.
-    let at_idp = seen
-        .session
-        .as_ref()
-        .filter(|s| s.method == AuthMethod::Saml)
-        .and_then(|s| {
+    // An OpenID Connect one goes to the provider's end-session endpoint,
+    // which sends it back here.
+    let at_idp = seen.session.as_ref().and_then(|s| match s.method {
+        AuthMethod::Saml => {
             let sp = tenant.saml.as_ref().filter(|sp| sp.single_logout)?;
             sp.logout_url(&seen.origin(), &s.email, state.now(), "signed-out")
-        });
+        }
+        AuthMethod::Oidc => {
+            let rp = tenant.oidc.as_ref().filter(|rp| rp.single_logout)?;
+            rp.logout_url(&format!("{}/.portero/logout", seen.origin()))
+        }
+        AuthMethod::Jwt => None,
+    });
     let reply = match at_idp {
         Some(url) => Reply::redirect(&url),
         None => signed_out_page(tenant),

@@ -23,6 +23,8 @@ const SUCCESS_STATUS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 pub struct AttributeNames {
     /// The e-mail, when the NameID is not one.
     pub email: Option<String>,
+    /// The full name (else first and last name joined).
+    pub name: Option<String>,
     /// Given name.
     pub first_name: Option<String>,
     /// Family name.
@@ -321,7 +323,13 @@ impl SamlSp {
             .last_name
             .as_deref()
             .and_then(|a| login.attribute(a));
+        let full = self
+            .attributes
+            .name
+            .as_deref()
+            .and_then(|a| login.attribute(a));
         let name = match (first, last) {
+            _ if full.is_some() => full.map(str::to_string),
             (Some(f), Some(l)) => Some(format!("{f} {l}")),
             (Some(n), None) | (None, Some(n)) => Some(n.to_string()),
             (None, None) => None,

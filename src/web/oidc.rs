@@ -1,0 +1,160 @@
+//! OpenID Connect pages: starting a sign-in (redirect with PKCE, `state`,
+//! `nonce`; the sign-in kept server-side under its `state` and bound to the
+//! browser by a cookie) and the callback, whose second half — the token
+//! exchange and the ID token check — runs after the request's facts are
+//! gone, as [`finish`].
+
+use super::signin::Visitor;
+use super::{return_to, tenant_page, Reply};
+use crate::audit::Event;
+use crate::auth::oidc::{OidcRp, Pending};
+use crate::config::{Config, Tenant};
+use crate::gate::{Outcome, Seen};
+use crate::state::State;
+
+/// The cookie that binds a started sign-in to its browser.
+pub const FLOW_COOKIE: &str = "portero_oidc";
+
+/// The redirect URI for an origin.
+pub fn redirect_uri(origin: &str) -> String {
+    format!("{origin}/.portero/oidc/callback")
+}
+
+/// `302` to the provider, remembering the sign-in.
+pub fn start(
+    state: &State,
+    tenant: &Tenant,
+    rp: &OidcRp,
+    seen: &Seen<'_>,
+    return_to: &str,
+    login_hint: Option<&str>,
+) -> Reply {
+    let redirect = redirect_uri(&seen.origin());
+    let Some((pending, url)) = rp.start(&tenant.name, &redirect, return_to, login_hint) else {
+        return super::idp_unavailable(
+            tenant,
+            portero_policy::Idp::Oidc,
+            "cannot be reached right now (Portero has no copy of its discovery document yet)",
+        );
+    };
+    let id = pending.state.clone();
+    state.oidc_pending.insert(id.clone(), pending);
+    // The callback is a top-level GET redirect: SameSite=Lax cookies go with it.
+    let secure = if seen.req.tls { "; Secure" } else { "" };
+    Reply::redirect(&url).cookie(&format!(
+        "{FLOW_COOKIE}={id}; Path=/.portero/oidc; Max-Age=600; HttpOnly; SameSite=Lax{secure}"
+    ))
+}
+
+/// The callback's second half, carried out of the request's facts.
+#[derive(Debug)]
+pub struct Finish {
+    tenant: String,
+    code: String,
+    pending: Pending,
+    visitor: Visitor,
+}
+
+/// Refuses a sign-in: metric, audit line, 401 page.
+fn refuse(state: &State, tenant: &Tenant, visitor: Visitor, reason: &str) -> Reply {
+    state.metrics.refusals.with_label_values(&["oidc"]).inc();
+    state.audit(
+        &tenant.name,
+        Event::RefusedAssertion,
+        None,
+        Some(visitor.client_ip),
+        &format!("OpenID Connect sign-in refused: {reason}"),
+    );
+    tenant_page(
+        tenant,
+        401,
+        "Sign-in refused",
+        "The identity provider's answer could not be accepted. Nothing was signed in.",
+        &[("/.portero/sso/oidc", "Try again")],
+    )
+}
+
+/// `GET /.portero/oidc/callback?code=…&state=…`: checks what can be checked
+/// without the provider (the `state` is one this browser started for this
+/// tenant, taken out on first use; the `iss` parameter, when sent, is the
+/// issuer), then hands the exchange to [`finish`].
+pub fn callback(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
+    let visitor = Visitor::of(seen);
+    let Some(rp) = &tenant.oidc else {
+        return Outcome::Reply(super::not_configured(tenant, portero_policy::Idp::Oidc));
+    };
+    let refused = |reason: &str| Outcome::Reply(refuse(state, tenant, visitor, reason));
+    let flow = super::query_param(seen, "state").unwrap_or_default();
+    // Taken out on first use: a replayed callback finds nothing.
+    let pending = (!flow.is_empty())
+        .then(|| state.oidc_pending.remove(&flow))
+        .flatten();
+    let Some(pending) = pending else {
+        return refused("unknown_or_used_state");
+    };
+    if pending.tenant != tenant.name {
+        return refused("state_of_another_tenant");
+    }
+    let this_browser =
+        crate::session::find_cookie_values(seen.req.cookies.iter().copied(), FLOW_COOKIE)
+            .any(|v| v == pending.state);
+    if !this_browser {
+        return refused("state_not_this_browser");
+    }
+    if let Some(error) = super::query_param(seen, "error") {
+        let error: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        return refused(&format!("provider_error_{error}"));
+    }
+    // RFC 9207: a provider that names itself must name the right one.
+    if super::query_param(seen, "iss").is_some_and(|iss| iss != rp.issuer) {
+        return refused("wrong_issuer_parameter");
+    }
+    let Some(code) = super::query_param(seen, "code").filter(|c| !c.is_empty()) else {
+        return refused("no_code");
+    };
+    Outcome::Await(Box::new(Finish {
+        tenant: tenant.name.clone(),
+        code,
+        pending,
+        visitor,
+    }))
+}
+
+/// Exchanges the code, verifies the ID token and signs in.
+pub async fn finish(state: &State, cfg: &Config, job: Finish) -> Reply {
+    let Some((index, tenant)) = cfg
+        .tenants
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.name == job.tenant)
+    else {
+        return Reply::html(500, super::internal_error_page());
+    };
+    let Some(rp) = &tenant.oidc else {
+        return super::not_configured(tenant, portero_policy::Idp::Oidc);
+    };
+    let result = rp
+        .finish(&cfg.server.outbound, &job.code, &job.pending, state.now())
+        .await;
+    let clear_flow = format!("{FLOW_COOKIE}=; Path=/.portero/oidc; Max-Age=0; HttpOnly");
+    match result {
+        Err(r) => refuse(state, tenant, job.visitor, r.as_str()).cookie(&clear_flow),
+        Ok(login) => {
+            let back = return_to::sanitize(Some(&job.pending.return_to), cfg, index).to_string();
+            super::signin::complete(
+                state,
+                cfg,
+                tenant,
+                job.visitor,
+                &login,
+                &back,
+                "OpenID Connect",
+            )
+            .cookie(&clear_flow)
+        }
+    }
+}
