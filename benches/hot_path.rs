@@ -99,6 +99,7 @@ fn fixture(tenants: usize, netmasks: usize) -> Fixture {
         issued_at: NOW - 60,
         account: None,
         sid: "0123456789abcdef0123456789abcdef".into(),
+        roles: Vec::new(),
     };
     let sealed = claims.seal(&cfg.session.sealer).unwrap();
     let cookie = format!("lang=es; {}={sealed}; theme=dark", cfg.session.cookie_name);
@@ -243,7 +244,11 @@ fn identity_plan(c: &mut Criterion) {
         )
         .unwrap();
         let account = format!("t{}.test", f.tenant);
-        let member = tenant.directory.membership(&claims.user, &account).unwrap();
+        let portero::members::MemberSource::Static(directory) = &tenant.members else {
+            panic!("the bench tenants list their members");
+        };
+        let member = directory.membership(&claims.user, &account).unwrap();
+        let member = &member;
         let template = f.upstream_template();
         let xff: [&str; 0] = [];
         let arrival = f.arrival(&xff);
@@ -252,7 +257,7 @@ fn identity_plan(c: &mut Criterion) {
             &tenants,
             |b, _| {
                 b.iter(|| {
-                    let id = identity_headers(cfg, tenant, &claims, member, NOW);
+                    let id = identity_headers(cfg, tenant, &claims, member, None, NOW);
                     let mut up = template.clone();
                     forward::prepare(&mut up, cfg, tenant, &arrival, Some(&id)).unwrap();
                     up
@@ -271,7 +276,7 @@ fn identity_plan(c: &mut Criterion) {
             |b, _| {
                 b.iter(|| {
                     let id = cfg.signed.get_or_sign(holder, NOW, |now| {
-                        identity_headers(cfg, tenant, &claims, member, now)
+                        identity_headers(cfg, tenant, &claims, member, None, now)
                     });
                     let mut up = template.clone();
                     forward::prepare(&mut up, cfg, tenant, &arrival, Some(&id)).unwrap();

@@ -440,6 +440,7 @@ jwt_key = "a-load-test-secret-that-is-32-bytes-long"
         issued_at: now,
         account: None,
         sid: "loadtest-session-0001".into(),
+        roles: Vec::new(),
     };
     let cookie = format!(
         "portero_session={}",

@@ -28,6 +28,8 @@ pub enum Event {
     ForceReauth,
     /// The configuration was reloaded, or a reload refused.
     ConfigReload,
+    /// A membership or invitation changed (or a change was refused).
+    Membership,
 }
 
 /// One audit line.

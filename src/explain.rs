@@ -99,7 +99,14 @@ pub fn explain(cfg: &Config, q: &Question) -> Result<Explanation, String> {
             (AccountRule::Picker, _) => SessionFact::NoAccountChosen,
             (_, None) => SessionFact::Member,
             (rule, Some(u)) => match rule.account(&host, None) {
-                Some(a) if tenant.directory.membership(u, a).is_some() => SessionFact::Member,
+                // Only the static list can be read offline; other sources
+                // are taken to say yes.
+                Some(a) => match &tenant.members {
+                    crate::members::MemberSource::Static(d) if d.membership(u, a).is_none() => {
+                        SessionFact::NotMember
+                    }
+                    _ => SessionFact::Member,
+                },
                 _ => SessionFact::NotMember,
             },
         }

@@ -8,6 +8,7 @@ use crate::config::{Config, Tenant};
 use crate::facts::{self, BadPath};
 pub use crate::identity::IdentityHeaders;
 use crate::identity::{AssertionClaims, Holder, Identity, Membership};
+use crate::members::{self, panel::PanelEndpoint, Source};
 use crate::session::{find_cookie_values, ClassicClaims, SessionClaims};
 use crate::state::State;
 use crate::web::{self, pages, tenant_page, Reply};
@@ -61,9 +62,24 @@ pub enum Outcome {
         /// Headers that say who this is.
         identity: Option<IdentityHeaders>,
     },
-    /// Portero answers after asking the identity provider (an OpenID
-    /// Connect callback: token exchange, key set, userinfo).
-    Await(Box<web::oidc::Finish>),
+    /// Portero must ask someone first, then answer or decide again.
+    Await(Box<Deferred>),
+}
+
+/// What a request waits for.
+#[derive(Debug)]
+pub enum Deferred {
+    /// An OpenID Connect callback: token exchange, key set, userinfo; then
+    /// the answer.
+    OidcCallback(web::oidc::Finish),
+    /// The panel's membership endpoint, about this user; then the decision
+    /// is made again (from the cache).
+    Members {
+        /// The endpoint.
+        endpoint: Arc<PanelEndpoint>,
+        /// The user.
+        user: String,
+    },
 }
 
 /// The outcome with what the proxy needs to carry it out.
@@ -190,12 +206,30 @@ fn decide_outcome(
     tenant: &Tenant,
     seen: &Seen<'_>,
 ) -> (&'static str, Outcome) {
-    let entering = seen.session.as_ref().map(|s| entering(tenant, seen, s));
+    let entering = seen
+        .session
+        .as_ref()
+        .map(|s| entering(state, tenant, seen, s));
     let session_fact = match &entering {
         None => SessionFact::None,
-        Some(Entering::Member(_)) => SessionFact::Member,
-        Some(Entering::NotMember(_)) => SessionFact::NotMember,
+        Some(Entering::Member { .. }) => SessionFact::Member,
+        Some(Entering::NotMember(_) | Entering::Unavailable) => SessionFact::NotMember,
         Some(Entering::NoneChosen) => SessionFact::NoAccountChosen,
+        // Asked before anything is decided; then decided again from the cache.
+        Some(Entering::Fetch(endpoint)) => {
+            let user = seen
+                .session
+                .as_ref()
+                .map(|s| s.user.clone())
+                .unwrap_or_default();
+            return (
+                "members_fetch",
+                Outcome::Await(Box::new(Deferred::Members {
+                    endpoint: endpoint.clone(),
+                    user,
+                })),
+            );
+        }
     };
     let facts = Facts {
         path: &seen.path,
@@ -210,7 +244,13 @@ fn decide_outcome(
         Action::ForwardBypass => ("bypass", Outcome::Forward { identity: None }),
         Action::Classic(_) => ("classic", Outcome::Forward { identity: None }),
         Action::ForwardIdentity => match (&seen.session, entering) {
-            (Some(claims), Some(Entering::Member(m))) => {
+            (
+                Some(claims),
+                Some(Entering::Member {
+                    membership: m,
+                    name,
+                }),
+            ) => {
                 let holder = Holder {
                     tenant: seen.tenant_index,
                     sid: &claims.sid,
@@ -218,7 +258,7 @@ fn decide_outcome(
                     account: &m.account,
                 };
                 let headers = cfg.signed.get_or_sign(holder, state.now(), |now| {
-                    identity_headers(cfg, tenant, claims, m, now)
+                    identity_headers(cfg, tenant, claims, &m, name.as_deref(), now)
                 });
                 (
                     "forward_identity",
@@ -233,6 +273,10 @@ fn decide_outcome(
                 Outcome::Reply(Reply::html(500, web::internal_error_page())),
             ),
         },
+        Action::Forbidden if matches!(entering, Some(Entering::Unavailable)) => (
+            "members_unavailable",
+            Outcome::Reply(web::members_unavailable(tenant)),
+        ),
         Action::Forbidden => {
             let account = match &entering {
                 Some(Entering::NotMember(a)) => a.as_str(),
@@ -284,17 +328,32 @@ fn decide_outcome(
 
 /// Which account a signed-in request enters, and whether the user is in it.
 #[derive(Debug)]
-pub enum Entering<'t> {
-    /// The user's membership in the account entered.
-    Member(&'t Membership),
+pub enum Entering {
+    /// The user's membership in the account entered (and the directory's
+    /// name for them, when the session has none).
+    Member {
+        /// The membership.
+        membership: Membership,
+        /// A display name from the directory.
+        name: Option<String>,
+    },
     /// The account entered, which the user is not a member of.
     NotMember(String),
     /// A picker tenant where no account is chosen yet.
     NoneChosen,
+    /// The panel's endpoint must be asked first.
+    Fetch(Arc<PanelEndpoint>),
+    /// The membership source cannot answer now.
+    Unavailable,
 }
 
 /// Works out the account a session enters on this host.
-pub fn entering<'t>(tenant: &'t Tenant, seen: &Seen<'_>, s: &SessionClaims) -> Entering<'t> {
+pub fn entering(state: &State, tenant: &Tenant, seen: &Seen<'_>, s: &SessionClaims) -> Entering {
+    let dir = match members::resolve(state.store.as_ref(), tenant, s, state.now()) {
+        Source::Ready(d) => d,
+        Source::Fetch(p) => return Entering::Fetch(p),
+        Source::Unavailable => return Entering::Unavailable,
+    };
     match tenant
         .account_rule
         .account(&seen.host, s.account.as_deref())
@@ -303,8 +362,15 @@ pub fn entering<'t>(tenant: &'t Tenant, seen: &Seen<'_>, s: &SessionClaims) -> E
             Entering::NoneChosen
         }
         None => Entering::NotMember(seen.host.clone()),
-        Some(account) => match tenant.directory.membership(&s.user, account) {
-            Some(m) => Entering::Member(m),
+        Some(account) => match dir.membership(&s.user, account) {
+            Some(membership) => Entering::Member {
+                name: s
+                    .name
+                    .is_none()
+                    .then(|| dir.name(&s.user).map(str::to_string))
+                    .flatten(),
+                membership,
+            },
             None => Entering::NotMember(account.to_string()),
         },
     }
@@ -317,9 +383,10 @@ pub fn identity_headers(
     tenant: &Tenant,
     s: &SessionClaims,
     m: &Membership,
+    directory_name: Option<&str>,
     now: u64,
 ) -> IdentityHeaders {
-    let name = s.name.as_deref().or_else(|| tenant.directory.name(&s.user));
+    let name = s.name.as_deref().or(directory_name);
     let claims = AssertionClaims {
         iss: "portero",
         aud: &tenant.name,

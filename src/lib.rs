@@ -17,6 +17,7 @@
 //! * [`forward`] rewrites the request for the panel (strip, forward, inject).
 //! * [`web`] answers the reserved `/.portero/` paths and renders pages.
 //! * [`proxy`] is the pingora data plane and the admin listener.
+//! * [`store`] is the embedded membership store (SQLite) and its rules.
 //! * [`remote`] keeps documents fetched from IdPs (metadata, discovery,
 //!   keys) through [`outbound`], Portero's own HTTP client.
 
@@ -29,12 +30,14 @@ pub mod facts;
 pub mod forward;
 pub mod gate;
 pub mod identity;
+pub mod members;
 pub mod metrics;
 pub mod outbound;
 pub mod proxy;
 pub mod remote;
 pub mod session;
 pub mod state;
+pub mod store;
 pub mod web;
 
 pub use portero_policy as policy;

@@ -40,6 +40,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Administer a tenant's memberships in the embedded store (the running
+    /// server notices within a second). Without --as, you act as the
+    /// operator; with --as, as that member, bound by the rules (only
+    /// `invite` holders invite, only with what they hold; nobody grants or
+    /// removes what they do not hold; an account never loses its last member).
+    Accounts {
+        #[arg(long, default_value = "config/portero.toml")]
+        config: PathBuf,
+        /// The tenant.
+        tenant: String,
+        /// list, add, set, remove, invite, resend, cancel, reseller, impersonate.
+        action: String,
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Comma list: admin, commercial, invite, sublogin, technical.
+        #[arg(long)]
+        permissions: Option<String>,
+        /// An invitation id (resend, cancel).
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        reseller: Option<String>,
+        /// The panel login to act as (impersonate).
+        #[arg(long)]
+        login: Option<String>,
+        /// Act as this member instead of the operator.
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
     /// Print fresh secrets: a session key and an upstream assertion key.
     Keygen {
         /// Also write the assertion key (PKCS#8 PEM, Ed25519) to this file, mode 0600.
@@ -83,7 +116,144 @@ fn main() -> ExitCode {
             }
         }
         Command::Keygen { assertion_key } => keygen(assertion_key),
+        Command::Accounts {
+            config,
+            tenant,
+            action,
+            account,
+            user,
+            email,
+            permissions,
+            id,
+            reseller,
+            login,
+            actor,
+        } => {
+            let fields = [
+                ("account", account),
+                ("user", user),
+                ("email", email),
+                ("permissions", permissions),
+                ("id", id),
+                ("reseller", reseller),
+                ("login", login),
+            ];
+            accounts(&config, &tenant, &action, &fields, actor.as_deref())
+        }
     }
+}
+
+/// `portero accounts`: one change (or a listing) on the store file.
+fn accounts(
+    path: &std::path::Path,
+    tenant: &str,
+    action: &str,
+    fields: &[(&str, Option<String>)],
+    actor: Option<&str>,
+) -> ExitCode {
+    use portero::members::{admin, MemberSource};
+    let Some(loaded) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let cfg = &loaded.config;
+    let Some(t) = cfg.tenant_named(tenant) else {
+        eprintln!("error: no tenant named {tenant:?}");
+        return ExitCode::FAILURE;
+    };
+    if !matches!(t.members, MemberSource::Store) {
+        eprintln!(
+            "error: tenant {tenant:?} reads memberships from `{}`, not the embedded store",
+            t.members.as_str()
+        );
+        return ExitCode::FAILURE;
+    }
+    let store = match portero::members::StoreHandle::open(cfg) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            eprintln!("error: [server].data_dir is not set");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| *k == name)
+            .and_then(|(_, v)| v.clone())
+    };
+    let now = portero::clock::Clock::now(&portero::clock::SystemClock);
+    if action == "list" {
+        let account = field("account").unwrap_or_default().to_ascii_lowercase();
+        if let Some(d) = store.get(tenant) {
+            for (user, m) in d.members_of(&account) {
+                let acts = m
+                    .impersonate
+                    .as_deref()
+                    .map(|l| format!(" (acts as {l})"))
+                    .unwrap_or_default();
+                println!("{user}\t{}{acts}", m.permissions_header);
+            }
+        }
+        match store.store.invitations(tenant, &account, now) {
+            Ok(list) => {
+                for i in list {
+                    println!(
+                        "invitation {}\t{}\t{}\t{} (by {})",
+                        i.id, i.email, i.permissions, i.state, i.invited_by
+                    );
+                }
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let change = match admin::parse(action, &field) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let actor = actor.and_then(portero::auth::normalize_email);
+    let audit = portero::audit::AuditLog::open(cfg.server.audit_log.as_deref());
+    let by = actor.as_deref().unwrap_or("operator");
+    let result = admin::apply(&store.store, tenant, actor.as_deref(), &change, now);
+    let (line, code) = match &result {
+        Ok(done) => {
+            println!("{}", done.summary);
+            if let Some((_, token)) = &done.invitation {
+                println!("link: {}", admin::invitation_path(token));
+            }
+            (
+                format!("{} (by {by}, command line)", done.summary),
+                ExitCode::SUCCESS,
+            )
+        }
+        Err(e) => {
+            eprintln!("refused: {e}");
+            (
+                format!("refused {change:?} by {by}: {e}"),
+                ExitCode::FAILURE,
+            )
+        }
+    };
+    if let Ok(audit) = audit {
+        audit.write(&portero::audit::Record {
+            ts: now,
+            event: portero::audit::Event::Membership,
+            tenant,
+            user: actor.as_deref(),
+            client: None,
+            reason: &line,
+        });
+    }
+    code
 }
 
 fn load_or_report(path: &std::path::Path) -> Option<config::Loaded> {

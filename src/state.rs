@@ -34,6 +34,8 @@ pub struct State {
     pub oidc_pending: moka::sync::Cache<String, crate::auth::oidc::Pending>,
     /// Good copies of documents fetched from IdPs.
     pub remote: crate::remote::Keeper,
+    /// The embedded membership store, when `[server].data_dir` is set.
+    pub store: Option<crate::members::StoreHandle>,
 }
 
 impl State {
@@ -53,6 +55,7 @@ impl State {
         );
         let metrics = Metrics::new().map_err(std::io::Error::other)?;
         let remote = crate::remote::Keeper::new(config.server.data_dir.as_deref());
+        let store = crate::members::StoreHandle::open(&config).map_err(std::io::Error::other)?;
         remote.adopt(&config.remote);
         Ok(State {
             config: ArcSwap::from_pointee(config),
@@ -71,6 +74,7 @@ impl State {
                 .time_to_live(std::time::Duration::from_secs(600))
                 .build(),
             remote,
+            store,
         })
     }
 
@@ -93,6 +97,11 @@ impl State {
                 // The new configuration starts with the copies known so
                 // far; everything is fetched again right away.
                 self.remote.adopt(&loaded.config.remote);
+                if let Some(store) = &self.store {
+                    if let Err(e) = store.reload(&loaded.config) {
+                        tracing::error!("membership store: {e}");
+                    }
+                }
                 self.config.store(Arc::new(loaded.config));
                 self.remote.wake.notify_one();
                 self.metrics.reloads.with_label_values(&["ok"]).inc();
@@ -144,6 +153,17 @@ impl State {
                     "fetching the {} failed ({e}); the last good copy stays in force",
                     f.what
                 ),
+            }
+        }
+    }
+
+    /// Loads the store's snapshot again when another process changed it.
+    pub fn refresh_store(&self) {
+        if let Some(store) = &self.store {
+            match store.reload_if_changed(&self.config()) {
+                Ok(true) => tracing::info!("membership store changed; reloaded"),
+                Ok(false) => {}
+                Err(e) => tracing::error!("membership store: {e}"),
             }
         }
     }

@@ -46,6 +46,7 @@ pub struct VerifiedLogin {
     email: String,
     name: Option<String>,
     method: AuthMethod,
+    roles: Vec<String>,
 }
 
 impl VerifiedLogin {
@@ -56,7 +57,19 @@ impl VerifiedLogin {
             email,
             name,
             method,
+            roles: Vec::new(),
         }
+    }
+
+    /// With the IdP's roles (its role attribute or claim).
+    fn with_roles(mut self, roles: Vec<String>) -> Self {
+        self.roles = roles;
+        self
+    }
+
+    /// The IdP's roles, when the tenant names a role attribute.
+    pub fn roles(&self) -> &[String] {
+        &self.roles
     }
 
     /// The tenant the login is for.

@@ -11,6 +11,9 @@ use crate::identity::{
     AccountRule, AssertionSigner, Directory, HeaderNames, Membership, Permission, Permissions,
     SignedIdentities,
 };
+use crate::members::panel::PanelEndpoint;
+use crate::members::roles::RoleMap;
+use crate::members::MemberSource;
 use crate::outbound::Outbound;
 use crate::remote::{Refresh, Remote};
 use crate::session::Sealer;
@@ -84,7 +87,8 @@ pub struct Server {
     pub grace_period: u64,
     /// Seconds an upstream may stay silent before the request fails.
     pub upstream_timeout: u64,
-    /// Where state that must survive a restart is kept.
+    /// Where state that must survive a restart is kept (default: `data/`
+    /// beside the configuration file).
     pub data_dir: Option<PathBuf>,
     /// The HTTP client for IdP calls (system CAs plus `outbound_ca`).
     pub outbound: Outbound,
@@ -133,8 +137,16 @@ pub struct Tenant {
     pub reauth: Option<u64>,
     /// Which account a request enters.
     pub account_rule: AccountRule,
-    /// Its memberships.
-    pub directory: Directory,
+    /// Where its memberships come from.
+    pub members: MemberSource,
+    /// Reseller client accounts from the configuration: (client, reseller).
+    pub client_accounts: Vec<(String, String)>,
+    /// Whether a sublogin into a client account keeps `sublogin`.
+    pub sublogin_keeps_sublogin: bool,
+    /// Just-in-time provisioning: SSO sign-ins create the user in the store.
+    pub provision: bool,
+    /// Refresh a provisioned user's name and roles on each sign-in.
+    pub refresh_profile: bool,
     /// Identity header names.
     pub headers: HeaderNames,
     /// External SSO, when configured.
@@ -227,6 +239,20 @@ impl Ctx<'_> {
             }
         }
         None
+    }
+
+    fn permission_list(&mut self, raw: &Spanned<Vec<Spanned<String>>>, what: &str) -> Permissions {
+        let mut out = Vec::new();
+        for p in raw.get_ref() {
+            match Permission::parse(p.get_ref()) {
+                Some(p) => out.push(p),
+                None => self.err(p.span(), format!("{what}: `{}` is not a permission (admin, commercial, invite, sublogin, technical)", p.get_ref())),
+            }
+        }
+        if raw.get_ref().is_empty() {
+            self.err(raw.span(), format!("{what}: the list is empty"));
+        }
+        Permissions::of(out)
     }
 
     fn secret(&mut self, raw: &Spanned<String>, what: &str) -> Option<String> {
@@ -542,7 +568,12 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         .map(|a| a.get_ref())
         .filter(|a| *a != "stderr")
         .map(PathBuf::from);
-    let data_dir = raw.data_dir.as_ref().map(|d| PathBuf::from(d.get_ref()));
+    // Default: `data/` beside the configuration file.
+    let data_dir = Some(match &raw.data_dir {
+        Some(d) if Path::new(d.get_ref()).is_absolute() => PathBuf::from(d.get_ref()),
+        Some(d) => secret::resolve_path(d.get_ref(), &cx.dir),
+        None => cx.dir.join("data"),
+    });
     let outbound_timeout = cx.duration(&raw.outbound_timeout, 10, "[server].outbound_timeout");
     let extra_ca = raw.outbound_ca.as_ref().and_then(|c| {
         let path = secret::resolve_path(c.get_ref(), &cx.dir);
@@ -629,6 +660,125 @@ fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `membership = …` and what it needs: `static` (the `[[tenant.member]]`
+/// list; the default when there is one), `store` (the default otherwise),
+/// `panel` (`[tenant.panel_members]`) or `idp` (`[tenant.roles]` and the
+/// IdP's role attribute).
+fn compile_members(
+    cx: &mut Ctx<'_>,
+    raw: &RawTenant,
+    directory: Directory,
+    account_rule: &Option<AccountRule>,
+    w: &str,
+) -> Option<MemberSource> {
+    let default = if raw.member.is_empty() {
+        "store"
+    } else {
+        "static"
+    };
+    let (kind, span) = match &raw.membership {
+        Some(m) => (m.get_ref().as_str(), m.span()),
+        None => (default, raw.name.span()),
+    };
+    if kind != "static" && !raw.member.is_empty() {
+        cx.err(
+            span.clone(),
+            format!("{w}: [[tenant.member]] entries are only read with membership = \"static\""),
+        );
+    }
+    if kind != "panel" && raw.panel_members.is_some() {
+        cx.warn(
+            span.clone(),
+            format!("{w}: [tenant.panel_members] is only read with membership = \"panel\""),
+        );
+    }
+    if kind != "idp" && raw.roles.is_some() {
+        cx.warn(
+            span.clone(),
+            format!("{w}: [tenant.roles] is only read with membership = \"idp\""),
+        );
+    }
+    match kind {
+        "static" => Some(MemberSource::Static(directory)),
+        "store" => Some(MemberSource::Store),
+        "panel" => {
+            let Some(p) = &raw.panel_members else {
+                cx.err(
+                    span,
+                    format!(
+                        "{w}: membership = \"panel\" needs [tenant.panel_members] with its url"
+                    ),
+                );
+                return None;
+            };
+            let p = p.get_ref();
+            if let Err(e) = crate::outbound::check_url(p.url.get_ref()) {
+                cx.err(p.url.span(), format!("{w}: panel_members.url: {e}"));
+            }
+            let token = p
+                .token
+                .as_ref()
+                .and_then(|t| cx.secret(t, &format!("{w} panel_members.token")));
+            let ttl = cx.duration(&p.ttl, 60, &format!("{w} panel_members.ttl"));
+            let negative = cx.duration(
+                &p.negative_ttl,
+                30,
+                &format!("{w} panel_members.negative_ttl"),
+            );
+            let stale = cx.duration(&p.stale_for, 600, &format!("{w} panel_members.stale_for"));
+            Some(MemberSource::Panel(Arc::new(PanelEndpoint::new(
+                p.url.get_ref(),
+                token,
+                ttl,
+                negative,
+                stale,
+            ))))
+        }
+        "idp" => {
+            let mut map = RoleMap::default();
+            let roles_named = raw.saml.as_ref().is_some_and(|s| {
+                s.get_ref()
+                    .attributes
+                    .as_ref()
+                    .is_some_and(|a| a.roles.is_some())
+            }) || raw.oidc.as_ref().is_some_and(|o| {
+                o.get_ref()
+                    .claims
+                    .as_ref()
+                    .is_some_and(|c| c.roles.is_some())
+            });
+            if !roles_named {
+                cx.err(span.clone(), format!("{w}: membership = \"idp\" needs the role attribute named: roles in [tenant.saml.attributes] or [tenant.oidc.claims]"));
+            }
+            map.account = match account_rule {
+                Some(AccountRule::Fixed(a)) => Some(a.clone()),
+                _ => None,
+            };
+            if let Some(r) = &raw.roles {
+                if let Some(a) = &r.account {
+                    map.account = Some(a.get_ref().trim().to_ascii_lowercase());
+                }
+                if let Some(list) = &r.whitelabel_admin {
+                    map.whitelabel_admin =
+                        cx.permission_list(list, &format!("{w} roles.whitelabel_admin"));
+                }
+                if let Some(list) = &r.whitelabel_manager {
+                    map.whitelabel_manager =
+                        cx.permission_list(list, &format!("{w} roles.whitelabel_manager"));
+                }
+            }
+            Some(MemberSource::Idp(map))
+        }
+        other => {
+            cx.err(
+                span,
+                format!("{w}: membership `{other}` is not one of store, static, panel, idp"),
+            );
+            None
+        }
+    }
 }
 
 /// `[tenant.oidc]`: issuer (discovery kept fresh), client, scopes, claims.
@@ -983,6 +1133,29 @@ fn compile_tenant(
         );
     }
 
+    let client_accounts: Vec<(String, String)> = raw
+        .client_account
+        .iter()
+        .map(|c| {
+            let (name, reseller) = (
+                c.name.get_ref().trim().to_ascii_lowercase(),
+                c.reseller.get_ref().trim().to_ascii_lowercase(),
+            );
+            if name.is_empty() || reseller.is_empty() || name == reseller {
+                cx.err(
+                    c.name.span(),
+                    format!("{w} client_account: name and reseller must be two accounts"),
+                );
+            }
+            (name, reseller)
+        })
+        .collect();
+    for (client, reseller) in &client_accounts {
+        directory.set_reseller(client, reseller);
+    }
+    directory.sublogin_keeps_sublogin = raw.sublogin_keeps_sublogin.unwrap_or(false);
+    let members = compile_members(cx, &raw, directory, &account_rule, &w);
+
     // Identity providers.
     let external_sso = raw
         .external_sso
@@ -1097,7 +1270,11 @@ fn compile_tenant(
         upstream: upstream?,
         reauth,
         account_rule: account_rule?,
-        directory,
+        members: members?,
+        client_accounts,
+        sublogin_keeps_sublogin: raw.sublogin_keeps_sublogin.unwrap_or(false),
+        provision: raw.provision.unwrap_or(false),
+        refresh_profile: raw.refresh_profile.unwrap_or(false),
         headers: headers?,
         external_sso,
         saml,

@@ -73,6 +73,14 @@ pub struct RawTenant {
     pub css: Option<Spanned<String>>,
     #[serde(default)]
     pub member: Vec<RawMember>,
+    pub membership: Option<Spanned<String>>,
+    #[serde(default)]
+    pub client_account: Vec<RawClientAccount>,
+    pub sublogin_keeps_sublogin: Option<bool>,
+    pub provision: Option<bool>,
+    pub refresh_profile: Option<bool>,
+    pub panel_members: Option<Spanned<RawPanelMembers>>,
+    pub roles: Option<RawRoles>,
     pub external_sso: Option<RawExternalSso>,
     pub saml: Option<Spanned<RawSaml>>,
     pub oidc: Option<Spanned<RawOidc>>,
@@ -89,6 +97,34 @@ pub struct RawMember {
     pub permissions: Spanned<Vec<Spanned<String>>>,
     pub impersonate: Option<Spanned<String>>,
     pub name: Option<String>,
+}
+
+/// `[[tenant.client_account]]`: a reseller's client account.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClientAccount {
+    pub name: Spanned<String>,
+    pub reseller: Spanned<String>,
+}
+
+/// `[tenant.panel_members]`: the panel's membership endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPanelMembers {
+    pub url: Spanned<String>,
+    pub token: Option<Spanned<String>>,
+    pub ttl: Option<Spanned<String>>,
+    pub negative_ttl: Option<Spanned<String>>,
+    pub stale_for: Option<Spanned<String>>,
+}
+
+/// `[tenant.roles]`: how the IdP's roles become memberships.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoles {
+    pub account: Option<Spanned<String>>,
+    pub whitelabel_admin: Option<Spanned<Vec<Spanned<String>>>>,
+    pub whitelabel_manager: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[tenant.external_sso]`.

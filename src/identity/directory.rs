@@ -1,8 +1,9 @@
-//! Memberships: which accounts a user takes part in, with which permissions.
-//! For now the static `[[tenant.member]]` list; the embedded store comes later
-//! behind the same lookups.
+//! Memberships: which accounts a user takes part in, with which permissions,
+//! looked up without I/O. Filled from the static `[[tenant.member]]` list or
+//! from a snapshot of the embedded store; reseller client accounts are
+//! entered through the reseller membership's `sublogin`.
 
-use super::Permissions;
+use super::{Permission, Permissions};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -19,11 +20,27 @@ pub struct Membership {
     pub impersonate: Option<String>,
 }
 
+impl Membership {
+    /// A membership with its header value computed.
+    pub fn new(account: &str, permissions: Permissions, impersonate: Option<String>) -> Membership {
+        Membership {
+            account: account.to_string(),
+            permissions,
+            permissions_header: permissions.header_value().into(),
+            impersonate,
+        }
+    }
+}
+
 /// A tenant's memberships, looked up by user and account without I/O.
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     by_user: HashMap<String, Vec<Membership>>,
     names: HashMap<String, String>,
+    /// Client account → its reseller account.
+    reseller_of: HashMap<String, String>,
+    /// Whether a sublogin into a client account keeps `sublogin` itself.
+    pub sublogin_keeps_sublogin: bool,
 }
 
 impl Directory {
@@ -35,17 +52,84 @@ impl Directory {
         self.by_user.entry(user.to_string()).or_default().push(m);
     }
 
-    /// The user's membership in `account`, if any.
-    pub fn membership(&self, user: &str, account: &str) -> Option<&Membership> {
+    /// Records that `account` is a client account of `reseller`.
+    pub fn set_reseller(&mut self, account: &str, reseller: &str) {
+        self.reseller_of
+            .insert(account.to_string(), reseller.to_string());
+    }
+
+    /// The user's own membership in `account` (no sublogin), if any.
+    pub fn direct(&self, user: &str, account: &str) -> Option<&Membership> {
         self.by_user
             .get(user)?
             .iter()
             .find(|m| m.account == account)
     }
 
-    /// Every account the user takes part in.
-    pub fn memberships(&self, user: &str) -> &[Membership] {
-        self.by_user.get(user).map(Vec::as_slice).unwrap_or(&[])
+    /// The user's membership in `account`: their own, else one through a
+    /// reseller membership with `sublogin` (that membership's permissions,
+    /// without `sublogin` unless the tenant keeps it).
+    pub fn membership(&self, user: &str, account: &str) -> Option<Membership> {
+        if let Some(m) = self.direct(user, account) {
+            return Some(m.clone());
+        }
+        let reseller = self.reseller_of.get(account)?;
+        let via = self.direct(user, reseller)?;
+        via.permissions
+            .has(Permission::Sublogin)
+            .then(|| Membership::new(account, self.sublogin_grants(via.permissions), None))
+    }
+
+    fn sublogin_grants(&self, reseller: Permissions) -> Permissions {
+        if self.sublogin_keeps_sublogin {
+            reseller
+        } else {
+            reseller.without(Permission::Sublogin)
+        }
+    }
+
+    /// Every account the user may enter: their own memberships, then the
+    /// client accounts their `sublogin` opens.
+    pub fn memberships(&self, user: &str) -> Vec<Membership> {
+        let own = self.by_user.get(user).map(Vec::as_slice).unwrap_or(&[]);
+        let mut out = own.to_vec();
+        for m in own
+            .iter()
+            .filter(|m| m.permissions.has(Permission::Sublogin))
+        {
+            let mut clients: Vec<&String> = self
+                .reseller_of
+                .iter()
+                .filter(|(client, r)| {
+                    **r == m.account && !own.iter().any(|o| &o.account == *client)
+                })
+                .map(|(client, _)| client)
+                .collect();
+            clients.sort();
+            for client in clients {
+                out.push(Membership::new(
+                    client,
+                    self.sublogin_grants(m.permissions),
+                    None,
+                ));
+            }
+        }
+        out
+    }
+
+    /// The direct members of `account`, by e-mail.
+    pub fn members_of(&self, account: &str) -> Vec<(&str, &Membership)> {
+        let mut out: Vec<(&str, &Membership)> = self
+            .by_user
+            .iter()
+            .filter_map(|(u, ms)| {
+                ms.iter()
+                    .find(|m| m.account == account)
+                    .map(|m| (u.as_str(), m))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(b.0));
+        out
     }
 
     /// A display name configured for the user, if any.
@@ -92,8 +176,71 @@ impl AccountRule {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use Permission::*;
+
+    #[test]
+    fn sublogin_enters_client_accounts_without_sublogin() {
+        let mut d = Directory::default();
+        d.set_reseller("cliente1.test", "libros.test");
+        d.set_reseller("cliente2.test", "libros.test");
+        d.set_reseller("otro.test", "other-reseller.test");
+        d.add(
+            "rosa@libros.test",
+            None,
+            Membership::new("libros.test", Permissions::of([Sublogin, Technical]), None),
+        );
+        d.add(
+            "tom@libros.test",
+            None,
+            Membership::new("libros.test", Permissions::of([Technical]), None),
+        );
+        d.add(
+            "rosa@libros.test",
+            None,
+            Membership::new("cliente2.test", Permissions::of([Commercial]), None),
+        );
+        let via = d.membership("rosa@libros.test", "cliente1.test").unwrap();
+        assert_eq!(via.permissions, Permissions::of([Technical]));
+        // Her own membership wins over the sublogin one.
+        assert_eq!(
+            d.membership("rosa@libros.test", "cliente2.test")
+                .unwrap()
+                .permissions,
+            Permissions::of([Commercial])
+        );
+        // Without sublogin, no way in; nor into another reseller's client.
+        assert!(d.membership("tom@libros.test", "cliente1.test").is_none());
+        assert!(d.membership("rosa@libros.test", "otro.test").is_none());
+        let listed: Vec<String> = d
+            .memberships("rosa@libros.test")
+            .into_iter()
+            .map(|m| m.account)
+            .collect();
+        assert_eq!(listed, ["libros.test", "cliente2.test", "cliente1.test"]);
+        // An admin of the reseller keeps everything but sublogin (and admin, which implies it).
+        let mut d2 = d.clone();
+        d2.add(
+            "boss@libros.test",
+            None,
+            Membership::new("libros.test", Permissions::of([Admin]), None),
+        );
+        assert_eq!(
+            d2.membership("boss@libros.test", "cliente1.test")
+                .unwrap()
+                .permissions
+                .header_value(),
+            "commercial,invite,technical"
+        );
+        d2.sublogin_keeps_sublogin = true;
+        assert!(d2
+            .membership("boss@libros.test", "cliente1.test")
+            .unwrap()
+            .permissions
+            .has(Admin));
+    }
 
     #[test]
     fn account_from_host() {

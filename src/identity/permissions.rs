@@ -65,6 +65,41 @@ impl Permissions {
         Permissions(bits)
     }
 
+    /// The raw bits (for storage); [`Permissions::from_bits`] reads them back.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// From stored bits, expanded again (unknown bits are dropped).
+    pub fn from_bits(bits: u8) -> Permissions {
+        Permissions::of(Permission::ALL.into_iter().filter(|p| bits & p.bit() != 0))
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Both sets together.
+    pub fn union(self, other: Permissions) -> Permissions {
+        Permissions::from_bits(self.0 | other.0)
+    }
+
+    /// What `self` holds and `other` does not (not re-expanded: a lost
+    /// `admin` shows as `admin` alone).
+    pub fn difference(self, other: Permissions) -> Permissions {
+        Permissions(self.0 & !other.0)
+    }
+
+    /// `self` without `p` (dropping `admin` too when `p` is one it implies).
+    pub fn without(self, p: Permission) -> Permissions {
+        let mut bits = self.0 & !p.bit();
+        if p != Permission::Admin {
+            bits &= !Permission::Admin.bit();
+        }
+        Permissions(bits)
+    }
+
     /// Whether the set holds `p`.
     pub fn has(self, p: Permission) -> bool {
         self.0 & p.bit() != 0

@@ -3,10 +3,16 @@
 //!
 //! * `POST /tenants/{name}/reauth`: force re-authentication now; every
 //!   session of the tenant issued before this second stops working;
-//! * `POST /reload`: read the configuration file again (as SIGHUP does).
+//! * `POST /reload`: read the configuration file again (as SIGHUP does);
+//! * `GET /tenants/{name}/members?account=…`: an account's members and
+//!   invitations (JSON), for tenants on the embedded store;
+//! * `POST /tenants/{name}/members`: one membership change (form fields
+//!   `action`, `account`, `user`, `email`, `permissions`, `id`, `reseller`,
+//!   `login`, and `actor`: the member on whose behalf the panel acts, bound
+//!   by the rules of CONTRACT §7; without it, the operator).
 //!
-//! When `server.admin_token` is set, the actions need
-//! `Authorization: Bearer <token>`.
+//! When `server.admin_token` is set, every call but `/metrics`, `/healthz`
+//! and `/readyz` needs `Authorization: Bearer <token>`.
 
 use crate::audit::Event;
 use crate::config::ProcessEnv;
@@ -64,6 +70,123 @@ impl Admin {
             out.push('\n');
         }
         out
+    }
+
+    /// The store, for a tenant on it.
+    fn store_for(
+        &self,
+        tenant: &str,
+    ) -> Result<&crate::members::StoreHandle, Box<Response<Vec<u8>>>> {
+        let text = "text/plain; charset=utf-8";
+        let cfg = self.state.config();
+        let Some(t) = cfg.tenant_named(tenant) else {
+            return Err(Box::new(reply(
+                404,
+                text,
+                format!("no tenant named {tenant:?}\n"),
+            )));
+        };
+        match (&t.members, self.state.store.as_ref()) {
+            (crate::members::MemberSource::Store, Some(store)) => Ok(store),
+            (other, _) => Err(Box::new(reply(
+                409,
+                text,
+                format!(
+                    "tenant {tenant:?} reads memberships from `{}`, not the embedded store\n",
+                    other.as_str()
+                ),
+            ))),
+        }
+    }
+
+    fn list_members(&self, tenant: &str, query: &str) -> Response<Vec<u8>> {
+        let store = match self.store_for(tenant) {
+            Ok(s) => s,
+            Err(r) => return *r,
+        };
+        let account = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "account")
+            .map(|(_, v)| v.to_ascii_lowercase())
+            .unwrap_or_default();
+        let members: Vec<serde_json::Value> = store
+            .get(tenant)
+            .map(|d| {
+                d.members_of(&account)
+                    .into_iter()
+                    .map(|(user, m)| serde_json::json!({"user": user, "permissions": m.permissions_header.as_ref(), "impersonate": m.impersonate}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        match store.store.invitations(tenant, &account, self.state.now()) {
+            Ok(invitations) => reply(
+                200,
+                "application/json",
+                serde_json::json!({"account": account, "members": members, "invitations": invitations}).to_string(),
+            ),
+            Err(e) => reply(500, "text/plain; charset=utf-8", format!("{e}\n")),
+        }
+    }
+
+    fn change_members(&self, tenant: &str, body: &[u8]) -> Response<Vec<u8>> {
+        let store = match self.store_for(tenant) {
+            Ok(s) => s,
+            Err(r) => return *r,
+        };
+        let field = |name: &str| {
+            form_urlencoded::parse(body)
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        let actor = field("actor").and_then(|a| crate::auth::normalize_email(&a));
+        let change =
+            match crate::members::admin::parse(&field("action").unwrap_or_default(), &field) {
+                Ok(c) => c,
+                Err(e) => return reply(400, "text/plain; charset=utf-8", format!("{e}\n")),
+            };
+        let now = self.state.now();
+        let result =
+            crate::members::admin::apply(&store.store, tenant, actor.as_deref(), &change, now);
+        let by = actor.as_deref().unwrap_or("operator");
+        match result {
+            Ok(done) => {
+                self.state.audit(
+                    tenant,
+                    Event::Membership,
+                    actor.as_deref(),
+                    None,
+                    &format!("{} (by {by}, admin API)", done.summary),
+                );
+                if let Err(e) = store.reload_tenant(&self.state.config(), tenant) {
+                    tracing::error!("membership store: {e}");
+                }
+                let mut out = serde_json::json!({"ok": true, "summary": done.summary});
+                if let Some((inv, token)) = done.invitation {
+                    out["invitation"] = serde_json::json!(inv);
+                    out["link"] = serde_json::json!(crate::members::admin::invitation_path(&token));
+                }
+                reply(200, "application/json", out.to_string())
+            }
+            Err(e) => {
+                self.state.audit(
+                    tenant,
+                    Event::Membership,
+                    actor.as_deref(),
+                    None,
+                    &format!("refused {change:?} by {by}: {e}"),
+                );
+                let status = match e {
+                    crate::store::StoreError::Rule(_) => 403,
+                    crate::store::StoreError::NotFound(_) => 404,
+                    crate::store::StoreError::Invitation(_) => 409,
+                    _ => 500,
+                };
+                reply(
+                    status,
+                    "application/json",
+                    serde_json::json!({"ok": false, "error": e.to_string()}).to_string(),
+                )
+            }
+        }
     }
 
     fn authorized(&self, session: &ServerSession) -> bool {
@@ -155,6 +278,29 @@ impl ServeHttp for Admin {
                             ),
                         )
                     }
+                }
+            }
+            (m, p) if p.starts_with("/tenants/") && p.ends_with("/members") => {
+                if !self.authorized(session) {
+                    return reply(401, text, "admin token required\n");
+                }
+                let name = p["/tenants/".len()..p.len() - "/members".len()].to_string();
+                match m {
+                    "GET" => {
+                        let query = session.req_header().uri.query().unwrap_or("").to_string();
+                        self.list_members(&name, &query)
+                    }
+                    "POST" => {
+                        let mut body = Vec::new();
+                        while let Ok(Some(chunk)) = session.read_request_body().await {
+                            if body.len() + chunk.len() > 64 * 1024 {
+                                return reply(413, text, "too large\n");
+                            }
+                            body.extend_from_slice(&chunk);
+                        }
+                        self.change_members(&name, &body)
+                    }
+                    _ => reply(405, text, "GET or POST\n"),
                 }
             }
             _ => reply(404, text, "not found\n"),

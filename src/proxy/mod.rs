@@ -20,7 +20,7 @@ pub use server::run;
 
 use crate::config::Config;
 use crate::forward::{self, Arrival};
-use crate::gate::{self, IdentityHeaders, Outcome, RequestView};
+use crate::gate::{self, Deferred, IdentityHeaders, Outcome, RequestView};
 use crate::state::State;
 use crate::web::{self, Reply};
 use async_trait::async_trait;
@@ -147,24 +147,52 @@ impl ProxyHttp for Portero {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
-        let req = session.req_header();
-        let view = RequestView {
-            method: req.method.as_str(),
-            path: req.uri.path(),
-            query: req.uri.query(),
-            authority: authority(req),
-            tls: ctx.tls,
-            peer,
-            forwarded_for: header_all(req, "x-forwarded-for"),
-            accept: header_str(req, ACCEPT),
-            requested_with: header_str(req, "x-requested-with"),
-            cookies: header_all(req, "cookie"),
-            origin: header_str(req, ORIGIN),
-            forwarded_uri: header_str(req, "x-forwarded-uri"),
-            original_uri: header_str(req, "x-original-uri"),
-            body: &body,
+        let ev = {
+            let req = session.req_header();
+            let view = RequestView {
+                method: req.method.as_str(),
+                path: req.uri.path(),
+                query: req.uri.query(),
+                authority: authority(req),
+                tls: ctx.tls,
+                peer,
+                forwarded_for: header_all(req, "x-forwarded-for"),
+                accept: header_str(req, ACCEPT),
+                requested_with: header_str(req, "x-requested-with"),
+                cookies: header_all(req, "cookie"),
+                origin: header_str(req, ORIGIN),
+                forwarded_uri: header_str(req, "x-forwarded-uri"),
+                original_uri: header_str(req, "x-original-uri"),
+                body: &body,
+            };
+            let ev = gate::evaluate(&self.state, &cfg, &view);
+            match ev.outcome {
+                // The panel's endpoint is asked about this user, then the
+                // request is judged again from the cache (which now holds
+                // the answer, or the failure).
+                Outcome::Await(deferred) => match *deferred {
+                    Deferred::Members { endpoint, user } => {
+                        endpoint
+                            .fetch(&cfg.server.outbound, &user, self.state.now())
+                            .await;
+                        let mut again = gate::evaluate(&self.state, &cfg, &view);
+                        if matches!(&again.outcome, Outcome::Await(d) if matches!(**d, Deferred::Members { .. }))
+                        {
+                            again.outcome = match again.tenant.and_then(|i| cfg.tenants.get(i)) {
+                                Some(t) => Outcome::Reply(web::members_unavailable(t)),
+                                None => Outcome::Reply(Reply::empty(503)),
+                            };
+                        }
+                        again
+                    }
+                    other => gate::Evaluated {
+                        outcome: Outcome::Await(Box::new(other)),
+                        ..ev
+                    },
+                },
+                _ => ev,
+            }
         };
-        let ev = gate::evaluate(&self.state, &cfg, &view);
         ctx.tenant = ev.tenant;
         ctx.peer = peer;
         ctx.peer_trusted = ev.peer_trusted;
@@ -183,8 +211,11 @@ impl ProxyHttp for Portero {
                 write_reply(session, reply).await?;
                 Ok(true)
             }
-            Outcome::Await(job) => {
-                let reply = web::oidc::finish(&self.state, &cfg, *job).await;
+            Outcome::Await(deferred) => {
+                let reply = match *deferred {
+                    Deferred::OidcCallback(job) => web::oidc::finish(&self.state, &cfg, job).await,
+                    Deferred::Members { .. } => Reply::empty(503),
+                };
                 write_reply(session, reply).await?;
                 Ok(true)
             }

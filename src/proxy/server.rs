@@ -83,8 +83,9 @@ fn plain_buffers() -> L4BufferSettings {
     L4BufferSettings::default().read(0)
 }
 
-/// Keeps documents fetched from IdPs fresh: looks every few seconds for
-/// what is due, and fetches everything at once after a reload.
+/// Keeps documents fetched from IdPs fresh (looks every second for what is
+/// due, and fetches everything at once after a reload), and notices when
+/// another process changed the membership store.
 struct Refresher {
     state: Arc<State>,
 }
@@ -97,7 +98,10 @@ impl BackgroundService for Refresher {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(REFRESH_TICK) => self.state.refresh_remote(false).await,
+                _ = tokio::time::sleep(REFRESH_TICK) => {
+                    self.state.refresh_store();
+                    self.state.refresh_remote(false).await;
+                }
                 _ = self.state.remote.wake.notified() => self.state.refresh_remote(true).await,
                 _ = shutdown.changed() => return,
             }

@@ -31,6 +31,9 @@ pub struct SessionClaims {
     /// A random id of this session.
     #[serde(rename = "s")]
     pub sid: String,
+    /// The IdP's roles at sign-in (tenants with `membership = "idp"`).
+    #[serde(rename = "r", default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// Why a session cookie was not accepted (for the audit log).
@@ -76,6 +79,7 @@ impl SessionClaims {
             issued_at: now,
             account,
             sid: random_id(),
+            roles: login.roles().to_vec(),
         }
     }
 
@@ -221,6 +225,7 @@ mod tests {
             issued_at: at,
             account: None,
             sid: random_id(),
+            roles: Vec::new(),
         }
     }
 

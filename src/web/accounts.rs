@@ -9,18 +9,22 @@ use super::{
 use crate::config::{Config, Tenant};
 use crate::gate::Seen;
 use crate::identity::AccountRule;
+use crate::members::{self, Source};
 use crate::session::session_cookie;
 use crate::state::State;
 use std::fmt::Write;
 
 /// `GET`: lists the user's accounts.
-pub fn list(cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(s) = &seen.session else {
         return must_sign_in(tenant, seen);
     };
+    let Source::Ready(dir) = members::resolve(state.store.as_ref(), tenant, s, state.now()) else {
+        return super::members_unavailable(tenant);
+    };
     let raw = query_param(seen, "return_to");
     let return_to = return_to::sanitize(raw.as_deref(), cfg, seen.tenant_index);
-    let memberships = tenant.directory.memberships(&s.user);
+    let memberships = dir.memberships(&s.user);
     let mut body = format!("<p>Signed in as <strong>{}</strong>.</p>", escape(&s.email));
     if memberships.is_empty() {
         let _ = write!(
@@ -30,7 +34,7 @@ pub fn list(cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
         );
     } else {
         body.push_str("<ul class=\"accounts\">");
-        for m in memberships {
+        for m in &memberships {
             let perms = escape(&m.permissions_header);
             let account = escape(&m.account);
             match &tenant.account_rule {
@@ -101,7 +105,10 @@ pub fn choose(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         );
     }
     let account = form_field(seen.req.body, "account").unwrap_or_default();
-    if tenant.directory.membership(&s.user, &account).is_none() {
+    let Source::Ready(dir) = members::resolve(state.store.as_ref(), tenant, s, state.now()) else {
+        return super::members_unavailable(tenant);
+    };
+    if dir.membership(&s.user, &account).is_none() {
         return super::forbidden(tenant, &s.email, &account);
     }
     let raw = form_field(seen.req.body, "return_to");

@@ -3,6 +3,7 @@
 //! a request ([`Seen`]) and return a [`Reply`]; the proxy writes it out.
 
 mod accounts;
+mod invitations;
 pub mod oidc;
 pub mod pages;
 pub mod return_to;
@@ -133,8 +134,10 @@ fn reply(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply
         ("/.portero/saml/acs", Post) => saml::acs(state, cfg, tenant, seen),
         ("/.portero/jwt/callback", Read) => signin::jwt_callback(state, cfg, tenant, seen),
         ("/.portero/saml/slo", Read) => saml::slo(state, cfg, tenant, seen),
-        ("/.portero/accounts", Read) => accounts::list(cfg, tenant, seen),
+        ("/.portero/accounts", Read) => accounts::list(state, cfg, tenant, seen),
         ("/.portero/accounts", Post) => accounts::choose(state, cfg, tenant, seen),
+        ("/.portero/invitations", Read) => invitations::show(state, tenant, seen),
+        ("/.portero/invitations", Post) => invitations::decide(state, cfg, tenant, seen),
         ("/.portero/logout", Read | Post) => signin::logout(state, cfg, tenant, seen),
         ("/.portero/jwks.json", Read) => Reply::with_body(
             200,
@@ -161,18 +164,23 @@ fn reply(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply
             &[],
         )
         .header("allow", "GET, HEAD, POST"),
-        _ => tenant_page(
-            tenant,
-            404,
-            "Not found",
-            "Portero has no page at this address.",
-            &[("/", "Home")],
-        ),
+        _ => not_found(tenant),
     }
 }
 
+/// No such page under `/.portero/`.
+pub fn not_found(tenant: &Tenant) -> Reply {
+    tenant_page(
+        tenant,
+        404,
+        "Not found",
+        "Portero has no page at this address.",
+        &[("/", "Home")],
+    )
+}
+
 /// The reserved paths that exist (for 405 rather than 404).
-const KNOWN: [&str; 11] = [
+const KNOWN: [&str; 12] = [
     "/.portero/login",
     "/.portero/sso/external",
     "/.portero/sso/saml",
@@ -180,6 +188,7 @@ const KNOWN: [&str; 11] = [
     "/.portero/jwt/callback",
     "/.portero/oidc/callback",
     "/.portero/accounts",
+    "/.portero/invitations",
     "/.portero/logout",
     "/.portero/jwks.json",
     "/.portero/assets/portero.css",
@@ -228,7 +237,9 @@ fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
             r
         }
         gate::Outcome::Reply(r) if matches!(r.status, 302 | 403) => r,
-        gate::Outcome::Reply(_) | gate::Outcome::Await(_) => unauthorized(tenant),
+        gate::Outcome::Reply(_) => unauthorized(tenant),
+        // The panel's endpoint is asked, then the request judged again.
+        gate::Outcome::Await(_) => members_unavailable(tenant),
     }
 }
 
@@ -380,6 +391,21 @@ fn classic_way_in(tenant: &Tenant) -> String {
 }
 
 /// Signed in, but not a member of the account entered.
+/// The membership source (the panel's endpoint) cannot answer: a clear
+/// page, never someone else's access, never a loop.
+pub fn members_unavailable(tenant: &Tenant) -> Reply {
+    tenant_page(
+        tenant,
+        503,
+        "Accounts cannot be checked right now",
+        &format!(
+            "{} cannot check which accounts you may enter at the moment. Please try again in a minute.",
+            tenant.display_name
+        ),
+        &[("/", "Try again")],
+    )
+}
+
 pub fn forbidden(tenant: &Tenant, user: &str, account: &str) -> Reply {
     let message = format!(
         "You are signed in as {user}, but you have no access to the account {account}. Choose one of your accounts, or sign out and sign in as someone else."

@@ -116,12 +116,12 @@ pub fn callback(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
     let Some(code) = super::query_param(seen, "code").filter(|c| !c.is_empty()) else {
         return refused("no_code");
     };
-    Outcome::Await(Box::new(Finish {
+    Outcome::Await(Box::new(crate::gate::Deferred::OidcCallback(Finish {
         tenant: tenant.name.clone(),
         code,
         pending,
         visitor,
-    }))
+    })))
 }
 
 /// Exchanges the code, verifies the ID token and signs in.

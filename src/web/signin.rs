@@ -165,6 +165,7 @@ pub fn complete(
     return_to: &str,
     how: &str,
 ) -> Reply {
+    provision(state, cfg, tenant, login);
     let claims = SessionClaims::issue(login, state.now(), None);
     let Some(sealed) = claims.seal(&cfg.session.sealer) else {
         return Reply::html(500, super::internal_error_page());
@@ -190,6 +191,44 @@ pub fn complete(
             reauth,
         ))
         .cookie(&clear_cookie(&cfg.session.classic_cookie_name, visitor.tls))
+}
+
+/// Just-in-time provisioning (`provision = true`, tenants on the embedded
+/// store): the first sign-in through an IdP creates the user; with
+/// `refresh_profile`, each one refreshes the name and roles. A store that
+/// cannot be written does not stop the sign-in (it is logged).
+fn provision(state: &State, cfg: &Config, tenant: &Tenant, login: &VerifiedLogin) {
+    let (true, crate::members::MemberSource::Store, Some(store)) =
+        (tenant.provision, &tenant.members, state.store.as_ref())
+    else {
+        return;
+    };
+    match store.store.provision(
+        &tenant.name,
+        login.email(),
+        login.name(),
+        login.roles(),
+        state.now(),
+        tenant.refresh_profile,
+    ) {
+        Ok(created) => {
+            if created {
+                state.audit(
+                    &tenant.name,
+                    Event::Membership,
+                    Some(login.email()),
+                    None,
+                    "user created at first sign-in (provisioning)",
+                );
+            }
+            if created || tenant.refresh_profile {
+                if let Err(e) = store.reload_tenant(cfg, &tenant.name) {
+                    tracing::error!("membership store: {e}");
+                }
+            }
+        }
+        Err(e) => tracing::error!(tenant = %tenant.name, "provisioning {}: {e}", login.email()),
+    }
 }
 
 /// What finishing a sign-in needs to know of the visitor, kept past the

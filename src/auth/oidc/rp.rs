@@ -330,12 +330,21 @@ impl OidcRp {
             .or_else(|| claims.get(&self.claims.name))
             .and_then(Value::as_str)
             .and_then(clean_display_name);
-        Ok(VerifiedLogin::new(
-            &pending.tenant,
-            email,
-            name,
-            AuthMethod::Oidc,
-        ))
+        let roles = match self
+            .claims
+            .roles
+            .as_ref()
+            .and_then(|r| source.get(r).or_else(|| claims.get(r)))
+        {
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            Some(Value::String(one)) => one.split_whitespace().map(str::to_string).collect(),
+            _ => Vec::new(),
+        };
+        Ok(VerifiedLogin::new(&pending.tenant, email, name, AuthMethod::Oidc).with_roles(roles))
     }
 
     /// The code for tokens at the token endpoint.

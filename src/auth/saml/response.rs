@@ -87,6 +87,15 @@ pub struct SamlLogin {
 }
 
 impl SamlLogin {
+    /// Every value of the attribute `name`.
+    pub fn attribute_values(&self, name: &str) -> Vec<String> {
+        self.attributes
+            .iter()
+            .filter(|(n, _)| n == name)
+            .flat_map(|(_, v)| v.iter().cloned())
+            .collect()
+    }
+
     /// The first value of the attribute `name` (matched on Name or FriendlyName).
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes

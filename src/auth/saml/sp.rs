@@ -335,7 +335,13 @@ impl SamlSp {
             (None, None) => None,
         }
         .and_then(|n| clean_display_name(&n));
-        Ok(VerifiedLogin::new(tenant, email, name, AuthMethod::Saml))
+        let roles = self
+            .attributes
+            .roles
+            .as_deref()
+            .map(|a| login.attribute_values(a))
+            .unwrap_or_default();
+        Ok(VerifiedLogin::new(tenant, email, name, AuthMethod::Saml).with_roles(roles))
     }
 }
 

@@ -1,0 +1,141 @@
+//! `/.portero/invitations?token=…`: an invited person accepts or rejects an
+//! invitation (tenants on the embedded store). Accepting needs a session as
+//! the invited e-mail; the link works once.
+
+use super::pages::escape;
+use super::{form_field, query_param, same_origin, tenant_page, to_sign_in_page, Reply};
+use crate::audit::Event;
+use crate::config::{Config, Tenant};
+use crate::gate::Seen;
+use crate::members::MemberSource;
+use crate::state::State;
+
+fn store<'s>(state: &'s State, tenant: &Tenant) -> Option<&'s crate::members::StoreHandle> {
+    matches!(tenant.members, MemberSource::Store)
+        .then_some(state.store.as_ref())
+        .flatten()
+}
+
+/// `GET`: what the invitation offers, with Accept and Reject.
+pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    let Some(store) = store(state, tenant) else {
+        return super::not_found(tenant);
+    };
+    let token = query_param(seen, "token").unwrap_or_default();
+    if seen.session.is_none() {
+        return to_sign_in_page(&seen.path_and_query());
+    }
+    match store
+        .store
+        .invitation_by_token(&tenant.name, &token, state.now())
+    {
+        Err(e) => tenant_page(
+            tenant,
+            410,
+            "Invitation not usable",
+            &format!("{e}."),
+            &[("/.portero/accounts", "Your accounts")],
+        ),
+        Ok(inv) => {
+            let form = |decision: &str, label: &str| {
+                format!(
+                    "<form method=\"post\" action=\"/.portero/invitations\"><input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"decision\" value=\"{decision}\"><button type=\"submit\">{label}</button></form>",
+                    escape(&token)
+                )
+            };
+            let body = format!(
+                "<p>{} invites <strong>{}</strong> into <strong>{}</strong> with: {}.</p>{}{}",
+                escape(&inv.invited_by),
+                escape(&inv.email),
+                escape(&inv.account),
+                escape(&inv.permissions),
+                form("accept", "Accept"),
+                form("reject", "Reject")
+            );
+            Reply::html(
+                200,
+                super::pages::page(
+                    Some(&tenant.display_name),
+                    tenant.css.is_some(),
+                    "Invitation",
+                    &body,
+                ),
+            )
+        }
+    }
+}
+
+/// `POST`: accept (as the invited e-mail) or reject.
+pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    let Some(store) = store(state, tenant) else {
+        return super::not_found(tenant);
+    };
+    let Some(session) = &seen.session else {
+        return super::unauthorized(tenant);
+    };
+    if !same_origin(seen) {
+        return tenant_page(
+            tenant,
+            403,
+            "Not allowed",
+            "This form must be sent from this site.",
+            &[],
+        );
+    }
+    let token = form_field(seen.req.body, "token").unwrap_or_default();
+    let accept = form_field(seen.req.body, "decision").as_deref() == Some("accept");
+    let now = state.now();
+    let result = if accept {
+        store
+            .store
+            .accept(&tenant.name, &token, &session.email, now)
+    } else {
+        store.store.reject(&tenant.name, &token, now)
+    };
+    match result {
+        Ok(inv) => {
+            let what = if accept { "accepted" } else { "rejected" };
+            state.audit(
+                &tenant.name,
+                Event::Membership,
+                Some(&session.email),
+                Some(seen.client_ip),
+                &format!("invitation {} to {} {what}", inv.id, inv.account),
+            );
+            if let Err(e) = store.reload_tenant(cfg, &tenant.name) {
+                tracing::error!("membership store: {e}");
+            }
+            let message = if accept {
+                format!(
+                    "You are now a member of {} ({}).",
+                    inv.account, inv.permissions
+                )
+            } else {
+                "The invitation was rejected.".to_string()
+            };
+            tenant_page(
+                tenant,
+                200,
+                "Invitation",
+                &message,
+                &[("/.portero/accounts", "Your accounts")],
+            )
+        }
+        Err(e) => {
+            state.audit(
+                &tenant.name,
+                Event::Membership,
+                Some(&session.email),
+                Some(seen.client_ip),
+                &format!("invitation refused: {e}"),
+            );
+            tenant_page(
+                tenant,
+                409,
+                "Invitation not usable",
+                &format!("{e}."),
+                &[("/.portero/accounts", "Your accounts")],
+            )
+        }
+    }
+}
