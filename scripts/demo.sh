@@ -24,11 +24,19 @@ set +a
 
 ./target/release/portero check --config config/portero.toml
 
+# The reseller tenant's people, in the embedded store (idempotent).
+accounts() { ./target/release/portero accounts --config config/portero.toml reseller "$@" >/dev/null; }
+accounts add --account libros.test   --user rosa@libros.test  --permissions admin
+accounts add --account cliente1.test --user dario@libros.test --permissions technical
+accounts add --account cliente1.test --user berta@libros.test --permissions commercial
+accounts add --account cliente2.test --user berta@libros.test --permissions commercial
+
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 ./target/release/examples/panel 127.0.0.1:9000 & pids+=($!)
 ./target/release/examples/external_signin 127.0.0.1:9100 demo & pids+=($!)
+./target/release/examples/external_signin 127.0.0.1:9101 reseller & pids+=($!)
 ./target/release/portero run --config config/portero.toml & pids+=($!)
 sleep 1
 cat <<MSG
@@ -38,6 +46,8 @@ cat <<MSG
   * Enter ana@demo.test      -> the example sign-in page -> the panel shows the identity headers.
   * Enter root@demo.test on http://localhost:8080/admin -> super-admin: the panel's classic login.
   * http://localhost:8080/static/x  -> a bypass path, no sign-in.
+  * http://127.0.0.1:8080/  -> the reseller: sign in as rosa@libros.test, dario@libros.test
+    or berta@libros.test and pick the account to enter (Rosa enters the clients by sublogin).
   * Audit log: data/demo/audit.log   Metrics: http://127.0.0.1:9090/metrics
   * Force everyone to sign in again:  curl -X POST http://127.0.0.1:9090/tenants/demo/reauth
 

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     /// Fetches of IdP documents by kind and result (`ok`, `failed`).
     pub idp_fetches: IntCounterVec,
+    /// Questions to panels' membership endpoints by tenant and result.
+    pub member_fetches: IntCounterVec,
 }
 
 impl Metrics {
@@ -66,6 +68,14 @@ impl Metrics {
             &["document", "result"],
         )?;
         registry.register(Box::new(idp_fetches.clone()))?;
+        let member_fetches = IntCounterVec::new(
+            Opts::new(
+                "portero_membership_fetches_total",
+                "Questions to a panel's membership endpoint by tenant and result",
+            ),
+            &["tenant", "result"],
+        )?;
+        registry.register(Box::new(member_fetches.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(decision_seconds.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;
@@ -79,6 +89,7 @@ impl Metrics {
             refusals,
             reloads,
             idp_fetches,
+            member_fetches,
         })
     }
 

@@ -133,8 +133,8 @@ impl PanelEndpoint {
     }
 
     /// Asks the endpoint about `user` and keeps the answer (or the failure,
-    /// next to the last good answer).
-    pub async fn fetch(&self, client: &Outbound, user: &str, now: u64) {
+    /// next to the last good answer); whether it answered.
+    pub async fn fetch(&self, client: &Outbound, user: &str, now: u64) -> bool {
         let got = self.ask(client, user).await;
         let previous = self.cache.get(user);
         let entry = match got {
@@ -156,7 +156,9 @@ impl PanelEndpoint {
                 }
             }
         };
+        let answered = entry.failed_at.is_none();
         self.cache.insert(user.to_string(), Arc::new(entry));
+        answered
     }
 
     async fn ask(&self, client: &Outbound, user: &str) -> Result<Option<Directory>, String> {

@@ -69,6 +69,22 @@ impl Admin {
             out.push_str(&line);
             out.push('\n');
         }
+        for t in &cfg.tenants {
+            if let crate::members::MemberSource::Panel(p) = &t.members {
+                use std::sync::atomic::Ordering;
+                let (ok, failed) = (
+                    p.last_success.load(Ordering::Relaxed),
+                    p.last_failure.load(Ordering::Relaxed),
+                );
+                let line = if failed > 0 && failed >= ok {
+                    format!("failing membership endpoint of {} {} (failed {} s ago; kept answers are used up to stale_for)", t.name, p.url, now.saturating_sub(failed))
+                } else {
+                    format!("ok membership endpoint of {} {}", t.name, p.url)
+                };
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
         out
     }
 

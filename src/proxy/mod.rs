@@ -58,7 +58,16 @@ pub struct Ctx {
     tls: bool,
     identity: Option<IdentityHeaders>,
     label: &'static str,
+    /// A page that replaces the panel's answer (an impersonation the panel
+    /// does not know).
+    replacement: Option<bytes::Bytes>,
+    /// Whether the panel's body is being dropped for `replacement`.
+    replaced: bool,
 }
+
+/// What a panel answers (any status) when `X-Portero-Impersonate` names a
+/// login it does not have; Portero shows a page instead of the answer.
+pub const UNKNOWN_IMPERSONATION: &str = "x-portero-impersonate-unknown";
 
 fn header_str(req: &RequestHeader, name: impl http::header::AsHeaderName) -> Option<&str> {
     req.headers.get(name).and_then(|v| v.to_str().ok())
@@ -172,9 +181,18 @@ impl ProxyHttp for Portero {
                 // the answer, or the failure).
                 Outcome::Await(deferred) => match *deferred {
                     Deferred::Members { endpoint, user } => {
-                        endpoint
+                        let answered = endpoint
                             .fetch(&cfg.server.outbound, &user, self.state.now())
                             .await;
+                        let tenant = ev
+                            .tenant
+                            .and_then(|i| cfg.tenants.get(i))
+                            .map_or("", |t| t.name.as_str());
+                        self.state
+                            .metrics
+                            .member_fetches
+                            .with_label_values(&[tenant, if answered { "ok" } else { "failed" }])
+                            .inc();
                         let mut again = gate::evaluate(&self.state, &cfg, &view);
                         if matches!(&again.outcome, Outcome::Await(d) if matches!(**d, Deferred::Members { .. }))
                         {
@@ -269,6 +287,56 @@ impl ProxyHttp for Portero {
         };
         forward::prepare(upstream, cfg, tenant, &arrival, ctx.identity.as_ref())?;
         Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        let Some(login) = upstream.headers.get(UNKNOWN_IMPERSONATION).cloned() else {
+            return Ok(());
+        };
+        upstream.remove_header(UNKNOWN_IMPERSONATION);
+        // Only meaningful for a request Portero sent with an identity.
+        let tenant = ctx
+            .config
+            .as_ref()
+            .zip(ctx.tenant)
+            .and_then(|(cfg, i)| cfg.tenants.get(i).map(|t| (cfg.clone(), i, t.name.clone())));
+        let (Some(_), Some((cfg, i, name))) = (&ctx.identity, tenant) else {
+            return Ok(());
+        };
+        let Some(t) = cfg.tenants.get(i) else {
+            return Ok(());
+        };
+        let login = String::from_utf8_lossy(login.as_bytes()).to_string();
+        tracing::warn!(tenant = %name, %login, "the panel has no user for this impersonation mapping");
+        let page = web::unknown_impersonation(t, &login);
+        let mut fresh = ResponseHeader::build(page.status, Some(page.headers.len() + 1))?;
+        for (k, v) in page.headers {
+            fresh.append_header(k, v)?;
+        }
+        fresh.insert_header(http::header::CONTENT_LENGTH, page.body.len().to_string())?;
+        *upstream = fresh;
+        ctx.replacement = Some(page.body);
+        Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<Option<Duration>> {
+        if ctx.replacement.is_some() || ctx.replaced {
+            // The panel's body is dropped; the page goes out once.
+            *body = ctx.replacement.take();
+            ctx.replaced = true;
+        }
+        Ok(None)
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {

@@ -826,6 +826,42 @@ mod tests {
     }
 
     #[test]
+    fn two_connections_removing_the_last_two_members_leave_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portero.db");
+        for round in 0..10 {
+            let account = format!("r{round}.test");
+            let first = Store::open(&path).unwrap();
+            first
+                .add_member("t", &account, "a@t", Permissions::of([Admin]), 1)
+                .unwrap();
+            first
+                .add_member("t", &account, "b@t", Permissions::of([Admin]), 1)
+                .unwrap();
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let handles: Vec<_> = [("a@t", "b@t"), ("b@t", "a@t")]
+                .into_iter()
+                .map(|(actor, target)| {
+                    let (path, barrier, account) = (path.clone(), barrier.clone(), account.clone());
+                    std::thread::spawn(move || {
+                        let own = Store::open(&path).unwrap();
+                        barrier.wait();
+                        own.remove_member("t", Some(actor), &account, target)
+                            .is_ok()
+                    })
+                })
+                .collect();
+            let removed = handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|ok| *ok)
+                .count();
+            assert_eq!(removed, 1, "round {round}");
+            assert_eq!(first.directory("t").unwrap().members_of(&account).len(), 1);
+        }
+    }
+
+    #[test]
     fn provisioning_creates_then_refreshes_when_asked() {
         let (_d, s) = store();
         assert!(s

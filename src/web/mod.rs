@@ -391,6 +391,21 @@ fn classic_way_in(tenant: &Tenant) -> String {
 }
 
 /// Signed in, but not a member of the account entered.
+/// The panel has no user for the login a member is mapped to act as: say
+/// so, and how to fix it (not a 500, not a loop).
+pub fn unknown_impersonation(tenant: &Tenant, login: &str) -> Reply {
+    tenant_page(
+        tenant,
+        409,
+        "Unknown panel user",
+        &format!(
+            "Your access to {} is set up to act as the panel user “{login}”, which the panel does not have. An administrator can fix this: create that user in the panel, or change the mapping (`impersonate` in the configuration, or `portero accounts {} impersonate --account … --user … --login …`).",
+            tenant.display_name, tenant.name
+        ),
+        &[("/.portero/accounts", "Your accounts"), ("/.portero/logout", "Sign out")],
+    )
+}
+
 /// The membership source (the panel's endpoint) cannot answer: a clear
 /// page, never someone else's access, never a loop.
 pub fn members_unavailable(tenant: &Tenant) -> Reply {

@@ -85,11 +85,20 @@ async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, std::conv
             String::from_utf8_lossy(v.as_bytes())
         ));
     }
-    Ok(Response::builder()
+    // A panel without a user called "ghost" says so when asked to act as it.
+    let ghost = req
+        .headers()
+        .get("x-portero-impersonate")
+        .is_some_and(|v| v.as_bytes() == b"ghost");
+    let mut builder = Response::builder()
         .header("content-type", "text/plain")
-        .header("x-upstream", "echo")
-        .body(Full::new(Bytes::from(out)))
-        .unwrap())
+        .header("x-upstream", "echo");
+    if ghost {
+        builder = builder
+            .status(403)
+            .header("x-portero-impersonate-unknown", "ghost");
+    }
+    Ok(builder.body(Full::new(Bytes::from(out))).unwrap())
 }
 
 /// What the echo upstream said it received.
