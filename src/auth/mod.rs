@@ -47,6 +47,7 @@ pub struct VerifiedLogin {
     name: Option<String>,
     method: AuthMethod,
     roles: Vec<String>,
+    username: Option<String>,
 }
 
 impl VerifiedLogin {
@@ -58,6 +59,7 @@ impl VerifiedLogin {
             name,
             method,
             roles: Vec::new(),
+            username: None,
         }
     }
 
@@ -65,6 +67,18 @@ impl VerifiedLogin {
     fn with_roles(mut self, roles: Vec<String>) -> Self {
         self.roles = roles;
         self
+    }
+
+    /// With the username the IdP sent (the tenant's username attribute).
+    fn with_username(mut self, username: Option<String>) -> Self {
+        self.username = username.filter(|u| !u.trim().is_empty());
+        self
+    }
+
+    /// The username from the IdP, when the tenant names its attribute
+    /// (kept with a provisioned user).
+    pub fn username(&self) -> Option<&str> {
+        self.username.as_deref()
     }
 
     /// The IdP's roles, when the tenant names a role attribute.

@@ -61,6 +61,19 @@ pub enum StoreError {
     TooNew(PathBuf, i64, usize),
 }
 
+/// What an IdP says about a person, for provisioning.
+#[derive(Debug, Clone, Copy)]
+pub struct Profile<'a> {
+    /// The e-mail (the user's key).
+    pub email: &'a str,
+    /// The display name.
+    pub name: Option<&'a str>,
+    /// The username (the tenant's username attribute or claim).
+    pub username: Option<&'a str>,
+    /// The roles.
+    pub roles: &'a [String],
+}
+
 /// An invitation, as listed (the token itself is shown only once).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Invitation {
@@ -524,27 +537,40 @@ impl Store {
     pub fn provision(
         &self,
         tenant: &str,
-        email: &str,
-        name: Option<&str>,
-        roles: &[String],
+        profile: &Profile<'_>,
         now: u64,
         refresh: bool,
     ) -> Result<bool, StoreError> {
-        let roles = roles.join("\n");
+        let roles = profile.roles.join("\n");
+        let (email, name, username) = (profile.email, profile.name, profile.username);
         self.write(|tx| {
             let created = tx.execute(
-                "INSERT INTO users (tenant, email, name, roles, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (tenant, email) DO NOTHING",
-                params![tenant, email, name, roles, now as i64],
+                "INSERT INTO users (tenant, email, name, username, roles, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (tenant, email) DO NOTHING",
+                params![tenant, email, name, username, roles, now as i64],
             )? == 1;
             if !created && refresh {
                 tx.execute(
-                    "UPDATE users SET name = COALESCE(?3, name), roles = ?4, updated_at = ?5 WHERE tenant = ?1 AND email = ?2",
-                    params![tenant, email, name, roles, now as i64],
+                    "UPDATE users SET name = COALESCE(?3, name), username = COALESCE(?4, username),
+                     roles = ?5, updated_at = ?6 WHERE tenant = ?1 AND email = ?2",
+                    params![tenant, email, name, username, roles, now as i64],
                 )?;
             }
             Ok(created)
         })
+    }
+
+    /// A stored user's username (from the IdP's username attribute).
+    pub fn username(&self, tenant: &str, email: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT username FROM users WHERE tenant = ?1 AND email = ?2",
+                params![tenant, email],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
     }
 
     /// Whether the user is known to the store.
@@ -864,25 +890,34 @@ mod tests {
     #[test]
     fn provisioning_creates_then_refreshes_when_asked() {
         let (_d, s) = store();
-        assert!(s
-            .provision(
-                "t",
-                "ana@a.test",
-                Some("Ana"),
-                &["a.test:technical".into()],
-                1,
-                false
-            )
-            .unwrap());
-        assert!(!s
-            .provision("t", "ana@a.test", Some("Ana B"), &[], 2, false)
-            .unwrap());
+        let roles = ["a.test:technical".to_string()];
+        let first = Profile {
+            email: "ana@a.test",
+            name: Some("Ana"),
+            username: Some("ana1"),
+            roles: &roles,
+        };
+        assert!(s.provision("t", &first, 1, false).unwrap());
+        let later = Profile {
+            name: Some("Ana B"),
+            username: Some("ana2"),
+            roles: &[],
+            ..first
+        };
+        assert!(!s.provision("t", &later, 2, false).unwrap());
         assert!(s.has_user("t", "ana@a.test").unwrap());
+        assert_eq!(
+            s.username("t", "ana@a.test").unwrap().as_deref(),
+            Some("ana1")
+        );
         s.add_member("t", "a.test", "ana@a.test", Permissions::of([Technical]), 3)
             .unwrap();
         assert_eq!(s.directory("t").unwrap().name("ana@a.test"), Some("Ana"));
-        s.provision("t", "ana@a.test", Some("Ana B"), &[], 4, true)
-            .unwrap();
+        s.provision("t", &later, 4, true).unwrap();
         assert_eq!(s.directory("t").unwrap().name("ana@a.test"), Some("Ana B"));
+        assert_eq!(
+            s.username("t", "ana@a.test").unwrap().as_deref(),
+            Some("ana2")
+        );
     }
 }

@@ -194,8 +194,8 @@ pub fn complete(
 }
 
 /// Just-in-time provisioning (`provision = true`, tenants on the embedded
-/// store): the first sign-in through an IdP creates the user; with
-/// `refresh_profile`, each one refreshes the name and roles. A store that
+/// store): the first sign-in through an IdP creates the user (e-mail, name,
+/// username, roles); with `refresh_profile`, each one refreshes them. A store that
 /// cannot be written does not stop the sign-in (it is logged).
 fn provision(state: &State, cfg: &Config, tenant: &Tenant, login: &VerifiedLogin) {
     let (true, crate::members::MemberSource::Store, Some(store)) =
@@ -203,14 +203,16 @@ fn provision(state: &State, cfg: &Config, tenant: &Tenant, login: &VerifiedLogin
     else {
         return;
     };
-    match store.store.provision(
-        &tenant.name,
-        login.email(),
-        login.name(),
-        login.roles(),
-        state.now(),
-        tenant.refresh_profile,
-    ) {
+    let profile = crate::store::Profile {
+        email: login.email(),
+        name: login.name(),
+        username: login.username(),
+        roles: login.roles(),
+    };
+    match store
+        .store
+        .provision(&tenant.name, &profile, state.now(), tenant.refresh_profile)
+    {
         Ok(created) => {
             if created {
                 state.audit(

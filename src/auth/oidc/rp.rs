@@ -344,7 +344,18 @@ impl OidcRp {
             Some(Value::String(one)) => one.split_whitespace().map(str::to_string).collect(),
             _ => Vec::new(),
         };
-        Ok(VerifiedLogin::new(&pending.tenant, email, name, AuthMethod::Oidc).with_roles(roles))
+        let username = self
+            .claims
+            .username
+            .as_ref()
+            .and_then(|u| source.get(u).or_else(|| claims.get(u)))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok(
+            VerifiedLogin::new(&pending.tenant, email, name, AuthMethod::Oidc)
+                .with_roles(roles)
+                .with_username(username),
+        )
     }
 
     /// The code for tokens at the token endpoint.

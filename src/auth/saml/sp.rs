@@ -341,7 +341,15 @@ impl SamlSp {
             .as_deref()
             .map(|a| login.attribute_values(a))
             .unwrap_or_default();
-        Ok(VerifiedLogin::new(tenant, email, name, AuthMethod::Saml).with_roles(roles))
+        let username = self
+            .attributes
+            .username
+            .as_deref()
+            .and_then(|a| login.attribute(a))
+            .map(str::to_string);
+        Ok(VerifiedLogin::new(tenant, email, name, AuthMethod::Saml)
+            .with_roles(roles)
+            .with_username(username))
     }
 }
 
