@@ -16,6 +16,8 @@ done
 python3 -c "import venv, ensurepip" 2>/dev/null || test_pkgs+=(python3-venv)
 command -v python3 >/dev/null 2>&1 || test_pkgs+=(python3 python3-venv)
 command -v node >/dev/null 2>&1 || test_pkgs+=(nodejs)
+# Browser tests: Debian's Chromium, driven by playwright-core (npm, installed by the tests).
+[ -x /usr/bin/chromium ] || test_pkgs+=(chromium)
 command -v npm >/dev/null 2>&1 || test_pkgs+=(npm)
 if ((${#test_pkgs[@]})); then
     echo "==> installing test peers: ${test_pkgs[*]}"

@@ -12,65 +12,13 @@ mod common;
 use common::saml::KillOnDrop;
 use common::*;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
 
 const HOST: &str = "panel.oidcco.test";
 const ORIGIN: &str = "http://panel.oidcco.test";
 
-static INSTALL: Mutex<()> = Mutex::new(());
-
-/// The folder holding `node_modules/oidc-provider`, installed once.
-fn provider_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("target/interop/oidc-provider");
-    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if !dir.join("node_modules/oidc-provider/package.json").exists() {
-        std::fs::create_dir_all(&dir).unwrap();
-        for f in ["package.json", "package-lock.json"] {
-            std::fs::copy(root.join("tests/interop").join(f), dir.join(f)).unwrap();
-        }
-        let ok = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&dir)
-            .status()
-            .expect("npm is needed (Debian: apt-get install nodejs npm)");
-        assert!(ok.success(), "npm ci for oidc-provider failed");
-    }
-    dir
-}
-
-/// oidc-provider running on a free port with `env` on top of the defaults.
+/// oidc-provider for Portero at ORIGIN.
 fn start_provider(env: &[(&str, &str)]) -> (KillOnDrop, u16) {
-    let dir = provider_dir();
-    let port = free_port();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/oidc_provider.mjs");
-    let mut cmd = Command::new("node");
-    cmd.arg(script)
-        .env("OIDC_PROVIDER_DIR", &dir)
-        .env("PORT", port.to_string())
-        .env("REDIRECT_URIS", format!("{ORIGIN}/.portero/oidc/callback"))
-        .env(
-            "POST_LOGOUT_REDIRECT_URIS",
-            format!("{ORIGIN}/.portero/logout"),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("node is needed");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    assert!(
-        line.starts_with("READY"),
-        "oidc-provider did not start: {line}"
-    );
-    (KillOnDrop(child), port)
+    common::oidc::start_provider(ORIGIN, env)
 }
 
 fn tenants(port: u16, extra: &str) -> String {

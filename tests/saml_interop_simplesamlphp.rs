@@ -5,102 +5,12 @@
 //! Portero's ACS → session → the panel sees the identity.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
-use common::saml::{input_value, wait_for_port, KillOnDrop, SigningKey};
+use common::saml::input_value;
+use common::simplesamlphp::SimpleSamlPhp;
 use common::*;
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
 
 const HOST: &str = "panel.samlco.test";
-const SSP_WWW: &str = "/usr/share/simplesamlphp/www";
-
-/// SimpleSAMLphp's configuration, metadata and users in `dir`, as an IdP on
-/// `port` that insists on signed AuthnRequests and LogoutRequests from
-/// Portero (whose certificate is `sp`).
-fn configure(dir: &std::path::Path, port: u16, key: &SigningKey, sp: &SigningKey) {
-    for sub in ["config", "metadata", "cert", "log", "data", "tmp"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    std::fs::copy(key.key_path(), dir.join("cert/idp.key")).unwrap();
-    std::fs::copy(key.cert_path(), dir.join("cert/idp.crt")).unwrap();
-    std::fs::copy(sp.cert_path(), dir.join("cert/sp.crt")).unwrap();
-    let d = dir.display();
-    std::fs::write(
-        dir.join("config/config.php"),
-        format!(
-            r#"<?php
-require '/etc/simplesamlphp/config.php';
-$config['baseurlpath'] = 'http://127.0.0.1:{port}/';
-$config['certdir'] = '{d}/cert/';
-$config['metadatadir'] = '{d}/metadata/';
-$config['loggingdir'] = '{d}/log/';
-$config['datadir'] = '{d}/data/';
-$config['tempdir'] = '{d}/tmp/';
-$config['secretsalt'] = 'portero-interop-test';
-$config['auth.adminpassword'] = 'not-used-here';
-$config['enable.saml20-idp'] = true;
-$config['module.enable'] = ['exampleauth' => true, 'core' => true, 'saml' => true];
-$config['session.cookie.secure'] = false;
-$config['logging.handler'] = 'file';
-$config['store.type'] = 'phpsession';
-"#
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("config/authsources.php"),
-        r#"<?php
-$config = [
-    'admin' => ['core:AdminPassword'],
-    'example-userpass' => [
-        'exampleauth:UserPass',
-        'ana:anapass' => ['mail' => ['ana@samlco.test'], 'givenName' => ['Ana'], 'sn' => ['Perez']],
-    ],
-];
-"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("metadata/saml20-idp-hosted.php"),
-        r#"<?php
-$metadata['__DYNAMIC:1__'] = [
-    'host' => '__DEFAULT__',
-    'privatekey' => 'idp.key',
-    'certificate' => 'idp.crt',
-    'auth' => 'example-userpass',
-    'saml20.sign.response' => true,
-    'saml20.sign.assertion' => true,
-    'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
-    'authproc' => [
-        3 => ['class' => 'saml:AttributeNameID', 'attribute' => 'mail',
-              'Format' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
-    ],
-];
-"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("metadata/saml20-sp-remote.php"),
-        format!(
-            r#"<?php
-$metadata['http://{HOST}/.portero/saml/metadata'] = [
-    'AssertionConsumerService' => [[
-        'Binding' => 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST',
-        'Location' => 'http://{HOST}/.portero/saml/acs',
-    ]],
-    'SingleLogoutService' => [[
-        'Binding' => 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
-        'Location' => 'http://{HOST}/.portero/saml/slo',
-    ]],
-    'NameIDFormat' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
-    'certificate' => 'sp.crt',
-    'validate.authnrequest' => true,
-    'validate.logout' => true,
-];
-"#
-        ),
-    )
-    .unwrap();
-}
 
 /// A browser for the IdP's side: keeps cookies, follows redirects on it.
 struct Browser {
@@ -188,44 +98,19 @@ fn sign_in(p: &Portero, idp: &mut Browser, return_to: &str) -> (Received, String
 
 #[test]
 fn sign_in_and_single_logout_through_simplesamlphp() {
-    assert!(
-        std::path::Path::new(SSP_WWW).exists(),
-        "SimpleSAMLphp is missing: scripts/test.sh installs it (apt-get install simplesamlphp php-cli php-xml php-mbstring)"
-    );
-    let key = SigningKey::new();
-    let sp_key = SigningKey::new();
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    configure(dir.path(), port, &key, &sp_key);
-    let _php = KillOnDrop(
-        Command::new("php")
-            .arg("-d")
-            .arg(format!(
-                "session.save_path={}",
-                dir.path().join("tmp").display()
-            ))
-            .args(["-S", &format!("127.0.0.1:{port}"), "-t", SSP_WWW])
-            .env("SIMPLESAMLPHP_CONFIG_DIR", dir.path().join("config"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(port, "php -S");
+    let ssp = SimpleSamlPhp::start(&format!("http://{HOST}"));
+    let (port, sp_key) = (ssp.port, &ssp.sp_key);
     let mut idp = Browser {
         port,
         jar: HashMap::new(),
     };
-    // Metadata in: what an administrator downloads from the IdP.
-    let md = idp.get("/saml2/idp/metadata.php");
-    assert_eq!(md.status, 200, "{}", md.body);
-
     let up = Upstream::start();
-    let tenants = r#"
+    let tenants = format!(
+        r#"
 [[tenant]]
 name = "samlco"
 hosts = ["panel.samlco.test"]
-upstream = "{UPSTREAM}"
+upstream = "{{UPSTREAM}}"
 sso_mode = "auto_redirect"
 account = "samlco.test"
 
@@ -233,31 +118,12 @@ account = "samlco.test"
 user = "ana@samlco.test"
 account = "samlco.test"
 permissions = ["technical", "invite"]
-
-[tenant.saml]
-idp_metadata = "{DIR}/idp.xml"
-single_logout = true
-sp_signing_key = "file:{DIR}/sp.key"
-sp_certificate = "file:{DIR}/sp.crt"
-[tenant.saml.attributes]
-first_name = "givenName"
-last_name = "sn"
-"#;
-    let p = Portero::start_with(
-        &format!("{SERVER_AND_SESSION}\n{tenants}"),
-        &up,
-        &[
-            ("idp.xml", md.body.as_str()),
-            (
-                "sp.key",
-                &std::fs::read_to_string(sp_key.key_path()).unwrap(),
-            ),
-            (
-                "sp.crt",
-                &std::fs::read_to_string(sp_key.cert_path()).unwrap(),
-            ),
-        ],
+{}"#,
+        SimpleSamlPhp::SAML_SECTION
     );
+    let files = ssp.files();
+    let files: Vec<(&str, &str)> = files.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let p = Portero::start_with(&format!("{SERVER_AND_SESSION}\n{tenants}"), &up, &files);
     // Metadata out carries the SP's certificate.
     let sp_md = p.send(get(HOST, "/.portero/saml/metadata"));
     let sp_cert_b64 = {

@@ -3,7 +3,9 @@
 //! (so spoofed headers reach Portero exactly as written), and real keys.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod oidc;
 pub mod saml;
+pub mod simplesamlphp;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -371,6 +373,17 @@ impl Portero {
     }
 
     pub fn start_with(template: &str, upstream: &Upstream, files: &[(&str, &str)]) -> Portero {
+        Portero::start_on(free_port(), template, upstream, files)
+    }
+
+    /// As `start_with`, listening on `port` (for URLs that must be known
+    /// before Portero starts, e.g. by an IdP).
+    pub fn start_on(
+        port: u16,
+        template: &str,
+        upstream: &Upstream,
+        files: &[(&str, &str)],
+    ) -> Portero {
         let dir = tempfile::tempdir().unwrap();
         let pem = portero::identity::generate_ed25519_pem().unwrap();
         std::fs::write(dir.path().join("assertion.pem"), pem).unwrap();
@@ -380,7 +393,6 @@ impl Portero {
         for (name, content) in files {
             std::fs::write(dir.path().join(name), content).unwrap();
         }
-        let port = free_port();
         let admin = free_port();
         let config = template
             .replace("{LISTEN}", &port.to_string())

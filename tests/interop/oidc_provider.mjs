@@ -5,21 +5,21 @@
 //
 // Install once (package.json / package-lock.json live next to this file):
 //
-//   mkdir -p target/interop/oidc-provider
-//   cp tests/interop/package.json tests/interop/package-lock.json target/interop/oidc-provider/
-//   npm ci --prefix target/interop/oidc-provider --no-audit --no-fund
+//   mkdir -p target/interop/node
+//   cp tests/interop/package.json tests/interop/package-lock.json target/interop/node/
+//   npm ci --prefix target/interop/node --no-audit --no-fund
 //
 // (`npm ci` installs exactly the lockfile; skip the step when
-// target/interop/oidc-provider/node_modules/oidc-provider/package.json exists.)
+// target/interop/node/node_modules/oidc-provider/package.json exists.)
 //
 // Run (ESM ignores NODE_PATH, so the install folder is passed explicitly):
 //
-//   OIDC_PROVIDER_DIR=target/interop/oidc-provider PORT=4455 \
+//   OIDC_PROVIDER_DIR=target/interop/node PORT=4455 \
 //   REDIRECT_URIS=http://panel.oidcco.test:8080/.portero/oidc/callback \
 //     node tests/interop/oidc_provider.mjs
 //
 // (Relative paths are resolved against the current directory; from Rust pass
-// an absolute one, e.g. concat!(env!("CARGO_MANIFEST_DIR"), "/target/interop/oidc-provider").)
+// an absolute one, e.g. concat!(env!("CARGO_MANIFEST_DIR"), "/target/interop/node").)
 //
 // stdout carries exactly one line, `READY <issuer>`, once listening; every
 // other message (library notices, errors) goes to stderr. The process exits

@@ -1,0 +1,303 @@
+//! Portero's pages and sign-in flows in a real browser: headless Chromium
+//! (Debian's `chromium`) driven by playwright-core (`tests/browser/drive.mjs`),
+//! against the real binary, a real panel on 127.0.0.1 and real IdPs started
+//! by the tests (SimpleSAMLphp, oidc-provider). Every `*.test` host resolves
+//! to 127.0.0.1 inside the browser. Each step can save a screenshot:
+//! `target/browser-shots/<test>/`, or `docs/screenshots/` with
+//! `PORTERO_SCREENSHOTS=docs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod common;
+use common::simplesamlphp::SimpleSamlPhp;
+use common::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where a test's screenshots go.
+fn shots(test: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = if std::env::var("PORTERO_SCREENSHOTS").as_deref() == Ok("docs") {
+        root.join("docs/screenshots")
+    } else {
+        root.join("target/browser-shots").join(test)
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs one plan in Chromium; panics with what the browser saw on failure.
+fn drive(test: &str, steps: Value) -> Value {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Chromium is missing: scripts/test.sh installs it (apt-get install chromium)"
+    );
+    let node = common::oidc::node_dir();
+    let plan = json!({"shots": shots(test), "steps": steps});
+    let out = Command::new("node")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/drive.mjs"))
+        .arg(plan.to_string())
+        .env("NODE_PEERS_DIR", node)
+        .output()
+        .expect("node is needed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let result: Value = serde_json::from_str(text.trim()).unwrap_or_else(|_| {
+        panic!(
+            "drive.mjs: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(result["ok"], true, "{test}: {result:#}");
+    result
+}
+
+fn last_text(result: &Value) -> String {
+    result["texts"]
+        .as_array()
+        .and_then(|t| t.last())
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn texts(result: &Value) -> Vec<String> {
+    result["texts"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn saml_sign_in_and_single_logout_through_simplesamlphp() {
+    let port = free_port();
+    let origin = format!("http://panel.samlco.test:{port}");
+    let ssp = SimpleSamlPhp::start(&origin);
+    let up = Upstream::start();
+    let tenants = format!(
+        r#"
+[[tenant]]
+name = "samlco"
+display_name = "SamlCo Hosting"
+hosts = ["panel.samlco.test"]
+upstream = "{{UPSTREAM}}"
+sso_mode = "auto_redirect"
+account = "samlco.test"
+
+[[tenant.member]]
+user = "ana@samlco.test"
+account = "samlco.test"
+permissions = ["technical", "invite"]
+{}"#,
+        SimpleSamlPhp::SAML_SECTION
+    );
+    let files = ssp.files();
+    let files: Vec<(&str, &str)> = files.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _p = Portero::start_on(
+        port,
+        &format!("{SERVER_AND_SESSION}\n{tenants}"),
+        &up,
+        &files,
+    );
+    let result = drive(
+        "saml",
+        json!([
+            {"go": format!("{origin}/domains?page=2")},
+            {"waitUrl": format!("127.0.0.1:{}", ssp.port)},
+            {"shot": "saml-1-idp-login"},
+            {"fill": "input[name=username]", "value": "ana"},
+            {"fill": "input[name=password]", "value": "anapass"},
+            {"click": "#submit_button"},
+            {"waitUrl": format!("{origin}/domains?page=2")},
+            {"text": true},
+            {"shot": "saml-2-panel"},
+            {"go": format!("{origin}/.portero/logout")},
+            {"waitUrl": "/.portero/saml/slo"},
+            {"text": true},
+            {"shot": "saml-3-signed-out"},
+        ]),
+    );
+    let t = texts(&result);
+    assert!(t[0].contains("x-portero-user: ana@samlco.test"), "{}", t[0]);
+    assert!(t[0].contains("x-portero-auth: saml"), "{}", t[0]);
+    assert!(t[0].contains("x-portero-name: Ana Perez"), "{}", t[0]);
+    assert!(t[1].contains("signed out"), "{}", t[1]);
+}
+
+#[test]
+fn oidc_sign_in_through_oidc_provider() {
+    let port = free_port();
+    let origin = format!("http://panel.oidcco.test:{port}");
+    let (_op, op_port) = common::oidc::start_provider(&origin, &[]);
+    let up = Upstream::start();
+    let tenants = format!(
+        r#"
+[[tenant]]
+name = "oidcco"
+display_name = "OidcCo Hosting"
+hosts = ["panel.oidcco.test"]
+upstream = "{{UPSTREAM}}"
+sso_mode = "auto_redirect"
+account = "oidcco.test"
+
+[[tenant.member]]
+user = "ana@oidcco.test"
+account = "oidcco.test"
+permissions = ["technical"]
+
+[tenant.oidc]
+issuer = "http://127.0.0.1:{op_port}"
+client_id = "portero"
+client_secret = "portero-secret"
+"#
+    );
+    let _p = Portero::start_on(port, &format!("{SERVER_AND_SESSION}\n{tenants}"), &up, &[]);
+    let result = drive(
+        "oidc",
+        json!([
+            {"go": format!("{origin}/")},
+            {"waitUrl": format!("127.0.0.1:{op_port}/interaction/")},
+            {"shot": "oidc-1-provider-login"},
+            {"fill": "input[name=login]", "value": "ana@oidcco.test"},
+            {"fill": "input[name=password]", "value": "x"},
+            {"click": "button[type=submit]"},
+            {"waitUrl": "/interaction/"},
+            {"shot": "oidc-2-provider-consent"},
+            {"click": "button[type=submit]"},
+            {"waitUrl": format!("{origin}/")},
+            {"text": true},
+            {"shot": "oidc-3-panel"},
+        ]),
+    );
+    let t = last_text(&result);
+    assert!(t.contains("x-portero-user: ana@oidcco.test"), "{t}");
+    assert!(t.contains("x-portero-auth: oidc"), "{t}");
+}
+
+const PAGES: &str = r#"
+[[tenant]]
+name = "miempresa"
+display_name = "Miempresa ID"
+hosts = ["panel.miempresa.test", "*.miempresa.test"]
+upstream = "{UPSTREAM}"
+sso_mode = "login_page"
+super_admins = ["root@miempresa.test"]
+superadmin_bypass = true
+admin_paths = ["/admin"]
+account_picker = true
+
+[[tenant.client_account]]
+name = "cliente1.test"
+reseller = "miempresa.test"
+
+[[tenant.member]]
+user = "rosa@miempresa.test"
+account = "miempresa.test"
+permissions = ["admin"]
+
+[[tenant.member]]
+user = "dario@miempresa.test"
+account = "cliente1.test"
+permissions = ["technical"]
+
+[tenant.external_sso]
+url = "https://login.miempresa.test/sso"
+jwt_key = "env:EXT_SSO_SECRET"
+
+[[tenant]]
+name = "caido"
+display_name = "Caido Hosting"
+hosts = ["panel.caido.test"]
+upstream = "{DEAD}"
+account = "caido.test"
+
+[[tenant.member]]
+user = "ana@caido.test"
+account = "caido.test"
+permissions = ["technical"]
+
+[tenant.external_sso]
+url = "https://login.caido.test/sso"
+jwt_key = "env:EXT_SSO_SECRET"
+"#;
+
+/// A hand-back URL that signs `email` in to `tenant` on `origin`.
+fn hand_back(origin: &str, tenant: &str, email: &str, return_to: &str) -> String {
+    let token = hs256(EXT_SECRET, &claims(tenant, email));
+    format!(
+        "{origin}/.portero/jwt/callback?jwt={token}&return_to={}",
+        form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
+    )
+}
+
+#[test]
+fn sign_in_page_super_admin_classic_login_account_picker_and_error_pages() {
+    let port = free_port();
+    let origin = format!("http://panel.miempresa.test:{port}");
+    let up = Upstream::start();
+    let _p = Portero::start_on(port, &format!("{SERVER_AND_SESSION}\n{PAGES}"), &up, &[]);
+
+    // The sign-in page, and the super-admin's way to the classic login.
+    let result = drive(
+        "pages",
+        json!([
+            {"go": format!("{origin}/admin/users")},
+            {"waitUrl": "/.portero/login"},
+            {"shot": "page-sign-in"},
+            {"fill": "input[name=email]", "value": "root@miempresa.test"},
+            {"click": "button[type=submit]"},
+            {"waitUrl": format!("{origin}/admin/users")},
+            {"text": true},
+        ]),
+    );
+    let t = last_text(&result);
+    assert!(
+        t.contains("PATH /admin/users"),
+        "the panel's classic login is reached: {t}"
+    );
+    assert!(
+        !t.contains("x-portero-user"),
+        "no identity for the classic login: {t}"
+    );
+
+    // The account picker: Rosa (reseller admin) enters a client account by sublogin.
+    let result = drive(
+        "pages",
+        json!([
+            {"go": hand_back(&origin, "miempresa", "rosa@miempresa.test", "/")},
+            {"waitUrl": "/.portero/accounts"},
+            {"shot": "page-accounts"},
+            {"click": "form:has(input[value='cliente1.test']) button"},
+            {"waitUrl": format!("{origin}/")},
+            {"text": true},
+            {"go": format!("{origin}/.portero/logout")},
+            {"shot": "page-signed-out"},
+        ]),
+    );
+    let t = last_text(&result);
+    assert!(t.contains("x-portero-account: cliente1.test"), "{t}");
+    assert!(
+        t.contains("x-portero-permissions: commercial,invite,technical"),
+        "{t}"
+    );
+
+    // No membership: the 403 page leads to the accounts page.
+    let other = format!("http://panel.caido.test:{port}");
+    let result = drive(
+        "pages",
+        json!([
+            {"go": hand_back(&other, "caido", "eve@caido.test", "/")},
+            {"text": true},
+            {"shot": "page-forbidden"},
+            {"go": hand_back(&other, "caido", "ana@caido.test", "/")},
+            {"text": true},
+            {"shot": "page-upstream-down"},
+        ]),
+    );
+    let t = texts(&result);
+    assert!(t[0].contains("accounts"), "{}", t[0]);
+    assert!(t[1].to_lowercase().contains("panel"), "{}", t[1]);
+}
