@@ -116,6 +116,7 @@ fn fixture(tenants: usize, netmasks: usize) -> Fixture {
 impl Fixture {
     fn view(&self) -> RequestView<'_> {
         RequestView {
+            accept_language: None,
             method: "GET",
             path: "/panel/domains",
             query: Some("page=2"),

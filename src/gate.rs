@@ -11,6 +11,7 @@ use crate::identity::{AssertionClaims, Holder, Identity, Membership};
 use crate::members::{self, panel::PanelEndpoint, Source};
 use crate::session::{find_cookie_values, ClassicClaims, SessionClaims};
 use crate::state::State;
+use crate::web::i18n::{self, Lang};
 use crate::web::{self, pages, tenant_page, Reply};
 use portero_policy::{decide, Action, Facts, Idp, SessionFact};
 use std::borrow::Cow;
@@ -47,6 +48,8 @@ pub struct RequestView<'a> {
     pub forwarded_uri: Option<&'a str>,
     /// `X-Original-URI` (nginx `auth_request`) for forward-auth.
     pub original_uri: Option<&'a str>,
+    /// `Accept-Language` (the language of Portero's pages).
+    pub accept_language: Option<&'a str>,
     /// The body, read only for POSTs to reserved paths.
     pub body: &'a [u8],
 }
@@ -93,6 +96,8 @@ pub struct Evaluated {
     pub outcome: Outcome,
     /// A label for metrics and logs.
     pub label: &'static str,
+    /// The language of the pages for this request.
+    pub lang: Lang,
 }
 
 /// A request's facts as the handlers of reserved paths need them.
@@ -116,6 +121,8 @@ pub struct Seen<'r> {
     pub session: Option<SessionClaims>,
     /// The e-mail kept in the classic-login cookie.
     pub identified_as: Option<String>,
+    /// The language of the pages (the tenant's, else the browser's).
+    pub lang: Lang,
 }
 
 impl Seen<'_> {
@@ -154,15 +161,16 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
         peer_trusted,
         outcome: Outcome::Reply(Reply::empty(500)),
         label: "unknown_host",
+        lang: Lang::from_accept_language(req.accept_language),
     };
     let host = facts::request_host(Some(req.authority).filter(|a| !a.is_empty()), None);
     let Some((tenant_index, host)) = host.and_then(|h| cfg.hosts.lookup(&h).map(|&i| (i, h)))
     else {
-        ev.outcome = Outcome::Reply(web::unknown_host());
+        ev.outcome = Outcome::Reply(i18n::scope(ev.lang, web::unknown_host));
         return ev;
     };
     let Some(tenant) = cfg.tenants.get(tenant_index) else {
-        ev.outcome = Outcome::Reply(web::unknown_host());
+        ev.outcome = Outcome::Reply(i18n::scope(ev.lang, web::unknown_host));
         return ev;
     };
     ev.tenant = Some(tenant_index);
@@ -171,7 +179,8 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
         Ok(p) => p,
         Err(bad) => {
             ev.label = "bad_path";
-            ev.outcome = Outcome::Reply(bad_path(tenant, bad));
+            let lang = tenant.language.unwrap_or(ev.lang);
+            ev.outcome = Outcome::Reply(i18n::scope(lang, || bad_path(tenant, bad)));
             return ev;
         }
     };
@@ -188,8 +197,12 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
         accepts_html: facts::accepts_html(req.accept, req.requested_with),
         session,
         identified_as,
+        lang: tenant
+            .language
+            .unwrap_or_else(|| Lang::from_accept_language(req.accept_language)),
     };
-    let (label, outcome) = decide_outcome(state, cfg, tenant, &seen);
+    ev.lang = seen.lang;
+    let (label, outcome) = i18n::scope(seen.lang, || decide_outcome(state, cfg, tenant, &seen));
     ev.label = label;
     ev.outcome = outcome;
     ev

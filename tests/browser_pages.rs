@@ -27,12 +27,17 @@ fn shots(test: &str) -> PathBuf {
 
 /// Runs one plan in Chromium; panics with what the browser saw on failure.
 fn drive(test: &str, steps: Value) -> Value {
+    drive_in(test, "en-US,en", steps)
+}
+
+/// Runs one plan with this `Accept-Language`.
+fn drive_in(test: &str, language: &str, steps: Value) -> Value {
     assert!(
         Path::new("/usr/bin/chromium").exists(),
         "Chromium is missing: scripts/test.sh installs it (apt-get install chromium)"
     );
     let node = common::oidc::node_dir();
-    let plan = json!({"shots": shots(test), "steps": steps});
+    let plan = json!({"shots": shots(test), "steps": steps, "language": language});
     let out = Command::new("node")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/drive.mjs"))
         .arg(plan.to_string())
@@ -177,7 +182,7 @@ client_secret = "portero-secret"
     assert!(t.contains("x-portero-auth: oidc"), "{t}");
 }
 
-const PAGES: &str = r#"
+const PAGES: &str = r##"
 [[tenant]]
 name = "miempresa"
 display_name = "Miempresa ID"
@@ -203,9 +208,34 @@ user = "dario@miempresa.test"
 account = "cliente1.test"
 permissions = ["technical"]
 
+[[tenant.member]]
+user = "kim@miempresa.test"
+account = "miempresa.test"
+permissions = ["technical"]
+impersonate = "ghost"
+
 [tenant.external_sso]
 url = "https://login.miempresa.test/sso"
 jwt_key = "env:EXT_SSO_SECRET"
+
+[[tenant]]
+name = "idpdown"
+display_name = "Nube Hosting"
+hosts = ["panel.idpdown.test"]
+upstream = "{UPSTREAM}"
+sso_mode = "auto_redirect"
+superadmin_bypass = true
+admin_paths = ["/admin"]
+super_admins = ["root@idpdown.test"]
+account = "idpdown.test"
+
+[tenant.brand]
+primary_color = "#0b7a4b"
+background_color = "#eef6f1"
+powered_by = true
+
+[tenant.saml]
+idp_metadata = "http://{DEAD}/metadata"
 
 [[tenant]]
 name = "caido"
@@ -222,7 +252,7 @@ permissions = ["technical"]
 [tenant.external_sso]
 url = "https://login.caido.test/sso"
 jwt_key = "env:EXT_SSO_SECRET"
-"#;
+"##;
 
 /// A hand-back URL that signs `email` in to `tenant` on `origin`.
 fn hand_back(origin: &str, tenant: &str, email: &str, return_to: &str) -> String {
@@ -239,65 +269,114 @@ fn sign_in_page_super_admin_classic_login_account_picker_and_error_pages() {
     let origin = format!("http://panel.miempresa.test:{port}");
     let up = Upstream::start();
     let _p = Portero::start_on(port, &format!("{SERVER_AND_SESSION}\n{PAGES}"), &up, &[]);
+    for (lang, accept) in [("en", "en-US,en;q=0.9"), ("es", "es-AR,es;q=0.9,en;q=0.5")] {
+        tour(&origin, port, lang, accept);
+    }
+}
 
+/// Every page a visitor may meet, in one language; screenshots `page-*-<lang>`.
+fn tour(origin: &str, port: u16, lang: &str, accept: &str) {
+    let shot = |name: &str| json!({"shot": format!("page-{name}-{lang}")});
     // The sign-in page, and the super-admin's way to the classic login.
-    let result = drive(
+    let result = drive_in(
         "pages",
+        accept,
         json!([
             {"go": format!("{origin}/admin/users")},
             {"waitUrl": "/.portero/login"},
-            {"shot": "page-sign-in"},
+            {"text": true},
+            shot("sign-in"),
             {"fill": "input[name=email]", "value": "root@miempresa.test"},
             {"click": "button[type=submit]"},
             {"waitUrl": format!("{origin}/admin/users")},
             {"text": true},
         ]),
     );
-    let t = last_text(&result);
+    let t = texts(&result);
+    let sign_in_word = if lang == "es" {
+        "Iniciar sesión"
+    } else {
+        "Sign in"
+    };
+    assert!(t[0].contains(sign_in_word), "{lang}: {}", t[0]);
     assert!(
-        t.contains("PATH /admin/users"),
-        "the panel's classic login is reached: {t}"
+        t[1].contains("PATH /admin/users"),
+        "the panel's classic login is reached: {}",
+        t[1]
     );
     assert!(
-        !t.contains("x-portero-user"),
-        "no identity for the classic login: {t}"
+        !t[1].contains("x-portero-user"),
+        "no identity for the classic login: {}",
+        t[1]
     );
 
     // The account picker: Rosa (reseller admin) enters a client account by sublogin.
-    let result = drive(
+    let result = drive_in(
         "pages",
+        accept,
         json!([
-            {"go": hand_back(&origin, "miempresa", "rosa@miempresa.test", "/")},
+            {"go": hand_back(origin, "miempresa", "rosa@miempresa.test", "/")},
             {"waitUrl": "/.portero/accounts"},
-            {"shot": "page-accounts"},
+            shot("accounts"),
             {"click": "form:has(input[value='cliente1.test']) button"},
             {"waitUrl": format!("{origin}/")},
             {"text": true},
             {"go": format!("{origin}/.portero/logout")},
-            {"shot": "page-signed-out"},
-        ]),
-    );
-    let t = last_text(&result);
-    assert!(t.contains("x-portero-account: cliente1.test"), "{t}");
-    assert!(
-        t.contains("x-portero-permissions: commercial,invite,technical"),
-        "{t}"
-    );
-
-    // No membership: the 403 page leads to the accounts page.
-    let other = format!("http://panel.caido.test:{port}");
-    let result = drive(
-        "pages",
-        json!([
-            {"go": hand_back(&other, "caido", "eve@caido.test", "/")},
             {"text": true},
-            {"shot": "page-forbidden"},
-            {"go": hand_back(&other, "caido", "ana@caido.test", "/")},
-            {"text": true},
-            {"shot": "page-upstream-down"},
+            shot("signed-out"),
         ]),
     );
     let t = texts(&result);
-    assert!(t[0].contains("accounts"), "{}", t[0]);
-    assert!(t[1].to_lowercase().contains("panel"), "{}", t[1]);
+    assert!(
+        t[0].contains("x-portero-account: cliente1.test"),
+        "{}",
+        t[0]
+    );
+    assert!(
+        t[0].contains("x-portero-permissions: commercial,invite,technical"),
+        "{}",
+        t[0]
+    );
+
+    // No membership (403, leading to the accounts page), the panel down,
+    // the IdP down (naming the super-admin way in; a white-label tenant
+    // with its own colours that asked for "Secured by Portero").
+    let other = format!("http://panel.caido.test:{port}");
+    let down = format!("http://panel.idpdown.test:{port}");
+    let result = drive_in(
+        "pages",
+        accept,
+        json!([
+            {"go": hand_back(&other, "caido", "eve@caido.test", "/")},
+            {"text": true},
+            shot("forbidden"),
+            {"go": hand_back(&other, "caido", "ana@caido.test", "/")},
+            {"text": true},
+            shot("upstream-down"),
+            {"go": format!("{down}/")},
+            {"text": true},
+            shot("idp-down"),
+            {"go": format!("{origin}/.portero/jwt/callback?jwt=not.a.token&return_to=%2F")},
+            {"text": true},
+            shot("sign-in-refused"),
+            {"go": hand_back(origin, "miempresa", "kim@miempresa.test", "/")},
+            {"waitUrl": "/.portero/accounts"},
+            {"click": "form:has(input[value='miempresa.test']) button"},
+            {"text": true},
+            shot("unknown-panel-user"),
+        ]),
+    );
+    let t = texts(&result);
+    assert!(t[4].contains("ghost"), "{}", t[4]);
+    for page in &t[..2] {
+        assert!(
+            !page.contains("Portero"),
+            "white-label pages do not name Portero: {page}"
+        );
+    }
+    assert!(
+        t[2].contains("/admin") && t[2].contains("Portero"),
+        "{}",
+        t[2]
+    );
 }

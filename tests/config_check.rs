@@ -286,3 +286,23 @@ fn oidc_settings_are_checked() {
         );
     }
 }
+
+#[test]
+fn brand_and_language_are_checked() {
+    let (ok, out) = check(&format!("{GOOD}language = \"fr\"\n"));
+    assert!(
+        !ok && out.contains("portero.toml:15:") && out.contains("language"),
+        "{out}"
+    );
+    let (ok, out) = check(&format!(
+        "{GOOD}[tenant.brand]\nprimary_color = \"blue\"\nlogo = \"{{DIR}}/logo.gif\"\n"
+    ));
+    assert!(
+        !ok && out.contains("portero.toml:16:") && out.contains("#rgb"),
+        "{out}"
+    );
+    assert!(
+        out.contains("portero.toml:17:") && out.contains(".png"),
+        "{out}"
+    );
+}

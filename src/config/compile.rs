@@ -17,6 +17,7 @@ use crate::members::MemberSource;
 use crate::outbound::Outbound;
 use crate::remote::{Refresh, Remote};
 use crate::session::Sealer;
+use crate::web::i18n::Lang;
 use ipnet::IpNet;
 use portero_policy::{
     HostPattern, HostTable, Idp, NetmaskSet, PathPrefixes, SsoMode, TenantPolicy,
@@ -52,6 +53,18 @@ pub struct Config {
     pub signed: SignedIdentities,
     /// Documents fetched from IdPs (metadata URLs, discovery, keys).
     pub remote: Vec<Arc<dyn Refresh>>,
+}
+
+impl Tenant {
+    /// How its pages look.
+    pub fn brand(&self) -> crate::web::pages::Brand<'_> {
+        crate::web::pages::Brand {
+            name: Some(&self.display_name),
+            stylesheet: self.css.is_some(),
+            logo: self.logo.is_some(),
+            powered_by: self.powered_by,
+        }
+    }
 }
 
 impl Config {
@@ -147,6 +160,12 @@ pub struct Tenant {
     pub provision: bool,
     /// Refresh a provisioned user's name and roles on each sign-in.
     pub refresh_profile: bool,
+    /// Its logo and content type, served at `/.portero/assets/logo`.
+    pub logo: Option<(bytes::Bytes, &'static str)>,
+    /// Say "Secured by Portero" on its pages.
+    pub powered_by: bool,
+    /// The language of its pages (`None`: the browser's).
+    pub language: Option<Lang>,
     /// Identity header names.
     pub headers: HeaderNames,
     /// External SSO, when configured.
@@ -660,6 +679,78 @@ fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `[tenant.brand]`: colours become stylesheet rules in front of the
+/// tenant's CSS file; the logo is read once (PNG, SVG, JPEG or WebP).
+fn compile_brand(
+    cx: &mut Ctx<'_>,
+    raw: Option<&RawBrand>,
+    css: Option<String>,
+    w: &str,
+) -> (Option<String>, Option<(bytes::Bytes, &'static str)>, bool) {
+    let Some(raw) = raw else {
+        return (css, None, false);
+    };
+    let mut rules = String::new();
+    let mut colour = |c: &Option<Spanned<String>>, what: &str, rule: &dyn Fn(&str) -> String| {
+        if let Some(c) = c {
+            let v = c.get_ref().trim();
+            let hex = v.strip_prefix('#').unwrap_or("");
+            if matches!(hex.len(), 3 | 6) && hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
+                rules.push_str(&rule(v));
+            } else {
+                cx.err(
+                    c.span(),
+                    format!("{w}: brand.{what} `{v}` is not a #rgb or #rrggbb colour"),
+                );
+            }
+        }
+    };
+    colour(&raw.primary_color, "primary_color", &|v| {
+        format!("button,.button{{background:{v}}}h1{{color:{v}}}")
+    });
+    colour(&raw.background_color, "background_color", &|v| {
+        format!("body{{background:{v}}}")
+    });
+    let logo = raw.logo.as_ref().and_then(|l| {
+        let path = secret::resolve_path(l.get_ref(), &cx.dir);
+        let kind = match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("png") => "image/png",
+            Some("svg") => "image/svg+xml",
+            Some("jpg" | "jpeg") => "image/jpeg",
+            Some("webp") => "image/webp",
+            _ => {
+                cx.err(
+                    l.span(),
+                    format!("{w}: brand.logo must be a .png, .svg, .jpg or .webp file"),
+                );
+                return None;
+            }
+        };
+        match std::fs::read(&path) {
+            Ok(b) if b.len() <= 512 * 1024 => Some((bytes::Bytes::from(b), kind)),
+            Ok(_) => {
+                cx.err(l.span(), format!("{w}: brand.logo is larger than 512 KiB"));
+                None
+            }
+            Err(e) => {
+                cx.err(l.span(), format!("{w}: brand.logo {}: {e}", path.display()));
+                None
+            }
+        }
+    });
+    let css = match (rules.is_empty(), css) {
+        (true, css) => css,
+        (false, Some(file)) => Some(format!("{rules}\n{file}")),
+        (false, None) => Some(rules),
+    };
+    (css, logo, raw.powered_by.unwrap_or(false))
 }
 
 /// `membership = …` and what it needs: `static` (the `[[tenant.member]]`
@@ -1244,6 +1335,23 @@ fn compile_tenant(
             }
         }
     });
+    let language = raw
+        .language
+        .as_ref()
+        .and_then(|l| match l.get_ref().as_str() {
+            "auto" => None,
+            other => match Lang::parse(other) {
+                Some(lang) => Some(lang),
+                None => {
+                    cx.err(
+                        l.span(),
+                        format!("{w}: language `{other}` is not one of auto, en, es"),
+                    );
+                    None
+                }
+            },
+        });
+    let (css, logo, powered_by) = compile_brand(cx, raw.brand.as_ref(), css, &w);
 
     let after = cx
         .diags
@@ -1282,6 +1390,9 @@ fn compile_tenant(
         idps,
         tls,
         css,
+        logo,
+        powered_by,
+        language,
     })
 }
 

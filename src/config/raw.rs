@@ -71,6 +71,8 @@ pub struct RawTenant {
     pub account_picker: Option<Spanned<bool>>,
     pub reauth: Option<Spanned<String>>,
     pub css: Option<Spanned<String>>,
+    pub language: Option<Spanned<String>>,
+    pub brand: Option<RawBrand>,
     #[serde(default)]
     pub member: Vec<RawMember>,
     pub membership: Option<Spanned<String>>,
@@ -97,6 +99,16 @@ pub struct RawMember {
     pub permissions: Spanned<Vec<Spanned<String>>>,
     pub impersonate: Option<Spanned<String>>,
     pub name: Option<String>,
+}
+
+/// `[tenant.brand]`: how the tenant's pages look.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBrand {
+    pub logo: Option<Spanned<String>>,
+    pub primary_color: Option<Spanned<String>>,
+    pub background_color: Option<Spanned<String>>,
+    pub powered_by: Option<bool>,
 }
 
 /// `[[tenant.client_account]]`: a reseller's client account.

@@ -63,6 +63,8 @@ pub struct Ctx {
     replacement: Option<bytes::Bytes>,
     /// Whether the panel's body is being dropped for `replacement`.
     replaced: bool,
+    /// The language of Portero's pages for this request.
+    lang: crate::web::i18n::Lang,
 }
 
 /// What a panel answers (any status) when `X-Portero-Impersonate` names a
@@ -172,6 +174,7 @@ impl ProxyHttp for Portero {
                 origin: header_str(req, ORIGIN),
                 forwarded_uri: header_str(req, "x-forwarded-uri"),
                 original_uri: header_str(req, "x-original-uri"),
+                accept_language: header_str(req, http::header::ACCEPT_LANGUAGE),
                 body: &body,
             };
             let ev = gate::evaluate(&self.state, &cfg, &view);
@@ -197,7 +200,11 @@ impl ProxyHttp for Portero {
                         if matches!(&again.outcome, Outcome::Await(d) if matches!(**d, Deferred::Members { .. }))
                         {
                             again.outcome = match again.tenant.and_then(|i| cfg.tenants.get(i)) {
-                                Some(t) => Outcome::Reply(web::members_unavailable(t)),
+                                Some(t) => {
+                                    Outcome::Reply(crate::web::i18n::scope(again.lang, || {
+                                        web::members_unavailable(t)
+                                    }))
+                                }
                                 None => Outcome::Reply(Reply::empty(503)),
                             };
                         }
@@ -212,6 +219,7 @@ impl ProxyHttp for Portero {
             }
         };
         ctx.tenant = ev.tenant;
+        ctx.lang = ev.lang;
         ctx.peer = peer;
         ctx.peer_trusted = ev.peer_trusted;
         ctx.label = ev.label;
@@ -313,7 +321,7 @@ impl ProxyHttp for Portero {
         };
         let login = String::from_utf8_lossy(login.as_bytes()).to_string();
         tracing::warn!(tenant = %name, %login, "the panel has no user for this impersonation mapping");
-        let page = web::unknown_impersonation(t, &login);
+        let page = crate::web::i18n::scope(ctx.lang, || web::unknown_impersonation(t, &login));
         let mut fresh = ResponseHeader::build(page.status, Some(page.headers.len() + 1))?;
         for (k, v) in page.headers {
             fresh.append_header(k, v)?;
@@ -360,7 +368,7 @@ impl ProxyHttp for Portero {
                 error = %e,
                 "upstream failed"
             );
-            let mut reply = web::upstream_down(tenant);
+            let mut reply = crate::web::i18n::scope(ctx.lang, || web::upstream_down(tenant));
             reply.status = code;
             let _ = write_reply(session, reply).await;
         } else if code > 0 {

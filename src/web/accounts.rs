@@ -1,6 +1,7 @@
 //! `/.portero/accounts`: the accounts a user takes part in, and (on reseller
 //! tenants with `account_picker`) choosing the one to enter.
 
+use super::i18n::{tr, trf};
 use super::pages::{self, escape};
 use super::{
     form_field, query_param, return_to, same_origin, tenant_page, to_sign_in_page, unauthorized,
@@ -25,12 +26,16 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
     let raw = query_param(seen, "return_to");
     let return_to = return_to::sanitize(raw.as_deref(), cfg, seen.tenant_index);
     let memberships = dir.memberships(&s.user);
-    let mut body = format!("<p>Signed in as <strong>{}</strong>.</p>", escape(&s.email));
+    let strong = format!("<strong>{}</strong>", escape(&s.email));
+    let mut body = format!("<p>{}</p>", trf("Signed in as {}.", &[&strong]));
     if memberships.is_empty() {
         let _ = write!(
             body,
-            "<p>You take part in no account of {} yet.</p>",
-            escape(&tenant.display_name)
+            "<p>{}</p>",
+            escape(&trf(
+                "You take part in no account of {} yet.",
+                &[&tenant.display_name]
+            ))
         );
     } else {
         body.push_str("<ul class=\"accounts\">");
@@ -40,16 +45,17 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
             match &tenant.account_rule {
                 AccountRule::Picker => {
                     let current = if s.account.as_deref() == Some(m.account.as_str()) {
-                        " (current)"
+                        format!(" {}", tr("(current)"))
                     } else {
-                        ""
+                        String::new()
                     };
+                    let enter = escape(&trf("Enter {}", &[&m.account]));
                     let _ = write!(
                         body,
                         "<li><form method=\"post\" action=\"/.portero/accounts\">\
                          <input type=\"hidden\" name=\"account\" value=\"{account}\">\
                          <input type=\"hidden\" name=\"return_to\" value=\"{}\">\
-                         <button type=\"submit\">Enter {account}</button>{current} <span class=\"muted\">{perms}</span></form></li>",
+                         <button type=\"submit\">{enter}</button>{current} <span class=\"muted\">{perms}</span></form></li>",
                         escape(return_to)
                     );
                 }
@@ -78,16 +84,12 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
         }
         body.push_str("</ul>");
     }
-    body.push_str("<p><a class=\"button secondary\" href=\"/.portero/logout\">Sign out</a></p>");
-    Reply::html(
-        200,
-        pages::page(
-            Some(&tenant.display_name),
-            tenant.css.is_some(),
-            "Your accounts",
-            &body,
-        ),
-    )
+    let _ = write!(
+        body,
+        "<p><a class=\"button secondary\" href=\"/.portero/logout\">{}</a></p>",
+        escape(tr("Sign out"))
+    );
+    Reply::html(200, pages::page(&tenant.brand(), "Your accounts", &body))
 }
 
 /// `POST` with `account` and `return_to`: enters that account (picker tenants).

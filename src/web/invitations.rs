@@ -2,6 +2,7 @@
 //! invitation (tenants on the embedded store). Accepting needs a session as
 //! the invited e-mail; the link works once.
 
+use super::i18n::{tr, trf};
 use super::pages::escape;
 use super::{form_field, query_param, same_origin, tenant_page, to_sign_in_page, Reply};
 use crate::audit::Event;
@@ -39,27 +40,29 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
         Ok(inv) => {
             let form = |decision: &str, label: &str| {
                 format!(
-                    "<form method=\"post\" action=\"/.portero/invitations\"><input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"decision\" value=\"{decision}\"><button type=\"submit\">{label}</button></form>",
-                    escape(&token)
+                    "<form method=\"post\" action=\"/.portero/invitations\"><input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"decision\" value=\"{decision}\"><button type=\"submit\">{}</button></form>",
+                    escape(&token),
+                    escape(tr(label))
                 )
             };
+            let strong = |s: &str| format!("<strong>{}</strong>", escape(s));
             let body = format!(
-                "<p>{} invites <strong>{}</strong> into <strong>{}</strong> with: {}.</p>{}{}",
-                escape(&inv.invited_by),
-                escape(&inv.email),
-                escape(&inv.account),
-                escape(&inv.permissions),
+                "<p>{}</p>{}{}",
+                trf(
+                    "{} invites {} into {} with: {}.",
+                    &[
+                        &escape(&inv.invited_by),
+                        &strong(&inv.email),
+                        &strong(&inv.account),
+                        &escape(&inv.permissions)
+                    ]
+                ),
                 form("accept", "Accept"),
                 form("reject", "Reject")
             );
             Reply::html(
                 200,
-                super::pages::page(
-                    Some(&tenant.display_name),
-                    tenant.css.is_some(),
-                    "Invitation",
-                    &body,
-                ),
+                super::pages::page(&tenant.brand(), "Invitation", &body),
             )
         }
     }
@@ -106,9 +109,9 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
                 tracing::error!("membership store: {e}");
             }
             let message = if accept {
-                format!(
+                trf(
                     "You are now a member of {} ({}).",
-                    inv.account, inv.permissions
+                    &[&inv.account, &inv.permissions],
                 )
             } else {
                 "The invitation was rejected.".to_string()

@@ -3,6 +3,7 @@
 //! a request ([`Seen`]) and return a [`Reply`]; the proxy writes it out.
 
 mod accounts;
+pub mod i18n;
 mod invitations;
 pub mod oidc;
 pub mod pages;
@@ -15,6 +16,7 @@ use crate::gate::{self, Seen};
 use crate::state::State;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
+use i18n::{tr, trf};
 use portero_policy::Idp;
 
 /// A response Portero sends itself.
@@ -150,6 +152,16 @@ fn reply(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply
             Reply::with_body(200, "text/css; charset=utf-8", pages::BASE_CSS)
                 .header("cache-control", "public, max-age=3600")
         }
+        ("/.portero/assets/logo", Read) => match &tenant.logo {
+            Some((bytes, kind)) => Reply::with_body(200, kind, bytes.clone())
+                .header("cache-control", "public, max-age=3600")
+                .header("x-content-type-options", "nosniff")
+                .header(
+                    "content-security-policy",
+                    "default-src 'none'; style-src 'unsafe-inline'",
+                ),
+            None => not_found(tenant),
+        },
         ("/.portero/assets/tenant.css", Read) => Reply::with_body(
             200,
             "text/css; charset=utf-8",
@@ -174,7 +186,7 @@ pub fn not_found(tenant: &Tenant) -> Reply {
         tenant,
         404,
         "Not found",
-        "Portero has no page at this address.",
+        "There is no page at this address.",
         &[("/", "Home")],
     )
 }
@@ -228,6 +240,7 @@ fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
         accepts_html: seen.accepts_html && seen.req.original_uri.is_none(),
         session: seen.session.clone(),
         identified_as: seen.identified_as.clone(),
+        lang: seen.lang,
     };
     match gate::judge(state, cfg, tenant, &judged) {
         gate::Outcome::Forward { identity } => {
@@ -283,16 +296,7 @@ pub fn tenant_page(
     message: &str,
     links: &[(&str, &str)],
 ) -> Reply {
-    Reply::html(
-        status,
-        pages::error(
-            Some(&tenant.display_name),
-            tenant.css.is_some(),
-            title,
-            message,
-            links,
-        ),
-    )
+    Reply::html(status, pages::error(&tenant.brand(), title, message, links))
 }
 
 /// `302` to the sign-in page, carrying where the visitor was going.
@@ -343,10 +347,9 @@ pub fn to_idp(
 
 /// The tenant has no such identity provider.
 pub fn not_configured(tenant: &Tenant, idp: Idp) -> Reply {
-    let msg = format!(
+    let msg = trf(
         "{} has no {} configured.",
-        tenant.display_name,
-        gate::idp_label(idp)
+        &[&tenant.display_name, tr(gate::idp_label(idp))],
     );
     tenant_page(
         tenant,
@@ -357,25 +360,30 @@ pub fn not_configured(tenant: &Tenant, idp: Idp) -> Reply {
     )
 }
 
-/// The page for an identity provider that cannot be used: names the way in
-/// that never depends on it (CONTRACT §8).
-/// `why` completes "{IdP} …" (e.g. "cannot be reached right now").
-pub fn idp_unavailable(tenant: &Tenant, idp: Idp, why: &str) -> Reply {
-    let message = format!(
-        "{} {why}, so {} cannot sign you in with it right now. {}",
-        gate::idp_label(idp),
-        tenant.display_name,
-        classic_way_in(tenant)
+/// The page for an identity provider that cannot be used now (down, or
+/// its metadata or discovery never fetched): names the way in that never
+/// depends on it (CONTRACT §8).
+pub fn idp_unavailable(tenant: &Tenant, idp: Idp) -> Reply {
+    let message = trf(
+        "{} cannot be reached right now, so {} cannot sign you in with it right now. {}",
+        &[
+            tr(gate::idp_label(idp)),
+            &tenant.display_name,
+            &classic_way_in(tenant),
+        ],
     );
     tenant_page(tenant, 503, "Single sign-on unavailable", &message, &[])
 }
 
 /// The tenant has no identity provider for someone who must use one.
 pub fn no_idp(tenant: &Tenant) -> Reply {
-    let message = format!(
-        "{} has no single sign-on configured for this address. {}",
-        tenant.display_name,
-        classic_way_in(tenant)
+    let message = trf(
+        "{} is not configured, so {} cannot sign you in with it. {}",
+        &[
+            tr("Company sign-in"),
+            &tenant.display_name,
+            &classic_way_in(tenant),
+        ],
     );
     tenant_page(tenant, 503, "Single sign-on unavailable", &message, &[])
 }
@@ -383,14 +391,14 @@ pub fn no_idp(tenant: &Tenant) -> Reply {
 /// How super-admins and classic users still get in when SSO cannot be used.
 fn classic_way_in(tenant: &Tenant) -> String {
     match tenant.policy.admin_paths.as_slice().first() {
-        Some(admin) if tenant.policy.superadmin_bypass => format!(
-            "Administrators of this panel can still sign in with the panel's own login at {admin} (enter your e-mail first)."
+        Some(admin) if tenant.policy.superadmin_bypass => trf(
+            "Administrators of this panel can still sign in with the panel's own login at {} (enter your e-mail first).",
+            &[admin],
         ),
-        _ => "People the panel's own login is kept for can still sign in with their e-mail on the sign-in page.".to_string(),
+        _ => tr("People the panel's own login is kept for can still sign in with their e-mail on the sign-in page.").to_string(),
     }
 }
 
-/// Signed in, but not a member of the account entered.
 /// The panel has no user for the login a member is mapped to act as: say
 /// so, and how to fix it (not a 500, not a loop).
 pub fn unknown_impersonation(tenant: &Tenant, login: &str) -> Reply {
@@ -398,9 +406,9 @@ pub fn unknown_impersonation(tenant: &Tenant, login: &str) -> Reply {
         tenant,
         409,
         "Unknown panel user",
-        &format!(
-            "Your access to {} is set up to act as the panel user “{login}”, which the panel does not have. An administrator can fix this: create that user in the panel, or change the mapping (`impersonate` in the configuration, or `portero accounts {} impersonate --account … --user … --login …`).",
-            tenant.display_name, tenant.name
+        &trf(
+            "Your access to {} is set up to act as the panel user “{}”, which the panel does not have. An administrator can fix this: create that user in the panel, or change the mapping (`impersonate` in the configuration, or `portero accounts {} impersonate --account … --user … --login …`).",
+            &[&tenant.display_name, login, &tenant.name],
         ),
         &[("/.portero/accounts", "Your accounts"), ("/.portero/logout", "Sign out")],
     )
@@ -413,17 +421,19 @@ pub fn members_unavailable(tenant: &Tenant) -> Reply {
         tenant,
         503,
         "Accounts cannot be checked right now",
-        &format!(
+        &trf(
             "{} cannot check which accounts you may enter at the moment. Please try again in a minute.",
-            tenant.display_name
+            &[&tenant.display_name],
         ),
         &[("/", "Try again")],
     )
 }
 
+/// Signed in, but not a member of the account entered.
 pub fn forbidden(tenant: &Tenant, user: &str, account: &str) -> Reply {
-    let message = format!(
-        "You are signed in as {user}, but you have no access to the account {account}. Choose one of your accounts, or sign out and sign in as someone else."
+    let message = trf(
+        "You are signed in as {}, but you have no access to the account {}. Choose one of your accounts, or sign out and sign in as someone else.",
+        &[user, account],
     );
     tenant_page(
         tenant,
@@ -453,10 +463,9 @@ pub fn unknown_host() -> Reply {
     Reply::html(
         421,
         pages::error(
-            None,
-            false,
-            "Unknown host",
-            "This address is not served here. Check the address you typed.",
+            &pages::Brand::default(),
+            tr("Unknown host"),
+            tr("This address is not served here. Check the address you typed."),
             &[],
         ),
     )
@@ -464,17 +473,14 @@ pub fn unknown_host() -> Reply {
 
 /// The panel could not be reached.
 pub fn upstream_down(tenant: Option<&Tenant>) -> Reply {
-    let (brand, css) = tenant.map_or((None, false), |t| {
-        (Some(t.display_name.as_str()), t.css.is_some())
-    });
+    let brand = tenant.map(Tenant::brand).unwrap_or_default();
     Reply::html(
         502,
         pages::error(
-            brand,
-            css,
-            "The panel is not answering",
-            "Portero could not reach the control panel behind it. This is usually short: try again in a minute.",
-            &[("", "Try again")],
+            &brand,
+            tr("The panel is not answering"),
+            tr("The control panel could not be reached. This is usually short: try again in a minute."),
+            &[("", tr("Try again"))],
         ),
     )
 }
@@ -482,10 +488,9 @@ pub fn upstream_down(tenant: Option<&Tenant>) -> Reply {
 /// Something went wrong inside Portero.
 pub fn internal_error_page() -> String {
     pages::error(
-        None,
-        false,
-        "Something went wrong",
-        "Portero could not handle this request. Please try again.",
+        &pages::Brand::default(),
+        tr("Something went wrong"),
+        tr("This request could not be handled. Please try again."),
         &[],
     )
 }

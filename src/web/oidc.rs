@@ -31,11 +31,8 @@ pub fn start(
 ) -> Reply {
     let redirect = redirect_uri(&seen.origin());
     let Some((pending, url)) = rp.start(&tenant.name, &redirect, return_to, login_hint) else {
-        return super::idp_unavailable(
-            tenant,
-            portero_policy::Idp::Oidc,
-            "cannot be reached right now (Portero has no copy of its discovery document yet)",
-        );
+        tracing::warn!(tenant = %tenant.name, "OpenID Connect sign-in asked for, but there is no copy of the discovery document yet");
+        return super::idp_unavailable(tenant, portero_policy::Idp::Oidc);
     };
     let id = pending.state.clone();
     state.oidc_pending.insert(id.clone(), pending);
@@ -140,6 +137,20 @@ pub async fn finish(state: &State, cfg: &Config, job: Finish) -> Reply {
     let result = rp
         .finish(&cfg.server.outbound, &job.code, &job.pending, state.now())
         .await;
+    // Rendered after the await: in the visitor's language.
+    super::i18n::scope(job.visitor.lang, || {
+        render(state, cfg, tenant, index, job, result)
+    })
+}
+
+fn render(
+    state: &State,
+    cfg: &Config,
+    tenant: &Tenant,
+    index: usize,
+    job: Finish,
+    result: Result<crate::auth::VerifiedLogin, crate::auth::oidc::Refusal>,
+) -> Reply {
     let clear_flow = format!("{FLOW_COOKIE}=; Path=/.portero/oidc; Max-Age=0; HttpOnly");
     match result {
         Err(r) => refuse(state, tenant, job.visitor, r.as_str()).cookie(&clear_flow),

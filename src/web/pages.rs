@@ -1,7 +1,23 @@
 //! HTML pages Portero shows itself: the sign-in page, the accounts page and
 //! the error pages. Every value written into a page goes through [`escape`].
 
+use super::i18n::{current, tr};
 use std::fmt::Write;
+
+/// How a tenant's pages look: its product name, its stylesheet (colours
+/// and the tenant's CSS file), its logo, and whether to say "Secured by
+/// Portero" (white-label: not unless asked).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Brand<'a> {
+    /// The product name ("Miempresa ID"), shown above the title.
+    pub name: Option<&'a str>,
+    /// Link `/.portero/assets/tenant.css`.
+    pub stylesheet: bool,
+    /// Show `/.portero/assets/logo` instead of the name.
+    pub logo: bool,
+    /// A "Secured by Portero" line at the bottom.
+    pub powered_by: bool,
+}
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {
@@ -33,24 +49,50 @@ label{display:block;font-weight:600;margin:.6rem 0 .3rem}input[type=email]{width
 button,.button{display:inline-block;margin-top:1rem;padding:.6rem 1.1rem;font-size:1rem;border:0;border-radius:6px;background:#2457c5;color:#fff;text-decoration:none;cursor:pointer}\
 .secondary{background:#e6e9ef;color:#1d2330}.error{background:#fdecea;color:#8a1c12;padding:.6rem .8rem;border-radius:6px}\
 ul.accounts{list-style:none;padding:0}ul.accounts li{padding:.5rem 0;border-bottom:1px solid #eee}.muted{color:#667;font-size:.9rem}\
-code{background:#f0f1f4;padding:.1rem .3rem;border-radius:4px}";
+code{background:#f0f1f4;padding:.1rem .3rem;border-radius:4px}\
+img.logo{max-height:3rem;max-width:100%}footer{margin-top:1.5rem}\
+a:focus,button:focus,input:focus{outline:3px solid #f0b429;outline-offset:2px}\
+@media (max-width:30rem){main{margin:0;border-radius:0;min-height:100vh;padding:1.5rem}}";
 
-/// A whole page: title, the tenant's brand line and the body (already HTML).
-pub fn page(brand: Option<&str>, tenant_css: bool, title: &str, body: &str) -> String {
+/// A whole page in the current language: title, the tenant's brand and
+/// the body (already HTML).
+pub fn page(brand: &Brand<'_>, title: &str, body: &str) -> String {
+    let title = tr(title);
     let mut out = String::with_capacity(1024 + body.len());
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">",
+        current().code()
+    );
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
     let _ = write!(out, "<title>{}</title>", escape(title));
     out.push_str("<link rel=\"stylesheet\" href=\"/.portero/assets/portero.css\">");
-    if tenant_css {
+    if brand.stylesheet {
         out.push_str("<link rel=\"stylesheet\" href=\"/.portero/assets/tenant.css\">");
     }
     out.push_str("</head><body><main>");
-    if let Some(b) = brand {
-        let _ = write!(out, "<div class=\"brand\">{}</div>", escape(b));
+    match (brand.logo, brand.name) {
+        (true, name) => {
+            let _ = write!(
+                out,
+                "<div class=\"brand\"><img class=\"logo\" src=\"/.portero/assets/logo\" alt=\"{}\"></div>",
+                escape(name.unwrap_or(""))
+            );
+        }
+        (false, Some(name)) => {
+            let _ = write!(out, "<div class=\"brand\">{}</div>", escape(name));
+        }
+        (false, None) => {}
     }
     let _ = write!(out, "<h1>{}</h1>", escape(title));
     out.push_str(body);
+    if brand.powered_by {
+        let _ = write!(
+            out,
+            "<footer class=\"muted\">{}</footer>",
+            escape(tr("Secured by Portero"))
+        );
+    }
     out.push_str("</main></body></html>\n");
     out
 }
@@ -80,57 +122,61 @@ pub struct SignInForm<'a> {
 }
 
 /// The identifier-first sign-in page (no JavaScript).
-pub fn sign_in(brand: &str, tenant_css: bool, form: &SignInForm<'_>) -> String {
+pub fn sign_in(brand: &Brand<'_>, form: &SignInForm<'_>) -> String {
     let mut body = String::new();
     if let Some(e) = form.error {
-        let _ = write!(body, "<p class=\"error\">{}</p>", escape(e));
+        let _ = write!(
+            body,
+            "<p class=\"error\" role=\"alert\">{}</p>",
+            escape(tr(e))
+        );
     }
     if form.email_field {
         let _ = write!(
             body,
             "<form method=\"post\" action=\"/.portero/login\">\
-             <label for=\"email\">E-mail</label>\
+             <label for=\"email\">{}</label>\
              <input type=\"email\" id=\"email\" name=\"email\" value=\"{}\" autocomplete=\"username\" required autofocus>\
              <input type=\"hidden\" name=\"return_to\" value=\"{}\">\
-             <button type=\"submit\">Continue</button></form>",
+             <button type=\"submit\">{}</button></form>",
+            escape(tr("E-mail")),
             escape(form.email),
-            escape(form.return_to)
+            escape(form.return_to),
+            escape(tr("Continue"))
         );
     }
     if !form.buttons.is_empty() {
         if form.email_field {
-            body.push_str("<p class=\"muted\">or sign in directly with</p>");
+            let _ = write!(
+                body,
+                "<p class=\"muted\">{}</p>",
+                escape(tr("or sign in directly with"))
+            );
         }
         for b in &form.buttons {
             let _ = write!(
                 body,
                 "<p><a class=\"button secondary\" href=\"{}\">{}</a></p>",
                 escape(&b.href),
-                escape(&b.label)
+                escape(tr(&b.label))
             );
         }
     }
-    page(Some(brand), tenant_css, "Sign in", &body)
+    page(brand, "Sign in", &body)
 }
 
 /// An error page: a sentence, and the links that lead on.
-pub fn error(
-    brand: Option<&str>,
-    tenant_css: bool,
-    title: &str,
-    message: &str,
-    links: &[(&str, &str)],
-) -> String {
-    let mut body = format!("<p>{}</p>", escape(message));
+pub fn error(brand: &Brand<'_>, title: &str, message: &str, links: &[(&str, &str)]) -> String {
+    let mut body = format!("<p>{}</p>", escape(tr(message)));
     for (href, label) in links {
         let _ = write!(
             body,
             "<p><a class=\"button secondary\" href=\"{}\">{}</a></p>",
             escape(href),
-            escape(label)
+            escape(tr(label))
         );
     }
-    page(brand, tenant_css, title, &body)
+    page(brand, title, &body)
 }
 
 #[cfg(test)]
@@ -147,9 +193,13 @@ mod tests {
 
     #[test]
     fn sign_in_page_carries_the_fields() {
+        let brand = Brand {
+            name: Some("Latin<Cloud>"),
+            stylesheet: true,
+            ..Brand::default()
+        };
         let html = sign_in(
-            "Latin<Cloud>",
-            true,
+            &brand,
             &SignInForm {
                 email_field: true,
                 email: "\"><script>",

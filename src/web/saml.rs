@@ -27,11 +27,8 @@ pub fn start(
     login_hint: Option<&str>,
 ) -> Reply {
     let Some((request_id, url)) = sp.authn_request(&seen.origin(), login_hint) else {
-        return super::idp_unavailable(
-            tenant,
-            portero_policy::Idp::Saml,
-            "cannot be reached right now (Portero has no copy of its metadata yet)",
-        );
+        tracing::warn!(tenant = %tenant.name, "SAML sign-in asked for, but there is no copy of the IdP's metadata yet");
+        return super::idp_unavailable(tenant, portero_policy::Idp::Saml);
     };
     state.saml_pending.insert(
         request_id.clone(),
@@ -84,7 +81,7 @@ pub fn acs(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Rep
             tenant,
             401,
             "Sign-in refused",
-            &format!("{message} Nothing was signed in."),
+            message,
             &[("/.portero/sso/saml", "Try again")],
         )
     };
@@ -92,20 +89,20 @@ pub fn acs(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Rep
         Some(p) if p.tenant != tenant.name => {
             return refuse(
                 "relay_state_of_another_tenant",
-                "The sign-in was started for another site.",
+                "The sign-in was started for another site. Nothing was signed in.",
             )
         }
         Some(p) if !browser_started(seen, &p.request_id) => {
             return refuse(
                 "relay_state_not_this_browser",
-                "The sign-in was not started in this browser.",
+                "The sign-in was not started in this browser. Nothing was signed in.",
             )
         }
         Some(p) => Some(p),
         None if !relay.is_empty() => {
             return refuse(
                 "unknown_or_used_relay_state",
-                "This sign-in is unknown, expired or was already used.",
+                "This sign-in is unknown, expired or was already used. Nothing was signed in.",
             )
         }
         None => None,
@@ -121,7 +118,7 @@ pub fn acs(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Rep
     ) {
         Err(r) => refuse(
             r.as_str(),
-            "The identity provider's answer could not be accepted.",
+            "The identity provider's answer could not be accepted. Nothing was signed in.",
         ),
         Ok(login) => {
             let return_to = pending.map_or_else(

@@ -138,7 +138,10 @@ pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
                 tenant,
                 401,
                 "Sign-in refused",
-                &format!("The sign-in could not be completed: {refused}. Nothing was signed in."),
+                &super::i18n::trf(
+                    "The sign-in could not be completed: {}. Nothing was signed in.",
+                    &[&refused.to_string()],
+                ),
                 &[(&retry, "Try again")],
             )
         }
@@ -241,6 +244,8 @@ pub struct Visitor {
     pub client_ip: std::net::IpAddr,
     /// Whether the request came over TLS (cookie attributes).
     pub tls: bool,
+    /// The language of the pages.
+    pub lang: super::i18n::Lang,
 }
 
 impl Visitor {
@@ -249,6 +254,7 @@ impl Visitor {
         Visitor {
             client_ip: seen.client_ip,
             tls: seen.req.tls,
+            lang: seen.lang,
         }
     }
 }
@@ -372,10 +378,7 @@ fn render(
             .collect(),
         error,
     };
-    Reply::html(
-        status,
-        pages::sign_in(&tenant.display_name, tenant.css.is_some(), &form),
-    )
+    Reply::html(status, pages::sign_in(&tenant.brand(), &form))
 }
 
 fn cross_site(tenant: &Tenant) -> Reply {
@@ -383,7 +386,7 @@ fn cross_site(tenant: &Tenant) -> Reply {
         tenant,
         403,
         "Form sent from another site",
-        "This form was sent from another web site, so Portero did not act on it.",
+        "This form was sent from another web site, so it was not acted on.",
         &[("/.portero/login", "Sign in")],
     )
 }

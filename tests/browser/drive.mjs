@@ -33,8 +33,8 @@ const browser = await chromium.launch({
 });
 const context = await browser.newContext({
   viewport: { width: plan.width || 900, height: plan.height || 700 },
-  locale: plan.locale || 'en-US',
-  extraHTTPHeaders: plan.language ? { 'Accept-Language': plan.language } : {},
+  // The browser's language, as its Accept-Language says.
+  locale: plan.language ? plan.language.split(',')[0] : 'en-US',
 });
 const page = await context.newPage();
 const out = { ok: true, urls: [], texts: [] };

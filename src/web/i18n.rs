@@ -1,0 +1,259 @@
+//! The language of Portero's pages: English or Spanish, from the browser's
+//! `Accept-Language` unless the tenant fixes one (`language = "es"`).
+//!
+//! The English text is the key: page helpers ([`super::tenant_page`], the
+//! sign-in and accounts pages) pass every fixed string through [`tr`], and
+//! messages with values in them are built with [`trf`]. The language of the
+//! request being answered is set for the duration of its rendering with
+//! [`scope`] (the request is rendered on one thread, without awaiting).
+
+use std::cell::Cell;
+
+/// A language Portero's pages are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// English (the fallback).
+    #[default]
+    En,
+    /// Spanish.
+    Es,
+}
+
+impl Lang {
+    /// The `lang` attribute value.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Es => "es",
+        }
+    }
+
+    /// A configured language name.
+    pub fn parse(raw: &str) -> Option<Lang> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "en" => Some(Lang::En),
+            "es" => Some(Lang::Es),
+            _ => None,
+        }
+    }
+
+    /// The browser's preferred language among those Portero has
+    /// (`Accept-Language`, with q-values); English when none fits.
+    pub fn from_accept_language(header: Option<&str>) -> Lang {
+        let mut best: Option<(f32, usize, Lang)> = None;
+        for (i, item) in header.unwrap_or("").split(',').enumerate() {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("").trim();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let primary = tag.split('-').next().unwrap_or("");
+            let Some(lang) = Lang::parse(primary) else {
+                continue;
+            };
+            if q <= 0.0 {
+                continue;
+            }
+            // Highest q wins; the earlier one on a tie.
+            if best.is_none_or(|(bq, _, _)| q > bq) {
+                best = Some((q, i, lang));
+            }
+        }
+        best.map_or(Lang::En, |(_, _, l)| l)
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<Lang> = const { Cell::new(Lang::En) };
+}
+
+/// Runs `f` with `lang` as the language pages are rendered in.
+pub fn scope<T>(lang: Lang, f: impl FnOnce() -> T) -> T {
+    let before = CURRENT.with(|c| c.replace(lang));
+    let out = f();
+    CURRENT.with(|c| c.set(before));
+    out
+}
+
+/// The language pages are being rendered in.
+pub fn current() -> Lang {
+    CURRENT.with(Cell::get)
+}
+
+/// `en` in the current language (itself when there is no translation).
+pub fn tr(en: &str) -> &str {
+    match current() {
+        Lang::En => en,
+        Lang::Es => SPANISH
+            .iter()
+            .find(|(k, _)| *k == en)
+            .map_or(en, |(_, es)| es),
+    }
+}
+
+/// A translated template with each `{}` replaced by the next value.
+pub fn trf(template: &str, values: &[&str]) -> String {
+    let mut out = String::new();
+    let mut values = values.iter();
+    let mut rest = tr(template);
+    while let Some(i) = rest.find("{}") {
+        out.push_str(&rest[..i]);
+        out.push_str(values.next().copied().unwrap_or(""));
+        rest = &rest[i + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// English → Spanish.
+const SPANISH: &[(&str, &str)] = &[
+    // Sign-in page.
+    ("Sign in", "Iniciar sesión"),
+    ("E-mail", "Correo electrónico"),
+    ("Continue", "Continuar"),
+    ("or sign in directly with", "o inicie sesión directamente con"),
+    ("Enter a valid e-mail address.", "Escriba una dirección de correo válida."),
+    ("Company sign-in", "Acceso corporativo"),
+    ("SAML single sign-on", "Inicio de sesión único SAML"),
+    ("OpenID Connect single sign-on", "Inicio de sesión único OpenID Connect"),
+    ("Sign in again", "Volver a iniciar sesión"),
+    ("Sign out", "Cerrar sesión"),
+    ("Try again", "Intentar de nuevo"),
+    ("Home", "Inicio"),
+    // Accounts.
+    ("Your accounts", "Sus cuentas"),
+    ("Signed in as {}.", "Sesión iniciada como {}."),
+    ("You take part in no account of {} yet.", "Todavía no participa en ninguna cuenta de {}."),
+    ("Enter {}", "Entrar en {}"),
+    ("(current)", "(actual)"),
+    ("Accounts cannot be chosen here.", "Aquí no se pueden elegir cuentas."),
+    ("Not allowed", "No permitido"),
+    ("No access to this account", "Sin acceso a esta cuenta"),
+    (
+        "You are signed in as {}, but you have no access to the account {}. Choose one of your accounts, or sign out and sign in as someone else.",
+        "Inició sesión como {}, pero no tiene acceso a la cuenta {}. Elija una de sus cuentas, o cierre la sesión e inicie sesión como otra persona.",
+    ),
+    ("Accounts cannot be checked right now", "No se pueden comprobar las cuentas ahora"),
+    (
+        "{} cannot check which accounts you may enter at the moment. Please try again in a minute.",
+        "{} no puede comprobar ahora a qué cuentas puede entrar. Inténtelo de nuevo en un minuto.",
+    ),
+    // Invitations.
+    ("Invitation", "Invitación"),
+    ("Invitation not usable", "Invitación no válida"),
+    ("Accept", "Aceptar"),
+    ("Reject", "Rechazar"),
+    ("{} invites {} into {} with: {}.", "{} invita a {} a {} con: {}."),
+    ("You are now a member of {} ({}).", "Ahora es miembro de {} ({})."),
+    ("The invitation was rejected.", "La invitación fue rechazada."),
+    ("This form must be sent from this site.", "Este formulario debe enviarse desde este sitio."),
+    // Sign-out and refusals.
+    ("You are signed out", "Sesión cerrada"),
+    ("Your session has ended.", "Su sesión terminó."),
+    ("Sign-in refused", "Inicio de sesión rechazado"),
+    (
+        "The identity provider's answer could not be accepted. Nothing was signed in.",
+        "No se pudo aceptar la respuesta del proveedor de identidad. No se inició ninguna sesión.",
+    ),
+    ("The sign-in was started for another site. Nothing was signed in.", "El inicio de sesión empezó en otro sitio. No se inició ninguna sesión."),
+    ("The sign-in was not started in this browser. Nothing was signed in.", "El inicio de sesión no empezó en este navegador. No se inició ninguna sesión."),
+    (
+        "This sign-in is unknown, expired or was already used. Nothing was signed in.",
+        "Este inicio de sesión es desconocido, expiró o ya se usó. No se inició ninguna sesión.",
+    ),
+    (
+        "The sign-in could not be completed: {}. Nothing was signed in.",
+        "No se pudo completar el inicio de sesión: {}. No se inició ninguna sesión.",
+    ),
+    ("Form sent from another site", "Formulario enviado desde otro sitio"),
+    (
+        "This form was sent from another web site, so it was not acted on.",
+        "Este formulario se envió desde otro sitio web, así que no se procesó.",
+    ),
+    // IdP and panel trouble.
+    ("Single sign-on unavailable", "Inicio de sesión único no disponible"),
+    (
+        "{} cannot be reached right now, so {} cannot sign you in with it right now. {}",
+        "No se puede contactar con {} en este momento, así que {} no puede iniciar su sesión con él ahora. {}",
+    ),
+    (
+        "{} is not configured, so {} cannot sign you in with it. {}",
+        "{} no está configurado, así que {} no puede iniciar su sesión con él. {}",
+    ),
+    (
+        "Administrators of this panel can still sign in with the panel's own login at {} (enter your e-mail first).",
+        "Los administradores de este panel pueden seguir entrando con el acceso propio del panel en {} (escriba primero su correo).",
+    ),
+    (
+        "People the panel's own login is kept for can still sign in with their e-mail on the sign-in page.",
+        "Quienes usan el acceso propio del panel pueden seguir entrando con su correo en la página de inicio de sesión.",
+    ),
+    ("Not configured", "No configurado"),
+    ("{} has no {} configured.", "{} no tiene {} configurado."),
+    ("The panel is not answering", "El panel no responde"),
+    (
+        "The control panel could not be reached. This is usually short: try again in a minute.",
+        "No se pudo contactar con el panel de control. Suele ser breve: inténtelo de nuevo en un minuto.",
+    ),
+    ("Unknown panel user", "Usuario del panel desconocido"),
+    (
+        "Your access to {} is set up to act as the panel user “{}”, which the panel does not have. An administrator can fix this: create that user in the panel, or change the mapping (`impersonate` in the configuration, or `portero accounts {} impersonate --account … --user … --login …`).",
+        "Su acceso a {} está configurado para actuar como el usuario del panel «{}», que el panel no tiene. Un administrador puede corregirlo: crear ese usuario en el panel, o cambiar la asignación (`impersonate` en la configuración, o `portero accounts {} impersonate --account … --user … --login …`).",
+    ),
+    // Generic.
+    ("Not found", "No encontrado"),
+    ("There is no page at this address.", "No hay ninguna página en esta dirección."),
+    ("Method not allowed", "Método no permitido"),
+    ("This address does not take that method.", "Esta dirección no admite ese método."),
+    ("Unknown host", "Sitio desconocido"),
+    ("This address is not served here. Check the address you typed.", "Esta dirección no se sirve aquí. Revise la dirección que escribió."),
+    ("Something went wrong", "Algo salió mal"),
+    ("This request could not be handled. Please try again.", "No se pudo atender esta solicitud. Inténtelo de nuevo."),
+    ("Bad request", "Solicitud incorrecta"),
+    ("Secured by Portero", "Protegido por Portero"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_with_q_values() {
+        assert_eq!(Lang::from_accept_language(None), Lang::En);
+        assert_eq!(
+            Lang::from_accept_language(Some("es-AR,es;q=0.9,en;q=0.8")),
+            Lang::Es
+        );
+        assert_eq!(Lang::from_accept_language(Some("en-US,es;q=0.5")), Lang::En);
+        assert_eq!(
+            Lang::from_accept_language(Some("fr-FR,es;q=0.7,en;q=0.3")),
+            Lang::Es
+        );
+        assert_eq!(Lang::from_accept_language(Some("es;q=0,en")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("de,fr")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("*")), Lang::En);
+    }
+
+    #[test]
+    fn translated_in_scope_only() {
+        assert_eq!(tr("Sign in"), "Sign in");
+        scope(Lang::Es, || {
+            assert_eq!(tr("Sign in"), "Iniciar sesión");
+            assert_eq!(tr("not in the catalogue"), "not in the catalogue");
+            assert_eq!(trf("Enter {}", &["a.test"]), "Entrar en a.test");
+        });
+        assert_eq!(trf("Enter {}", &["a.test"]), "Enter a.test");
+    }
+
+    #[test]
+    fn every_spanish_template_keeps_its_placeholders() {
+        for (en, es) in SPANISH {
+            assert_eq!(en.matches("{}").count(), es.matches("{}").count(), "{en}");
+        }
+        let mut keys: Vec<&str> = SPANISH.iter().map(|(k, _)| *k).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), SPANISH.len(), "a key is listed twice");
+    }
+}
