@@ -34,6 +34,8 @@ pub struct State {
     pub oidc_pending: moka::sync::Cache<String, crate::auth::oidc::Pending>,
     /// Good copies of documents fetched from IdPs.
     pub remote: crate::remote::Keeper,
+    /// Each tenant's recent SAML exchanges (admin listener).
+    pub saml_trace: crate::auth::saml::trace::SamlTrace,
     /// The embedded membership store, when `[server].data_dir` is set.
     pub store: Option<crate::members::StoreHandle>,
 }
@@ -75,6 +77,7 @@ impl State {
                 .build(),
             remote,
             store,
+            saml_trace: Default::default(),
         })
     }
 

@@ -370,3 +370,48 @@ fn metadata_without_a_signing_certificate_is_a_config_error() {
         .expect_err("accepted metadata without certificates");
     assert!(err.to_string().contains("no signing certificate"), "{err}");
 }
+
+#[test]
+fn the_saml_trace_shows_recent_exchanges_decoded_and_cut_short() {
+    let key = SigningKey::new();
+    let (_up, p) = start(&key);
+    let (relay, cookie, _) = begin(&p);
+    let response = answer(&key, Some(&relay), ORIGIN);
+    assert_eq!(
+        post_acs(&p, HOST, &response, &relay, Some(&cookie)).status,
+        302
+    );
+    // The same response again: refused, and traced as such.
+    let (relay2, cookie2, _) = begin(&p);
+    assert_eq!(
+        post_acs(&p, HOST, &response, &relay2, Some(&cookie2)).status,
+        401
+    );
+    let trace = get("127.0.0.1", "/tenants/samlco/saml-trace")
+        .send(p.admin)
+        .body;
+    assert!(trace.contains("AuthnRequest sent"), "{trace}");
+    assert!(trace.contains("Response received  accepted"), "{trace}");
+    assert!(
+        trace.contains("Response received  refused: unknown_in_response_to")
+            || trace.contains("refused: replayed_assertion"),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("ana@samlco.test"),
+        "the NameID is shown: {trace}"
+    );
+    assert!(
+        trace.contains("characters cut]"),
+        "signature values are cut: {trace}"
+    );
+    // Newest first.
+    assert!(
+        trace.find("refused").unwrap() < trace.find("accepted").unwrap(),
+        "{trace}"
+    );
+    let other = get("127.0.0.1", "/tenants/unsolicited/saml-trace")
+        .send(p.admin)
+        .body;
+    assert!(other.contains("no SAML exchanges"), "{other}");
+}

@@ -1017,6 +1017,7 @@ fn compile_saml(
     };
     let mut sp = SamlSp::new(idp, attributes, raw.allow_idp_initiated.unwrap_or(false));
     sp.entity = entity;
+    sp.trace = raw.trace.unwrap_or(true);
     match (&raw.sp_signing_key, &raw.sp_certificate) {
         (Some(k), Some(c)) => {
             let key = cx.secret(k, &format!("{w} saml.sp_signing_key"));

@@ -161,6 +161,7 @@ pub struct RawSaml {
     pub tenant_specific_issuer: Option<Spanned<bool>>,
     pub allow_idp_initiated: Option<bool>,
     pub single_logout: Option<Spanned<bool>>,
+    pub trace: Option<bool>,
     pub sp_signing_key: Option<Spanned<String>>,
     pub sp_certificate: Option<Spanned<String>>,
     pub attributes: Option<RawAttributes>,

@@ -4,6 +4,8 @@
 //! * `POST /tenants/{name}/reauth`: force re-authentication now; every
 //!   session of the tenant issued before this second stops working;
 //! * `POST /reload`: read the configuration file again (as SIGHUP does);
+//! * `GET /tenants/{name}/saml-trace`: the tenant's recent SAML exchanges,
+//!   decoded (signature values and certificates cut short);
 //! * `GET /tenants/{name}/members?account=…`: an account's members and
 //!   invitations (JSON), for tenants on the embedded store;
 //! * `POST /tenants/{name}/members`: one membership change (form fields
@@ -295,6 +297,16 @@ impl ServeHttp for Admin {
                         )
                     }
                 }
+            }
+            ("GET", p) if p.starts_with("/tenants/") && p.ends_with("/saml-trace") => {
+                if !self.authorized(session) {
+                    return reply(401, text, "admin token required\n");
+                }
+                let name = &p["/tenants/".len()..p.len() - "/saml-trace".len()];
+                if self.state.config().tenant_named(name).is_none() {
+                    return reply(404, text, format!("no tenant named {name:?}\n"));
+                }
+                reply(200, text, self.state.saml_trace.render(name))
             }
             (m, p) if p.starts_with("/tenants/") && p.ends_with("/members") => {
                 if !self.authorized(session) {

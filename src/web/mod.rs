@@ -8,7 +8,7 @@ mod invitations;
 pub mod oidc;
 pub mod pages;
 pub mod return_to;
-mod saml;
+pub mod saml;
 mod signin;
 
 use crate::config::{Config, Tenant};

@@ -14,6 +14,24 @@ use crate::config::{Config, Tenant};
 use crate::gate::Seen;
 use crate::state::State;
 
+/// Records a redirect-binding message (its `SAMLRequest`/`SAMLResponse`)
+/// in the tenant's SAML trace.
+pub fn trace_redirect(state: &State, tenant: &Tenant, what: &'static str, url: &str) {
+    if !tenant.saml.as_ref().is_some_and(|sp| sp.trace) {
+        return;
+    }
+    let message = url::Url::parse(url).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "SAMLRequest" || k == "SAMLResponse")
+            .and_then(|(_, v)| crate::auth::saml::inflate(&v))
+    });
+    if let Some(xml) = message {
+        state
+            .saml_trace
+            .record(&tenant.name, state.now(), what, "sent", &xml);
+    }
+}
+
 /// The cookie that binds a started sign-in to its browser.
 pub const FLOW_COOKIE: &str = "portero_saml";
 
@@ -48,6 +66,7 @@ pub fn start(
     } else {
         ""
     };
+    trace_redirect(state, tenant, "AuthnRequest sent", &url);
     Reply::redirect(&url).cookie(&format!(
         "{FLOW_COOKIE}={request_id}; Path=/.portero/saml; Max-Age=600; HttpOnly{attrs}"
     ))
@@ -108,14 +127,31 @@ pub fn acs(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Rep
         None => None,
     };
     let now = state.now();
-    match sp.accept(
+    let result = sp.accept(
         &tenant.name,
         &seen.origin(),
         &response,
         pending.as_ref(),
         now,
         &state.replay,
-    ) {
+    );
+    if sp.trace {
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(response.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        let outcome = match &result {
+            Ok(_) => "accepted".to_string(),
+            Err(r) => format!("refused: {}", r.as_str()),
+        };
+        if let Some(xml) = decoded {
+            state
+                .saml_trace
+                .record(&tenant.name, now, "Response received", &outcome, &xml);
+        }
+    }
+    match result {
         Err(r) => refuse(
             r.as_str(),
             "The identity provider's answer could not be accepted. Nothing was signed in.",
@@ -166,13 +202,30 @@ pub fn metadata(tenant: &Tenant, seen: &Seen<'_>) -> Reply {
 /// only sign its own browser out.
 pub fn slo(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     super::signin::audit_sign_out(state, tenant, seen, "SAML single logout");
+    if tenant.saml.as_ref().is_some_and(|sp| sp.trace) {
+        for (param, what) in [
+            ("SAMLRequest", "LogoutRequest received"),
+            ("SAMLResponse", "LogoutResponse received"),
+        ] {
+            if let Some(xml) =
+                super::query_param(seen, param).and_then(|v| crate::auth::saml::inflate(&v))
+            {
+                state
+                    .saml_trace
+                    .record(&tenant.name, state.now(), what, "-", &xml);
+            }
+        }
+    }
     let back_to_idp = super::query_param(seen, "SAMLRequest").and_then(|request| {
         let sp = tenant.saml.as_ref()?;
         let relay = super::query_param(seen, "RelayState");
         sp.logout_response_url(&seen.origin(), &request, state.now(), relay.as_deref())
     });
     let reply = match back_to_idp {
-        Some(url) => Reply::redirect(&url),
+        Some(url) => {
+            trace_redirect(state, tenant, "LogoutResponse sent", &url);
+            Reply::redirect(&url)
+        }
         None => super::signin::signed_out_page(tenant),
     };
     super::signin::clear_session_cookies(reply, cfg, seen)

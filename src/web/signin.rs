@@ -278,7 +278,10 @@ pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         AuthMethod::Jwt => None,
     });
     let reply = match at_idp {
-        Some(url) => Reply::redirect(&url),
+        Some(url) => {
+            super::saml::trace_redirect(state, tenant, "LogoutRequest sent", &url);
+            Reply::redirect(&url)
+        }
         None => signed_out_page(tenant),
     };
     clear_session_cookies(reply, cfg, seen)

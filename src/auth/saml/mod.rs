@@ -6,11 +6,12 @@
 
 mod response;
 mod sp;
+pub mod trace;
 
 pub use response::{verify, Expected, IdpTrust, Refusal, SamlLogin};
 /// Certificates as samael takes them (DER).
 pub use samael::crypto::CertificateDer;
 pub use sp::{
-    acs_url, entity_id, AttributeNames, IdpMetadata, IdpSource, MetadataError, Pending, SamlSp,
-    SpEntityId, SpSigning,
+    acs_url, entity_id, inflate, AttributeNames, IdpMetadata, IdpSource, MetadataError, Pending,
+    SamlSp, SpEntityId, SpSigning,
 };

@@ -94,6 +94,8 @@ pub struct SamlSp {
     /// LogoutRequests are signed (redirect binding) and the certificate is
     /// published in the SP metadata.
     pub signing: Option<SpSigning>,
+    /// Keep recent exchanges for the admin listener's SAML trace.
+    pub trace: bool,
 }
 
 /// The SP's own key pair, for IdPs that want signed requests.
@@ -198,6 +200,7 @@ impl SamlSp {
             allow_idp_initiated,
             single_logout: false,
             signing: None,
+            trace: true,
         }
     }
 
@@ -462,7 +465,7 @@ impl SamlSp {
 }
 
 /// A redirect-binding message: base64, then raw deflate (at most 1 MiB).
-fn inflate(b64: &str) -> Option<String> {
+pub fn inflate(b64: &str) -> Option<String> {
     use base64::Engine;
     use std::io::Read;
     let raw = base64::engine::general_purpose::STANDARD
