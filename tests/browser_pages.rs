@@ -32,12 +32,17 @@ fn drive(test: &str, steps: Value) -> Value {
 
 /// Runs one plan with this `Accept-Language`.
 fn drive_in(test: &str, language: &str, steps: Value) -> Value {
+    drive_sized(test, language, (900, 700), steps)
+}
+
+/// Runs one plan with this `Accept-Language` in a window of this size.
+fn drive_sized(test: &str, language: &str, (width, height): (u32, u32), steps: Value) -> Value {
     assert!(
         Path::new("/usr/bin/chromium").exists(),
         "Chromium is missing: scripts/test.sh installs it (apt-get install chromium)"
     );
     let node = common::oidc::node_dir();
-    let plan = json!({"shots": shots(test), "steps": steps, "language": language});
+    let plan = json!({"shots": shots(test), "steps": steps, "language": language, "width": width, "height": height});
     let out = Command::new("node")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/drive.mjs"))
         .arg(plan.to_string())
@@ -272,6 +277,18 @@ fn sign_in_page_super_admin_classic_login_account_picker_and_error_pages() {
     for (lang, accept) in [("en", "en-US,en;q=0.9"), ("es", "es-AR,es;q=0.9,en;q=0.5")] {
         tour(&origin, port, lang, accept);
     }
+    // On a phone.
+    let result = drive_sized(
+        "pages",
+        "es-AR,es",
+        (390, 780),
+        json!([
+            {"go": format!("{origin}/.portero/login")},
+            {"shot": "page-sign-in-phone-es"},
+            {"text": true},
+        ]),
+    );
+    assert!(last_text(&result).contains("Correo electrónico"));
 }
 
 /// Every page a visitor may meet, in one language; screenshots `page-*-<lang>`.
