@@ -243,6 +243,18 @@ powered_by = true
 idp_metadata = "http://{DEAD}/metadata"
 
 [[tenant]]
+name = "tienda"
+display_name = "Tienda Cloud"
+hosts = ["panel.tienda.test"]
+upstream = "{UPSTREAM}"
+sso_mode = "sso_buttons_only"
+account = "tienda.test"
+
+[tenant.external_sso]
+url = "https://login.tienda.test/sso"
+jwt_key = "env:EXT_SSO_SECRET"
+
+[[tenant]]
 name = "caido"
 display_name = "Caido Hosting"
 hosts = ["panel.caido.test"]
@@ -273,9 +285,10 @@ fn sign_in_page_super_admin_classic_login_account_picker_and_error_pages() {
     let port = free_port();
     let origin = format!("http://panel.miempresa.test:{port}");
     let up = Upstream::start();
-    let _p = Portero::start_on(port, &format!("{SERVER_AND_SESSION}\n{PAGES}"), &up, &[]);
+    let p = Portero::start_on(port, &format!("{SERVER_AND_SESSION}\n{PAGES}"), &up, &[]);
     for (lang, accept) in [("en", "en-US,en;q=0.9"), ("es", "es-AR,es;q=0.9,en;q=0.5")] {
         tour(&origin, port, lang, accept);
+        invitation_and_buttons_only(&p, port, lang, accept);
     }
     // On a phone.
     let result = drive_sized(
@@ -289,6 +302,59 @@ fn sign_in_page_super_admin_classic_login_account_picker_and_error_pages() {
         ]),
     );
     assert!(last_text(&result).contains("Correo electrónico"));
+}
+
+/// A tenant on the embedded store with SSO buttons only: its sign-in page,
+/// and an invitation someone opens.
+fn invitation_and_buttons_only(p: &Portero, port: u16, lang: &str, accept: &str) {
+    let origin = format!("http://panel.tienda.test:{port}");
+    let email = format!("nuevo-{lang}@tienda.test");
+    let seed = post_form(
+        "127.0.0.1",
+        "/tenants/tienda/members",
+        &[
+            ("action", "add"),
+            ("account", "tienda.test"),
+            ("user", "jefa@tienda.test"),
+            ("permissions", "admin"),
+        ],
+    )
+    .send(p.admin);
+    assert_eq!(seed.status, 200, "{}", seed.body);
+    let invited = post_form(
+        "127.0.0.1",
+        "/tenants/tienda/members",
+        &[
+            ("action", "invite"),
+            ("actor", "jefa@tienda.test"),
+            ("account", "tienda.test"),
+            ("email", &email),
+            ("permissions", "technical,commercial"),
+        ],
+    )
+    .send(p.admin);
+    let link: Value = serde_json::from_str(&invited.body).unwrap();
+    let link = link["link"].as_str().unwrap().to_string();
+    let shot = |name: &str| json!({"shot": format!("page-{name}-{lang}")});
+    let result = drive_in(
+        "pages",
+        accept,
+        json!([
+            {"go": format!("{origin}/.portero/login")},
+            shot("sign-in-buttons-only"),
+            {"go": hand_back(&origin, "tienda", &email, "/")},
+            {"go": format!("{origin}{link}")},
+            shot("invitation"),
+            {"click": "form:has(input[value=accept]) button"},
+            {"text": true},
+            shot("invitation-accepted"),
+        ]),
+    );
+    assert!(
+        last_text(&result).contains("tienda.test"),
+        "{}",
+        last_text(&result)
+    );
 }
 
 /// Every page a visitor may meet, in one language; screenshots `page-*-<lang>`.
