@@ -13,6 +13,12 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// A file's modification time and size, when it can be read.
+fn file_stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
 /// Shared by every request.
 pub struct State {
     config: ArcSwap<Config>,
@@ -36,6 +42,9 @@ pub struct State {
     pub remote: crate::remote::Keeper,
     /// Each tenant's recent SAML exchanges (admin listener).
     pub saml_trace: crate::auth::saml::trace::SamlTrace,
+    /// The configuration file's modification time and size when last read
+    /// (changes trigger a reload when `[server].watch_config`).
+    config_stamp: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
     /// The embedded membership store, when `[server].data_dir` is set.
     pub store: Option<crate::members::StoreHandle>,
 }
@@ -56,6 +65,7 @@ impl State {
                 .map(|d| d.join("revocations.json")),
         );
         let metrics = Metrics::new().map_err(std::io::Error::other)?;
+        let config_path_for_stamp = config_path.clone();
         let remote = crate::remote::Keeper::new(config.server.data_dir.as_deref());
         let store = crate::members::StoreHandle::open(&config).map_err(std::io::Error::other)?;
         remote.adopt(&config.remote);
@@ -78,6 +88,7 @@ impl State {
             remote,
             store,
             saml_trace: Default::default(),
+            config_stamp: std::sync::Mutex::new(file_stamp(&config_path_for_stamp)),
         })
     }
 
@@ -158,6 +169,29 @@ impl State {
                 ),
             }
         }
+    }
+
+    /// Reloads when the configuration file changed since it was last read
+    /// (each change is tried once: a refused file waits for the next edit).
+    pub fn reload_if_file_changed(
+        &self,
+        env: &dyn Env,
+    ) -> Option<Result<Vec<Diagnostic>, Vec<Diagnostic>>> {
+        if !self.config().server.watch_config {
+            return None;
+        }
+        let now = file_stamp(&self.config_path);
+        {
+            let mut seen = self
+                .config_stamp
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if now.is_none() || *seen == now {
+                return None;
+            }
+            *seen = now;
+        }
+        Some(self.reload(env))
     }
 
     /// Loads the store's snapshot again when another process changed it.

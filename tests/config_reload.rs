@@ -38,10 +38,59 @@ fn a_refused_reload_keeps_the_old_configuration() {
         .unwrap()
         .to_string();
     std::fs::write(&path, added.replace("{UP}", &upstream)).unwrap();
-    assert_eq!(p.send(get("panel.fresh.test", "/")).status, 421);
     let r = p.admin_post("/reload");
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(p.send(get("panel.fresh.test", "/")).forwarded());
+}
+
+/// Editing the file is enough (no SIGHUP): a good edit is taken within a
+/// second or two; a broken one is refused, counted, and the old
+/// configuration keeps serving.
+#[test]
+fn a_changed_file_is_reloaded_and_a_broken_one_refused() {
+    let (_up, p) = start();
+    let path = p.path("portero.toml");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let upstream = good
+        .split("upstream = \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let wait = |what: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !what() {
+            assert!(std::time::Instant::now() < deadline, "not reloaded");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    std::fs::write(
+        &path,
+        good.replace("sso_mode = \"auto_redirect\"", "sso_mode = \"whenever\""),
+    )
+    .unwrap();
+    wait(&|| {
+        get("127.0.0.1", "/metrics")
+            .send(p.admin)
+            .body
+            .contains(r#"portero_config_reloads_total{result="refused"} 1"#)
+    });
+    assert!(
+        p.send(get("panel.latincloud.test", "/static/x"))
+            .forwarded(),
+        "still serving"
+    );
+    assert!(
+        p.stderr().contains("whenever"),
+        "the log says why: {}",
+        p.stderr()
+    );
+    let added = good.clone()
+        + &format!("\n[[tenant]]\nname = \"fresh\"\nhosts = [\"panel.fresh.test\"]\nupstream = \"{upstream}\"\naccount = \"fresh.test\"\nbypass_paths = [\"/\"]\n");
+    std::fs::write(&path, added).unwrap();
+    wait(&|| p.send(get("panel.fresh.test", "/")).forwarded());
 }
 
 #[test]

@@ -105,6 +105,8 @@ pub struct Server {
     pub data_dir: Option<PathBuf>,
     /// The HTTP client for IdP calls (system CAs plus `outbound_ca`).
     pub outbound: Outbound,
+    /// Reload when the configuration file changes (besides SIGHUP).
+    pub watch_config: bool,
 }
 
 /// `[session]`, validated.
@@ -630,6 +632,7 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         upstream_timeout: upstream_timeout.max(1),
         data_dir,
         outbound,
+        watch_config: raw.watch_config.unwrap_or(true),
     })
 }
 

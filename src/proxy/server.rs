@@ -83,9 +83,10 @@ fn plain_buffers() -> L4BufferSettings {
     L4BufferSettings::default().read(0)
 }
 
-/// Keeps documents fetched from IdPs fresh (looks every second for what is
-/// due, and fetches everything at once after a reload), and notices when
-/// another process changed the membership store.
+/// Every second: reloads the configuration when its file changed (with
+/// `watch_config`), notices when another process changed the membership
+/// store, and fetches the IdP documents that are due (all of them right
+/// after a reload).
 struct Refresher {
     state: Arc<State>,
 }
@@ -99,6 +100,20 @@ impl BackgroundService for Refresher {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(REFRESH_TICK) => {
+                    match self.state.reload_if_file_changed(&ProcessEnv) {
+                        Some(Ok(warnings)) => {
+                            for w in warnings {
+                                tracing::warn!("{w}");
+                            }
+                            tracing::info!("configuration file changed; reloaded");
+                        }
+                        Some(Err(errors)) => {
+                            for e in errors {
+                                tracing::error!("configuration file changed, reload refused (still serving the old one): {e}");
+                            }
+                        }
+                        None => {}
+                    }
                     self.state.refresh_store();
                     self.state.refresh_remote(false).await;
                 }
