@@ -412,19 +412,23 @@ fn a_flood_of_unknown_kids_does_not_hammer_the_provider_but_a_new_key_is_found()
     let k1 = RsaKey::new("k1");
     let op = Provider::start(&[&k1]);
     let (_up, p) = start(&op);
+    // One key, twenty made-up kids: the flood is as fast as Portero answers.
+    let mut bogus = RsaKey::new("bogus");
+    let started = std::time::Instant::now();
     for i in 0..20 {
         let flow = begin(&p);
-        let bogus = RsaKey {
-            key: SigningKey::new(),
-            kid: format!("bogus-{i}"),
-        };
+        bogus.kid = format!("bogus-{i}");
         op.answer_with(&bogus.sign(&claims(&op, &flow)));
         assert_refused(&p, &call_back(&p, &flow, ""), "unknown_kid");
     }
-    let hits = op.jwks_hits.load(Ordering::SeqCst);
+    // The first use fetches the set; then at most one fetch per 10 s window
+    // the flood spans (a slow machine may cross a window).
+    let windows = started.elapsed().as_secs() / 10 + 1;
+    let hits = op.jwks_hits.load(Ordering::SeqCst) as u64;
     assert!(
-        hits <= 2,
-        "the key set was fetched {hits} times for 20 unknown kids"
+        hits <= 1 + windows,
+        "the key set was fetched {hits} times for 20 unknown kids in {:?}",
+        started.elapsed()
     );
 
     // A real rotation on a fresh Portero: the new kid is fetched once.
