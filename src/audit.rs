@@ -51,6 +51,72 @@ pub struct Record<'a> {
     pub reason: &'a str,
 }
 
+/// One access-log line (`[server].access_log`): no query string, no
+/// cookies, no tokens.
+#[derive(Debug, Serialize)]
+pub struct Access<'a> {
+    /// Unix seconds.
+    pub ts: u64,
+    /// The tenant (`-` when the host is unknown).
+    pub tenant: &'a str,
+    /// The method.
+    pub method: &'a str,
+    /// The host as asked.
+    pub host: &'a str,
+    /// The path, without the query string.
+    pub path: &'a str,
+    /// The status sent (0 when the connection ended first).
+    pub status: u16,
+    /// What Portero did (`forward_identity`, `bypass`, `sign_in`, …).
+    pub outcome: &'a str,
+    /// Milliseconds from arrival to the end of the answer.
+    pub ms: f64,
+    /// The TCP peer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<IpAddr>,
+}
+
+/// The access log: JSON lines appended to a file.
+#[derive(Debug)]
+pub struct AccessLog {
+    sink: Mutex<std::io::BufWriter<File>>,
+}
+
+impl AccessLog {
+    /// Opens (creating) the file.
+    pub fn open(path: &Path) -> std::io::Result<AccessLog> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(AccessLog {
+            sink: Mutex::new(std::io::BufWriter::with_capacity(64 * 1024, file)),
+        })
+    }
+
+    /// Writes one line (buffered; flushed at least every 64 KiB and by
+    /// [`AccessLog::flush`]).
+    pub fn write(&self, line: &Access<'_>) {
+        use std::io::Write;
+        let Ok(mut bytes) = serde_json::to_vec(line) else {
+            return;
+        };
+        bytes.push(b'\n');
+        let mut sink = self
+            .sink
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = sink.write_all(&bytes);
+    }
+
+    /// Writes out what is buffered.
+    pub fn flush(&self) {
+        use std::io::Write;
+        let mut sink = self
+            .sink
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = sink.flush();
+    }
+}
+
 /// Where audit lines go: a file opened for appending, or standard error.
 #[derive(Debug)]
 pub struct AuditLog {

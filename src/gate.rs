@@ -270,9 +270,15 @@ fn decide_outcome(
                     user: &claims.user,
                     account: &m.account,
                 };
-                let headers = cfg.signed.get_or_sign(holder, state.now(), |now| {
-                    identity_headers(cfg, tenant, claims, &m, name.as_deref(), now)
-                });
+                let (headers, reused) =
+                    cfg.signed.get_or_sign_counted(holder, state.now(), |now| {
+                        identity_headers(cfg, tenant, claims, &m, name.as_deref(), now)
+                    });
+                state
+                    .metrics
+                    .cache_lookups
+                    .with_label_values(&["signed_identity", if reused { "hit" } else { "miss" }])
+                    .inc();
                 (
                     "forward_identity",
                     Outcome::Forward {

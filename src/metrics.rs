@@ -1,7 +1,7 @@
 //! Prometheus metrics served on the admin listener's `/metrics`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
 /// The counters and histograms Portero keeps.
@@ -22,6 +22,14 @@ pub struct Metrics {
     pub idp_fetches: IntCounterVec,
     /// Questions to panels' membership endpoints by tenant and result.
     pub member_fetches: IntCounterVec,
+    /// Forwarded requests' time until the answer was sent, by tenant.
+    pub upstream_seconds: HistogramVec,
+    /// Requests the panel did not answer (502/504), by tenant.
+    pub upstream_errors: IntCounterVec,
+    /// Age of the copy in force of each IdP document (set at each scrape).
+    pub idp_document_age: GaugeVec,
+    /// Cache lookups by cache and result (`hit`, `miss`).
+    pub cache_lookups: IntCounterVec,
 }
 
 impl Metrics {
@@ -76,6 +84,41 @@ impl Metrics {
             &["tenant", "result"],
         )?;
         registry.register(Box::new(member_fetches.clone()))?;
+        let upstream_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "portero_upstream_seconds",
+                "Forwarded requests: time from arrival until the answer was sent, by tenant",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["tenant"],
+        )?;
+        registry.register(Box::new(upstream_seconds.clone()))?;
+        let upstream_errors = IntCounterVec::new(
+            Opts::new(
+                "portero_upstream_errors_total",
+                "Requests the panel did not answer, by tenant and status",
+            ),
+            &["tenant", "status"],
+        )?;
+        registry.register(Box::new(upstream_errors.clone()))?;
+        let idp_document_age = GaugeVec::new(
+            Opts::new(
+                "portero_idp_document_age_seconds",
+                "Age of the copy in force of each IdP document (metadata, discovery); absent until one is fetched",
+            ),
+            &["document", "url"],
+        )?;
+        registry.register(Box::new(idp_document_age.clone()))?;
+        let cache_lookups = IntCounterVec::new(
+            Opts::new(
+                "portero_cache_lookups_total",
+                "Cache lookups by cache and result",
+            ),
+            &["cache", "result"],
+        )?;
+        registry.register(Box::new(cache_lookups.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(decision_seconds.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;
@@ -90,6 +133,10 @@ impl Metrics {
             reloads,
             idp_fetches,
             member_fetches,
+            upstream_seconds,
+            upstream_errors,
+            idp_document_age,
+            cache_lookups,
         })
     }
 

@@ -32,6 +32,8 @@ pub struct State {
     pub clock: Arc<dyn Clock>,
     /// The audit log.
     pub audit: AuditLog,
+    /// The access log, when `[server].access_log` is set.
+    pub access: Option<crate::audit::AccessLog>,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// SAML sign-ins started and not yet answered, by request ID (ten minutes).
@@ -57,6 +59,10 @@ impl State {
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<State> {
         let audit = AuditLog::open(config.server.audit_log.as_deref())?;
+        let access = match config.server.access_log.as_deref() {
+            Some(p) => Some(crate::audit::AccessLog::open(p)?),
+            None => None,
+        };
         let revocations = Revocations::load(
             config
                 .server
@@ -76,6 +82,7 @@ impl State {
             revocations,
             clock,
             audit,
+            access,
             metrics,
             saml_pending: moka::sync::Cache::builder()
                 .max_capacity(100_000)

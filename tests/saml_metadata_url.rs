@@ -283,6 +283,10 @@ fn a_failed_fetch_keeps_the_last_good_copy() {
         ),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(r#"portero_idp_document_age_seconds{document="SAML metadata""#),
+        "{metrics}"
+    );
 }
 
 #[test]

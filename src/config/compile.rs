@@ -96,6 +96,8 @@ pub struct Server {
     pub admin_token: Option<String>,
     /// Audit log file (`None`: standard error).
     pub audit_log: Option<PathBuf>,
+    /// Access log file (`None`: no access log).
+    pub access_log: Option<PathBuf>,
     /// Seconds to finish in-flight requests on shutdown.
     pub grace_period: u64,
     /// Seconds an upstream may stay silent before the request fails.
@@ -628,6 +630,7 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         threads,
         admin_token,
         audit_log,
+        access_log: raw.access_log.as_ref().map(|a| PathBuf::from(a.get_ref())),
         grace_period,
         upstream_timeout: upstream_timeout.max(1),
         data_dir,

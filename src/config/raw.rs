@@ -20,6 +20,7 @@ pub struct RawServer {
     pub threads: Option<Spanned<usize>>,
     pub admin_token: Option<Spanned<String>>,
     pub audit_log: Option<Spanned<String>>,
+    pub access_log: Option<Spanned<String>>,
     pub grace_period: Option<Spanned<String>>,
     pub upstream_timeout: Option<Spanned<String>>,
     pub data_dir: Option<Spanned<String>>,

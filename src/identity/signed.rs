@@ -87,10 +87,20 @@ impl SignedIdentities {
         now: u64,
         sign: impl FnOnce(u64) -> IdentityHeaders,
     ) -> IdentityHeaders {
+        self.get_or_sign_counted(holder, now, sign).0
+    }
+
+    /// As [`SignedIdentities::get_or_sign`], saying whether it was reused.
+    pub fn get_or_sign_counted(
+        &self,
+        holder: Holder<'_>,
+        now: u64,
+        sign: impl FnOnce(u64) -> IdentityHeaders,
+    ) -> (IdentityHeaders, bool) {
         let key = self.keys.hash_one(holder);
         if let Some(e) = self.cache.get(&key) {
             if e.holds(&holder) && now >= e.issued_at && now - e.issued_at < self.ttl / 2 {
-                return e.headers.clone();
+                return (e.headers.clone(), true);
             }
         }
         let headers = sign(now);
@@ -105,7 +115,7 @@ impl SignedIdentities {
                 headers: headers.clone(),
             }),
         );
-        headers
+        (headers, false)
     }
 }
 

@@ -241,11 +241,23 @@ impl ServeHttp for Admin {
         let path = session.req_header().uri.path().to_string();
         let text = "text/plain; charset=utf-8";
         match (method.as_str(), path.as_str()) {
-            ("GET", "/metrics") => reply(
-                200,
-                "text/plain; version=0.0.4",
-                self.state.metrics.render(),
-            ),
+            ("GET", "/metrics") => {
+                let now = self.state.now();
+                for doc in &self.state.config().remote {
+                    if let Some(at) = doc.status().fetched_at {
+                        self.state
+                            .metrics
+                            .idp_document_age
+                            .with_label_values(&[doc.what(), doc.url()])
+                            .set(now.saturating_sub(at) as f64);
+                    }
+                }
+                reply(
+                    200,
+                    "text/plain; version=0.0.4",
+                    self.state.metrics.render(),
+                )
+            }
             ("GET", "/healthz") => reply(200, text, "ok\n"),
             ("GET", "/readyz") => reply(200, text, self.readiness()),
             ("POST", p) if p.starts_with("/tenants/") && p.ends_with("/reauth") => {

@@ -65,6 +65,8 @@ pub struct Ctx {
     replaced: bool,
     /// The language of Portero's pages for this request.
     lang: crate::web::i18n::Lang,
+    /// When the request arrived.
+    started: Option<Instant>,
 }
 
 /// What a panel answers (any status) when `X-Portero-Impersonate` names a
@@ -134,6 +136,7 @@ impl ProxyHttp for Portero {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         let started = Instant::now();
+        ctx.started = Some(started);
         let cfg = self.state.config();
         let method_reads_body = !matches!(
             session.req_header().method,
@@ -368,6 +371,11 @@ impl ProxyHttp for Portero {
                 error = %e,
                 "upstream failed"
             );
+            self.state
+                .metrics
+                .upstream_errors
+                .with_label_values(&[tenant.map_or("-", |t| t.name.as_str()), &code.to_string()])
+                .inc();
             let mut reply = crate::web::i18n::scope(ctx.lang, || web::upstream_down(tenant));
             reply.status = code;
             let _ = write_reply(session, reply).await;
@@ -381,7 +389,7 @@ impl ProxyHttp for Portero {
         }
     }
 
-    async fn logging(&self, _session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
         let cfg = ctx.config.clone().unwrap_or_else(|| self.state.config());
         let tenant = ctx
             .tenant
@@ -397,5 +405,28 @@ impl ProxyHttp for Portero {
             .requests
             .with_label_values(&[tenant, label])
             .inc();
+        let elapsed = ctx.started.map(|s| s.elapsed()).unwrap_or_default();
+        if ctx.config.is_some() {
+            self.state
+                .metrics
+                .upstream_seconds
+                .with_label_values(&[tenant])
+                .observe(elapsed.as_secs_f64());
+        }
+        if let Some(access) = &self.state.access {
+            let req = session.req_header();
+            let status = session.response_written().map_or(0, |r| r.status.as_u16());
+            access.write(&crate::audit::Access {
+                ts: self.state.now(),
+                tenant,
+                method: req.method.as_str(),
+                host: authority(req),
+                path: req.uri.path(),
+                status,
+                outcome: label,
+                ms: elapsed.as_secs_f64() * 1000.0,
+                client: ctx.peer,
+            });
+        }
     }
 }

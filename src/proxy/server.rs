@@ -116,6 +116,9 @@ impl BackgroundService for Refresher {
                     }
                     self.state.refresh_store();
                     self.state.refresh_remote(false).await;
+                    if let Some(access) = &self.state.access {
+                        access.flush();
+                    }
                 }
                 _ = self.state.remote.wake.notified() => self.state.refresh_remote(true).await,
                 _ = shutdown.changed() => return,
