@@ -246,7 +246,31 @@ fn seeded_by_the_command_line_and_changed_through_the_api_under_the_rules() {
     let r = accept(&intruder);
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.contains("new@libros.test"), "{}", r.body);
-    let invited = sign_in(&p, HOST, "libros", "new@libros.test");
+    // Opened before signing in: the sign-in leads back to the invitation.
+    let r = p.send(get(HOST, &link).html());
+    assert_eq!(r.status, 302);
+    assert!(
+        r.location().starts_with("/.portero/login?return_to="),
+        "{}",
+        r.location()
+    );
+    let token_jwt = hs256(EXT_SECRET, &claims("libros", "new@libros.test"));
+    let back = p.send(
+        get(
+            HOST,
+            &format!(
+                "/.portero/jwt/callback?jwt={token_jwt}&return_to={}",
+                form_urlencoded::byte_serialize(link.as_bytes()).collect::<String>()
+            ),
+        )
+        .html(),
+    );
+    assert_eq!(
+        back.location(),
+        link,
+        "back to the invitation after signing in"
+    );
+    let invited = back.set_cookie("portero_session").unwrap();
     let r = accept(&invited);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(accept(&invited).status, 409, "a used link stops working");

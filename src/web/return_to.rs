@@ -77,5 +77,8 @@ fn starts_like_authority(path: &str) -> bool {
 
 /// Returning to the sign-in machinery itself would loop.
 fn reserved_loop(path: &str) -> bool {
-    path.starts_with("/.portero/") && !path.starts_with("/.portero/accounts")
+    // The accounts and invitation pages are where a sign-in may lead back to.
+    path.starts_with("/.portero/")
+        && !path.starts_with("/.portero/accounts")
+        && !path.starts_with("/.portero/invitations")
 }
