@@ -29,9 +29,16 @@ async fn handshake(
         .with_no_client_auth();
     cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
+    // The TLS listener may come up a moment after the plain one that
+    // `Portero::start` waits for.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let tcp = loop {
+        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(tcp) => break tcp,
+            Err(e) if std::time::Instant::now() > deadline => panic!("TLS listener on {port}: {e}"),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    };
     let name = rustls::pki_types::ServerName::try_from(sni.to_string()).unwrap();
     connector.connect(name, tcp).await.expect("TLS handshake")
 }
