@@ -197,9 +197,8 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
         accepts_html: facts::accepts_html(req.accept, req.requested_with),
         session,
         identified_as,
-        lang: tenant
-            .language
-            .unwrap_or_else(|| Lang::from_accept_language(req.accept_language)),
+        // The browser's language was read into `ev.lang` above.
+        lang: tenant.language.unwrap_or(ev.lang),
     };
     ev.lang = seen.lang;
     let (label, outcome) = i18n::scope(seen.lang, || decide_outcome(state, cfg, tenant, &seen));
@@ -274,11 +273,7 @@ fn decide_outcome(
                     cfg.signed.get_or_sign_counted(holder, state.now(), |now| {
                         identity_headers(cfg, tenant, claims, &m, name.as_deref(), now)
                     });
-                state
-                    .metrics
-                    .cache_lookups
-                    .with_label_values(&["signed_identity", if reused { "hit" } else { "miss" }])
-                    .inc();
+                state.metrics.signed_identity(reused).inc();
                 (
                     "forward_identity",
                     Outcome::Forward {

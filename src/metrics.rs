@@ -30,6 +30,9 @@ pub struct Metrics {
     pub idp_document_age: GaugeVec,
     /// Cache lookups by cache and result (`hit`, `miss`).
     pub cache_lookups: IntCounterVec,
+    /// `cache_lookups` for signed identity headers, resolved once (the
+    /// forward path counts without a label lookup): [reused, signed afresh].
+    signed_identity: [prometheus::IntCounter; 2],
 }
 
 impl Metrics {
@@ -136,8 +139,17 @@ impl Metrics {
             upstream_seconds,
             upstream_errors,
             idp_document_age,
+            signed_identity: [
+                cache_lookups.with_label_values(&["signed_identity", "hit"]),
+                cache_lookups.with_label_values(&["signed_identity", "miss"]),
+            ],
             cache_lookups,
         })
+    }
+
+    /// The counter of signed identity headers reused (`true`) or signed afresh.
+    pub fn signed_identity(&self, reused: bool) -> &prometheus::IntCounter {
+        &self.signed_identity[usize::from(!reused)]
     }
 
     /// The text exposition format.

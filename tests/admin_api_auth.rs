@@ -35,6 +35,26 @@ fn admin_actions_need_the_token() {
             "{path}"
         );
     }
+    // Membership changes and the SAML trace need it too.
+    let change = post_form(
+        "127.0.0.1",
+        "/tenants/latincloud/members",
+        &[
+            ("action", "add"),
+            ("account", "a.test"),
+            ("user", "x@a.test"),
+            ("permissions", "admin"),
+        ],
+    );
+    assert_eq!(change.send(p.admin).status, 401);
+    for path in [
+        "/tenants/latincloud/members?account=a.test",
+        "/tenants/latincloud/saml-trace",
+    ] {
+        assert_eq!(get("127.0.0.1", path).send(p.admin).status, 401, "{path}");
+        let with = get("127.0.0.1", path).header("Authorization", &format!("Bearer {TOKEN}"));
+        assert_ne!(with.send(p.admin).status, 401, "{path}");
+    }
     assert!(!p.audit().is_empty());
     // Reading stays open: health checks and Prometheus carry no token.
     assert_eq!(get("127.0.0.1", "/healthz").send(p.admin).status, 200);

@@ -243,6 +243,17 @@ fn seeded_by_the_command_line_and_changed_through_the_api_under_the_rules() {
             .cookie("portero_session", session),
         )
     };
+    // A form posted from another site is not acted on.
+    let forged = p.send(
+        post_form(
+            HOST,
+            "/.portero/invitations",
+            &[("token", &token), ("decision", "reject")],
+        )
+        .header("Origin", "https://evil.test")
+        .cookie("portero_session", &intruder),
+    );
+    assert_eq!(forged.status, 403, "{}", forged.body);
     let r = accept(&intruder);
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.contains("new@libros.test"), "{}", r.body);
