@@ -10,7 +10,8 @@ source scripts/setup.sh
 # oidc-provider (npm, into target/interop/ by the test itself, needs Node.js
 # 20 or later and npm).
 test_pkgs=()
-for pkg in simplesamlphp php-cli php-xml php-mbstring openssl; do
+# Several nodes: a real Redis (started by the tests on a free port).
+for pkg in simplesamlphp php-cli php-xml php-mbstring openssl redis-server; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || test_pkgs+=("$pkg")
 done
 python3 -c "import venv, ensurepip" 2>/dev/null || test_pkgs+=(python3-venv)

@@ -72,9 +72,14 @@ pub enum Outcome {
 /// What a request waits for.
 #[derive(Debug)]
 pub enum Deferred {
-    /// An OpenID Connect callback: token exchange, key set, userinfo; then
-    /// the answer.
+    /// An OpenID Connect callback: the started sign-in taken out of the
+    /// one-time store, token exchange, key set, userinfo; then the answer.
     OidcCallback(web::oidc::Finish),
+    /// A SAML response: the started sign-in taken out of the one-time
+    /// store, the response verified, its assertion ID claimed.
+    SamlAcs(web::saml::Acs),
+    /// An external SSO token, verified: its `jti` claimed.
+    JwtCallback(web::signin::JwtSignIn),
     /// The panel's membership endpoint, about this user; then the decision
     /// is made again (from the cache).
     Members {

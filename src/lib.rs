@@ -32,6 +32,7 @@ pub mod gate;
 pub mod identity;
 pub mod members;
 pub mod metrics;
+pub mod onetime;
 pub mod outbound;
 pub mod proxy;
 pub mod remote;

@@ -1,9 +1,8 @@
 //! What lives for the whole run: the current configuration (swapped whole on
-//! reload), the replay guard, the revocation marks, the clock, the audit log
+//! reload), the one-time records, the revocation marks, the clock, the audit log
 //! and the metrics.
 
 use crate::audit::{AuditLog, Event, Record};
-use crate::auth::ReplayGuard;
 use crate::clock::Clock;
 use crate::config::{self, Config, Diagnostic, Env};
 use crate::metrics::Metrics;
@@ -24,8 +23,9 @@ pub struct State {
     config: ArcSwap<Config>,
     /// Where the configuration was read from (for reloads).
     pub config_path: PathBuf,
-    /// Sign-in tokens already used (`jti`).
-    pub replay: ReplayGuard,
+    /// Started sign-ins and used one-time ids (in this process, or in the
+    /// Redis named at start).
+    pub onetime: crate::onetime::OneTime,
     /// Per-tenant "force re-authentication now" marks.
     pub revocations: Revocations,
     /// The time source; tests pass a fixed clock.
@@ -36,10 +36,6 @@ pub struct State {
     pub access: Option<crate::audit::AccessLog>,
     /// Prometheus metrics.
     pub metrics: Metrics,
-    /// SAML sign-ins started and not yet answered, by request ID (ten minutes).
-    pub saml_pending: moka::sync::Cache<String, crate::auth::saml::Pending>,
-    /// OpenID Connect sign-ins started and not yet answered, by `state` (ten minutes).
-    pub oidc_pending: moka::sync::Cache<String, crate::auth::oidc::Pending>,
     /// Good copies of documents fetched from IdPs.
     pub remote: crate::remote::Keeper,
     /// Each tenant's recent SAML exchanges (admin listener).
@@ -75,23 +71,20 @@ impl State {
         let remote = crate::remote::Keeper::new(config.server.data_dir.as_deref());
         let store = crate::members::StoreHandle::open(&config).map_err(std::io::Error::other)?;
         remote.adopt(&config.remote);
+        let onetime = match &config.server.redis {
+            Some(r) => crate::onetime::OneTime::redis(&r.url, &r.prefix, r.timeout)
+                .map_err(std::io::Error::other)?,
+            None => crate::onetime::OneTime::local(1_000_000),
+        };
         Ok(State {
             config: ArcSwap::from_pointee(config),
             config_path,
-            replay: ReplayGuard::new(1_000_000),
+            onetime,
             revocations,
             clock,
             audit,
             access,
             metrics,
-            saml_pending: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(std::time::Duration::from_secs(600))
-                .build(),
-            oidc_pending: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(std::time::Duration::from_secs(600))
-                .build(),
             remote,
             store,
             saml_trace: Default::default(),
@@ -118,6 +111,15 @@ impl State {
                 // The new configuration starts with the copies known so
                 // far; everything is fetched again right away.
                 self.remote.adopt(&loaded.config.remote);
+                let mut warnings = loaded.warnings;
+                if loaded.config.server.redis != self.config().server.redis {
+                    warnings.push(Diagnostic {
+                        severity: config::Severity::Warning,
+                        file: self.config_path.clone(),
+                        line: None,
+                        message: "[server].redis changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
+                    });
+                }
                 if let Some(store) = &self.store {
                     if let Err(e) = store.reload(&loaded.config) {
                         tracing::error!("membership store: {e}");
@@ -133,7 +135,7 @@ impl State {
                     None,
                     "configuration reloaded",
                 );
-                Ok(loaded.warnings)
+                Ok(warnings)
             }
             Err(errors) => {
                 self.metrics.reloads.with_label_values(&["refused"]).inc();
@@ -199,6 +201,27 @@ impl State {
             *seen = now;
         }
         Some(self.reload(env))
+    }
+
+    /// Exchanges "force re-authentication now" marks with the other nodes
+    /// through Redis (when set): marks made here are published, marks made
+    /// elsewhere are adopted (the later of two wins). Every second, from
+    /// the refresher; a failure is noted on `/readyz` and retried.
+    pub async fn sync_revocations(&self) -> Result<(), crate::onetime::Unavailable> {
+        if !self.onetime.is_shared() {
+            return Ok(());
+        }
+        let local = self.revocations.snapshot();
+        let held = self.onetime.sync_revocations(&local).await?;
+        for (tenant, at) in held {
+            if at > local.get(&tenant).copied().unwrap_or(0) {
+                if let Err(e) = self.revocations.revoke_all(&tenant, at) {
+                    tracing::error!(tenant = %tenant, "cannot save the revocation mark: {e}");
+                }
+                tracing::info!(tenant = %tenant, "re-authentication forced on another node; adopted");
+            }
+        }
+        Ok(())
     }
 
     /// Loads the store's snapshot again when another process changed it.

@@ -5,13 +5,11 @@
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
 use portero::auth::saml::{Pending, SamlSp};
-use portero::auth::ReplayGuard;
 
 const METADATA: &str = include_str!("../../tests/interop/fixtures/idp-metadata.xml");
 
 fuzz_target!(|data: &[u8]| {
     let Ok(sp) = SamlSp::from_metadata(METADATA, Default::default(), true) else { return };
-    let replay = ReplayGuard::new(1000);
     let b64 = base64::engine::general_purpose::STANDARD.encode(data);
     let pending = Pending {
         tenant: "t".into(),
@@ -20,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         login_hint: None,
     };
     for p in [None, Some(&pending)] {
-        let got = sp.accept("t", "https://panel.t.test", &b64, p, 1_800_000_000, &replay);
+        let got = sp.accept("t", "https://panel.t.test", &b64, p, 1_800_000_000);
         assert!(got.is_err(), "an unsigned document was accepted");
     }
 });

@@ -3,7 +3,7 @@
 //! `exp` and `iat` are checked against the clock we are given, and the `jti`
 //! is accepted once.
 
-use super::{clean_display_name, normalize_email, AuthMethod, ReplayGuard, VerifiedLogin};
+use super::{clean_display_name, normalize_email, AuthMethod, OnceId, VerifiedLogin};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -130,14 +130,14 @@ impl ExternalSso {
         u.to_string()
     }
 
-    /// Verifies a hand-back token for `tenant` at `now`.
+    /// Verifies a hand-back token for `tenant` at `now`; its `jti` comes
+    /// back to be claimed by the caller (a replayed token is refused there).
     pub fn verify(
         &self,
         tenant: &str,
         token: &str,
         now: u64,
-        replay: &ReplayGuard,
-    ) -> Result<VerifiedLogin, Refused> {
+    ) -> Result<(VerifiedLogin, OnceId), Refused> {
         if token.len() > 16 * 1024 {
             return Err(Refused::Malformed);
         }
@@ -177,11 +177,14 @@ impl ExternalSso {
         let email = normalize_email(&c.email).ok_or(Refused::BadEmail)?;
         let name = c.name.as_deref().and_then(clean_display_name);
         // Remember the jti until the token could no longer pass the checks above.
-        let ttl = Duration::from_secs(c.exp.saturating_sub(now) + 2 * LEEWAY);
-        if !replay.first_use(format!("jwt\0{tenant}\0{}", c.jti), ttl) {
-            return Err(Refused::Replayed);
-        }
-        Ok(VerifiedLogin::new(tenant, email, name, AuthMethod::Jwt))
+        let once = OnceId {
+            key: format!("jwt:{tenant}:{}", c.jti),
+            ttl: Duration::from_secs(c.exp.saturating_sub(now) + 2 * LEEWAY),
+        };
+        Ok((
+            VerifiedLogin::new(tenant, email, name, AuthMethod::Jwt),
+            once,
+        ))
     }
 }
 

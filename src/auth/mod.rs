@@ -5,11 +5,21 @@
 mod email;
 pub mod external_jwt;
 pub mod oidc;
-mod replay;
 pub mod saml;
 
 pub use email::{clean_display_name, normalize_email};
-pub use replay::ReplayGuard;
+
+/// A one-time id a verified token carries (SAML assertion ID, JWT `jti`):
+/// the sign-in completes only when it is claimed for the first time
+/// ([`crate::onetime::OneTime::first_use`]), and it is remembered for `ttl`,
+/// as long as the token could pass the other checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnceId {
+    /// The key it is remembered under (kind, tenant and id).
+    pub key: String,
+    /// How long it is remembered.
+    pub ttl: std::time::Duration,
+}
 
 use serde::{Deserialize, Serialize};
 

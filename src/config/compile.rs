@@ -109,6 +109,23 @@ pub struct Server {
     pub outbound: Outbound,
     /// Reload when the configuration file changes (besides SIGHUP).
     pub watch_config: bool,
+    /// The Redis shared by several nodes, when set.
+    pub redis: Option<RedisSettings>,
+    /// Seconds a client has to send a request's header, from its first byte
+    /// (slow clients are cut off).
+    pub header_timeout: u64,
+}
+
+/// `[server].redis`: one-time records and revocation marks shared by every
+/// node. Read at start; a reload does not change it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisSettings {
+    /// `redis://[user:password@]host:port/db`.
+    pub url: String,
+    /// Prefix of every key Portero writes (several clusters may share one Redis).
+    pub prefix: String,
+    /// The longest Portero waits for one Redis operation.
+    pub timeout: std::time::Duration,
 }
 
 /// `[session]`, validated.
@@ -622,6 +639,44 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
             return None;
         }
     };
+    let redis = raw.redis.as_ref().and_then(|r| {
+        let url = cx.secret(r, "[server].redis")?;
+        if !(url.starts_with("redis://") || url.starts_with("redis+unix://") || url.starts_with("unix://")) {
+            cx.err(
+                r.span(),
+                "[server].redis must be a redis:// URL, e.g. \"redis://127.0.0.1:6379/0\" (or unix:///path/redis.sock)",
+            );
+            return None;
+        }
+        if let Err(e) = redis::Client::open(url.as_str()) {
+            cx.err(r.span(), format!("[server].redis: {e}"));
+            return None;
+        }
+        Some(RedisSettings {
+            url,
+            prefix: raw
+                .redis_prefix
+                .as_ref()
+                .map_or_else(|| "portero:".to_string(), |p| p.get_ref().clone()),
+            timeout: std::time::Duration::from_secs(
+                cx.duration(&raw.redis_timeout, 1, "[server].redis_timeout").max(1),
+            ),
+        })
+    });
+    if raw.redis.is_none() {
+        for (key, v) in [
+            ("redis_prefix", &raw.redis_prefix),
+            ("redis_timeout", &raw.redis_timeout),
+        ] {
+            if let Some(v) = v {
+                cx.warn(
+                    v.span(),
+                    format!("[server].{key} has no effect without [server].redis"),
+                );
+            }
+        }
+    }
+    let header_timeout = cx.duration(&raw.header_timeout, 10, "[server].header_timeout");
     Some(Server {
         listen,
         listen_tls,
@@ -636,6 +691,8 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         data_dir,
         outbound,
         watch_config: raw.watch_config.unwrap_or(true),
+        redis,
+        header_timeout: header_timeout.max(1),
     })
 }
 

@@ -27,6 +27,10 @@ pub struct RawServer {
     pub outbound_ca: Option<Spanned<String>>,
     pub watch_config: Option<bool>,
     pub outbound_timeout: Option<Spanned<String>>,
+    pub redis: Option<Spanned<String>>,
+    pub redis_prefix: Option<Spanned<String>>,
+    pub redis_timeout: Option<Spanned<String>>,
+    pub header_timeout: Option<Spanned<String>>,
 }
 
 /// `[session]`.

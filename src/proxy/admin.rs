@@ -87,6 +87,15 @@ impl Admin {
                 out.push('\n');
             }
         }
+        if let Some(h) = self.state.onetime.health() {
+            let line = match (h.ok, h.error) {
+                (Some(false), Some(e)) => format!("unreachable redis {} (sign-ins are refused until it answers; sessions keep working): {e}", h.url),
+                (Some(true), _) => format!("ok redis {}", h.url),
+                _ => format!("unknown redis {} (not asked yet)", h.url),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
         out
     }
 
@@ -278,11 +287,20 @@ impl ServeHttp for Admin {
                             None,
                             "force re-authentication via admin API",
                         );
-                        reply(
-                            200,
-                            text,
-                            format!("sessions of {name} issued before {now} are void\n"),
-                        )
+                        // With Redis, every node is told now (and the
+                        // refresher keeps trying if this fails).
+                        match self.state.sync_revocations().await {
+                            Ok(()) => reply(
+                                200,
+                                text,
+                                format!("sessions of {name} issued before {now} are void\n"),
+                            ),
+                            Err(e) => reply(
+                                503,
+                                text,
+                                format!("sessions of {name} issued before {now} are void on this node; the other nodes are not told yet ({e}); retried every second\n"),
+                            ),
+                        }
                     }
                     Err(e) => reply(
                         500,

@@ -126,6 +126,43 @@ async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
     Ok(())
 }
 
+impl Portero {
+    /// Writes the sign-in a reply starts (if any) to the one-time store
+    /// before the reply goes out; when the store cannot be reached, the
+    /// visitor gets the "signing in is not possible" page instead.
+    async fn keep_started_sign_in(
+        &self,
+        cfg: &crate::config::Config,
+        tenant: Option<usize>,
+        lang: crate::web::i18n::Lang,
+        mut reply: Reply,
+    ) -> Reply {
+        let Some(started) = reply.remember.take() else {
+            return reply;
+        };
+        match self
+            .state
+            .onetime
+            .put(&started.key, started.value, started.ttl)
+            .await
+        {
+            Ok(()) => reply,
+            Err(e) => {
+                tracing::error!("sign-in not started: {e}");
+                self.state
+                    .metrics
+                    .refusals
+                    .with_label_values(&["shared_store_unavailable"])
+                    .inc();
+                match tenant.and_then(|i| cfg.tenants.get(i)) {
+                    Some(t) => crate::web::i18n::scope(lang, || web::sign_in_unavailable(t)),
+                    None => Reply::empty(503),
+                }
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl ProxyHttp for Portero {
     type CTX = Ctx;
@@ -237,12 +274,19 @@ impl ProxyHttp for Portero {
                     // The body was not read; do not reuse a connection that still holds it.
                     session.set_keepalive(None);
                 }
+                let reply = self
+                    .keep_started_sign_in(&cfg, ev.tenant, ev.lang, reply)
+                    .await;
                 write_reply(session, reply).await?;
                 Ok(true)
             }
             Outcome::Await(deferred) => {
                 let reply = match *deferred {
                     Deferred::OidcCallback(job) => web::oidc::finish(&self.state, &cfg, job).await,
+                    Deferred::SamlAcs(job) => web::saml::finish_acs(&self.state, &cfg, job).await,
+                    Deferred::JwtCallback(job) => {
+                        web::signin::finish_jwt(&self.state, &cfg, job).await
+                    }
                     Deferred::Members { .. } => Reply::empty(503),
                 };
                 write_reply(session, reply).await?;

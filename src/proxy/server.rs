@@ -115,6 +115,9 @@ impl BackgroundService for Refresher {
                         None => {}
                     }
                     self.state.refresh_store();
+                    if let Err(e) = self.state.sync_revocations().await {
+                        tracing::warn!("revocation marks not exchanged with the other nodes: {e}");
+                    }
                     self.state.refresh_remote(false).await;
                     if let Some(access) = &self.state.access {
                         access.flush();

@@ -135,6 +135,11 @@ const SPANISH: &[(&str, &str)] = &[
         "Inició sesión como {}, pero no tiene acceso a la cuenta {}. Elija una de sus cuentas, o cierre la sesión e inicie sesión como otra persona.",
     ),
     ("Accounts cannot be checked right now", "No se pueden comprobar las cuentas ahora"),
+    ("Signing in is not possible right now", "No es posible iniciar sesión ahora"),
+    (
+        "{} cannot check sign-ins at the moment, so nothing was signed in. If you are already signed in, you can keep working. Please try again in a minute.",
+        "{} no puede comprobar los inicios de sesión en este momento, así que no se ha iniciado ninguna sesión. Si ya tiene una sesión, puede seguir trabajando. Inténtelo de nuevo en un minuto.",
+    ),
     (
         "{} cannot check which accounts you may enter at the moment. Please try again in a minute.",
         "{} no puede comprobar ahora a qué cuentas puede entrar. Inténtelo de nuevo en un minuto.",

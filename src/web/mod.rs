@@ -9,7 +9,7 @@ pub mod oidc;
 pub mod pages;
 pub mod return_to;
 pub mod saml;
-mod signin;
+pub mod signin;
 
 use crate::config::{Config, Tenant};
 use crate::gate::{self, Seen};
@@ -28,6 +28,23 @@ pub struct Reply {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The body.
     pub body: Bytes,
+    /// A started sign-in to keep before the reply goes out (see [`Remember`]).
+    pub remember: Option<Box<Remember>>,
+}
+
+/// A started sign-in (SAML request, OpenID Connect `state`) that the proxy
+/// writes to the one-time store before sending the reply that carries its
+/// id to the browser; when the store cannot be written, the visitor gets
+/// [`sign_in_unavailable`] instead (a sign-in that could never finish is
+/// not started).
+#[derive(Debug, Clone)]
+pub struct Remember {
+    /// The key (`saml:<request id>`, `oidc:<state>`).
+    pub key: String,
+    /// The record (JSON).
+    pub value: String,
+    /// How long it is kept.
+    pub ttl: std::time::Duration,
 }
 
 /// Headers on every page Portero writes: not cached, not framed, no scripts.
@@ -49,6 +66,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Bytes::new(),
+            remember: None,
         }
     }
 
@@ -94,20 +112,41 @@ impl Reply {
         self.header("set-cookie", set_cookie)
     }
 
+    /// Keeps `record` under `key` for `ttl` before this reply is sent.
+    pub fn remember(
+        mut self,
+        key: String,
+        record: &impl serde::Serialize,
+        ttl: std::time::Duration,
+    ) -> Reply {
+        match serde_json::to_string(record) {
+            Ok(value) => {
+                self.remember = Some(Box::new(Remember { key, value, ttl }));
+                self
+            }
+            Err(_) => Reply::html(500, internal_error_page()),
+        }
+    }
+
     fn body(mut self, body: impl Into<Bytes>) -> Reply {
         self.body = body.into();
         self
     }
 }
 
-/// Rule 1: answers a reserved path. Only the OpenID Connect callback may
-/// need to wait on the provider ([`gate::Outcome::Await`]).
+/// Rule 1: answers a reserved path. The three ends of a sign-in (the
+/// OpenID Connect callback, the SAML ACS, the external SSO hand-back) wait
+/// on the one-time store, and the first on the provider
+/// ([`gate::Outcome::Await`]).
 pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> gate::Outcome {
-    let callback = seen.path.trim_end_matches('/') == "/.portero/oidc/callback";
-    if callback && matches!(seen.req.method, "GET" | "HEAD") {
-        return oidc::callback(state, tenant, seen);
+    match (seen.path.trim_end_matches('/'), seen.req.method) {
+        ("/.portero/oidc/callback", "GET" | "HEAD") => oidc::callback(tenant, seen),
+        ("/.portero/saml/acs", "POST") => saml::acs(tenant, seen),
+        ("/.portero/jwt/callback", "GET" | "HEAD") => {
+            signin::jwt_callback(state, cfg, tenant, seen)
+        }
+        _ => gate::Outcome::Reply(reply(state, cfg, tenant, seen)),
     }
-    gate::Outcome::Reply(reply(state, cfg, tenant, seen))
 }
 
 /// Every other reserved path.
@@ -133,8 +172,6 @@ fn reply(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply
         ("/.portero/sso/saml", Read) => signin::start_sso(state, cfg, tenant, seen, Idp::Saml),
         ("/.portero/sso/oidc", Read) => signin::start_sso(state, cfg, tenant, seen, Idp::Oidc),
         ("/.portero/saml/metadata", Read) => saml::metadata(tenant, seen),
-        ("/.portero/saml/acs", Post) => saml::acs(state, cfg, tenant, seen),
-        ("/.portero/jwt/callback", Read) => signin::jwt_callback(state, cfg, tenant, seen),
         ("/.portero/saml/slo", Read) => saml::slo(state, cfg, tenant, seen),
         ("/.portero/accounts", Read) => accounts::list(state, cfg, tenant, seen),
         ("/.portero/accounts", Post) => accounts::choose(state, cfg, tenant, seen),
@@ -339,7 +376,7 @@ pub fn to_idp(
             None => no_idp(tenant),
         },
         Idp::Oidc => match &tenant.oidc {
-            Some(rp) => oidc::start(state, tenant, rp, seen, return_to, login_hint),
+            Some(rp) => oidc::start(tenant, rp, seen, return_to, login_hint),
             None => no_idp(tenant),
         },
     }
@@ -427,6 +464,22 @@ pub fn members_unavailable(tenant: &Tenant) -> Reply {
         ),
         &[("/", "Try again")],
     )
+}
+
+/// The one-time store (Redis) cannot be reached: no sign-in can start or
+/// finish (fail closed); sessions already made keep working.
+pub fn sign_in_unavailable(tenant: &Tenant) -> Reply {
+    tenant_page(
+        tenant,
+        503,
+        "Signing in is not possible right now",
+        &trf(
+            "{} cannot check sign-ins at the moment, so nothing was signed in. If you are already signed in, you can keep working. Please try again in a minute.",
+            &[&tenant.display_name],
+        ),
+        &[("/", "Try again")],
+    )
+    .header("retry-after", "30")
 }
 
 /// Signed in, but not a member of the account entered.

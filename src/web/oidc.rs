@@ -22,7 +22,6 @@ pub fn redirect_uri(origin: &str) -> String {
 
 /// `302` to the provider, remembering the sign-in.
 pub fn start(
-    state: &State,
     tenant: &Tenant,
     rp: &OidcRp,
     seen: &Seen<'_>,
@@ -35,20 +34,27 @@ pub fn start(
         return super::idp_unavailable(tenant, portero_policy::Idp::Oidc);
     };
     let id = pending.state.clone();
-    state.oidc_pending.insert(id.clone(), pending);
     // The callback is a top-level GET redirect: SameSite=Lax cookies go with it.
     let secure = if seen.req.tls { "; Secure" } else { "" };
-    Reply::redirect(&url).cookie(&format!(
-        "{FLOW_COOKIE}={id}; Path=/.portero/oidc; Max-Age=600; HttpOnly; SameSite=Lax{secure}"
-    ))
+    Reply::redirect(&url)
+        .cookie(&format!(
+            "{FLOW_COOKIE}={id}; Path=/.portero/oidc; Max-Age=600; HttpOnly; SameSite=Lax{secure}"
+        ))
+        .remember(format!("oidc:{id}"), &pending, PENDING_FOR)
 }
 
-/// The callback's second half, carried out of the request's facts.
+/// How long a started sign-in waits for the provider's answer.
+const PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The callback, carried out of the request's facts.
 #[derive(Debug)]
 pub struct Finish {
     tenant: String,
-    code: String,
-    pending: Pending,
+    flow: String,
+    flow_cookies: Vec<String>,
+    code: Option<String>,
+    error: Option<String>,
+    iss: Option<String>,
     visitor: Visitor,
 }
 
@@ -71,57 +77,32 @@ fn refuse(state: &State, tenant: &Tenant, visitor: Visitor, reason: &str) -> Rep
     )
 }
 
-/// `GET /.portero/oidc/callback?code=…&state=…`: checks what can be checked
-/// without the provider (the `state` is one this browser started for this
-/// tenant, taken out on first use; the `iss` parameter, when sent, is the
-/// issuer), then hands the exchange to [`finish`].
-pub fn callback(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
-    let visitor = Visitor::of(seen);
-    let Some(rp) = &tenant.oidc else {
+/// `GET /.portero/oidc/callback?code=…&state=…`: read, then handed to
+/// [`finish`] (the started sign-in is in the one-time store, which may be
+/// Redis; the code goes to the provider).
+pub fn callback(tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
+    if tenant.oidc.is_none() {
         return Outcome::Reply(super::not_configured(tenant, portero_policy::Idp::Oidc));
-    };
-    let refused = |reason: &str| Outcome::Reply(refuse(state, tenant, visitor, reason));
-    let flow = super::query_param(seen, "state").unwrap_or_default();
-    // Taken out on first use: a replayed callback finds nothing.
-    let pending = (!flow.is_empty())
-        .then(|| state.oidc_pending.remove(&flow))
-        .flatten();
-    let Some(pending) = pending else {
-        return refused("unknown_or_used_state");
-    };
-    if pending.tenant != tenant.name {
-        return refused("state_of_another_tenant");
     }
-    let this_browser =
-        crate::session::find_cookie_values(seen.req.cookies.iter().copied(), FLOW_COOKIE)
-            .any(|v| v == pending.state);
-    if !this_browser {
-        return refused("state_not_this_browser");
-    }
-    if let Some(error) = super::query_param(seen, "error") {
-        let error: String = error
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .take(64)
-            .collect();
-        return refused(&format!("provider_error_{error}"));
-    }
-    // RFC 9207: a provider that names itself must name the right one.
-    if super::query_param(seen, "iss").is_some_and(|iss| iss != rp.issuer) {
-        return refused("wrong_issuer_parameter");
-    }
-    let Some(code) = super::query_param(seen, "code").filter(|c| !c.is_empty()) else {
-        return refused("no_code");
-    };
     Outcome::Await(Box::new(crate::gate::Deferred::OidcCallback(Finish {
         tenant: tenant.name.clone(),
-        code,
-        pending,
-        visitor,
+        flow: super::query_param(seen, "state").unwrap_or_default(),
+        flow_cookies: crate::session::find_cookie_values(
+            seen.req.cookies.iter().copied(),
+            FLOW_COOKIE,
+        )
+        .map(str::to_string)
+        .collect(),
+        code: super::query_param(seen, "code").filter(|c| !c.is_empty()),
+        error: super::query_param(seen, "error"),
+        iss: super::query_param(seen, "iss"),
+        visitor: Visitor::of(seen),
     })))
 }
 
-/// Exchanges the code, verifies the ID token and signs in.
+/// Checks the callback (the `state` is one this browser started for this
+/// tenant, taken out on first use; the `iss` parameter, when sent, is the
+/// issuer), exchanges the code, verifies the ID token and signs in.
 pub async fn finish(state: &State, cfg: &Config, job: Finish) -> Reply {
     let Some((index, tenant)) = cfg
         .tenants
@@ -134,12 +115,59 @@ pub async fn finish(state: &State, cfg: &Config, job: Finish) -> Reply {
     let Some(rp) = &tenant.oidc else {
         return super::not_configured(tenant, portero_policy::Idp::Oidc);
     };
+    let lang = job.visitor.lang;
+    let refused =
+        |reason: &str| super::i18n::scope(lang, || refuse(state, tenant, job.visitor, reason));
+    // Taken out on first use: a replayed callback finds nothing.
+    let pending = if job.flow.is_empty() {
+        Ok(None)
+    } else {
+        state
+            .onetime
+            .take(&format!("oidc:{}", job.flow))
+            .await
+            .map(|p| p.and_then(|json| serde_json::from_str::<Pending>(&json).ok()))
+    };
+    let pending = match pending {
+        Ok(Some(p)) => p,
+        Ok(None) => return refused("unknown_or_used_state"),
+        Err(e) => {
+            tracing::error!(tenant = %tenant.name, "OpenID Connect callback not checked: {e}");
+            state
+                .metrics
+                .refusals
+                .with_label_values(&["shared_store_unavailable"])
+                .inc();
+            return super::i18n::scope(lang, || super::sign_in_unavailable(tenant));
+        }
+    };
+    if pending.tenant != tenant.name {
+        return refused("state_of_another_tenant");
+    }
+    if !job.flow_cookies.iter().any(|v| *v == pending.state) {
+        return refused("state_not_this_browser");
+    }
+    if let Some(error) = &job.error {
+        let error: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        return refused(&format!("provider_error_{error}"));
+    }
+    // RFC 9207: a provider that names itself must name the right one.
+    if job.iss.as_deref().is_some_and(|iss| iss != rp.issuer) {
+        return refused("wrong_issuer_parameter");
+    }
+    let Some(code) = &job.code else {
+        return refused("no_code");
+    };
     let result = rp
-        .finish(&cfg.server.outbound, &job.code, &job.pending, state.now())
+        .finish(&cfg.server.outbound, code, &pending, state.now())
         .await;
     // Rendered after the await: in the visitor's language.
-    super::i18n::scope(job.visitor.lang, || {
-        render(state, cfg, tenant, index, job, result)
+    super::i18n::scope(lang, || {
+        render(state, cfg, tenant, index, &job, &pending, result)
     })
 }
 
@@ -148,14 +176,15 @@ fn render(
     cfg: &Config,
     tenant: &Tenant,
     index: usize,
-    job: Finish,
+    job: &Finish,
+    pending: &Pending,
     result: Result<crate::auth::VerifiedLogin, crate::auth::oidc::Refusal>,
 ) -> Reply {
     let clear_flow = format!("{FLOW_COOKIE}=; Path=/.portero/oidc; Max-Age=0; HttpOnly");
     match result {
         Err(r) => refuse(state, tenant, job.visitor, r.as_str()).cookie(&clear_flow),
         Ok(login) => {
-            let back = return_to::sanitize(Some(&job.pending.return_to), cfg, index).to_string();
+            let back = return_to::sanitize(Some(&pending.return_to), cfg, index).to_string();
             super::signin::complete(
                 state,
                 cfg,

@@ -11,8 +11,9 @@ use super::{form_field, return_to, tenant_page, Reply};
 use crate::audit::Event;
 use crate::auth::saml::{Pending, SamlSp};
 use crate::config::{Config, Tenant};
-use crate::gate::Seen;
+use crate::gate::{Outcome, Seen};
 use crate::state::State;
+use crate::web::signin::Visitor;
 
 /// Records a redirect-binding message (its `SAMLRequest`/`SAMLResponse`)
 /// in the tenant's SAML trace.
@@ -48,15 +49,12 @@ pub fn start(
         tracing::warn!(tenant = %tenant.name, "SAML sign-in asked for, but there is no copy of the IdP's metadata yet");
         return super::idp_unavailable(tenant, portero_policy::Idp::Saml);
     };
-    state.saml_pending.insert(
-        request_id.clone(),
-        Pending {
-            tenant: tenant.name.clone(),
-            request_id: request_id.clone(),
-            return_to: return_to.to_string(),
-            login_hint: login_hint.map(str::to_string),
-        },
-    );
+    let pending = Pending {
+        tenant: tenant.name.clone(),
+        request_id: request_id.clone(),
+        return_to: return_to.to_string(),
+        login_hint: login_hint.map(str::to_string),
+    };
     // The ACS is reached by a cross-site POST from the IdP: on TLS the
     // cookie must be SameSite=None; on plain HTTP browsers treat a cookie
     // without SameSite as Lax but still send it on a top-level POST made
@@ -67,120 +65,215 @@ pub fn start(
         ""
     };
     trace_redirect(state, tenant, "AuthnRequest sent", &url);
-    Reply::redirect(&url).cookie(&format!(
-        "{FLOW_COOKIE}={request_id}; Path=/.portero/saml; Max-Age=600; HttpOnly{attrs}"
-    ))
+    Reply::redirect(&url)
+        .cookie(&format!(
+            "{FLOW_COOKIE}={request_id}; Path=/.portero/saml; Max-Age=600; HttpOnly{attrs}"
+        ))
+        .remember(format!("saml:{request_id}"), &pending, PENDING_FOR)
 }
 
-/// `POST /.portero/saml/acs`: verify, then sign in like any other method.
-pub fn acs(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+/// How long a started sign-in waits for the IdP's answer.
+const PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// `POST /.portero/saml/acs`: what the response needs checked, carried
+/// out of the request (the started sign-in is taken out of the one-time
+/// store, which may be Redis) to [`finish_acs`].
+pub fn acs(tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
+    if tenant.saml.is_none() {
+        return Outcome::Reply(super::not_configured(tenant, portero_policy::Idp::Saml));
+    }
+    Outcome::Await(Box::new(crate::gate::Deferred::SamlAcs(Acs {
+        tenant: tenant.name.clone(),
+        relay: form_field(seen.req.body, "RelayState").unwrap_or_default(),
+        response: form_field(seen.req.body, "SAMLResponse").unwrap_or_default(),
+        flow_cookies: crate::session::find_cookie_values(
+            seen.req.cookies.iter().copied(),
+            FLOW_COOKIE,
+        )
+        .map(str::to_string)
+        .collect(),
+        origin: seen.origin(),
+        visitor: Visitor::of(seen),
+    })))
+}
+
+/// A posted SAML response, kept past the request's borrowed facts.
+#[derive(Debug)]
+pub struct Acs {
+    tenant: String,
+    relay: String,
+    response: String,
+    flow_cookies: Vec<String>,
+    origin: String,
+    visitor: Visitor,
+}
+
+/// Verifies the response, claims its assertion ID, then signs in like any
+/// other method.
+pub async fn finish_acs(state: &State, cfg: &Config, job: Acs) -> Reply {
+    let Some((index, tenant)) = cfg
+        .tenants
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.name == job.tenant)
+    else {
+        return Reply::html(500, super::internal_error_page());
+    };
     let Some(sp) = &tenant.saml else {
         return super::not_configured(tenant, portero_policy::Idp::Saml);
     };
-    let relay = form_field(seen.req.body, "RelayState").unwrap_or_default();
-    let response = form_field(seen.req.body, "SAMLResponse").unwrap_or_default();
     // Taken out on first use: a second POST finds nothing.
-    let pending = (!relay.is_empty())
-        .then(|| state.saml_pending.remove(&relay))
-        .flatten();
-    let refuse = |reason: &str, message: &str| {
+    let pending = if job.relay.is_empty() {
+        Ok(None)
+    } else {
         state
-            .metrics
-            .refusals
-            .with_label_values(&["saml_response"])
-            .inc();
-        state.audit(
-            &tenant.name,
-            Event::RefusedAssertion,
-            None,
-            Some(seen.client_ip),
-            &format!("SAML response refused: {reason}"),
-        );
-        tenant_page(
-            tenant,
-            401,
-            "Sign-in refused",
-            message,
-            &[("/.portero/sso/saml", "Try again")],
-        )
+            .onetime
+            .take(&format!("saml:{}", job.relay))
+            .await
+            .map(|p| p.and_then(|json| serde_json::from_str::<Pending>(&json).ok()))
     };
     let pending = match pending {
-        Some(p) if p.tenant != tenant.name => {
-            return refuse(
-                "relay_state_of_another_tenant",
-                "The sign-in was started for another site. Nothing was signed in.",
-            )
-        }
-        Some(p) if !browser_started(seen, &p.request_id) => {
-            return refuse(
-                "relay_state_not_this_browser",
-                "The sign-in was not started in this browser. Nothing was signed in.",
-            )
-        }
-        Some(p) => Some(p),
-        None if !relay.is_empty() => {
-            return refuse(
-                "unknown_or_used_relay_state",
-                "This sign-in is unknown, expired or was already used. Nothing was signed in.",
-            )
-        }
-        None => None,
+        Ok(p) => p,
+        Err(e) => return super::i18n::scope(job.visitor.lang, || unavailable(state, tenant, &e)),
     };
-    let now = state.now();
-    let result = sp.accept(
-        &tenant.name,
-        &seen.origin(),
-        &response,
-        pending.as_ref(),
-        now,
-        &state.replay,
-    );
-    if sp.trace {
-        use base64::Engine;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(response.trim())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok());
-        let outcome = match &result {
-            Ok(_) => "accepted".to_string(),
-            Err(r) => format!("refused: {}", r.as_str()),
-        };
-        if let Some(xml) = decoded {
-            state
-                .saml_trace
-                .record(&tenant.name, now, "Response received", &outcome, &xml);
-        }
-    }
-    match result {
-        Err(r) => refuse(
-            r.as_str(),
-            "The identity provider's answer could not be accepted. Nothing was signed in.",
-        ),
-        Ok(login) => {
-            let return_to = pending.map_or_else(
-                || "/".to_string(),
-                |p| return_to::sanitize(Some(&p.return_to), cfg, seen.tenant_index).to_string(),
-            );
-            super::signin::complete(
+    let verified = match checked(tenant, sp, &job, pending, state.now()) {
+        Ok((login, once, pending)) => match state.onetime.first_use(&once.key, once.ttl).await {
+            Ok(true) => Ok((login, pending)),
+            Ok(false) => Err(crate::auth::saml::Refusal::Replayed.as_str()),
+            Err(e) => {
+                return super::i18n::scope(job.visitor.lang, || unavailable(state, tenant, &e))
+            }
+        },
+        Err(reason) => Err(reason),
+    };
+    super::i18n::scope(job.visitor.lang, || {
+        if sp.trace {
+            trace_response(
                 state,
-                cfg,
                 tenant,
-                super::signin::Visitor::of(seen),
-                &login,
-                &return_to,
-                "SAML",
-            )
-            .cookie(&format!(
-                "{FLOW_COOKIE}=; Path=/.portero/saml; Max-Age=0; HttpOnly"
-            ))
+                &job.response,
+                verified.as_ref().err().copied(),
+            );
         }
-    }
+        match verified {
+            Err(reason) => refuse(state, tenant, job.visitor, reason),
+            Ok((login, pending)) => {
+                let return_to = pending.map_or_else(
+                    || "/".to_string(),
+                    |p| return_to::sanitize(Some(&p.return_to), cfg, index).to_string(),
+                );
+                super::signin::complete(state, cfg, tenant, job.visitor, &login, &return_to, "SAML")
+                    .cookie(&format!(
+                        "{FLOW_COOKIE}=; Path=/.portero/saml; Max-Age=0; HttpOnly"
+                    ))
+            }
+        }
+    })
 }
 
-/// Whether this browser carries the flow cookie for `request_id`.
-fn browser_started(seen: &Seen<'_>, request_id: &str) -> bool {
-    crate::session::find_cookie_values(seen.req.cookies.iter().copied(), FLOW_COOKIE)
-        .any(|v| v == request_id)
+/// Everything but the one-time checks: the started sign-in belongs to
+/// this tenant and this browser, and the response verifies against it.
+#[allow(clippy::type_complexity)]
+fn checked(
+    tenant: &Tenant,
+    sp: &SamlSp,
+    job: &Acs,
+    pending: Option<Pending>,
+    now: u64,
+) -> Result<
+    (
+        crate::auth::VerifiedLogin,
+        crate::auth::OnceId,
+        Option<Pending>,
+    ),
+    &'static str,
+> {
+    match &pending {
+        Some(p) if p.tenant != tenant.name => return Err("relay_state_of_another_tenant"),
+        Some(p) if !job.flow_cookies.iter().any(|v| *v == p.request_id) => {
+            return Err("relay_state_not_this_browser")
+        }
+        None if !job.relay.is_empty() => return Err("unknown_or_used_relay_state"),
+        _ => {}
+    }
+    let (login, once) = sp
+        .accept(
+            &tenant.name,
+            &job.origin,
+            &job.response,
+            pending.as_ref(),
+            now,
+        )
+        .map_err(|r| r.as_str())?;
+    Ok((login, once, pending))
+}
+
+/// Refuses a response: metric, audit line, 401 page saying why in words.
+fn refuse(state: &State, tenant: &Tenant, visitor: Visitor, reason: &str) -> Reply {
+    state
+        .metrics
+        .refusals
+        .with_label_values(&["saml_response"])
+        .inc();
+    state.audit(
+        &tenant.name,
+        Event::RefusedAssertion,
+        None,
+        Some(visitor.client_ip),
+        &format!("SAML response refused: {reason}"),
+    );
+    let message = match reason {
+        "relay_state_of_another_tenant" => {
+            "The sign-in was started for another site. Nothing was signed in."
+        }
+        "relay_state_not_this_browser" => {
+            "The sign-in was not started in this browser. Nothing was signed in."
+        }
+        "unknown_or_used_relay_state" => {
+            "This sign-in is unknown, expired or was already used. Nothing was signed in."
+        }
+        _ => "The identity provider's answer could not be accepted. Nothing was signed in.",
+    };
+    tenant_page(
+        tenant,
+        401,
+        "Sign-in refused",
+        message,
+        &[("/.portero/sso/saml", "Try again")],
+    )
+}
+
+/// The one-time store cannot be reached: nothing is signed in (fail closed).
+fn unavailable(state: &State, tenant: &Tenant, e: &crate::onetime::Unavailable) -> Reply {
+    tracing::error!(tenant = %tenant.name, "SAML response not checked: {e}");
+    state
+        .metrics
+        .refusals
+        .with_label_values(&["shared_store_unavailable"])
+        .inc();
+    super::sign_in_unavailable(tenant)
+}
+
+/// Records a received response in the tenant's SAML trace with the verdict.
+fn trace_response(state: &State, tenant: &Tenant, response: &str, refused: Option<&str>) {
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(response.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    let outcome = match refused {
+        None => "accepted".to_string(),
+        Some(r) => format!("refused: {r}"),
+    };
+    if let Some(xml) = decoded {
+        state.saml_trace.record(
+            &tenant.name,
+            state.now(),
+            "Response received",
+            &outcome,
+            &xml,
+        );
+    }
 }
 
 /// `GET /.portero/saml/metadata`: this host's SP metadata.

@@ -4,10 +4,11 @@
 use super::pages::{self, query_encode, SignInForm, SsoButton};
 use super::{form_field, no_idp, query_param, return_to, same_origin, tenant_page, to_idp, Reply};
 use crate::audit::Event;
-use crate::auth::{normalize_email, AuthMethod, VerifiedLogin};
+use crate::auth::external_jwt::Refused;
+use crate::auth::{normalize_email, AuthMethod, OnceId, VerifiedLogin};
 use crate::config::{Config, Tenant};
 use crate::facts;
-use crate::gate::{idp_label, Seen};
+use crate::gate::{idp_label, Outcome, Seen};
 use crate::session::{classic_cookie, clear_cookie, session_cookie, ClassicClaims, SessionClaims};
 use crate::state::State;
 use portero_policy::{decide, Action, ClassicReason, Facts, Idp, Rule, SessionFact, SsoMode};
@@ -106,55 +107,112 @@ pub fn start_sso(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, 
     to_idp(state, tenant, seen, idp, return_to, hint.as_deref())
 }
 
-/// `GET /.portero/jwt/callback?jwt=…&return_to=…`: the external page's hand-back.
-pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+/// `GET /.portero/jwt/callback?jwt=…&return_to=…`: the external page's
+/// hand-back. The token is verified here; its `jti` is claimed in the
+/// one-time store (which may be Redis) by [`finish_jwt`].
+pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
     let Some(ext) = &tenant.external_sso else {
-        return start_sso(state, cfg, tenant, seen, Idp::External);
+        return Outcome::Reply(start_sso(state, cfg, tenant, seen, Idp::External));
     };
     let raw_return = query_param(seen, "return_to");
     let return_to = return_to::sanitize(raw_return.as_deref(), cfg, seen.tenant_index).to_string();
     let token = query_param(seen, "jwt").unwrap_or_default();
-    let now = state.now();
-    match ext.verify(&tenant.name, &token, now, &state.replay) {
-        Err(refused) => {
-            state
-                .metrics
-                .refusals
-                .with_label_values(&["external_jwt"])
-                .inc();
-            let reason = format!("external SSO token refused: {refused}");
-            state.audit(
-                &tenant.name,
-                Event::RefusedAssertion,
-                None,
-                Some(seen.client_ip),
-                &reason,
-            );
-            let retry = format!(
-                "/.portero/sso/external?return_to={}",
-                query_encode(&return_to)
-            );
-            tenant_page(
-                tenant,
-                401,
-                "Sign-in refused",
-                &super::i18n::trf(
-                    "The sign-in could not be completed: {}. Nothing was signed in.",
-                    &[&refused.to_string()],
-                ),
-                &[(&retry, "Try again")],
-            )
+    let visitor = Visitor::of(seen);
+    match ext.verify(&tenant.name, &token, state.now()) {
+        Err(refused) => Outcome::Reply(refuse_jwt(state, tenant, visitor, &return_to, &refused)),
+        Ok((login, once)) => {
+            Outcome::Await(Box::new(crate::gate::Deferred::JwtCallback(JwtSignIn {
+                tenant: tenant.name.clone(),
+                login,
+                once,
+                return_to,
+                visitor,
+            })))
         }
-        Ok(login) => complete(
+    }
+}
+
+/// A verified hand-back token whose `jti` is yet to be claimed.
+#[derive(Debug)]
+pub struct JwtSignIn {
+    tenant: String,
+    login: VerifiedLogin,
+    once: OnceId,
+    return_to: String,
+    visitor: Visitor,
+}
+
+/// Claims the token's `jti` (a replay is refused; a store that cannot be
+/// reached refuses too), then signs in.
+pub async fn finish_jwt(state: &State, cfg: &Config, job: JwtSignIn) -> Reply {
+    let Some(tenant) = cfg.tenants.iter().find(|t| t.name == job.tenant) else {
+        return Reply::html(500, super::internal_error_page());
+    };
+    let first = state.onetime.first_use(&job.once.key, job.once.ttl).await;
+    super::i18n::scope(job.visitor.lang, || match first {
+        Ok(true) => complete(
             state,
             cfg,
             tenant,
-            Visitor::of(seen),
-            &login,
-            &return_to,
+            job.visitor,
+            &job.login,
+            &job.return_to,
             "external SSO (jwt)",
         ),
-    }
+        Ok(false) => refuse_jwt(
+            state,
+            tenant,
+            job.visitor,
+            &job.return_to,
+            &Refused::Replayed,
+        ),
+        Err(e) => {
+            tracing::error!(tenant = %tenant.name, "external SSO token not checked: {e}");
+            state
+                .metrics
+                .refusals
+                .with_label_values(&["shared_store_unavailable"])
+                .inc();
+            super::sign_in_unavailable(tenant)
+        }
+    })
+}
+
+/// Refuses a hand-back token: metric, audit line, 401 page with the reason.
+fn refuse_jwt(
+    state: &State,
+    tenant: &Tenant,
+    visitor: Visitor,
+    return_to: &str,
+    refused: &Refused,
+) -> Reply {
+    state
+        .metrics
+        .refusals
+        .with_label_values(&["external_jwt"])
+        .inc();
+    let reason = format!("external SSO token refused: {refused}");
+    state.audit(
+        &tenant.name,
+        Event::RefusedAssertion,
+        None,
+        Some(visitor.client_ip),
+        &reason,
+    );
+    let retry = format!(
+        "/.portero/sso/external?return_to={}",
+        query_encode(return_to)
+    );
+    tenant_page(
+        tenant,
+        401,
+        "Sign-in refused",
+        &super::i18n::trf(
+            "The sign-in could not be completed: {}. Nothing was signed in.",
+            &[&refused.to_string()],
+        ),
+        &[(&retry, "Try again")],
+    )
 }
 
 /// A verified sign-in, whatever the protocol: a session cookie, an audit

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod oidc;
+pub mod redis;
 pub mod saml;
 pub mod simplesamlphp;
 

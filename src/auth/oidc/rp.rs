@@ -121,7 +121,7 @@ impl Refusal {
 }
 
 /// A sign-in Portero started: what the callback must match.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Pending {
     /// The tenant's name.
     pub tenant: String,

@@ -3,7 +3,7 @@
 //! response into a [`VerifiedLogin`].
 
 use super::response::{self, Expected, IdpTrust, Refusal};
-use crate::auth::{clean_display_name, normalize_email, AuthMethod, ReplayGuard, VerifiedLogin};
+use crate::auth::{clean_display_name, normalize_email, AuthMethod, OnceId, VerifiedLogin};
 use crate::remote::Remote;
 use samael::crypto::CertificateDer;
 use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
@@ -144,7 +144,7 @@ pub enum MetadataError {
 }
 
 /// A sign-in Portero started: what the ACS must match later.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Pending {
     /// The tenant's name (not its index, which a reload may reorder).
     pub tenant: String,
@@ -276,8 +276,9 @@ impl SamlSp {
     }
 
     /// Verifies a base64 `SAMLResponse` posted to this origin's ACS for the
-    /// sign-in `pending` (or an IdP-initiated one), refuses a replayed
-    /// assertion, and makes the login.
+    /// sign-in `pending` (or an IdP-initiated one) and makes the login, with
+    /// the assertion's ID that the caller must claim (a replayed assertion
+    /// is refused there).
     pub fn accept(
         &self,
         tenant: &str,
@@ -285,8 +286,7 @@ impl SamlSp {
         saml_response: &str,
         pending: Option<&Pending>,
         now: u64,
-        replay: &ReplayGuard,
-    ) -> Result<VerifiedLogin, Refusal> {
+    ) -> Result<(VerifiedLogin, OnceId), Refusal> {
         use base64::Engine;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(saml_response.trim())
@@ -306,11 +306,10 @@ impl SamlSp {
             max_age: MAX_AGE,
         };
         let login = response::verify(xml, &idp.trust, &expected)?;
-        let key = format!("saml\0{tenant}\0{}", login.assertion_id);
-        let ttl = Duration::from_secs(login.usable_until.saturating_sub(now).max(1));
-        if !replay.first_use(key, ttl) {
-            return Err(Refusal::Replayed);
-        }
+        let once = OnceId {
+            key: format!("saml:{tenant}:{}", login.assertion_id),
+            ttl: Duration::from_secs(login.usable_until.saturating_sub(now).max(1)),
+        };
         let raw_email = match &self.attributes.email {
             Some(attr) => login.attribute(attr).unwrap_or_default().to_string(),
             None => login.name_id.clone(),
@@ -350,9 +349,12 @@ impl SamlSp {
             .as_deref()
             .and_then(|a| login.attribute(a))
             .map(str::to_string);
-        Ok(VerifiedLogin::new(tenant, email, name, AuthMethod::Saml)
-            .with_roles(roles)
-            .with_username(username))
+        Ok((
+            VerifiedLogin::new(tenant, email, name, AuthMethod::Saml)
+                .with_roles(roles)
+                .with_username(username),
+            once,
+        ))
     }
 }
 
