@@ -20,10 +20,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve (SIGINT stops at once, SIGTERM gracefully, SIGHUP reloads the configuration).
+    /// Serve (SIGINT stops at once, SIGTERM gracefully, SIGHUP reloads the
+    /// configuration, SIGQUIT hands the listeners to a successor).
     Run {
         #[arg(long, default_value = "config/portero.toml")]
         config: PathBuf,
+        /// Take over from the running Portero (named in `<data_dir>/portero.pid`)
+        /// without dropping a connection: a new binary is put in place this way.
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Validate the configuration; every error and warning with file:line; exit 1 on error.
     Check {
@@ -84,7 +89,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config } => run(config),
+        Command::Run { config, upgrade } => run(config, upgrade),
         Command::Check { config } => check(config),
         Command::Explain {
             config,
@@ -289,7 +294,7 @@ fn check(path: PathBuf) -> ExitCode {
     }
 }
 
-fn run(path: PathBuf) -> ExitCode {
+fn run(path: PathBuf, upgrade: bool) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,pingora=warn,pingora_core=warn,pingora_proxy=warn")
     });
@@ -313,7 +318,7 @@ fn run(path: PathBuf) -> ExitCode {
         }
     };
     fetch_idp_documents(&state);
-    match portero::proxy::run(state) {
+    match portero::proxy::run(state, upgrade) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("portero: {e}");

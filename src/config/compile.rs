@@ -114,6 +114,11 @@ pub struct Server {
     /// Seconds a client has to send a request's header, from its first byte
     /// (slow clients are cut off).
     pub header_timeout: u64,
+    /// The Unix socket over which a running Portero hands its listeners to
+    /// its successor (`portero run --upgrade`); default `<data_dir>/upgrade.sock`.
+    pub upgrade_sock: PathBuf,
+    /// The running server's process ID is written here (`<data_dir>/portero.pid`).
+    pub pid_file: PathBuf,
 }
 
 /// `[server].redis`: one-time records and revocation marks shared by every
@@ -677,6 +682,24 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         }
     }
     let header_timeout = cx.duration(&raw.header_timeout, 10, "[server].header_timeout");
+    let state_dir = data_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let upgrade_sock = match &raw.upgrade_sock {
+        Some(p) if Path::new(p.get_ref()).is_absolute() => PathBuf::from(p.get_ref()),
+        Some(p) => cx.dir.join(p.get_ref()),
+        None => state_dir.join("upgrade.sock"),
+    };
+    // A Unix socket path holds at most 107 bytes.
+    if upgrade_sock.as_os_str().len() > 107 {
+        let span = raw.upgrade_sock.as_ref().map(|p| p.span()).unwrap_or(0..0);
+        cx.err(
+            span,
+            format!(
+                "[server].upgrade_sock `{}` is longer than a Unix socket path may be (107 bytes); set a shorter one",
+                upgrade_sock.display()
+            ),
+        );
+    }
+    let pid_file = state_dir.join("portero.pid");
     Some(Server {
         listen,
         listen_tls,
@@ -693,6 +716,8 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         watch_config: raw.watch_config.unwrap_or(true),
         redis,
         header_timeout: header_timeout.max(1),
+        upgrade_sock,
+        pid_file,
     })
 }
 

@@ -31,6 +31,7 @@ pub struct RawServer {
     pub redis_prefix: Option<Spanned<String>>,
     pub redis_timeout: Option<Spanned<String>>,
     pub header_timeout: Option<Spanned<String>>,
+    pub upgrade_sock: Option<Spanned<String>>,
 }
 
 /// `[session]`.

@@ -11,17 +11,27 @@ use async_trait::async_trait;
 use pingora::apps::HttpServerOptions;
 use pingora::listeners::tls::TlsSettings;
 use pingora::listeners::{L4BufferSettings, ListenerConfig};
-use pingora::server::configuration::ServerConf;
+use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
 use std::sync::Arc;
 
 /// Serves until a signal stops it: SIGINT stops at once, SIGTERM after
-/// open requests finish (up to `server.grace_period`), SIGHUP reloads.
-pub fn run(state: Arc<State>) -> Result<(), String> {
+/// open requests finish (up to `server.grace_period`), SIGHUP reloads,
+/// SIGQUIT hands the listeners to a successor (see [`hand_over`]).
+///
+/// With `upgrade`, this process is that successor: it asks the running
+/// Portero (named in the pid file) to hand over its listening sockets,
+/// takes them, and serves; the old process keeps accepting for five more
+/// seconds, then finishes its open requests and exits. No connection is
+/// refused in between: both hold the same sockets.
+pub fn run(state: Arc<State>, upgrade: bool) -> Result<(), String> {
     let cfg = state.config();
     let conf = ServerConf {
+        upgrade_sock: cfg.server.upgrade_sock.display().to_string(),
+        // The successor waits up to 30 s for the sockets.
+        upgrade_sock_connect_accept_max_retries: Some(30),
         threads: cfg.server.threads,
         // One single-threaded runtime per thread, as nginx workers: a
         // connection stays on the thread that accepted it, with no
@@ -31,8 +41,16 @@ pub fn run(state: Arc<State>) -> Result<(), String> {
         graceful_shutdown_timeout_seconds: Some(cfg.server.grace_period),
         ..ServerConf::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let opt = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
+    if upgrade {
+        hand_over::ask_predecessor(&cfg.server.pid_file)?;
+    }
     server.bootstrap();
+    hand_over::write_pid(&cfg.server.pid_file);
 
     let mut app = pingora::proxy::http_proxy(&server.configuration, Portero::new(state.clone()));
     let mut options = HttpServerOptions::default();
@@ -72,6 +90,62 @@ pub fn run(state: Arc<State>) -> Result<(), String> {
         "portero is serving"
     );
     server.run_forever()
+}
+
+/// The binary upgrade's two ends: the pid file that names the running
+/// server, and the signal that asks it to hand over.
+pub mod hand_over {
+    use std::path::Path;
+
+    /// Records this process as the running server (a successor reads it).
+    pub fn write_pid(file: &Path) {
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = std::fs::write(file, format!("{}\n", std::process::id())) {
+            tracing::warn!(
+                "cannot write the pid file {}: {e} (`portero run --upgrade` needs it)",
+                file.display()
+            );
+        }
+    }
+
+    /// Reads the running server's pid and, a moment after this process
+    /// starts waiting for the sockets, sends it SIGQUIT (it then connects
+    /// to the upgrade socket and sends them).
+    pub fn ask_predecessor(pid_file: &Path) -> Result<(), String> {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::Pid;
+        let raw = std::fs::read_to_string(pid_file).map_err(|e| {
+            format!(
+                "--upgrade: no running Portero to take over from ({}: {e})",
+                pid_file.display()
+            )
+        })?;
+        let pid: i32 = raw.trim().parse().map_err(|_| {
+            format!(
+                "--upgrade: {} does not hold a process ID",
+                pid_file.display()
+            )
+        })?;
+        let pid = Pid::from_raw(pid);
+        kill(pid, None).map_err(|e| {
+            format!(
+                "--upgrade: the Portero named in {} (pid {pid}) is not running: {e}",
+                pid_file.display()
+            )
+        })?;
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            match kill(pid, Signal::SIGQUIT) {
+                Ok(()) => {
+                    tracing::info!(%pid, "asked the running Portero to hand over its listeners")
+                }
+                Err(e) => tracing::error!(%pid, "cannot signal the running Portero: {e}"),
+            }
+        });
+        Ok(())
+    }
 }
 
 /// Socket buffers of a plain-HTTP connection. pingora's default keeps a

@@ -466,6 +466,40 @@ impl Portero {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
     }
 
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `within` for the process to exit; its status if it did.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Starts `portero run --upgrade` on the same configuration (a new
+    /// binary taking over); its standard error goes to `stderr-<name>.log`.
+    pub fn spawn_successor(&self, name: &str) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_portero"))
+            .args(["run", "--upgrade", "--config"])
+            .arg(self.dir.path().join("portero.toml"))
+            .env("PORTERO_SESSION_KEY", SESSION_KEY)
+            .env("EXT_SSO_SECRET", EXT_SECRET)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(self.dir.path().join(format!("stderr-{name}.log"))).unwrap(),
+            ))
+            .spawn()
+            .unwrap()
+    }
+
     pub fn audit(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default()
     }
