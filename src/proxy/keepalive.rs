@@ -7,14 +7,55 @@
 //! byte of the next request *before* entering it, in a future of a few
 //! hundred bytes. Everything else — TLS, HTTP/2 (ALPN and h2c), the
 //! proxying itself — is pingora's unchanged.
+//!
+//! It also bounds slow clients (slowloris): pingora times out each read
+//! (60 s) but not the whole request header, so a client trickling a byte
+//! at a time could hold a connection for ever. Here a request whose header
+//! has not fully arrived `[server].header_timeout` after its first byte
+//! (the connection's start, for the first request) is dropped.
 
 use async_trait::async_trait;
 use pingora::apps::{HttpServerApp, ServerApp};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Stream, ALPN};
 use pingora::server::ShutdownWatch;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+tokio::task_local! {
+    /// Set by the proxy once the current request's header has been read.
+    static HEADER_READ: Arc<AtomicBool>;
+}
+
+/// Marks the current request's header as read (called first thing by the
+/// proxy's request filter; a no-op outside [`LeanKeepalive`]).
+pub fn header_read() {
+    let _ = HEADER_READ.try_with(|flag| flag.store(true, Ordering::Relaxed));
+}
+
+/// Runs one request: if its header is not read within `limit`, the
+/// request (and its connection) is dropped; once it is, it runs to its end.
+async fn within_header_deadline<T>(
+    serve: impl Future<Output = Option<T>>,
+    limit: Duration,
+) -> Option<T> {
+    let read = Arc::new(AtomicBool::new(false));
+    let serve = HEADER_READ.scope(read.clone(), serve);
+    tokio::pin!(serve);
+    tokio::select! {
+        done = &mut serve => done,
+        _ = tokio::time::sleep(limit) => {
+            if read.load(Ordering::Relaxed) {
+                serve.await
+            } else {
+                tracing::debug!("request header not complete after {limit:?}; connection dropped");
+                None
+            }
+        }
+    }
+}
 
 /// How long an idle keep-alive connection is kept: pingora's default.
 const KEEPALIVE_SECS: u64 = 60;
@@ -25,13 +66,15 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Wraps an HTTP application (pingora's `HttpProxy`).
 pub struct LeanKeepalive<A> {
     inner: Arc<A>,
+    header_timeout: Duration,
 }
 
 impl<A> LeanKeepalive<A> {
-    /// Wraps `inner`.
-    pub fn new(inner: A) -> Self {
+    /// Wraps `inner`; a request header must arrive within `header_timeout`.
+    pub fn new(inner: A, header_timeout: Duration) -> Self {
         LeanKeepalive {
             inner: Arc::new(inner),
+            header_timeout,
         }
     }
 }
@@ -81,7 +124,11 @@ where
                 .and_then(|o| o.keepalive_request_limit),
         );
         loop {
-            let reused = self.inner.process_new_http(session, shutdown).await?;
+            let reused = within_header_deadline(
+                self.inner.process_new_http(session, shutdown),
+                self.header_timeout,
+            )
+            .await?;
             // Portero never turns on HTTP/1 pipelining, so no request bytes
             // are held in `settings`: waiting on the socket is exact.
             let (mut stream, settings) = reused.consume();

@@ -109,6 +109,22 @@ async fn read_form_body(session: &mut Session) -> Result<Option<Vec<u8>>> {
 }
 
 /// Writes a reply Portero makes itself.
+/// The largest request header Portero reads on (target and header lines);
+/// larger ones get `431` (pingora itself stops reading at 1 MiB or 256
+/// header lines). Legacy panels rarely take more than a few KiB.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// The size of a request header as sent, near enough: the target and
+/// every `name: value` line.
+fn header_bytes(req: &RequestHeader) -> usize {
+    req.uri.path_and_query().map_or(0, |pq| pq.as_str().len())
+        + req
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum::<usize>()
+}
+
 async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
     let head_only = session.req_header().method == http::Method::HEAD;
     let mut resp = ResponseHeader::build(reply.status, Some(reply.headers.len() + 1))?;
@@ -172,6 +188,13 @@ impl ProxyHttp for Portero {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        keepalive::header_read();
+        if header_bytes(session.req_header()) > MAX_HEADER_BYTES {
+            session.set_keepalive(None);
+            let reply = Reply::text(431, "The request's header is too large.\n");
+            write_reply(session, reply).await?;
+            return Ok(true);
+        }
         let started = Instant::now();
         ctx.started = Some(started);
         let cfg = self.state.config();
@@ -398,7 +421,12 @@ impl ProxyHttp for Portero {
         let code = match e.etype() {
             ErrorType::HTTPStatus(code) => *code,
             _ => match e.esource() {
-                ErrorSource::Upstream => 502,
+                ErrorSource::Upstream => match e.etype() {
+                    ErrorType::ConnectTimedout
+                    | ErrorType::ReadTimedout
+                    | ErrorType::WriteTimedout => 504,
+                    _ => 502,
+                },
                 ErrorSource::Downstream => match e.etype() {
                     ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
                     _ => 400,

@@ -56,7 +56,13 @@ pub fn run(state: Arc<State>, upgrade: bool) -> Result<(), String> {
     let mut options = HttpServerOptions::default();
     options.h2c = true;
     app.server_options = Some(options);
-    let mut proxy = Service::new("portero".to_string(), LeanKeepalive::new(app));
+    let mut proxy = Service::new(
+        "portero".to_string(),
+        LeanKeepalive::new(
+            app,
+            std::time::Duration::from_secs(cfg.server.header_timeout),
+        ),
+    );
     for addr in &cfg.server.listen {
         proxy.add_listener(ListenerConfig::tcp(addr.to_string()).l4_buffer(plain_buffers()));
     }
