@@ -33,6 +33,9 @@ pub struct Metrics {
     /// `cache_lookups` for signed identity headers, resolved once (the
     /// forward path counts without a label lookup): [reused, signed afresh].
     signed_identity: [prometheus::IntCounter; 2],
+    /// `cache_lookups` for panel-endpoint memberships, resolved once:
+    /// [answered from the cache, the endpoint asked first].
+    panel_members: [prometheus::IntCounter; 2],
 }
 
 impl Metrics {
@@ -143,6 +146,10 @@ impl Metrics {
                 cache_lookups.with_label_values(&["signed_identity", "hit"]),
                 cache_lookups.with_label_values(&["signed_identity", "miss"]),
             ],
+            panel_members: [
+                cache_lookups.with_label_values(&["panel_members", "hit"]),
+                cache_lookups.with_label_values(&["panel_members", "miss"]),
+            ],
             cache_lookups,
         })
     }
@@ -150,6 +157,12 @@ impl Metrics {
     /// The counter of signed identity headers reused (`true`) or signed afresh.
     pub fn signed_identity(&self, reused: bool) -> &prometheus::IntCounter {
         &self.signed_identity[usize::from(!reused)]
+    }
+
+    /// The counter of forwarded requests whose memberships came from the
+    /// panel endpoint's cache (`true`) or needed the endpoint asked first.
+    pub fn panel_members(&self, cached: bool) -> &prometheus::IntCounter {
+        &self.panel_members[usize::from(!cached)]
     }
 
     /// The text exposition format.

@@ -140,6 +140,14 @@ fn the_panel_endpoint_is_cached_and_its_failures_are_bounded() {
         metrics.contains(r#"portero_membership_fetches_total{result="failed",tenant="panelco"}"#),
         "{metrics}"
     );
+    // Ana's first visit and the one past the ttl asked the endpoint; two
+    // were answered from the cache (Eve's 403s are not forwarded).
+    assert!(
+        metrics.contains(r#"portero_cache_lookups_total{cache="panel_members",result="hit"} 2"#)
+            && metrics
+                .contains(r#"portero_cache_lookups_total{cache="panel_members",result="miss"} 2"#),
+        "{metrics}"
+    );
     // Beyond ttl + stale_for: a clear page, not someone else's access, not a loop.
     std::thread::sleep(std::time::Duration::from_millis(3300));
     let r = p.send(

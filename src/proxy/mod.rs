@@ -221,6 +221,8 @@ impl ProxyHttp for Portero {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
+        // Whether the panel's membership endpoint had to be asked (a cache miss).
+        let mut asked_panel = false;
         let ev = {
             let req = session.req_header();
             let view = RequestView {
@@ -247,6 +249,7 @@ impl ProxyHttp for Portero {
                 // the answer, or the failure).
                 Outcome::Await(deferred) => match *deferred {
                     Deferred::Members { endpoint, user } => {
+                        asked_panel = true;
                         let answered = endpoint
                             .fetch(&cfg.server.outbound, &user, self.state.now())
                             .await;
@@ -281,6 +284,14 @@ impl ProxyHttp for Portero {
                 _ => ev,
             }
         };
+        if matches!(ev.outcome, Outcome::Forward { identity: Some(_) })
+            && ev
+                .tenant
+                .and_then(|i| cfg.tenants.get(i))
+                .is_some_and(|t| matches!(t.members, crate::members::MemberSource::Panel(_)))
+        {
+            self.state.metrics.panel_members(!asked_panel).inc();
+        }
         ctx.tenant = ev.tenant;
         ctx.lang = ev.lang;
         ctx.peer = peer;
