@@ -306,3 +306,35 @@ fn brand_and_language_are_checked() {
         "{out}"
     );
 }
+
+#[test]
+fn redis_and_header_timeout_keys_are_checked_with_their_line() {
+    let with = |extra: &str| GOOD.replace("[server]\n", &format!("[server]\n{extra}"));
+    let (ok, out) = check(&with(
+        "redis = \"redis://127.0.0.1:6379/0\"\nredis_timeout = \"2s\"\nheader_timeout = \"5s\"\n",
+    ));
+    assert!(ok, "{out}");
+    let (ok, out) = check(&with("redis = \"http://127.0.0.1:6379\"\n"));
+    assert!(
+        !ok && out.contains("portero.toml:2:") && out.contains("redis:// URL"),
+        "{out}"
+    );
+    let (ok, out) = check(&with("redis = \"env:NO_SUCH_REDIS_VARIABLE\"\n"));
+    assert!(!ok && out.contains("portero.toml:2:"), "{out}");
+    let (ok, out) = check(&with("redis_timeout = \"1s\"\n"));
+    assert!(
+        ok && out.contains("portero.toml:2:") && out.contains("no effect without [server].redis"),
+        "{out}"
+    );
+    let (ok, out) = check(&with("header_timeout = \"soon\"\n"));
+    assert!(
+        !ok && out.contains("portero.toml:2:") && out.contains("header_timeout"),
+        "{out}"
+    );
+    let long = "x".repeat(120);
+    let (ok, out) = check(&with(&format!("upgrade_sock = \"/tmp/{long}.sock\"\n")));
+    assert!(
+        !ok && out.contains("portero.toml:2:") && out.contains("107 bytes"),
+        "{out}"
+    );
+}

@@ -75,3 +75,77 @@ fn access_log_and_operational_metrics() {
         "no query strings or tokens: {log}"
     );
 }
+
+/// Threat: a log becomes a place to steal sessions from. Tokens, cookies,
+/// assertions and secrets never reach the audit log, the access log or
+/// standard error — not even when they are refused.
+#[test]
+fn no_token_cookie_or_secret_reaches_any_log() {
+    let up = Upstream::start();
+    let template = SERVER_AND_SESSION.replace(
+        "audit_log = \"{DIR}/audit.log\"",
+        "audit_log = \"{DIR}/audit.log\"\naccess_log = \"{DIR}/access.log\"",
+    );
+    let p = Portero::start_with(&format!("{template}\n{TENANTS}"), &up, &[]);
+    let host = "panel.latincloud.test";
+    let token = hs256(EXT_SECRET, &claims("latincloud", "ana@latincloud.test"));
+    let callback = |t: &str| {
+        p.send(
+            get(
+                host,
+                &format!("/.portero/jwt/callback?jwt={t}&return_to=%2F"),
+            )
+            .html(),
+        )
+    };
+    let r = callback(&token);
+    assert_eq!(r.status, 302, "{}", r.body);
+    let session = r.set_cookie("portero_session").unwrap();
+    assert_eq!(callback(&token).status, 401, "replay refused");
+    let forged = hs256(
+        "another-secret-of-enough-length-1234567",
+        &claims("latincloud", "ana@latincloud.test"),
+    );
+    assert_eq!(callback(&forged).status, 401);
+    let tampered = format!("{}x", &session[..session.len() - 1]);
+    p.send(
+        get(host, "/domains")
+            .cookie("portero_session", &tampered)
+            .html(),
+    );
+    assert!(p
+        .send(get(host, "/domains").cookie("portero_session", &session))
+        .forwarded());
+    std::thread::sleep(std::time::Duration::from_millis(1300)); // access log flush
+    let logs = [
+        ("audit", p.audit()),
+        (
+            "access",
+            std::fs::read_to_string(p.path("access.log")).unwrap_or_default(),
+        ),
+        ("stderr", p.stderr()),
+    ];
+    assert!(
+        logs[0].1.contains("refused_assertion") && logs[0].1.contains("refused_cookie"),
+        "{}",
+        logs[0].1
+    );
+    assert!(logs[1].1.contains("jwt/callback"), "{}", logs[1].1);
+    let signature = |jwt: &str| jwt.rsplit('.').next().unwrap().to_string();
+    for (name, text) in &logs {
+        for (what, secret) in [
+            ("token", token.clone()),
+            ("token signature", signature(&token)),
+            ("forged token signature", signature(&forged)),
+            ("session cookie", session.clone()),
+            ("tampered cookie", tampered.clone()),
+            ("session key", SESSION_KEY.to_string()),
+            ("external SSO secret", EXT_SECRET.to_string()),
+        ] {
+            assert!(
+                !text.contains(&secret),
+                "the {what} is in the {name} log:\n{text}"
+            );
+        }
+    }
+}

@@ -228,3 +228,30 @@ fn a_slow_panel_gets_a_clear_504_in_time_and_others_are_served() {
             .join("\n")
     );
 }
+
+/// A reload does not drop a request in flight, and the configuration it
+/// brings is in force for the next one.
+#[test]
+fn a_reload_keeps_requests_in_flight() {
+    let (_up, p) = start_faults();
+    let port = p.port;
+    let in_flight = std::thread::spawn(move || get(SLOW, "/wait/1500").html().send(port));
+    std::thread::sleep(Duration::from_millis(300));
+    let path = p.path("portero.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!("{config}\n[[tenant]]\nname = \"late\"\nhosts = [\"panel.late.test\"]\nupstream = \"{}\"\naccount = \"late.test\"\nbypass_paths = [\"/\"]\n",
+            config.split("upstream = \"").nth(1).unwrap().split('"').next().unwrap()),
+    )
+    .unwrap();
+    let r = p.admin_post("/reload");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = in_flight.join().unwrap();
+    assert_eq!(
+        r.status, 200,
+        "the request in flight during the reload: {}",
+        r.body
+    );
+    assert!(p.send(get("panel.late.test", "/x")).forwarded());
+}
