@@ -85,6 +85,18 @@ impl OneTime {
         }
     }
 
+    /// [`take`](Self::take) a record kept as JSON; one that does not read
+    /// as `T` counts as absent.
+    pub async fn take_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, Unavailable> {
+        Ok(self
+            .take(key)
+            .await?
+            .and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
     /// Exchanges revocation marks with the other nodes: marks this node
     /// holds that Redis lacks (or holds older) are written, and every mark
     /// Redis holds is returned (the caller keeps the later of each pair).

@@ -163,18 +163,12 @@ impl Portero {
             .await
         {
             Ok(()) => reply,
-            Err(e) => {
-                tracing::error!("sign-in not started: {e}");
-                self.state
-                    .metrics
-                    .refusals
-                    .with_label_values(&["shared_store_unavailable"])
-                    .inc();
-                match tenant.and_then(|i| cfg.tenants.get(i)) {
-                    Some(t) => crate::web::i18n::scope(lang, || web::sign_in_unavailable(t)),
-                    None => Reply::empty(503),
-                }
-            }
+            Err(e) => match tenant.and_then(|i| cfg.tenants.get(i)) {
+                Some(t) => crate::web::i18n::scope(lang, || {
+                    web::shared_store_down(&self.state, t, "sign-in not started", &e)
+                }),
+                None => Reply::empty(503),
+            },
         }
     }
 }

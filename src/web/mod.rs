@@ -466,6 +466,23 @@ pub fn members_unavailable(tenant: &Tenant) -> Reply {
     )
 }
 
+/// The one-time store (Redis) could not be asked while `what` (a sign-in
+/// step): logged, counted, and the visitor gets [`sign_in_unavailable`].
+pub fn shared_store_down(
+    state: &State,
+    tenant: &Tenant,
+    what: &str,
+    e: &crate::onetime::Unavailable,
+) -> Reply {
+    tracing::error!(tenant = %tenant.name, "{what}: {e}");
+    state
+        .metrics
+        .refusals
+        .with_label_values(&["shared_store_unavailable"])
+        .inc();
+    sign_in_unavailable(tenant)
+}
+
 /// The one-time store (Redis) cannot be reached: no sign-in can start or
 /// finish (fail closed); sessions already made keep working.
 pub fn sign_in_unavailable(tenant: &Tenant) -> Reply {

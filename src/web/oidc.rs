@@ -124,21 +124,16 @@ pub async fn finish(state: &State, cfg: &Config, job: Finish) -> Reply {
     } else {
         state
             .onetime
-            .take(&format!("oidc:{}", job.flow))
+            .take_json::<Pending>(&format!("oidc:{}", job.flow))
             .await
-            .map(|p| p.and_then(|json| serde_json::from_str::<Pending>(&json).ok()))
     };
     let pending = match pending {
         Ok(Some(p)) => p,
         Ok(None) => return refused("unknown_or_used_state"),
         Err(e) => {
-            tracing::error!(tenant = %tenant.name, "OpenID Connect callback not checked: {e}");
-            state
-                .metrics
-                .refusals
-                .with_label_values(&["shared_store_unavailable"])
-                .inc();
-            return super::i18n::scope(lang, || super::sign_in_unavailable(tenant));
+            return super::i18n::scope(lang, || {
+                super::shared_store_down(state, tenant, "OpenID Connect callback not checked", &e)
+            })
         }
     };
     if pending.tenant != tenant.name {

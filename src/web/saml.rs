@@ -128,9 +128,8 @@ pub async fn finish_acs(state: &State, cfg: &Config, job: Acs) -> Reply {
     } else {
         state
             .onetime
-            .take(&format!("saml:{}", job.relay))
+            .take_json::<Pending>(&format!("saml:{}", job.relay))
             .await
-            .map(|p| p.and_then(|json| serde_json::from_str::<Pending>(&json).ok()))
     };
     let pending = match pending {
         Ok(p) => p,
@@ -245,13 +244,7 @@ fn refuse(state: &State, tenant: &Tenant, visitor: Visitor, reason: &str) -> Rep
 
 /// The one-time store cannot be reached: nothing is signed in (fail closed).
 fn unavailable(state: &State, tenant: &Tenant, e: &crate::onetime::Unavailable) -> Reply {
-    tracing::error!(tenant = %tenant.name, "SAML response not checked: {e}");
-    state
-        .metrics
-        .refusals
-        .with_label_values(&["shared_store_unavailable"])
-        .inc();
-    super::sign_in_unavailable(tenant)
+    super::shared_store_down(state, tenant, "SAML response not checked", e)
 }
 
 /// Records a received response in the tenant's SAML trace with the verdict.

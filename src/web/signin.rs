@@ -166,15 +166,7 @@ pub async fn finish_jwt(state: &State, cfg: &Config, job: JwtSignIn) -> Reply {
             &job.return_to,
             &Refused::Replayed,
         ),
-        Err(e) => {
-            tracing::error!(tenant = %tenant.name, "external SSO token not checked: {e}");
-            state
-                .metrics
-                .refusals
-                .with_label_values(&["shared_store_unavailable"])
-                .inc();
-            super::sign_in_unavailable(tenant)
-        }
+        Err(e) => super::shared_store_down(state, tenant, "external SSO token not checked", &e),
     })
 }
 
