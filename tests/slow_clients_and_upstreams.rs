@@ -57,6 +57,22 @@ account = "fast.test"
 bypass_paths = ["/"]
 
 [[tenant]]
+name = "jwt"
+hosts = ["panel.jwt.test"]
+upstream = "{UPSTREAM}"
+account = "jwt.test"
+
+[[tenant.member]]
+user = "ana@jwt.test"
+account = "jwt.test"
+permissions = ["technical"]
+
+[tenant.external_sso]
+url = "https://login.jwt.test/sso"
+jwt_key = "env:EXT_SSO_SECRET"
+jwt_alg = "HS256"
+
+[[tenant]]
 name = "slow"
 hosts = ["panel.slow.test"]
 upstream = "SLOW"
@@ -229,11 +245,12 @@ fn a_slow_panel_gets_a_clear_504_in_time_and_others_are_served() {
     );
 }
 
-/// A reload does not drop a request in flight, and the configuration it
-/// brings is in force for the next one.
+/// A reload does not drop a request in flight nor end a session, and the
+/// configuration it brings is in force for the next request.
 #[test]
-fn a_reload_keeps_requests_in_flight() {
+fn a_reload_keeps_requests_in_flight_and_sessions() {
     let (_up, p) = start_faults();
+    let session = sign_in(&p, "panel.jwt.test", "jwt", "ana@jwt.test");
     let port = p.port;
     let in_flight = std::thread::spawn(move || get(SLOW, "/wait/1500").html().send(port));
     std::thread::sleep(Duration::from_millis(300));
@@ -254,4 +271,12 @@ fn a_reload_keeps_requests_in_flight() {
         r.body
     );
     assert!(p.send(get("panel.late.test", "/x")).forwarded());
+    let got = p
+        .send(get("panel.jwt.test", "/home").cookie("portero_session", &session))
+        .received();
+    assert_eq!(
+        got.one("x-portero-user"),
+        Some("ana@jwt.test"),
+        "the session after the reload"
+    );
 }

@@ -139,7 +139,7 @@ pub async fn finish(state: &State, cfg: &Config, job: Finish) -> Reply {
     if pending.tenant != tenant.name {
         return refused("state_of_another_tenant");
     }
-    if !job.flow_cookies.iter().any(|v| *v == pending.state) {
+    if !job.flow_cookies.contains(&pending.state) {
         return refused("state_not_this_browser");
     }
     if let Some(error) = &job.error {

@@ -189,7 +189,7 @@ fn checked(
 > {
     match &pending {
         Some(p) if p.tenant != tenant.name => return Err("relay_state_of_another_tenant"),
-        Some(p) if !job.flow_cookies.iter().any(|v| *v == p.request_id) => {
+        Some(p) if !job.flow_cookies.contains(&p.request_id) => {
             return Err("relay_state_not_this_browser")
         }
         None if !job.relay.is_empty() => return Err("unknown_or_used_relay_state"),
