@@ -97,6 +97,18 @@ impl OneTime {
             .and_then(|json| serde_json::from_str(&json).ok()))
     }
 
+    /// Takes the started sign-in kept as `<kind>:<id>` (none for an empty id).
+    pub async fn take_started<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<T>, Unavailable> {
+        if id.is_empty() {
+            return Ok(None);
+        }
+        self.take_json(&format!("{kind}:{id}")).await
+    }
+
     /// Exchanges revocation marks with the other nodes: marks this node
     /// holds that Redis lacks (or holds older) are written, and every mark
     /// Redis holds is returned (the caller keeps the later of each pair).

@@ -77,6 +77,15 @@ impl Config {
     pub fn tenant_named(&self, name: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.name == name)
     }
+
+    /// The tenant called `name` and its index (work carried past a
+    /// request names its tenant, as a reload may reorder them).
+    pub fn tenant_and_index(&self, name: &str) -> Option<(usize, &Tenant)> {
+        self.tenants
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.name == name)
+    }
 }
 
 /// `[server]`, validated.

@@ -104,12 +104,7 @@ pub fn callback(tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
 /// tenant, taken out on first use; the `iss` parameter, when sent, is the
 /// issuer), exchanges the code, verifies the ID token and signs in.
 pub async fn finish(state: &State, cfg: &Config, job: Finish) -> Reply {
-    let Some((index, tenant)) = cfg
-        .tenants
-        .iter()
-        .enumerate()
-        .find(|(_, t)| t.name == job.tenant)
-    else {
+    let Some((index, tenant)) = cfg.tenant_and_index(&job.tenant) else {
         return Reply::html(500, super::internal_error_page());
     };
     let Some(rp) = &tenant.oidc else {
@@ -119,14 +114,10 @@ pub async fn finish(state: &State, cfg: &Config, job: Finish) -> Reply {
     let refused =
         |reason: &str| super::i18n::scope(lang, || refuse(state, tenant, job.visitor, reason));
     // Taken out on first use: a replayed callback finds nothing.
-    let pending = if job.flow.is_empty() {
-        Ok(None)
-    } else {
-        state
-            .onetime
-            .take_json::<Pending>(&format!("oidc:{}", job.flow))
-            .await
-    };
+    let pending = state
+        .onetime
+        .take_started::<Pending>("oidc", &job.flow)
+        .await;
     let pending = match pending {
         Ok(Some(p)) => p,
         Ok(None) => return refused("unknown_or_used_state"),

@@ -111,26 +111,17 @@ pub struct Acs {
 /// Verifies the response, claims its assertion ID, then signs in like any
 /// other method.
 pub async fn finish_acs(state: &State, cfg: &Config, job: Acs) -> Reply {
-    let Some((index, tenant)) = cfg
-        .tenants
-        .iter()
-        .enumerate()
-        .find(|(_, t)| t.name == job.tenant)
-    else {
+    let Some((index, tenant)) = cfg.tenant_and_index(&job.tenant) else {
         return Reply::html(500, super::internal_error_page());
     };
     let Some(sp) = &tenant.saml else {
         return super::not_configured(tenant, portero_policy::Idp::Saml);
     };
     // Taken out on first use: a second POST finds nothing.
-    let pending = if job.relay.is_empty() {
-        Ok(None)
-    } else {
-        state
-            .onetime
-            .take_json::<Pending>(&format!("saml:{}", job.relay))
-            .await
-    };
+    let pending = state
+        .onetime
+        .take_started::<Pending>("saml", &job.relay)
+        .await;
     let pending = match pending {
         Ok(p) => p,
         Err(e) => return super::i18n::scope(job.visitor.lang, || unavailable(state, tenant, &e)),

@@ -145,7 +145,7 @@ pub struct JwtSignIn {
 /// Claims the token's `jti` (a replay is refused; a store that cannot be
 /// reached refuses too), then signs in.
 pub async fn finish_jwt(state: &State, cfg: &Config, job: JwtSignIn) -> Reply {
-    let Some(tenant) = cfg.tenants.iter().find(|t| t.name == job.tenant) else {
+    let Some(tenant) = cfg.tenant_named(&job.tenant) else {
         return Reply::html(500, super::internal_error_page());
     };
     let first = state.onetime.first_use(&job.once.key, job.once.ttl).await;
