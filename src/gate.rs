@@ -460,11 +460,7 @@ fn read_session(
         }
     }
     if let Some(r) = refusal {
-        state
-            .metrics
-            .refusals
-            .with_label_values(&["session_cookie"])
-            .inc();
+        state.metrics.refused("session_cookie", r.as_str());
         state.audit(
             &tenant.name,
             Event::RefusedCookie,

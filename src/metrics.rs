@@ -14,8 +14,9 @@ pub struct Metrics {
     pub decision_seconds: HistogramVec,
     /// Sign-ins by tenant and method.
     pub sign_ins: IntCounterVec,
-    /// Refused cookies, tokens and assertions by kind.
-    pub refusals: IntCounterVec,
+    /// Refused cookies, tokens and assertions by kind and reason
+    /// (count through [`Metrics::refused`]).
+    refusals: IntCounterVec,
     /// Configuration reloads by result (`ok`, `refused`).
     pub reloads: IntCounterVec,
     /// Fetches of IdP documents by kind and result (`ok`, `failed`).
@@ -63,9 +64,9 @@ impl Metrics {
         let refusals = IntCounterVec::new(
             Opts::new(
                 "portero_refusals_total",
-                "Refused cookies, tokens and assertions",
+                "Refused cookies, tokens and assertions, by kind and reason",
             ),
-            &["kind"],
+            &["kind", "reason"],
         )?;
         let reloads = IntCounterVec::new(
             Opts::new(
@@ -163,6 +164,13 @@ impl Metrics {
     /// panel endpoint's cache (`true`) or needed the endpoint asked first.
     pub fn panel_members(&self, cached: bool) -> &prometheus::IntCounter {
         &self.panel_members[usize::from(!cached)]
+    }
+
+    /// Counts one refusal: `kind` (`session_cookie`, `saml_response`,
+    /// `oidc`, `external_jwt`, `shared_store_unavailable`) and a reason from
+    /// a fixed set (never text a client chose).
+    pub fn refused(&self, kind: &str, reason: &str) {
+        self.refusals.with_label_values(&[kind, reason]).inc();
     }
 
     /// The text exposition format.

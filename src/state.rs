@@ -67,10 +67,10 @@ impl State {
                 .map(|d| d.join("revocations.json")),
         );
         let metrics = Metrics::new().map_err(std::io::Error::other)?;
-        let config_path_for_stamp = config_path.clone();
         let remote = crate::remote::Keeper::new(config.server.data_dir.as_deref());
         let store = crate::members::StoreHandle::open(&config).map_err(std::io::Error::other)?;
         remote.adopt(&config.remote);
+        let config_stamp = std::sync::Mutex::new(file_stamp(&config_path));
         let onetime = match &config.server.redis {
             Some(r) => crate::onetime::OneTime::redis(&r.url, &r.prefix, r.timeout)
                 .map_err(std::io::Error::other)?,
@@ -88,7 +88,7 @@ impl State {
             remote,
             store,
             saml_trace: Default::default(),
-            config_stamp: std::sync::Mutex::new(file_stamp(&config_path_for_stamp)),
+            config_stamp,
         })
     }
 

@@ -199,7 +199,24 @@ account = "oidcco.test"
 permissions = ["technical"]
 
 [tenant.oidc]
-issuer = "{}"
+issuer = "{0}"
+client_id = "portero"
+client_secret = "s3cret"
+
+[[tenant]]
+name = "othertenant"
+hosts = ["panel.othertenant.test"]
+upstream = "{{UPSTREAM}}"
+sso_mode = "auto_redirect"
+account = "othertenant.test"
+
+[[tenant.member]]
+user = "ana@oidcco.test"
+account = "othertenant.test"
+permissions = ["admin"]
+
+[tenant.oidc]
+issuer = "{0}"
 client_id = "portero"
 client_secret = "s3cret"
 "#,
@@ -472,6 +489,21 @@ fn the_callback_belongs_to_the_browser_and_the_issuer() {
     );
     assert_refused(&p, &r, "unknown_or_used_state");
 
+    // A sign-in started on one tenant, brought back on another's host
+    // (same provider, same client): refused there, and used up.
+    let flow = begin(&p);
+    op.answer_with(&key.sign(&claims(&op, &flow)));
+    let r = p.send(
+        get(
+            "panel.othertenant.test",
+            &format!("/.portero/oidc/callback?code=c-1&state={}", flow.state),
+        )
+        .html()
+        .cookie("portero_oidc", &flow.cookie),
+    );
+    assert_refused(&p, &r, "state_of_another_tenant");
+    assert_refused(&p, &call_back(&p, &flow, ""), "unknown_or_used_state");
+
     // The provider's own refusal.
     let flow = begin(&p);
     let r = p.send(
@@ -492,6 +524,24 @@ fn the_callback_belongs_to_the_browser_and_the_issuer() {
     op.answer_with(&key.sign(&claims(&op, &flow)));
     let r = call_back(&p, &flow, "&iss=http%3A%2F%2Fevil.test");
     assert_refused(&p, &r, "wrong_issuer_parameter");
+
+    // Refusals are counted by reason; the provider's error text is not a label.
+    let metrics = get("127.0.0.1", "/metrics").send(p.admin).body;
+    for reason in [
+        "state_not_this_browser",
+        "unknown_or_used_state",
+        "state_of_another_tenant",
+        "provider_error",
+        "wrong_issuer_parameter",
+    ] {
+        assert!(
+            metrics.contains(&format!(
+                r#"portero_refusals_total{{kind="oidc",reason="{reason}"}}"#
+            )),
+            "{reason}: {metrics}"
+        );
+    }
+    assert!(!metrics.contains("access_denied"), "{metrics}");
 }
 
 #[test]

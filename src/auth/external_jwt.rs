@@ -71,6 +71,24 @@ pub enum Refused {
     Replayed,
 }
 
+impl Refused {
+    /// A stable, short reason for metrics.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Refused::Malformed => "malformed",
+            Refused::WrongAlgorithm => "wrong_algorithm",
+            Refused::BadSignature => "bad_signature",
+            Refused::WrongAudience => "wrong_audience",
+            Refused::Expired => "expired",
+            Refused::IssuedInFuture => "issued_in_future",
+            Refused::TooLongLived => "too_long_lived",
+            Refused::MissingClaim => "missing_claim",
+            Refused::BadEmail => "bad_email",
+            Refused::Replayed => "replayed",
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Claims {
     email: String,

@@ -108,7 +108,6 @@ async fn read_form_body(session: &mut Session) -> Result<Option<Vec<u8>>> {
     Ok(Some(body))
 }
 
-/// Writes a reply Portero makes itself.
 /// The largest request header Portero reads on (target and header lines);
 /// larger ones get `431` (pingora itself stops reading at 1 MiB or 256
 /// header lines). Legacy panels rarely take more than a few KiB.
@@ -125,6 +124,7 @@ fn header_bytes(req: &RequestHeader) -> usize {
             .sum::<usize>()
 }
 
+/// Writes a reply Portero makes itself.
 async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
     let head_only = session.req_header().method == http::Method::HEAD;
     let mut resp = ResponseHeader::build(reply.status, Some(reply.headers.len() + 1))?;
@@ -383,19 +383,19 @@ impl ProxyHttp for Portero {
         };
         upstream.remove_header(UNKNOWN_IMPERSONATION);
         // Only meaningful for a request Portero sent with an identity.
-        let tenant = ctx
+        if ctx.identity.is_none() {
+            return Ok(());
+        }
+        let Some(t) = ctx
             .config
             .as_ref()
             .zip(ctx.tenant)
-            .and_then(|(cfg, i)| cfg.tenants.get(i).map(|t| (cfg.clone(), i, t.name.clone())));
-        let (Some(_), Some((cfg, i, name))) = (&ctx.identity, tenant) else {
-            return Ok(());
-        };
-        let Some(t) = cfg.tenants.get(i) else {
+            .and_then(|(cfg, i)| cfg.tenants.get(i))
+        else {
             return Ok(());
         };
         let login = String::from_utf8_lossy(login.as_bytes()).to_string();
-        tracing::warn!(tenant = %name, %login, "the panel has no user for this impersonation mapping");
+        tracing::warn!(tenant = %t.name, %login, "the panel has no user for this impersonation mapping");
         let page = crate::web::i18n::scope(ctx.lang, || web::unknown_impersonation(t, &login));
         let mut fresh = ResponseHeader::build(page.status, Some(page.headers.len() + 1))?;
         for (k, v) in page.headers {

@@ -180,19 +180,8 @@ impl BackgroundService for Refresher {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(REFRESH_TICK) => {
-                    match self.state.reload_if_file_changed(&ProcessEnv) {
-                        Some(Ok(warnings)) => {
-                            for w in warnings {
-                                tracing::warn!("{w}");
-                            }
-                            tracing::info!("configuration file changed; reloaded");
-                        }
-                        Some(Err(errors)) => {
-                            for e in errors {
-                                tracing::error!("configuration file changed, reload refused (still serving the old one): {e}");
-                            }
-                        }
-                        None => {}
+                    if let Some(result) = self.state.reload_if_file_changed(&ProcessEnv) {
+                        log_reload("configuration file changed", result);
                     }
                     self.state.refresh_store();
                     if let Err(e) = self.state.sync_revocations().await {
@@ -205,6 +194,26 @@ impl BackgroundService for Refresher {
                 }
                 _ = self.state.remote.wake.notified() => self.state.refresh_remote(true).await,
                 _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+/// Logs a reload's outcome: its warnings, or every error of a refused one.
+fn log_reload(
+    why: &str,
+    result: Result<Vec<crate::config::Diagnostic>, Vec<crate::config::Diagnostic>>,
+) {
+    match result {
+        Ok(warnings) => {
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            tracing::info!("{why}: configuration reloaded");
+        }
+        Err(errors) => {
+            for e in errors {
+                tracing::error!("{why}: reload refused (the old configuration keeps serving): {e}");
             }
         }
     }
@@ -227,19 +236,7 @@ impl BackgroundService for Reloader {
         };
         loop {
             tokio::select! {
-                _ = hup.recv() => match self.state.reload(&ProcessEnv) {
-                    Ok(warnings) => {
-                        for w in warnings {
-                            tracing::warn!("{w}");
-                        }
-                        tracing::info!("configuration reloaded");
-                    }
-                    Err(errors) => {
-                        for e in errors {
-                            tracing::error!("reload refused: {e}");
-                        }
-                    }
-                },
+                _ = hup.recv() => log_reload("SIGHUP", self.state.reload(&ProcessEnv)),
                 _ = shutdown.changed() => return,
             }
         }

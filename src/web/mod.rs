@@ -477,9 +477,7 @@ pub fn shared_store_down(
     tracing::error!(tenant = %tenant.name, "{what}: {e}");
     state
         .metrics
-        .refusals
-        .with_label_values(&["shared_store_unavailable"])
-        .inc();
+        .refused("shared_store_unavailable", "unreachable");
     sign_in_unavailable(tenant)
 }
 

@@ -60,7 +60,13 @@ pub struct Finish {
 
 /// Refuses a sign-in: metric, audit line, 401 page.
 fn refuse(state: &State, tenant: &Tenant, visitor: Visitor, reason: &str) -> Reply {
-    state.metrics.refusals.with_label_values(&["oidc"]).inc();
+    // The provider's own error code is the client's text: one label for all.
+    let label = if reason.starts_with("provider_error_") {
+        "provider_error"
+    } else {
+        reason
+    };
+    state.metrics.refused("oidc", label);
     state.audit(
         &tenant.name,
         Event::RefusedAssertion,

@@ -117,26 +117,30 @@ pub async fn finish_acs(state: &State, cfg: &Config, job: Acs) -> Reply {
     let Some(sp) = &tenant.saml else {
         return super::not_configured(tenant, portero_policy::Idp::Saml);
     };
+    let lang = job.visitor.lang;
+    let store_down = |e| {
+        super::i18n::scope(lang, || {
+            super::shared_store_down(state, tenant, "SAML response not checked", &e)
+        })
+    };
     // Taken out on first use: a second POST finds nothing.
-    let pending = state
+    let pending = match state
         .onetime
         .take_started::<Pending>("saml", &job.relay)
-        .await;
-    let pending = match pending {
+        .await
+    {
         Ok(p) => p,
-        Err(e) => return super::i18n::scope(job.visitor.lang, || unavailable(state, tenant, &e)),
+        Err(e) => return store_down(e),
     };
-    let verified = match checked(tenant, sp, &job, pending, state.now()) {
-        Ok((login, once, pending)) => match state.onetime.first_use(&once.key, once.ttl).await {
-            Ok(true) => Ok((login, pending)),
+    let verified = match checked(tenant, sp, &job, pending.as_ref(), state.now()) {
+        Ok((login, once)) => match state.onetime.first_use(&once.key, once.ttl).await {
+            Ok(true) => Ok(login),
             Ok(false) => Err(crate::auth::saml::Refusal::Replayed.as_str()),
-            Err(e) => {
-                return super::i18n::scope(job.visitor.lang, || unavailable(state, tenant, &e))
-            }
+            Err(e) => return store_down(e),
         },
         Err(reason) => Err(reason),
     };
-    super::i18n::scope(job.visitor.lang, || {
+    super::i18n::scope(lang, || {
         if sp.trace {
             trace_response(
                 state,
@@ -147,7 +151,7 @@ pub async fn finish_acs(state: &State, cfg: &Config, job: Acs) -> Reply {
         }
         match verified {
             Err(reason) => refuse(state, tenant, job.visitor, reason),
-            Ok((login, pending)) => {
+            Ok(login) => {
                 let return_to = pending.map_or_else(
                     || "/".to_string(),
                     |p| return_to::sanitize(Some(&p.return_to), cfg, index).to_string(),
@@ -163,22 +167,14 @@ pub async fn finish_acs(state: &State, cfg: &Config, job: Acs) -> Reply {
 
 /// Everything but the one-time checks: the started sign-in belongs to
 /// this tenant and this browser, and the response verifies against it.
-#[allow(clippy::type_complexity)]
 fn checked(
     tenant: &Tenant,
     sp: &SamlSp,
     job: &Acs,
-    pending: Option<Pending>,
+    pending: Option<&Pending>,
     now: u64,
-) -> Result<
-    (
-        crate::auth::VerifiedLogin,
-        crate::auth::OnceId,
-        Option<Pending>,
-    ),
-    &'static str,
-> {
-    match &pending {
+) -> Result<(crate::auth::VerifiedLogin, crate::auth::OnceId), &'static str> {
+    match pending {
         Some(p) if p.tenant != tenant.name => return Err("relay_state_of_another_tenant"),
         Some(p) if !job.flow_cookies.contains(&p.request_id) => {
             return Err("relay_state_not_this_browser")
@@ -186,25 +182,13 @@ fn checked(
         None if !job.relay.is_empty() => return Err("unknown_or_used_relay_state"),
         _ => {}
     }
-    let (login, once) = sp
-        .accept(
-            &tenant.name,
-            &job.origin,
-            &job.response,
-            pending.as_ref(),
-            now,
-        )
-        .map_err(|r| r.as_str())?;
-    Ok((login, once, pending))
+    sp.accept(&tenant.name, &job.origin, &job.response, pending, now)
+        .map_err(|r| r.as_str())
 }
 
 /// Refuses a response: metric, audit line, 401 page saying why in words.
 fn refuse(state: &State, tenant: &Tenant, visitor: Visitor, reason: &str) -> Reply {
-    state
-        .metrics
-        .refusals
-        .with_label_values(&["saml_response"])
-        .inc();
+    state.metrics.refused("saml_response", reason);
     state.audit(
         &tenant.name,
         Event::RefusedAssertion,
@@ -231,11 +215,6 @@ fn refuse(state: &State, tenant: &Tenant, visitor: Visitor, reason: &str) -> Rep
         message,
         &[("/.portero/sso/saml", "Try again")],
     )
-}
-
-/// The one-time store cannot be reached: nothing is signed in (fail closed).
-fn unavailable(state: &State, tenant: &Tenant, e: &crate::onetime::Unavailable) -> Reply {
-    super::shared_store_down(state, tenant, "SAML response not checked", e)
 }
 
 /// Records a received response in the tenant's SAML trace with the verdict.

@@ -178,11 +178,7 @@ fn refuse_jwt(
     return_to: &str,
     refused: &Refused,
 ) -> Reply {
-    state
-        .metrics
-        .refusals
-        .with_label_values(&["external_jwt"])
-        .inc();
+    state.metrics.refused("external_jwt", refused.as_str());
     let reason = format!("external SSO token refused: {refused}");
     state.audit(
         &tenant.name,
