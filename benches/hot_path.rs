@@ -270,6 +270,9 @@ fn identity_plan(c: &mut Criterion) {
             sid: &claims.sid,
             user: &claims.user,
             account: &member.account,
+            permissions: member.permissions,
+            impersonate: member.impersonate.as_deref(),
+            name: claims.name.as_deref(),
         };
         g.bench_with_input(
             BenchmarkId::new("cached/tenants", tenants),

@@ -34,10 +34,7 @@ pub fn prepare(
 ) -> pingora::Result<()> {
     // 1. Nothing the client sent may speak for Portero.
     tenant.headers.strip(upstream);
-    strip_own_cookies(
-        upstream,
-        &[&cfg.session.cookie_name, &cfg.session.classic_cookie_name],
-    );
+    strip_own_cookies(upstream, &cfg.session.all_names());
     // 2. Forwarding headers from what Portero trusts.
     let incoming = match arrival.forwarded_for {
         [] => None,

@@ -9,7 +9,7 @@ use crate::facts::{self, BadPath};
 pub use crate::identity::IdentityHeaders;
 use crate::identity::{AssertionClaims, Holder, Identity, Membership};
 use crate::members::{self, panel::PanelEndpoint, Source};
-use crate::session::{find_cookie_values, ClassicClaims, SessionClaims};
+use crate::session::{single_cookie_value, ClassicClaims, Refusal, SessionClaims};
 use crate::state::State;
 use crate::web::i18n::{self, Lang};
 use crate::web::{self, pages, tenant_page, Reply};
@@ -44,6 +44,8 @@ pub struct RequestView<'a> {
     pub cookies: Vec<&'a str>,
     /// `Origin`, checked on POSTs to Portero's own forms.
     pub origin: Option<&'a str>,
+    /// `Referer`, checked on those POSTs when there is no `Origin`.
+    pub referer: Option<&'a str>,
     /// `X-Forwarded-Uri` (Traefik) for forward-auth.
     pub forwarded_uri: Option<&'a str>,
     /// `X-Original-URI` (nginx `auth_request`) for forward-auth.
@@ -80,6 +82,8 @@ pub enum Deferred {
     SamlAcs(web::saml::Acs),
     /// An external SSO token, verified: its `jti` claimed.
     JwtCallback(web::signin::JwtSignIn),
+    /// A logout: the session ended, the other nodes told, then the answer.
+    Logout(web::signin::Logout),
     /// The panel's membership endpoint, about this user; then the decision
     /// is made again (from the cache).
     Members {
@@ -126,6 +130,9 @@ pub struct Seen<'r> {
     pub session: Option<SessionClaims>,
     /// The e-mail kept in the classic-login cookie.
     pub identified_as: Option<String>,
+    /// The request carried a session or classic-login cookie twice (one
+    /// may be planted): neither was believed.
+    pub cookie_conflict: bool,
     /// The language of the pages (the tenant's, else the browser's).
     pub lang: Lang,
 }
@@ -192,6 +199,11 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
     let now = state.now();
     let session = read_session(state, cfg, tenant, req, client_ip, now);
     let identified_as = read_classic(cfg, tenant, req, now);
+    let cookie_conflict = matches!(session, Err(Refusal::Ambiguous))
+        || identified_as.is_err();
+    if identified_as.is_err() {
+        refused_cookie(state, tenant, client_ip, Refusal::Ambiguous);
+    }
     let seen = Seen {
         req,
         tenant_index,
@@ -200,8 +212,9 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
         client_ip,
         peer_trusted,
         accepts_html: facts::accepts_html(req.accept, req.requested_with),
-        session,
-        identified_as,
+        session: session.ok(),
+        identified_as: identified_as.ok().flatten(),
+        cookie_conflict,
         // The browser's language was read into `ev.lang` above.
         lang: tenant.language.unwrap_or(ev.lang),
     };
@@ -268,11 +281,16 @@ fn decide_outcome(
                     name,
                 }),
             ) => {
+                // The membership's content is part of the key: a change of
+                // permissions, impersonation or name signs afresh at once.
                 let holder = Holder {
                     tenant: seen.tenant_index,
                     sid: &claims.sid,
                     user: &claims.user,
                     account: &m.account,
+                    permissions: m.permissions,
+                    impersonate: m.impersonate.as_deref(),
+                    name: claims.name.as_deref().or(name.as_deref()),
                 };
                 let (headers, reused) =
                     cfg.signed.get_or_sign_counted(holder, state.now(), |now| {
@@ -325,6 +343,11 @@ fn decide_outcome(
             };
             ("pick_account", Outcome::Reply(reply))
         }
+        // Signing in again would not help: the planted cookie stays.
+        Action::SignInPage | Action::Sso(_) if seen.cookie_conflict => (
+            "cookie_conflict",
+            Outcome::Reply(web::cookie_conflict(tenant)),
+        ),
         Action::SignInPage => (
             "sign_in",
             Outcome::Reply(web::to_sign_in_page(&seen.path_and_query())),
@@ -434,7 +457,9 @@ pub fn identity_headers(
     }))
 }
 
-/// The first session cookie that opens for this tenant; refusals are audited.
+/// The session cookie of this request, when there is exactly one (of the
+/// name used on this kind of listener) and it opens for this tenant and was
+/// not ended; refusals are audited.
 fn read_session(
     state: &State,
     cfg: &Config,
@@ -442,44 +467,68 @@ fn read_session(
     req: &RequestView<'_>,
     client: IpAddr,
     now: u64,
-) -> Option<SessionClaims> {
-    let reauth = tenant.reauth.or(cfg.session.reauth);
-    let revoked_before = state.revocations.revoked_before(&tenant.name);
-    let mut refusal = None;
-    for value in find_cookie_values(req.cookies.iter().copied(), &cfg.session.cookie_name) {
-        match SessionClaims::open(
-            &cfg.session.sealer,
-            &tenant.name,
-            value,
-            now,
-            reauth,
-            revoked_before,
-        ) {
-            Ok(c) => return Some(c),
-            Err(r) => refusal = Some(r),
-        }
+) -> Result<SessionClaims, Refusal> {
+    let name = cfg.session.session_name(req.tls);
+    let opened = match single_cookie_value(req.cookies.iter().copied(), name) {
+        Ok(None) => return Err(Refusal::Unreadable),
+        Ok(Some(value)) => open_session(state, cfg, tenant, value, now),
+        Err(()) => Err(Refusal::Ambiguous),
+    };
+    if let Err(r) = opened {
+        refused_cookie(state, tenant, client, r);
     }
-    if let Some(r) = refusal {
-        state.metrics.refused("session_cookie", r.as_str());
-        state.audit(
-            &tenant.name,
-            Event::RefusedCookie,
-            None,
-            Some(client),
-            r.as_str(),
-        );
-    }
-    None
+    opened
 }
 
-/// The e-mail kept by an earlier identifier-first choice, if its cookie opens.
-fn read_classic(cfg: &Config, tenant: &Tenant, req: &RequestView<'_>, now: u64) -> Option<String> {
-    find_cookie_values(
-        req.cookies.iter().copied(),
-        &cfg.session.classic_cookie_name,
-    )
-    .find_map(|v| ClassicClaims::open(&cfg.session.sealer, &tenant.name, v, now))
-    .map(|c| c.email)
+/// Opens one session cookie value and checks it against every revocation.
+fn open_session(
+    state: &State,
+    cfg: &Config,
+    tenant: &Tenant,
+    value: &str,
+    now: u64,
+) -> Result<SessionClaims, Refusal> {
+    let reauth = tenant.reauth.or(cfg.session.reauth);
+    let revoked_before = state.revocations.revoked_before(&tenant.name);
+    let claims = SessionClaims::open(
+        &cfg.session.sealer,
+        &tenant.name,
+        value,
+        now,
+        reauth,
+        revoked_before,
+    )?;
+    state
+        .ended
+        .check(&tenant.name, &claims.sid, &claims.user, claims.issued_at)?;
+    Ok(claims)
+}
+
+/// Counts and audits a refused session or classic-login cookie.
+fn refused_cookie(state: &State, tenant: &Tenant, client: IpAddr, r: Refusal) {
+    state.metrics.refused("session_cookie", r.as_str());
+    state.audit(
+        &tenant.name,
+        Event::RefusedCookie,
+        None,
+        Some(client),
+        r.as_str(),
+    );
+}
+
+/// The e-mail kept by an earlier identifier-first choice, if its cookie
+/// opens; `Err` when the cookie is there twice.
+#[allow(clippy::result_unit_err)]
+fn read_classic(
+    cfg: &Config,
+    tenant: &Tenant,
+    req: &RequestView<'_>,
+    now: u64,
+) -> Result<Option<String>, ()> {
+    let name = cfg.session.classic_name(req.tls);
+    Ok(single_cookie_value(req.cookies.iter().copied(), name)?
+        .and_then(|v| ClassicClaims::open(&cfg.session.sealer, &tenant.name, v, now))
+        .map(|c| c.email))
 }
 
 fn bad_path(tenant: &Tenant, bad: BadPath) -> Reply {

@@ -55,7 +55,9 @@ enum Command {
         config: PathBuf,
         /// The tenant.
         tenant: String,
-        /// list, add, set, remove, invite, resend, cancel, reseller, impersonate.
+        /// list, add, set, remove, invite, resend, cancel, reseller, impersonate,
+        /// or revoke (--user: end every session of that person now; any
+        /// membership source).
         action: String,
         #[arg(long)]
         account: Option<String>,
@@ -165,6 +167,13 @@ fn accounts(
         eprintln!("error: no tenant named {tenant:?}");
         return ExitCode::FAILURE;
     };
+    if action == "revoke" {
+        let user = fields
+            .iter()
+            .find(|(k, _)| *k == "user")
+            .and_then(|(_, v)| v.as_deref());
+        return revoke_person(cfg, tenant, user);
+    }
     if !matches!(t.members, MemberSource::Store) {
         eprintln!(
             "error: tenant {tenant:?} reads memberships from `{}`, not the embedded store",
@@ -259,6 +268,76 @@ fn accounts(
         });
     }
     code
+}
+
+/// `portero accounts TENANT revoke --user U`: ends every session of that
+/// person issued up to now. Written to `<data_dir>/ended-sessions.jsonl`
+/// (the Portero running on that data dir applies it within a second and
+/// tells the other nodes) and, with `[server].redis`, to Redis at once.
+/// Says clearly what could not be reached; exits 1 when no running node
+/// would learn of it.
+fn revoke_person(cfg: &config::Config, tenant: &str, user: Option<&str>) -> ExitCode {
+    let Some(user) = user.and_then(portero::auth::normalize_email) else {
+        eprintln!("error: revoke needs --user EMAIL");
+        return ExitCode::FAILURE;
+    };
+    let now = portero::clock::Clock::now(&portero::clock::SystemClock);
+    let ending = portero::session::Ending::person(tenant, &user, now);
+    let mut reached = false;
+    if let Some(dir) = &cfg.server.data_dir {
+        let file = dir.join("ended-sessions.jsonl");
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|()| portero::session::append_line(&file, &ending));
+        match (written, running_pid(&cfg.server.pid_file)) {
+            (Ok(()), Some(pid)) => {
+                println!(
+                    "written to {}; the running Portero (pid {pid}) applies it within a second",
+                    file.display()
+                );
+                reached = true;
+            }
+            (Ok(()), None) => println!(
+                "written to {}; no running Portero found on this data directory (it applies it when it starts)",
+                file.display()
+            ),
+            (Err(e), _) => eprintln!("error: cannot write {}: {e}", file.display()),
+        }
+    }
+    if let Some(r) = &cfg.server.redis {
+        let told = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| {
+                let shared = portero::onetime::OneTime::redis(&r.url, &r.prefix, r.timeout)?;
+                rt.block_on(shared.publish_endings(&[ending.to_json()]))
+                    .map_err(|e| e.to_string())
+            });
+        match told {
+            Ok(()) => {
+                println!("sent through Redis: every node applies it within a second");
+                reached = true;
+            }
+            Err(e) => eprintln!("error: Redis could not be reached, the other nodes are not told: {e}"),
+        }
+    }
+    if reached {
+        println!("sessions of {user} in {tenant} issued up to {now} are void");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "error: no running Portero was reached; use `POST /tenants/{tenant}/sessions/revoke` (user={user}) on the admin listener of each node"
+        );
+        ExitCode::FAILURE
+    }
+}
+
+/// The pid in the pid file, when that process is alive.
+fn running_pid(pid_file: &std::path::Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+        .ok()
+        .map(|()| pid)
 }
 
 fn load_or_report(path: &std::path::Path) -> Option<config::Loaded> {

@@ -6,7 +6,8 @@
 //! node when `[server].redis` is set: a browser may then start a sign-in on
 //! one node and finish it on another, and a token replayed to another node
 //! is still refused. The revocation marks ("force re-authentication now")
-//! travel through the same Redis ([`OneTime::sync_revocations`]).
+//! travel through the same Redis ([`OneTime::sync_revocations`]), and so
+//! do sessions ended early (a stream: [`OneTime::publish_endings`]).
 //!
 //! A check that cannot be made never passes: when Redis cannot be reached,
 //! every operation is an [`Unavailable`] error, which the sign-in turns into
@@ -120,6 +121,28 @@ impl OneTime {
         match &self.backend {
             Backend::Local(_) => Ok(HashMap::new()),
             Backend::Redis(r) => r.sync_revocations(local).await,
+        }
+    }
+
+    /// Appends ended sessions (JSON lines) to the stream every node reads.
+    /// Without Redis there is no one to tell.
+    pub async fn publish_endings(&self, lines: &[String]) -> Result<(), Unavailable> {
+        match &self.backend {
+            Backend::Local(_) => Ok(()),
+            Backend::Redis(r) => r.publish_endings(lines).await,
+        }
+    }
+
+    /// Up to `count` ended sessions appended to the stream after `cursor`
+    /// (`0-0`: from the start), and the cursor to ask from next.
+    pub async fn endings_after(
+        &self,
+        cursor: &str,
+        count: usize,
+    ) -> Result<(Vec<String>, String), Unavailable> {
+        match &self.backend {
+            Backend::Local(_) => Ok((Vec::new(), cursor.to_string())),
+            Backend::Redis(r) => r.endings_after(cursor, count).await,
         }
     }
 
@@ -313,6 +336,51 @@ impl Shared {
         self.run(cmd).await
     }
 
+    async fn publish_endings(&self, lines: &[String]) -> Result<(), Unavailable> {
+        for line in lines {
+            let mut cmd = redis::cmd("XADD");
+            cmd.arg(format!("{}ended", self.prefix))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(ENDINGS_KEPT)
+                .arg("*")
+                .arg("r")
+                .arg(line);
+            let _: String = self.run(cmd).await?;
+        }
+        Ok(())
+    }
+
+    async fn endings_after(
+        &self,
+        cursor: &str,
+        count: usize,
+    ) -> Result<(Vec<String>, String), Unavailable> {
+        let mut cmd = redis::cmd("XRANGE");
+        cmd.arg(format!("{}ended", self.prefix))
+            .arg(format!("({cursor}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(count);
+        let entries: Vec<(String, Vec<String>)> = self.run(cmd).await?;
+        let next = entries
+            .last()
+            .map_or_else(|| cursor.to_string(), |(id, _)| id.clone());
+        let lines = entries
+            .into_iter()
+            .filter_map(|(_, fields)| {
+                let mut it = fields.into_iter();
+                while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    if k == "r" {
+                        return Some(v);
+                    }
+                }
+                None
+            })
+            .collect();
+        Ok((lines, next))
+    }
+
     async fn sync_revocations(
         &self,
         local: &HashMap<String, u64>,
@@ -336,6 +404,10 @@ impl Shared {
         Ok(held)
     }
 }
+
+/// How many ended sessions the Redis stream keeps (about; older entries
+/// are trimmed, and nodes that read them already keep them on disk).
+const ENDINGS_KEPT: u64 = 1_000_000;
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)

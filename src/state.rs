@@ -6,7 +6,7 @@ use crate::audit::{AuditLog, Event, Record};
 use crate::clock::Clock;
 use crate::config::{self, Config, Diagnostic, Env};
 use crate::metrics::Metrics;
-use crate::session::Revocations;
+use crate::session::{EndedSessions, Ending, Revocations};
 use arc_swap::ArcSwap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -28,6 +28,8 @@ pub struct State {
     pub onetime: crate::onetime::OneTime,
     /// Per-tenant "force re-authentication now" marks.
     pub revocations: Revocations,
+    /// Sessions ended early: by logout, or every session of one person.
+    pub ended: EndedSessions,
     /// The time source; tests pass a fixed clock.
     pub clock: Arc<dyn Clock>,
     /// The audit log.
@@ -76,11 +78,22 @@ impl State {
                 .map_err(std::io::Error::other)?,
             None => crate::onetime::OneTime::local(1_000_000),
         };
+        let ended = EndedSessions::load(
+            config
+                .server
+                .data_dir
+                .as_ref()
+                .map(|d| d.join("ended-sessions.jsonl")),
+            crate::session::CAPACITY,
+            onetime.is_shared(),
+            clock.now(),
+        );
         Ok(State {
             config: ArcSwap::from_pointee(config),
             config_path,
             onetime,
             revocations,
+            ended,
             clock,
             audit,
             access,
@@ -219,6 +232,68 @@ impl State {
                     tracing::error!(tenant = %tenant, "cannot save the revocation mark: {e}");
                 }
                 tracing::info!(tenant = %tenant, "re-authentication forced on another node; adopted");
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends sessions (a logout, or every session of a person) on this node
+    /// at once, then tells the other nodes through Redis (when set). `Err`
+    /// says the other nodes are not told yet (it is retried every second);
+    /// the ending is in force here either way.
+    pub async fn end_sessions(&self, ending: &Ending) -> Result<(), String> {
+        let now = self.now();
+        let saved = self.ended.end(ending, now);
+        let shared = self.push_endings().await;
+        match (saved, shared) {
+            (Ok(_), Ok(())) => Ok(()),
+            (Err(e), _) => Err(format!("in force on this node, but not saved to disk: {e}")),
+            (Ok(_), Err(e)) => Err(format!("in force on this node; the other nodes are not told yet: {e}")),
+        }
+    }
+
+    /// Sends the endings made here to Redis.
+    async fn push_endings(&self) -> Result<(), crate::onetime::Unavailable> {
+        if !self.onetime.is_shared() || !self.ended.has_unshared() {
+            return Ok(());
+        }
+        let unshared = self.ended.take_unshared();
+        let lines: Vec<String> = unshared.iter().map(Ending::to_json).collect();
+        match self.onetime.publish_endings(&lines).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.ended.requeue(unshared);
+                Err(e)
+            }
+        }
+    }
+
+    /// Exchanges ended sessions with the other nodes and reads what the
+    /// command line appended to the file. Every second, from the refresher;
+    /// requests never wait on Redis for this (a node that cannot reach it
+    /// keeps refusing what it knows, and catches up when it can).
+    pub async fn sync_endings(&self) -> Result<(), crate::onetime::Unavailable> {
+        let now = self.now();
+        self.ended.read_new_lines(now);
+        if now % 60 == 0 {
+            self.ended.purge(now);
+        }
+        if !self.onetime.is_shared() {
+            return Ok(());
+        }
+        self.push_endings().await?;
+        let mut cursor = self.ended.cursor();
+        // At most 100 rounds of 1,000 per tick; the rest next second.
+        for _ in 0..100 {
+            let (lines, next) = self.onetime.endings_after(&cursor, 1000).await?;
+            for e in lines.iter().filter_map(|l| Ending::from_json(l)) {
+                self.ended.adopt(&e, now);
+            }
+            let done = lines.len() < 1000 || next == cursor;
+            cursor = next;
+            self.ended.set_cursor(cursor.clone());
+            if done {
+                break;
             }
         }
         Ok(())

@@ -92,11 +92,11 @@ fn each_tenant_gets_its_certificate_and_h2_is_offered() {
         let r = parse_response(&buf);
         assert_eq!(r.status, 302, "{}", r.body);
         let set = r.all("set-cookie").join("\n");
-        assert!(set.contains("portero_session=") && set.contains("Secure"), "{set}");
+        assert!(set.contains("__Host-portero_session=") && set.contains("Secure"), "{set}");
         // Forwarded requests say the client came over https.
-        let cookie = r.set_cookie("portero_session").unwrap();
+        let cookie = r.set_cookie("__Host-portero_session").unwrap();
         let mut s = handshake(tls_port, "panel.latincloud.test", &latin_cert, &[b"http/1.1"]).await;
-        let req = format!("GET / HTTP/1.1\r\nHost: panel.latincloud.test\r\nCookie: portero_session={cookie}\r\nConnection: close\r\n\r\n");
+        let req = format!("GET / HTTP/1.1\r\nHost: panel.latincloud.test\r\nCookie: __Host-portero_session={cookie}\r\nConnection: close\r\n\r\n");
         s.write_all(req.as_bytes()).await.unwrap();
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf).await;

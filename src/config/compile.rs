@@ -149,12 +149,48 @@ pub struct SessionSettings {
     pub sealer: Sealer,
     /// Default re-authentication period in seconds (`None`: never).
     pub reauth: Option<u64>,
-    /// The session cookie's name.
+    /// The session cookie's name (plain listeners).
     pub cookie_name: String,
-    /// The classic-login cookie's name.
+    /// The classic-login cookie's name (plain listeners).
     pub classic_cookie_name: String,
+    /// The session cookie's name on TLS listeners (`__Host-` + `cookie_name`).
+    pub tls_cookie_name: String,
+    /// The classic-login cookie's name on TLS listeners.
+    pub tls_classic_cookie_name: String,
     /// How long a classic-login choice is kept, in seconds.
     pub classic_ttl: u64,
+}
+
+impl SessionSettings {
+    /// The session cookie's name on a TLS listener (`__Host-` prefixed: no
+    /// sibling subdomain can plant it) or on a plain one. Only that name is
+    /// read on that kind of listener.
+    pub fn session_name(&self, tls: bool) -> &str {
+        if tls {
+            &self.tls_cookie_name
+        } else {
+            &self.cookie_name
+        }
+    }
+
+    /// The classic-login cookie's name on a TLS or a plain listener.
+    pub fn classic_name(&self, tls: bool) -> &str {
+        if tls {
+            &self.tls_classic_cookie_name
+        } else {
+            &self.classic_cookie_name
+        }
+    }
+
+    /// Every cookie name Portero uses (never forwarded to the panel).
+    pub fn all_names(&self) -> [&str; 4] {
+        [
+            &self.cookie_name,
+            &self.classic_cookie_name,
+            &self.tls_cookie_name,
+            &self.tls_classic_cookie_name,
+        ]
+    }
 }
 
 /// An upstream panel.
@@ -758,6 +794,13 @@ fn compile_session(cx: &mut Ctx<'_>, raw: RawSession) -> Option<SessionSettings>
             );
             None
         }
+        Some(n) if has_cookie_prefix(n.get_ref()) => {
+            cx.err(
+                n.span(),
+                "[session].cookie_name must not start with `__Host-` or `__Secure-`: Portero adds `__Host-` itself on TLS listeners (and a plain listener cannot set such a cookie)",
+            );
+            None
+        }
         Some(n) => Some(n.get_ref().clone()),
         None => Some("portero_session".to_string()),
     }?;
@@ -767,9 +810,18 @@ fn compile_session(cx: &mut Ctx<'_>, raw: RawSession) -> Option<SessionSettings>
         sealer,
         reauth,
         classic_cookie_name: format!("{cookie_name}_classic"),
+        tls_cookie_name: format!("{}{cookie_name}", crate::session::HOST_PREFIX),
+        tls_classic_cookie_name: format!("{}{cookie_name}_classic", crate::session::HOST_PREFIX),
         cookie_name,
         classic_ttl,
     })
+}
+
+/// Whether a cookie name starts with a prefix browsers give a meaning to
+/// (compared as browsers do: without regard to case).
+fn has_cookie_prefix(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with("__host-") || lower.starts_with("__secure-")
 }
 
 fn is_token(s: &str) -> bool {

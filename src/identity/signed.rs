@@ -5,8 +5,13 @@
 //!
 //! The cache belongs to one compiled configuration, so a reload (new
 //! memberships, header names or key) starts it afresh. It is consulted only
-//! after the session cookie has opened (revocation and `reauth` included).
+//! after the session cookie has opened (revocation and `reauth` included),
+//! and the membership looked up for this very request is part of the key
+//! (permissions, impersonation login, name): a change an administrator
+//! makes (a downgrade above all) reaches the next request, not the next
+//! half-TTL.
 
+use super::Permissions;
 use http::{HeaderName, HeaderValue};
 use moka::sync::Cache;
 use std::hash::{BuildHasher, RandomState};
@@ -16,9 +21,10 @@ use std::time::Duration;
 /// Identity headers ready to be set on a forwarded request.
 pub type IdentityHeaders = Arc<[(HeaderName, HeaderValue)]>;
 
-/// Who a cached set of headers was made for; compared in full on every hit,
-/// so a hash collision can only cost a signature, never hand one person's
-/// headers to another.
+/// Who a cached set of headers was made for, and with what membership;
+/// compared in full on every hit, so a hash collision can only cost a
+/// signature, never hand one person's headers (or yesterday's permissions)
+/// to another request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Holder<'a> {
     /// Index of the tenant in the configuration.
@@ -29,6 +35,12 @@ pub struct Holder<'a> {
     pub user: &'a str,
     /// The account entered.
     pub account: &'a str,
+    /// The permissions the membership grants now.
+    pub permissions: Permissions,
+    /// The panel login the membership acts as now.
+    pub impersonate: Option<&'a str>,
+    /// The display name the headers carry.
+    pub name: Option<&'a str>,
 }
 
 struct Entry {
@@ -36,6 +48,9 @@ struct Entry {
     sid: Box<str>,
     user: Box<str>,
     account: Box<str>,
+    permissions: Permissions,
+    impersonate: Option<Box<str>>,
+    name: Option<Box<str>>,
     issued_at: u64,
     headers: IdentityHeaders,
 }
@@ -46,6 +61,9 @@ impl Entry {
             && *self.sid == *h.sid
             && *self.user == *h.user
             && *self.account == *h.account
+            && self.permissions == h.permissions
+            && self.impersonate.as_deref() == h.impersonate
+            && self.name.as_deref() == h.name
     }
 }
 
@@ -111,6 +129,9 @@ impl SignedIdentities {
                 sid: holder.sid.into(),
                 user: holder.user.into(),
                 account: holder.account.into(),
+                permissions: holder.permissions,
+                impersonate: holder.impersonate.map(Into::into),
+                name: holder.name.map(Into::into),
                 issued_at: now,
                 headers: headers.clone(),
             }),
@@ -136,12 +157,17 @@ mod tests {
         h[0].1.to_str().unwrap().parse().unwrap()
     }
 
-    const ANA: Holder<'static> = Holder {
+    fn ana() -> Holder<'static> {
+        Holder {
         tenant: 0,
         sid: "s1",
         user: "ana@x.test",
         account: "x.test",
-    };
+        permissions: Permissions::default(),
+        impersonate: None,
+        name: None,
+        }
+    }
 
     #[test]
     fn reused_for_half_the_ttl_then_signed_again() {
@@ -151,35 +177,35 @@ mod tests {
             signs.set(signs.get() + 1);
             headers(now)
         };
-        assert_eq!(tag(&c.get_or_sign(ANA, 1000, sign)), 1000);
-        assert_eq!(tag(&c.get_or_sign(ANA, 1029, sign)), 1000);
+        assert_eq!(tag(&c.get_or_sign(ana(), 1000, sign)), 1000);
+        assert_eq!(tag(&c.get_or_sign(ana(), 1029, sign)), 1000);
         assert_eq!(signs.get(), 1);
-        assert_eq!(tag(&c.get_or_sign(ANA, 1030, sign)), 1030);
+        assert_eq!(tag(&c.get_or_sign(ana(), 1030, sign)), 1030);
         assert_eq!(signs.get(), 2);
     }
 
     #[test]
     fn a_clock_going_back_signs_again() {
         let c = SignedIdentities::new(100, 60);
-        c.get_or_sign(ANA, 1000, headers);
-        assert_eq!(tag(&c.get_or_sign(ANA, 990, headers)), 990);
+        c.get_or_sign(ana(), 1000, headers);
+        assert_eq!(tag(&c.get_or_sign(ana(), 990, headers)), 990);
     }
 
     #[test]
     fn never_shared_between_sessions_users_accounts_or_tenants() {
         let c = SignedIdentities::new(100, 60);
-        c.get_or_sign(ANA, 1000, |_| headers(1));
+        c.get_or_sign(ana(), 1000, |_| headers(1));
         let others = [
-            Holder { sid: "s2", ..ANA },
+            Holder { sid: "s2", ..ana() },
             Holder {
                 user: "bob@x.test",
-                ..ANA
+                ..ana()
             },
             Holder {
                 account: "y.test",
-                ..ANA
+                ..ana()
             },
-            Holder { tenant: 1, ..ANA },
+            Holder { tenant: 1, ..ana() },
         ];
         for (i, h) in others.into_iter().enumerate() {
             let got = c.get_or_sign(h, 1001, |_| headers(10 + i as u64));
@@ -192,15 +218,45 @@ mod tests {
     }
 
     #[test]
+    fn a_membership_change_is_signed_afresh_at_once() {
+        use crate::identity::Permission;
+        let c = SignedIdentities::new(100, 600);
+        let admin = Holder {
+            permissions: Permissions::of([Permission::Admin]),
+            ..ana()
+        };
+        c.get_or_sign(admin, 1000, |_| headers(1));
+        assert_eq!(tag(&c.get_or_sign(admin, 1001, |_| headers(9))), 1, "reused");
+        let changes = [
+            Holder {
+                permissions: Permissions::of([Permission::Technical]),
+                ..admin
+            },
+            Holder {
+                impersonate: Some("legacy"),
+                ..admin
+            },
+            Holder {
+                name: Some("Ana"),
+                ..admin
+            },
+        ];
+        for (i, h) in changes.into_iter().enumerate() {
+            let got = c.get_or_sign(h, 1002, |_| headers(20 + i as u64));
+            assert_eq!(tag(&got), 20 + i as u64, "{h:?} got stale headers");
+        }
+    }
+
+    #[test]
     fn a_colliding_key_is_a_miss_not_a_hit() {
         let c = SignedIdentities::new(100, 60);
-        c.get_or_sign(ANA, 1000, |_| headers(1));
-        // Plant ANA's entry under the key another holder hashes to.
+        c.get_or_sign(ana(), 1000, |_| headers(1));
+        // Plant ana()'s entry under the key another holder hashes to.
         let bob = Holder {
             user: "bob@x.test",
-            ..ANA
+            ..ana()
         };
-        let planted = c.cache.get(&c.keys.hash_one(ANA)).unwrap();
+        let planted = c.cache.get(&c.keys.hash_one(ana())).unwrap();
         c.cache.insert(c.keys.hash_one(bob), planted);
         assert_eq!(tag(&c.get_or_sign(bob, 1001, |_| headers(2))), 2);
     }

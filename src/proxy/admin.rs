@@ -3,6 +3,9 @@
 //!
 //! * `POST /tenants/{name}/reauth`: force re-authentication now; every
 //!   session of the tenant issued before this second stops working;
+//! * `POST /tenants/{name}/sessions/revoke` (form field `user`): revoke
+//!   this person's sessions: every session of that user in the tenant
+//!   issued up to this second stops working, on every node;
 //! * `POST /reload`: read the configuration file again (as SIGHUP does);
 //! * `GET /tenants/{name}/saml-trace`: the tenant's recent SAML exchanges,
 //!   decoded (signature values and certificates cut short);
@@ -216,6 +219,40 @@ impl Admin {
         }
     }
 
+    /// `POST /tenants/{name}/sessions/revoke` with `user`: ends every
+    /// session of that person issued up to now; 503 when the other nodes
+    /// could not be told (it is in force here, and retried every second).
+    async fn revoke_person(&self, tenant: &str, body: &[u8]) -> Response<Vec<u8>> {
+        let text = "text/plain; charset=utf-8";
+        if self.state.config().tenant_named(tenant).is_none() {
+            return reply(404, text, format!("no tenant named {tenant:?}\n"));
+        }
+        let Some(user) = form_urlencoded::parse(body)
+            .find(|(k, _)| k == "user")
+            .and_then(|(_, v)| crate::auth::normalize_email(&v))
+        else {
+            return reply(400, text, "the form field `user` (an e-mail) is required\n");
+        };
+        let now = self.state.now();
+        let ending = crate::session::Ending::person(tenant, &user, now);
+        let result = self.state.end_sessions(&ending).await;
+        let done = format!("sessions of {user} in {tenant} issued up to {now} are void");
+        self.state.audit(
+            tenant,
+            Event::ForceReauth,
+            Some(&user),
+            None,
+            &match &result {
+                Ok(()) => "sessions of this person revoked via admin API".to_string(),
+                Err(e) => format!("sessions of this person revoked via admin API; {e}"),
+            },
+        );
+        match result {
+            Ok(()) => reply(200, text, format!("{done}\n")),
+            Err(e) => reply(503, text, format!("{done} on this node; {e}; retried every second\n")),
+        }
+    }
+
     fn authorized(&self, session: &ServerSession) -> bool {
         let cfg = self.state.config();
         let Some(token) = cfg.server.admin_token.as_deref() else {
@@ -308,6 +345,20 @@ impl ServeHttp for Admin {
                         format!("revoked in memory, but could not save: {e}\n"),
                     ),
                 }
+            }
+            ("POST", p) if p.starts_with("/tenants/") && p.ends_with("/sessions/revoke") => {
+                if !self.authorized(session) {
+                    return reply(401, text, "admin token required\n");
+                }
+                let name = p["/tenants/".len()..p.len() - "/sessions/revoke".len()].to_string();
+                let mut body = Vec::new();
+                while let Ok(Some(chunk)) = session.read_request_body().await {
+                    if body.len() + chunk.len() > 64 * 1024 {
+                        return reply(413, text, "too large\n");
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                self.revoke_person(&name, &body).await
             }
             ("POST", "/reload") => {
                 if !self.authorized(session) {

@@ -231,6 +231,7 @@ impl ProxyHttp for Portero {
                 requested_with: header_str(req, "x-requested-with"),
                 cookies: header_all(req, "cookie"),
                 origin: header_str(req, ORIGIN),
+                referer: header_str(req, http::header::REFERER),
                 forwarded_uri: header_str(req, "x-forwarded-uri"),
                 original_uri: header_str(req, "x-original-uri"),
                 accept_language: header_str(req, http::header::ACCEPT_LANGUAGE),
@@ -315,6 +316,7 @@ impl ProxyHttp for Portero {
                     Deferred::JwtCallback(job) => {
                         web::signin::finish_jwt(&self.state, &cfg, job).await
                     }
+                    Deferred::Logout(job) => web::signin::finish_logout(&self.state, job).await,
                     Deferred::Members { .. } => Reply::empty(503),
                 };
                 write_reply(session, reply).await?;

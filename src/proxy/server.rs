@@ -187,6 +187,9 @@ impl BackgroundService for Refresher {
                     if let Err(e) = self.state.sync_revocations().await {
                         tracing::warn!("revocation marks not exchanged with the other nodes: {e}");
                     }
+                    if let Err(e) = self.state.sync_endings().await {
+                        tracing::warn!("ended sessions not exchanged with the other nodes: {e}");
+                    }
                     self.state.refresh_remote(false).await;
                     if let Some(access) = &self.state.access {
                         access.flush();

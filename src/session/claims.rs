@@ -49,6 +49,12 @@ pub enum Refusal {
     Revoked,
     /// Made in the future (clock skew beyond tolerance, or forged).
     FromTheFuture,
+    /// Ended by its logout (a copy of the cookie is refused too).
+    Ended,
+    /// Every session of this person was revoked by an administrator.
+    PersonRevoked,
+    /// The request carried two session cookies: neither is believed.
+    Ambiguous,
 }
 
 impl Refusal {
@@ -60,12 +66,25 @@ impl Refusal {
             Refusal::ReauthDue => "session older than the re-authentication period",
             Refusal::Revoked => "session revoked by force re-authentication",
             Refusal::FromTheFuture => "session issued in the future",
+            Refusal::Ended => "session ended by logout",
+            Refusal::PersonRevoked => "sessions of this person revoked by an administrator",
+            Refusal::Ambiguous => "two session cookies in one request (planted cookie?)",
         }
     }
 }
 
 /// Tolerated clock difference between nodes, in seconds.
 const SKEW: u64 = 60;
+
+/// The longest a session lives, whatever `reauth` says (`"never"`
+/// included): 400 days, the longest browsers keep a cookie. Every session
+/// expires, so a session ended early is remembered for a bounded time.
+pub const MAX_SESSION_LIFE: u64 = 400 * 86_400;
+
+/// How long a session lives under a re-authentication period (`None`: never).
+pub fn session_life(reauth: Option<u64>) -> u64 {
+    reauth.map_or(MAX_SESSION_LIFE, |r| r.min(MAX_SESSION_LIFE))
+}
 
 impl SessionClaims {
     /// Makes the claims of a new session from a verified login.
@@ -112,12 +131,18 @@ impl SessionClaims {
         if claims.issued_at < revoked_before {
             return Err(Refusal::Revoked);
         }
-        if let Some(period) = reauth {
-            if now.saturating_sub(claims.issued_at) >= period {
-                return Err(Refusal::ReauthDue);
-            }
+        if now.saturating_sub(claims.issued_at) >= session_life(reauth) {
+            return Err(Refusal::ReauthDue);
         }
         Ok(claims)
+    }
+
+    /// When this session expires under `reauth` (an ended session is
+    /// remembered until then).
+    pub fn expires_at(&self, reauth: Option<u64>) -> u64 {
+        self.issued_at
+            .saturating_add(session_life(reauth))
+            .saturating_add(SKEW)
     }
 }
 
@@ -164,6 +189,26 @@ fn random_id() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// The one value of cookie `name` in the request: `Ok(None)` when absent,
+/// `Err(())` when it is there more than once (a sibling subdomain or a
+/// network attacker may have planted one: neither is believed).
+#[allow(clippy::result_unit_err)]
+pub fn single_cookie_value<'a>(
+    cookie_headers: impl Iterator<Item = &'a str> + 'a,
+    name: &'a str,
+) -> Result<Option<&'a str>, ()> {
+    let mut values = find_cookie_values(cookie_headers, name);
+    match (values.next(), values.next()) {
+        (first, None) => Ok(first),
+        (Some(_), Some(_)) | (None, Some(_)) => Err(()),
+    }
+}
+
+/// The prefix of cookie names on TLS listeners: the browser keeps such a
+/// cookie only if it is `Secure`, `Path=/` and host-only, so no sibling
+/// subdomain (and no plain-HTTP page) can set one.
+pub const HOST_PREFIX: &str = "__Host-";
+
 /// Every value of cookie `name` in the request's `Cookie` headers.
 pub fn find_cookie_values<'a>(
     cookie_headers: impl Iterator<Item = &'a str> + 'a,
@@ -181,8 +226,7 @@ pub fn find_cookie_values<'a>(
 /// `Secure` on TLS listeners, lasting the re-authentication period.
 pub fn session_cookie(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> String {
     // "never" re-authenticates: keep the cookie for 400 days, the most browsers allow.
-    let max_age = max_age.unwrap_or(400 * 86_400);
-    build(name, value, secure, Some(max_age))
+    build(name, value, secure, Some(session_life(max_age)))
 }
 
 /// `Set-Cookie` for the classic-login choice.
@@ -243,7 +287,16 @@ mod tests {
             Err(Refusal::ReauthDue)
         );
         assert!(SessionClaims::open(&s, "a", &v, 1099, Some(100), 0).is_ok());
-        assert!(SessionClaims::open(&s, "a", &v, 99_999_999, None, 0).is_ok());
+        // "never" still ends after 400 days (the longest a browser keeps it).
+        assert!(SessionClaims::open(&s, "a", &v, 1000 + MAX_SESSION_LIFE - 1, None, 0).is_ok());
+        assert_eq!(
+            SessionClaims::open(&s, "a", &v, 1000 + MAX_SESSION_LIFE, None, 0),
+            Err(Refusal::ReauthDue)
+        );
+        assert_eq!(
+            SessionClaims::open(&s, "a", &v, 99_999_999, Some(u64::MAX), 0),
+            Err(Refusal::ReauthDue)
+        );
         assert_eq!(
             SessionClaims::open(&s, "a", &v, 1000, None, 1001),
             Err(Refusal::Revoked)
@@ -274,6 +327,18 @@ mod tests {
         let found: Vec<_> =
             find_cookie_values(headers.iter().copied(), "portero_session").collect();
         assert_eq!(found, vec!["xyz", "q"]);
+        assert_eq!(
+            single_cookie_value(headers.iter().copied(), "portero_session"),
+            Err(())
+        );
+        assert_eq!(single_cookie_value(headers.iter().copied(), "a"), Ok(Some("1")));
+        assert_eq!(single_cookie_value(headers.iter().copied(), "zz"), Ok(None));
+        // Spaces around the name do not make it another cookie.
+        let spaced = ["portero_session=a; portero_session =b"];
+        assert_eq!(
+            single_cookie_value(spaced.iter().copied(), "portero_session"),
+            Err(())
+        );
     }
 
     #[test]

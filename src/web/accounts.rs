@@ -123,7 +123,7 @@ pub fn choose(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
     let reauth = tenant.reauth.or(cfg.session.reauth);
     let left = reauth.map(|r| r.saturating_sub(state.now().saturating_sub(s.issued_at)));
     Reply::redirect(return_to).cookie(&session_cookie(
-        &cfg.session.cookie_name,
+        cfg.session.session_name(seen.req.tls),
         &sealed,
         seen.req.tls,
         left,

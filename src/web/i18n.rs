@@ -156,6 +156,15 @@ const SPANISH: &[(&str, &str)] = &[
     // Sign-out and refusals.
     ("You are signed out", "Sesión cerrada"),
     ("Your session has ended.", "Su sesión terminó."),
+    (
+        "Your session has ended on this server. The other servers are told as soon as they can be reached (usually within seconds).",
+        "Su sesión terminó en este servidor. Los demás servidores serán avisados en cuanto se los pueda alcanzar (normalmente en segundos).",
+    ),
+    ("Conflicting sign-in cookies", "Cookies de sesión en conflicto"),
+    (
+        "Your browser sent two sign-in cookies for {}; one of them may have been set by another site under the same domain, so neither is trusted. Remove this site's cookies in your browser (or use a private window), then sign in again.",
+        "Su navegador envió dos cookies de sesión para {}; una de ellas puede haberla puesto otro sitio del mismo dominio, así que no se confía en ninguna. Borre las cookies de este sitio en su navegador (o use una ventana privada) y vuelva a iniciar sesión.",
+    ),
     ("Sign-in refused", "Inicio de sesión rechazado"),
     (
         "The identity provider's answer could not be accepted. Nothing was signed in.",

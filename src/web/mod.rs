@@ -145,6 +145,7 @@ pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         ("/.portero/jwt/callback", "GET" | "HEAD") => {
             signin::jwt_callback(state, cfg, tenant, seen)
         }
+        ("/.portero/logout", "GET" | "HEAD" | "POST") => signin::logout(state, cfg, tenant, seen),
         _ => gate::Outcome::Reply(reply(state, cfg, tenant, seen)),
     }
 }
@@ -177,7 +178,6 @@ fn reply(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply
         ("/.portero/accounts", Post) => accounts::choose(state, cfg, tenant, seen),
         ("/.portero/invitations", Read) => invitations::show(state, tenant, seen),
         ("/.portero/invitations", Post) => invitations::decide(state, cfg, tenant, seen),
-        ("/.portero/logout", Read | Post) => signin::logout(state, cfg, tenant, seen),
         ("/.portero/jwks.json", Read) => Reply::with_body(
             200,
             "application/json",
@@ -277,6 +277,7 @@ fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
         accepts_html: seen.accepts_html && seen.req.original_uri.is_none(),
         session: seen.session.clone(),
         identified_as: seen.identified_as.clone(),
+        cookie_conflict: seen.cookie_conflict,
         lang: seen.lang,
     };
     match gate::judge(state, cfg, tenant, &judged) {
@@ -308,21 +309,54 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// Whether a form POST came from this host: an `Origin` header, when
-/// present, must name this very host (browsers send it on POSTs).
+/// Whether a form POST came from this very origin: the `Origin` header
+/// (else the `Referer`) must name the request's own scheme, host and port
+/// (default ports normalised; `Origin: null` and unreadable values are
+/// refused). A request with neither is not a browser's cross-site form
+/// (browsers send `Origin` on every POST) and is let through.
 pub fn same_origin(seen: &Seen<'_>) -> bool {
-    let Some(origin) = seen.req.origin else {
+    let Some(claimed) = seen.req.origin.or(seen.req.referer) else {
         return true;
     };
-    url::Url::parse(origin).is_ok_and(|u| {
-        let host = u.host_str().unwrap_or("");
-        let authority = match u.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_string(),
-        };
-        authority.eq_ignore_ascii_case(seen.req.authority)
-            || host.eq_ignore_ascii_case(seen.req.authority)
-    })
+    match (
+        origin_of(claimed),
+        own_origin(seen.req.tls, seen.req.authority),
+    ) {
+        (Some(theirs), Some(ours)) => theirs == ours,
+        _ => false,
+    }
+}
+
+/// Scheme, host and port (known defaults filled in) of a URL.
+fn origin_of(url: &str) -> Option<(String, String, u16)> {
+    let u = url::Url::parse(url).ok()?;
+    let host = u.host_str()?.to_ascii_lowercase();
+    Some((u.scheme().to_string(), host, u.port_or_known_default()?))
+}
+
+/// The origin a request reached: its listener's scheme and its `Host`.
+fn own_origin(tls: bool, authority: &str) -> Option<(String, String, u16)> {
+    if authority.is_empty() || authority.contains(['/', '@', '?', '#']) {
+        return None;
+    }
+    let scheme = if tls { "https" } else { "http" };
+    origin_of(&format!("{scheme}://{authority}/"))
+}
+
+/// The request carried Portero's session (or classic-login) cookie twice,
+/// so neither is believed; signing in again would not help while the other
+/// one (perhaps planted by a sibling site) is still in the browser.
+pub fn cookie_conflict(tenant: &Tenant) -> Reply {
+    tenant_page(
+        tenant,
+        400,
+        "Conflicting sign-in cookies",
+        &trf(
+            "Your browser sent two sign-in cookies for {}; one of them may have been set by another site under the same domain, so neither is trusted. Remove this site's cookies in your browser (or use a private window), then sign in again.",
+            &[&tenant.display_name],
+        ),
+        &[],
+    )
 }
 
 /// A page in the tenant's look: title, one sentence, links that lead on.

@@ -258,6 +258,12 @@ pub fn metadata(tenant: &Tenant, seen: &Seen<'_>) -> Reply {
 /// only sign its own browser out.
 pub fn slo(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     super::signin::audit_sign_out(state, tenant, seen, "SAML single logout");
+    // Ended here at once; the refresher tells the other nodes within a second.
+    if let Some(ending) = super::signin::ending_of(cfg, tenant, seen) {
+        if let Err(e) = state.ended.end(&ending, state.now()) {
+            tracing::error!(tenant = %tenant.name, "SAML single logout: session ended, but not saved: {e}");
+        }
+    }
     if tenant.saml.as_ref().is_some_and(|sp| sp.trace) {
         for (param, what) in [
             ("SAMLRequest", "LogoutRequest received"),

@@ -9,7 +9,9 @@ use crate::auth::{normalize_email, AuthMethod, OnceId, VerifiedLogin};
 use crate::config::{Config, Tenant};
 use crate::facts;
 use crate::gate::{idp_label, Outcome, Seen};
-use crate::session::{classic_cookie, clear_cookie, session_cookie, ClassicClaims, SessionClaims};
+use crate::session::{
+    classic_cookie, clear_cookie, session_cookie, ClassicClaims, Ending, SessionClaims,
+};
 use crate::state::State;
 use portero_policy::{decide, Action, ClassicReason, Facts, Idp, Rule, SessionFact, SsoMode};
 
@@ -74,7 +76,7 @@ pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
                 return Reply::html(500, super::internal_error_page());
             };
             Reply::redirect(&return_to).cookie(&classic_cookie(
-                &cfg.session.classic_cookie_name,
+                cfg.session.classic_name(seen.req.tls),
                 &sealed,
                 seen.req.tls,
                 cfg.session.classic_ttl,
@@ -234,12 +236,15 @@ pub fn complete(
     let reauth = tenant.reauth.or(cfg.session.reauth);
     Reply::redirect(return_to)
         .cookie(&session_cookie(
-            &cfg.session.cookie_name,
+            cfg.session.session_name(visitor.tls),
             &sealed,
             visitor.tls,
             reauth,
         ))
-        .cookie(&clear_cookie(&cfg.session.classic_cookie_name, visitor.tls))
+        .cookie(&clear_cookie(
+            cfg.session.classic_name(visitor.tls),
+            visitor.tls,
+        ))
 }
 
 /// Just-in-time provisioning (`provision = true`, tenants on the embedded
@@ -305,8 +310,11 @@ impl Visitor {
     }
 }
 
-/// `/.portero/logout`: ends the session and any classic-login choice.
-pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+/// `/.portero/logout`: ends the session server-side (its cookie, or any
+/// copy of it, is refused from now on, on every node) and any classic-login
+/// choice. The ending is told to the other nodes before the answer goes out
+/// ([`finish_logout`]).
+pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
     audit_sign_out(state, tenant, seen, "logout");
     // A SAML session of a tenant with single logout also ends at the IdP,
     // which sends the browser back to /.portero/saml/slo.
@@ -323,14 +331,80 @@ pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         }
         AuthMethod::Jwt => None,
     });
-    let reply = match at_idp {
+    let (reply, local_only) = match at_idp {
         Some(url) => {
             super::saml::trace_redirect(state, tenant, "LogoutRequest sent", &url);
-            Reply::redirect(&url)
+            (Reply::redirect(&url), None)
         }
-        None => signed_out_page(tenant),
+        None => (signed_out_page(tenant), Some(signed_out_here_only(tenant))),
     };
-    clear_session_cookies(reply, cfg, seen)
+    let clear = |r| clear_session_cookies(r, cfg, seen);
+    match ending_of(cfg, tenant, seen) {
+        Some(ending) => Outcome::Await(Box::new(crate::gate::Deferred::Logout(Logout {
+            tenant: tenant.name.clone(),
+            user: seen.session.as_ref().map(|s| s.user.clone()).unwrap_or_default(),
+            ending,
+            reply: clear(reply),
+            local_only: local_only.map(clear),
+            visitor: Visitor::of(seen),
+        }))),
+        None => Outcome::Reply(clear(reply)),
+    }
+}
+
+/// A logout whose ending is yet to be told to the other nodes.
+#[derive(Debug)]
+pub struct Logout {
+    tenant: String,
+    user: String,
+    ending: Ending,
+    reply: Reply,
+    local_only: Option<Reply>,
+    visitor: Visitor,
+}
+
+/// What ends the request's session, if it has one: that session, until it
+/// would have expired.
+pub fn ending_of(cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Option<Ending> {
+    let s = seen.session.as_ref()?;
+    Some(Ending::Session {
+        tenant: tenant.name.clone(),
+        sid: s.sid.clone(),
+        user: s.user.clone(),
+        until: s.expires_at(tenant.reauth.or(cfg.session.reauth)),
+    })
+}
+
+/// Ends the session (at once on this node), tells the other nodes, then
+/// answers. When Redis cannot be reached the session is still ended here
+/// (and the other nodes are told as soon as it answers): the log, the audit
+/// line and the page say so.
+pub async fn finish_logout(state: &State, job: Logout) -> Reply {
+    match state.end_sessions(&job.ending).await {
+        Ok(()) => job.reply,
+        Err(e) => {
+            tracing::error!(tenant = %job.tenant, "logout: {e}");
+            state.audit(
+                &job.tenant,
+                Event::SignOut,
+                Some(&job.user),
+                Some(job.visitor.client_ip),
+                &format!("logout: {e}"),
+            );
+            job.local_only.unwrap_or(job.reply)
+        }
+    }
+}
+
+/// The logout page when the other nodes could not be told yet.
+fn signed_out_here_only(tenant: &Tenant) -> Reply {
+    tenant_page(
+        tenant,
+        200,
+        "You are signed out",
+        "Your session has ended on this server. The other servers are told as soon as they can be reached (usually within seconds).",
+        &[("/.portero/login?return_to=%2F", "Sign in again")],
+    )
 }
 
 /// Audits the end of this request's session, if it had one.
@@ -357,14 +431,21 @@ pub fn signed_out_page(tenant: &Tenant) -> Reply {
     )
 }
 
-/// Adds the cookies that end Portero's session and classic-login choice.
+/// Adds the cookies that end Portero's session and classic-login choice
+/// (the names of this kind of listener; on TLS the plain names too, left
+/// from before `__Host-` names or from the plain listener).
 pub fn clear_session_cookies(reply: Reply, cfg: &Config, seen: &Seen<'_>) -> Reply {
-    reply
-        .cookie(&clear_cookie(&cfg.session.cookie_name, seen.req.tls))
-        .cookie(&clear_cookie(
-            &cfg.session.classic_cookie_name,
-            seen.req.tls,
-        ))
+    let tls = seen.req.tls;
+    let reply = reply
+        .cookie(&clear_cookie(cfg.session.session_name(tls), tls))
+        .cookie(&clear_cookie(cfg.session.classic_name(tls), tls));
+    if tls {
+        reply
+            .cookie(&clear_cookie(&cfg.session.cookie_name, tls))
+            .cookie(&clear_cookie(&cfg.session.classic_cookie_name, tls))
+    } else {
+        reply
+    }
 }
 
 fn facts_for<'a>(seen: &Seen<'_>, path: &'a str, identified_as: Option<&'a str>) -> Facts<'a> {
