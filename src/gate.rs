@@ -199,8 +199,7 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
     let now = state.now();
     let session = read_session(state, cfg, tenant, req, client_ip, now);
     let identified_as = read_classic(cfg, tenant, req, now);
-    let cookie_conflict = matches!(session, Err(Refusal::Ambiguous))
-        || identified_as.is_err();
+    let cookie_conflict = matches!(session, Err(Refusal::Ambiguous)) || identified_as.is_err();
     if identified_as.is_err() {
         refused_cookie(state, tenant, client_ip, Refusal::Ambiguous);
     }

@@ -318,7 +318,9 @@ fn revoke_person(cfg: &config::Config, tenant: &str, user: Option<&str>) -> Exit
                 println!("sent through Redis: every node applies it within a second");
                 reached = true;
             }
-            Err(e) => eprintln!("error: Redis could not be reached, the other nodes are not told: {e}"),
+            Err(e) => {
+                eprintln!("error: Redis could not be reached, the other nodes are not told: {e}")
+            }
         }
     }
     if reached {
@@ -334,7 +336,11 @@ fn revoke_person(cfg: &config::Config, tenant: &str, user: Option<&str>) -> Exit
 
 /// The pid in the pid file, when that process is alive.
 fn running_pid(pid_file: &std::path::Path) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
+    let pid: i32 = std::fs::read_to_string(pid_file)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
         .ok()
         .map(|()| pid)

@@ -248,7 +248,9 @@ impl State {
         match (saved, shared) {
             (Ok(_), Ok(())) => Ok(()),
             (Err(e), _) => Err(format!("in force on this node, but not saved to disk: {e}")),
-            (Ok(_), Err(e)) => Err(format!("in force on this node; the other nodes are not told yet: {e}")),
+            (Ok(_), Err(e)) => Err(format!(
+                "in force on this node; the other nodes are not told yet: {e}"
+            )),
         }
     }
 
@@ -275,7 +277,7 @@ impl State {
     pub async fn sync_endings(&self) -> Result<(), crate::onetime::Unavailable> {
         let now = self.now();
         self.ended.read_new_lines(now);
-        if now % 60 == 0 {
+        if now.is_multiple_of(60) {
             self.ended.purge(now);
         }
         if !self.onetime.is_shared() {

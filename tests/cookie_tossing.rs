@@ -28,7 +28,9 @@ fn two_session_cookies_are_refused_not_the_first_taken() {
         .is_some());
     // Together (one header, or two headers, whatever the order): no session.
     let both = [
-        vec![format!("portero_session={planted}; portero_session={victim}")],
+        vec![format!(
+            "portero_session={planted}; portero_session={victim}"
+        )],
         vec![
             format!("portero_session={victim}"),
             format!("other=1; portero_session ={planted}"),
@@ -60,7 +62,10 @@ fn two_classic_login_cookies_are_refused() {
     let (_up, p) = start();
     // Inside the tenant's netmasks (through a trusted proxy), where only the
     // identifier-first choice of a classic user reaches the panel's login.
-    let inside = |req: Req| req.from("127.0.0.2").header("X-Forwarded-For", "64.233.187.5");
+    let inside = |req: Req| {
+        req.from("127.0.0.2")
+            .header("X-Forwarded-For", "64.233.187.5")
+    };
     let host = "panel.latincloud.test";
     let r = p.send(inside(post_form(
         host,
@@ -69,7 +74,9 @@ fn two_classic_login_cookies_are_refused() {
     )));
     assert_eq!(r.status, 302, "{}", r.body);
     let classic = r.set_cookie("portero_session_classic").unwrap();
-    let r = p.send(inside(get(host, "/").cookie("portero_session_classic", &classic)));
+    let r = p.send(inside(
+        get(host, "/").cookie("portero_session_classic", &classic),
+    ));
     assert!(r.forwarded(), "the classic choice routes: {}", r.body);
     let r = p.send(inside(get(host, "/").html().header(
         "Cookie",
@@ -164,23 +171,41 @@ fn on_tls_the_session_cookie_is_host_prefixed_and_only_that_name_is_read() {
     assert!(set.contains("Secure") && set.contains("Path=/"), "{set}");
     assert!(!set.to_ascii_lowercase().contains("domain="), "{set}");
     let tls_session = r.set_cookie("__Host-portero_session").unwrap();
-    let ok = tls_get(tls_port, &cert, "/", &[format!("__Host-portero_session={tls_session}")]);
+    let ok = tls_get(
+        tls_port,
+        &cert,
+        "/",
+        &[format!("__Host-portero_session={tls_session}")],
+    );
     let got = ok.received();
     assert_eq!(got.one("x-portero-user"), Some("ana@nomask.test"));
     // Portero's cookies never reach the panel.
-    assert!(!got.get("cookie").iter().any(|c| c.contains("portero_session")), "{:?}", got.get("cookie"));
+    assert!(
+        !got.get("cookie")
+            .iter()
+            .any(|c| c.contains("portero_session")),
+        "{:?}",
+        got.get("cookie")
+    );
 
     // A valid session under the plain name — what a sibling subdomain or
     // the plain-HTTP side can plant — is not read on TLS.
     let planted = sign_in(&p, HOST, "nomask", "ana@nomask.test");
-    let r = tls_get(tls_port, &cert, "/", &[format!("portero_session={planted}")]);
+    let r = tls_get(
+        tls_port,
+        &cert,
+        "/",
+        &[format!("portero_session={planted}")],
+    );
     assert!(!r.forwarded(), "a plain-named session was believed on TLS");
     // Next to the real one it changes nothing (it is not the name read here).
     let r = tls_get(
         tls_port,
         &cert,
         "/",
-        &[format!("portero_session={planted}; __Host-portero_session={tls_session}")],
+        &[format!(
+            "portero_session={planted}; __Host-portero_session={tls_session}"
+        )],
     );
     assert_eq!(r.received().one("x-portero-user"), Some("ana@nomask.test"));
     // The `__Host-` cookie twice: refused.
@@ -192,7 +217,10 @@ fn on_tls_the_session_cookie_is_host_prefixed_and_only_that_name_is_read() {
             "__Host-portero_session={tls_session}; __Host-portero_session={tls_session}"
         )],
     );
-    assert!(!r.forwarded(), "two __Host- session cookies were let through");
+    assert!(
+        !r.forwarded(),
+        "two __Host- session cookies were let through"
+    );
     // The `__Host-` name means nothing on the plain listener.
     let r = p.send(get(HOST, "/").cookie("__Host-portero_session", &tls_session));
     assert!(!r.forwarded());
@@ -229,5 +257,8 @@ fn a_cookie_name_with_a_browser_prefix_is_a_config_error() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("portero.toml:") && err.contains("__Host-"), "{err}");
+    assert!(
+        err.contains("portero.toml:") && err.contains("__Host-"),
+        "{err}"
+    );
 }

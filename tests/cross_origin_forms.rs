@@ -42,18 +42,33 @@ fn the_sign_in_form_refuses_another_port_or_scheme() {
     let accepted = [
         ("Origin", "http://panel.latincloud.test"),
         ("Origin", "HTTP://Panel.LatinCloud.test:80"),
-        ("Referer", "http://panel.latincloud.test/.portero/login?return_to=%2F"),
+        (
+            "Referer",
+            "http://panel.latincloud.test/.portero/login?return_to=%2F",
+        ),
     ];
     for (k, v) in accepted {
         let r = submit(&p, HOST, Some((k, v)));
         assert_eq!(r.status, 302, "{k}: {v} was refused: {}", r.body);
     }
     // The request's own port counts, default ports normalised.
-    let r = submit(&p, "panel.latincloud.test:80", Some(("Origin", "http://panel.latincloud.test")));
+    let r = submit(
+        &p,
+        "panel.latincloud.test:80",
+        Some(("Origin", "http://panel.latincloud.test")),
+    );
     assert_eq!(r.status, 302, "{}", r.body);
-    let r = submit(&p, "panel.latincloud.test:8443", Some(("Origin", "http://panel.latincloud.test:8443")));
+    let r = submit(
+        &p,
+        "panel.latincloud.test:8443",
+        Some(("Origin", "http://panel.latincloud.test:8443")),
+    );
     assert_eq!(r.status, 302, "{}", r.body);
-    let r = submit(&p, "panel.latincloud.test:8443", Some(("Origin", "http://panel.latincloud.test")));
+    let r = submit(
+        &p,
+        "panel.latincloud.test:8443",
+        Some(("Origin", "http://panel.latincloud.test")),
+    );
     assert_eq!(r.status, 403, "{}", r.body);
     // Neither header: not a browser's cross-site form.
     assert_eq!(submit(&p, HOST, None).status, 302);

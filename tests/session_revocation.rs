@@ -83,7 +83,11 @@ fn a_copied_cookie_is_refused_after_logout() {
     let r = p.send(get(HOST, "/home").html().cookie("portero_session", &cookie));
     assert_eq!(r.status, 302, "{}", r.body);
     assert!(r.location().contains("login"), "{}", r.location());
-    assert!(p.audit().contains("session ended by logout"), "{}", p.audit());
+    assert!(
+        p.audit().contains("session ended by logout"),
+        "{}",
+        p.audit()
+    );
     // Only that session: the same person's other session goes on.
     assert!(signed_in(&p, &other_device));
     // Kept on disk for a restart, until the session would have expired.

@@ -159,13 +159,13 @@ mod tests {
 
     fn ana() -> Holder<'static> {
         Holder {
-        tenant: 0,
-        sid: "s1",
-        user: "ana@x.test",
-        account: "x.test",
-        permissions: Permissions::default(),
-        impersonate: None,
-        name: None,
+            tenant: 0,
+            sid: "s1",
+            user: "ana@x.test",
+            account: "x.test",
+            permissions: Permissions::default(),
+            impersonate: None,
+            name: None,
         }
     }
 
@@ -226,7 +226,11 @@ mod tests {
             ..ana()
         };
         c.get_or_sign(admin, 1000, |_| headers(1));
-        assert_eq!(tag(&c.get_or_sign(admin, 1001, |_| headers(9))), 1, "reused");
+        assert_eq!(
+            tag(&c.get_or_sign(admin, 1001, |_| headers(9))),
+            1,
+            "reused"
+        );
         let changes = [
             Holder {
                 permissions: Permissions::of([Permission::Technical]),

@@ -249,7 +249,11 @@ impl Admin {
         );
         match result {
             Ok(()) => reply(200, text, format!("{done}\n")),
-            Err(e) => reply(503, text, format!("{done} on this node; {e}; retried every second\n")),
+            Err(e) => reply(
+                503,
+                text,
+                format!("{done} on this node; {e}; retried every second\n"),
+            ),
         }
     }
 

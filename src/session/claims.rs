@@ -331,7 +331,10 @@ mod tests {
             single_cookie_value(headers.iter().copied(), "portero_session"),
             Err(())
         );
-        assert_eq!(single_cookie_value(headers.iter().copied(), "a"), Ok(Some("1")));
+        assert_eq!(
+            single_cookie_value(headers.iter().copied(), "a"),
+            Ok(Some("1"))
+        );
         assert_eq!(single_cookie_value(headers.iter().copied(), "zz"), Ok(None));
         // Spaces around the name do not make it another cookie.
         let spaced = ["portero_session=a; portero_session =b"];

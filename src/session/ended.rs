@@ -243,7 +243,13 @@ impl EndedSessions {
     }
 
     /// Whether the session `sid` of `user`, issued at `issued_at`, was ended.
-    pub fn check(&self, tenant: &str, sid: &str, user: &str, issued_at: u64) -> Result<(), Refusal> {
+    pub fn check(
+        &self,
+        tenant: &str,
+        sid: &str,
+        user: &str,
+        issued_at: u64,
+    ) -> Result<(), Refusal> {
         let inner = self.read();
         if inner
             .sessions
@@ -458,7 +464,10 @@ mod tests {
             until: 1000,
         };
         e.end(&mark, 100).unwrap();
-        assert_eq!(e.check("t", "s", "ana@x.test", 100), Err(Refusal::PersonRevoked));
+        assert_eq!(
+            e.check("t", "s", "ana@x.test", 100),
+            Err(Refusal::PersonRevoked)
+        );
         assert_eq!(e.check("t", "s", "ana@x.test", 101), Ok(()));
         assert_eq!(e.check("t", "s", "bob@x.test", 50), Ok(()));
     }
@@ -475,7 +484,10 @@ mod tests {
         // Expired ones make room first.
         let e = EndedSessions::load(None, 1, false, 100);
         e.end(&logout("s1", 150), 100).unwrap();
-        assert!(matches!(e.end(&logout("s2", 500), 160).unwrap(), Some(Ending::Session { .. })));
+        assert!(matches!(
+            e.end(&logout("s2", 500), 160).unwrap(),
+            Some(Ending::Session { .. })
+        ));
         assert_eq!(e.len(), (1, 0));
     }
 

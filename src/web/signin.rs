@@ -342,7 +342,11 @@ pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
     match ending_of(cfg, tenant, seen) {
         Some(ending) => Outcome::Await(Box::new(crate::gate::Deferred::Logout(Logout {
             tenant: tenant.name.clone(),
-            user: seen.session.as_ref().map(|s| s.user.clone()).unwrap_or_default(),
+            user: seen
+                .session
+                .as_ref()
+                .map(|s| s.user.clone())
+                .unwrap_or_default(),
             ending,
             reply: clear(reply),
             local_only: local_only.map(clear),
