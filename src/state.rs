@@ -40,6 +40,8 @@ pub struct State {
     pub remote: crate::remote::Keeper,
     /// Each tenant's recent SAML exchanges (admin listener).
     pub saml_trace: crate::auth::saml::trace::SamlTrace,
+    /// Where SAML responses are verified (off the request workers, bounded).
+    pub saml_verify: crate::auth::saml::VerifyPool,
     /// The configuration file's modification time and size when last read
     /// (changes trigger a reload when `[server].watch_config`).
     config_stamp: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
@@ -76,6 +78,8 @@ impl State {
                 .map_err(std::io::Error::other)?,
             None => crate::onetime::OneTime::local(1_000_000),
         };
+        let saml_verify =
+            crate::auth::saml::VerifyPool::per_core(config.server.saml_verify_timeout);
         Ok(State {
             config: ArcSwap::from_pointee(config),
             config_path,
@@ -88,6 +92,7 @@ impl State {
             remote,
             store,
             saml_trace: Default::default(),
+            saml_verify,
             config_stamp,
         })
     }
