@@ -25,6 +25,7 @@
 //! for it: xmlsec still verifies every signature, and its network and file
 //! input is switched off as well ([`super::xmlsec_io`]).
 
+use super::Refusal;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
@@ -76,28 +77,6 @@ const DIGEST_METHODS: &[&str] = &[
     "http://www.w3.org/2001/04/xmlenc#sha512",
 ];
 
-/// Why a document was refused before its signatures were looked at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unfit {
-    /// Not well-formed, a DTD or a processing instruction.
-    Malformed,
-    /// Over one of the size limits.
-    TooComplex,
-    /// Two elements with the same ID.
-    DuplicateId,
-    /// No assertion, more than one, or an encrypted one.
-    AssertionCount,
-    /// A NameID split by a comment, CDATA or a child element.
-    NameIdNotPlainText,
-    /// A signature that is not shaped like a SAML signature (placement,
-    /// elements, counts, algorithms).
-    SignatureShape,
-    /// A transform other than enveloped-signature and canonicalisation.
-    Transform,
-    /// A reference URI other than `""` or `#id` of the signed element.
-    ReferenceUri,
-}
-
 /// What is known of the element a signature sits in.
 #[derive(Debug, Default)]
 struct Signature {
@@ -131,7 +110,7 @@ struct Open {
 
 /// Reads `xml` once and refuses it unless it has the shape described in
 /// the module documentation.
-pub fn check(xml: &str) -> Result<(), Unfit> {
+pub fn check(xml: &str) -> Result<(), Refusal> {
     let mut reader = NsReader::from_str(xml);
     let mut open: Vec<Open> = Vec::new();
     let mut ids: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -141,7 +120,7 @@ pub fn check(xml: &str) -> Result<(), Unfit> {
     let mut in_name_id = false;
     let mut signature: Option<Signature> = None;
     loop {
-        let (ns, event) = reader.read_resolved_event().map_err(|_| Unfit::Malformed)?;
+        let (ns, event) = reader.read_resolved_event().map_err(|_| Refusal::Malformed)?;
         let ns = match ns {
             ResolveResult::Bound(n) => Some(n.0.to_vec()),
             _ => None,
@@ -153,11 +132,11 @@ pub fn check(xml: &str) -> Result<(), Unfit> {
                 Event::End(ref e) if e.local_name().as_ref() == b"NameID" => {
                     in_name_id = false;
                 }
-                _ => return Err(Unfit::NameIdNotPlainText),
+                _ => return Err(Refusal::NameIdNotPlainText),
             }
         }
         let (start, empty) = match event {
-            Event::DocType(_) | Event::PI(_) => return Err(Unfit::Malformed),
+            Event::DocType(_) | Event::PI(_) => return Err(Refusal::Malformed),
             Event::Eof => break,
             Event::Start(e) => (e, false),
             Event::Empty(e) => (e, true),
@@ -175,20 +154,20 @@ pub fn check(xml: &str) -> Result<(), Unfit> {
         };
         elements += 1;
         if elements > MAX_ELEMENTS || open.len() >= MAX_DEPTH {
-            return Err(Unfit::TooComplex);
+            return Err(Refusal::TooComplex);
         }
         let local = start.local_name().as_ref().to_vec();
         let id = element_ids(&reader, &start, &mut ids)?;
         let in_saml = |want: &[u8]| ns.as_deref() == Some(want);
         match local.as_slice() {
             b"Assertion" if in_saml(SAML) => assertions += 1,
-            b"EncryptedAssertion" => return Err(Unfit::AssertionCount),
+            b"EncryptedAssertion" => return Err(Refusal::AssertionCount),
             b"NameID" if !empty => in_name_id = true,
             _ => {}
         }
         let is_signature = ns.as_deref() == Some(DSIG) && local == b"Signature";
         if open.is_empty() && !(ns.as_deref() == Some(SAMLP) && local == b"Response") {
-            return Err(Unfit::Malformed);
+            return Err(Refusal::Malformed);
         }
         if let Some(sig) = signature.as_mut() {
             let parent = open.last().map_or(&b""[..], |o| o.local.as_slice());
@@ -196,15 +175,15 @@ pub fn check(xml: &str) -> Result<(), Unfit> {
         } else if is_signature {
             signatures += 1;
             if signatures > MAX_SIGNATURES {
-                return Err(Unfit::SignatureShape);
+                return Err(Refusal::SignatureShape);
             }
-            let parent = open.last().ok_or(Unfit::SignatureShape)?;
+            let parent = open.last().ok_or(Refusal::SignatureShape)?;
             let signed_element = matches!(
                 (parent.ns.as_deref(), parent.local.as_slice()),
                 (Some(SAMLP), b"Response") | (Some(SAML), b"Assertion")
             );
             if !signed_element || empty {
-                return Err(Unfit::SignatureShape);
+                return Err(Refusal::SignatureShape);
             }
             signature = Some(Signature {
                 depth: open.len() + 1,
@@ -214,17 +193,17 @@ pub fn check(xml: &str) -> Result<(), Unfit> {
             });
         } else if ns.as_deref() == Some(DSIG) {
             // XML-DSig elements outside a signature have no business here.
-            return Err(Unfit::SignatureShape);
+            return Err(Refusal::SignatureShape);
         }
         if !empty {
             open.push(Open { ns, local, id });
         }
     }
     if signature.is_some() || !open.is_empty() {
-        return Err(Unfit::Malformed);
+        return Err(Refusal::Malformed);
     }
     if assertions != 1 {
-        return Err(Unfit::AssertionCount);
+        return Err(Refusal::AssertionCount);
     }
     Ok(())
 }
@@ -235,14 +214,14 @@ fn element_ids(
     reader: &NsReader<&[u8]>,
     start: &BytesStart<'_>,
     ids: &mut std::collections::HashSet<String>,
-) -> Result<Option<String>, Unfit> {
+) -> Result<Option<String>, Refusal> {
     let mut id = None;
     let mut count = 0usize;
     for attr in start.attributes() {
-        let attr = attr.map_err(|_| Unfit::Malformed)?;
+        let attr = attr.map_err(|_| Refusal::Malformed)?;
         count += 1;
         if count > MAX_ATTRIBUTES {
-            return Err(Unfit::TooComplex);
+            return Err(Refusal::TooComplex);
         }
         let (ns, local) = reader.resolver().resolve_attribute(attr.key);
         let local = local.as_ref();
@@ -252,10 +231,10 @@ fn element_ids(
         }
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|_| Unfit::Malformed)?
+            .map_err(|_| Refusal::Malformed)?
             .into_owned();
         if !ids.insert(value.clone()) {
-            return Err(Unfit::DuplicateId);
+            return Err(Refusal::DuplicateId);
         }
         if local == b"ID" && attr.key.prefix().is_none() {
             id = Some(value);
@@ -275,8 +254,8 @@ fn signature_part(
     ns: Option<&[u8]>,
     local: &[u8],
     start: &BytesStart<'_>,
-) -> Result<(), Unfit> {
-    let ns = ns.ok_or(Unfit::SignatureShape)?;
+) -> Result<(), Refusal> {
+    let ns = ns.ok_or(Refusal::SignatureShape)?;
     let algorithm = || attribute(start, b"Algorithm");
     let count = match (parent, ns, local) {
         (b"Signature", DSIG, b"SignedInfo") => &mut sig.signed_info,
@@ -284,13 +263,13 @@ fn signature_part(
         (b"Signature", DSIG, b"KeyInfo") => &mut sig.key_info,
         (b"SignedInfo", DSIG, b"CanonicalizationMethod") => {
             if !algorithm()?.is_some_and(|a| C14N.contains(&a.as_str())) {
-                return Err(Unfit::SignatureShape);
+                return Err(Refusal::SignatureShape);
             }
             &mut sig.c14n_method
         }
         (b"SignedInfo", DSIG, b"SignatureMethod") => {
             if !algorithm()?.is_some_and(|a| SIGNATURE_METHODS.contains(&a.as_str())) {
-                return Err(Unfit::SignatureShape);
+                return Err(Refusal::SignatureShape);
             }
             &mut sig.signature_method
         }
@@ -303,7 +282,7 @@ fn signature_part(
             let allowed =
                 algorithm()?.is_some_and(|a| a == ENVELOPED || C14N.contains(&a.as_str()));
             if !allowed {
-                return Err(Unfit::Transform);
+                return Err(Refusal::ForbiddenTransform);
             }
             &mut sig.transform
         }
@@ -312,10 +291,10 @@ fn signature_part(
         }
         // Anything else inside a transform (an XPath expression, a
         // stylesheet) means a transform of another kind.
-        (b"Transform", _, _) => return Err(Unfit::Transform),
+        (b"Transform", _, _) => return Err(Refusal::ForbiddenTransform),
         (b"Reference", DSIG, b"DigestMethod") => {
             if !algorithm()?.is_some_and(|a| DIGEST_METHODS.contains(&a.as_str())) {
-                return Err(Unfit::SignatureShape);
+                return Err(Refusal::SignatureShape);
             }
             &mut sig.digest_method
         }
@@ -328,20 +307,20 @@ fn signature_part(
         | (b"RSAKeyValue", DSIG, b"Modulus" | b"Exponent")
         | (b"KeyValue", DSIG11, b"ECKeyValue")
         | (b"ECKeyValue", DSIG11, b"NamedCurve" | b"PublicKey") => &mut sig.key_items,
-        _ => return Err(Unfit::SignatureShape),
+        _ => return Err(Refusal::SignatureShape),
     };
     *count += 1;
     if sig.key_items > MAX_KEYINFO_ITEMS {
-        return Err(Unfit::TooComplex);
+        return Err(Refusal::TooComplex);
     }
     Ok(())
 }
 
 /// A reference may name only the element its signature sits in: `#` and
 /// that element's `ID`, or `""` when that element is the root.
-fn check_reference_uri(sig: &Signature, uri: Option<String>) -> Result<(), Unfit> {
+fn check_reference_uri(sig: &Signature, uri: Option<String>) -> Result<(), Refusal> {
     let Some(uri) = uri else {
-        return Err(Unfit::ReferenceUri);
+        return Err(Refusal::ForbiddenReference);
     };
     let ok = match uri.strip_prefix('#') {
         Some(id) => !id.is_empty() && sig.parent_id.as_deref() == Some(id),
@@ -350,12 +329,12 @@ fn check_reference_uri(sig: &Signature, uri: Option<String>) -> Result<(), Unfit
     if ok {
         Ok(())
     } else {
-        Err(Unfit::ReferenceUri)
+        Err(Refusal::ForbiddenReference)
     }
 }
 
 /// A finished signature must have had exactly one of each required part.
-fn complete(sig: &Signature) -> Result<(), Unfit> {
+fn complete(sig: &Signature) -> Result<(), Refusal> {
     let once = [
         sig.signed_info,
         sig.signature_value,
@@ -367,17 +346,17 @@ fn complete(sig: &Signature) -> Result<(), Unfit> {
     ];
     if once.iter().any(|&n| n != 1) || sig.key_info > 1 || sig.transforms > 1 || sig.transform > 2
     {
-        return Err(Unfit::SignatureShape);
+        return Err(Refusal::SignatureShape);
     }
     Ok(())
 }
 
 /// The value of the unprefixed attribute `name`.
-fn attribute(start: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, Unfit> {
+fn attribute(start: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, Refusal> {
     for attr in start.attributes() {
-        let attr = attr.map_err(|_| Unfit::Malformed)?;
+        let attr = attr.map_err(|_| Refusal::Malformed)?;
         if attr.key.as_ref() == name {
-            let value = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|_| Unfit::Malformed)?;
+            let value = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|_| Refusal::Malformed)?;
             return Ok(Some(value.into_owned()));
         }
     }
@@ -446,7 +425,7 @@ mod tests {
         for t in [xslt, xpath, xpath2, base64, no_algorithm, &smuggled] {
             assert_eq!(
                 check(&with_response_transforms(t)),
-                Err(Unfit::Transform),
+                Err(Refusal::ForbiddenTransform),
                 "{t}"
             );
         }
@@ -455,7 +434,7 @@ mod tests {
         );
         assert_eq!(
             check(&with_response_transforms(&three)),
-            Err(Unfit::SignatureShape)
+            Err(Refusal::SignatureShape)
         );
     }
 
@@ -474,16 +453,16 @@ mod tests {
             "//example.test/x",
         ] {
             let doc = response(&signature(uri, &usual_transforms(), KEY_INFO), "");
-            assert_eq!(check(&doc), Err(Unfit::ReferenceUri), "{uri}");
+            assert_eq!(check(&doc), Err(Refusal::ForbiddenReference), "{uri}");
         }
         // No URI at all, and "" when the signature is not in the root.
         let no_uri = signature("#_r", &usual_transforms(), "").replace(r##" URI="#_r""##, "");
-        assert_eq!(check(&response(&no_uri, "")), Err(Unfit::ReferenceUri));
+        assert_eq!(check(&response(&no_uri, "")), Err(Refusal::ForbiddenReference));
         let doc = response("", "").replace(
             &signature("#_a", &usual_transforms(), KEY_INFO),
             &signature("", &usual_transforms(), ""),
         );
-        assert_eq!(check(&doc), Err(Unfit::ReferenceUri));
+        assert_eq!(check(&doc), Err(Refusal::ForbiddenReference));
     }
 
     #[test]
@@ -511,7 +490,7 @@ mod tests {
         for (i, doc) in cases.iter().enumerate() {
             let got = check(doc);
             assert!(
-                matches!(got, Err(Unfit::SignatureShape | Unfit::NameIdNotPlainText)),
+                matches!(got, Err(Refusal::SignatureShape | Refusal::NameIdNotPlainText)),
                 "case {i}: {got:?}"
             );
         }
@@ -520,17 +499,17 @@ mod tests {
     #[test]
     fn documents_over_the_limits_are_refused_before_any_work() {
         let many = "<saml:Attribute/>".repeat(MAX_ELEMENTS);
-        assert_eq!(check(&response("", &many)), Err(Unfit::TooComplex));
+        assert_eq!(check(&response("", &many)), Err(Refusal::TooComplex));
         let deep = format!(
             "{}{}",
             "<x:a xmlns:x=\"urn:x\">".repeat(MAX_DEPTH),
             "</x:a>".repeat(MAX_DEPTH)
         );
-        assert_eq!(check(&response("", &deep)), Err(Unfit::TooComplex));
+        assert_eq!(check(&response("", &deep)), Err(Refusal::TooComplex));
         let attrs: String = (0..=MAX_ATTRIBUTES).map(|i| format!(" a{i}=\"v\"")).collect();
         assert_eq!(
             check(&response("", &format!("<x:a xmlns:x=\"urn:x\"{attrs}/>"))),
-            Err(Unfit::TooComplex)
+            Err(Refusal::TooComplex)
         );
     }
 
@@ -542,7 +521,7 @@ mod tests {
             r#"<x:a xmlns:x="urn:x" Id="_a"/>"#,
             r#"<x:a xmlns:x="urn:x" x:ID="_r"/>"#,
         ] {
-            assert_eq!(check(&response("", dup)), Err(Unfit::DuplicateId), "{dup}");
+            assert_eq!(check(&response("", dup)), Err(Refusal::DuplicateId), "{dup}");
         }
     }
 
@@ -553,28 +532,28 @@ mod tests {
             "<?xml version=\"1.0\"?>",
             "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY a \"aaaa\">]>",
         );
-        assert_eq!(check(&dtd), Err(Unfit::Malformed));
+        assert_eq!(check(&dtd), Err(Refusal::Malformed));
         let pi = doc.replace(
             "<?xml version=\"1.0\"?>",
             "<?xml version=\"1.0\"?><?xml-stylesheet href=\"http://127.0.0.1:9/\"?>",
         );
-        assert_eq!(check(&pi), Err(Unfit::Malformed));
+        assert_eq!(check(&pi), Err(Refusal::Malformed));
         assert_eq!(
             check(&doc.replace("samlp:Response", "samlp:LogoutResponse")),
-            Err(Unfit::Malformed)
+            Err(Refusal::Malformed)
         );
         assert_eq!(
             check(&response("", "<saml:EncryptedAssertion/>")),
-            Err(Unfit::AssertionCount)
+            Err(Refusal::AssertionCount)
         );
         assert_eq!(
             check(&response("", r#"<saml:Assertion ID="_b"/>"#)),
-            Err(Unfit::AssertionCount)
+            Err(Refusal::AssertionCount)
         );
         assert_eq!(
             check(&doc.replace("ana@example.test", "ana@example.test<!---->.evil")),
-            Err(Unfit::NameIdNotPlainText)
+            Err(Refusal::NameIdNotPlainText)
         );
-        assert_eq!(check("<samlp:Response"), Err(Unfit::Malformed));
+        assert_eq!(check("<samlp:Response"), Err(Refusal::Malformed));
     }
 }

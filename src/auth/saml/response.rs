@@ -12,7 +12,7 @@
 //! signed content only. Every later check reads that reduced document, never
 //! the original: an element the signature does not cover cannot be seen.
 
-use super::precheck::{self, Unfit};
+use super::precheck;
 use chrono::{DateTime, Utc};
 use quick_xml::events::Event as XmlEvent;
 use quick_xml::Reader;
@@ -192,21 +192,6 @@ impl Refusal {
             Refusal::Replayed => "replayed_assertion",
             Refusal::NoEmail => "no_email",
             Refusal::NoIdpMetadata => "no_idp_metadata",
-        }
-    }
-}
-
-impl From<Unfit> for Refusal {
-    fn from(unfit: Unfit) -> Refusal {
-        match unfit {
-            Unfit::Malformed => Refusal::Malformed,
-            Unfit::TooComplex => Refusal::TooComplex,
-            Unfit::DuplicateId => Refusal::DuplicateId,
-            Unfit::AssertionCount => Refusal::AssertionCount,
-            Unfit::NameIdNotPlainText => Refusal::NameIdNotPlainText,
-            Unfit::SignatureShape => Refusal::SignatureShape,
-            Unfit::Transform => Refusal::ForbiddenTransform,
-            Unfit::ReferenceUri => Refusal::ForbiddenReference,
         }
     }
 }
