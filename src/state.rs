@@ -42,6 +42,8 @@ pub struct State {
     pub remote: crate::remote::Keeper,
     /// Each tenant's recent SAML exchanges (admin listener).
     pub saml_trace: crate::auth::saml::trace::SamlTrace,
+    /// Where SAML responses are verified (off the request workers, bounded).
+    pub saml_verify: crate::auth::saml::VerifyPool,
     /// The configuration file's modification time and size when last read
     /// (changes trigger a reload when `[server].watch_config`).
     config_stamp: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
@@ -88,6 +90,8 @@ impl State {
             onetime.is_shared(),
             clock.now(),
         );
+        let saml_verify =
+            crate::auth::saml::VerifyPool::per_core(config.server.saml_verify_timeout);
         Ok(State {
             config: ArcSwap::from_pointee(config),
             config_path,
@@ -101,6 +105,7 @@ impl State {
             remote,
             store,
             saml_trace: Default::default(),
+            saml_verify,
             config_stamp,
         })
     }

@@ -96,8 +96,9 @@ fn editing_a_signed_response_breaks_it() {
 }
 
 /// A valid signature over something else (a signed `Extensions` element)
-/// next to an unsigned assertion: the assertion must not be used. Only the
-/// reduction to signed content stops this one (there is one assertion).
+/// next to an unsigned assertion: the assertion must not be used. The
+/// pre-check refuses it (a SAML signature sits only in the Response or the
+/// Assertion); behind it, the reduction to signed content would too.
 #[test]
 fn signature_over_another_element_does_not_cover_the_assertion() {
     let key = idp();
@@ -115,7 +116,7 @@ fn signature_over_another_element_does_not_cover_the_assertion() {
     let xml = spec.response_around(&spec.assertion(), &signed_ext);
     assert_eq!(
         verify(&xml, &key.trust(), &spec.expected()),
-        Err(Refusal::BadSignature)
+        Err(Refusal::SignatureShape)
     );
 }
 

@@ -128,6 +128,9 @@ pub struct Server {
     pub upgrade_sock: PathBuf,
     /// The running server's process ID is written here (`<data_dir>/portero.pid`).
     pub pid_file: PathBuf,
+    /// How long the ACS waits for a SAML response's verification, queueing
+    /// included, before refusing it (read at start).
+    pub saml_verify_timeout: std::time::Duration,
 }
 
 /// `[server].redis`: one-time records and revocation marks shared by every
@@ -610,6 +613,29 @@ fn one_idp_per_protocol<'a>(
     Spanned::new(span, DeValue::Table(kept))
 }
 
+/// `[server].saml_verify_timeout`: from 10ms to 60s, default
+/// [`crate::auth::saml::pool::DEFAULT_CAP`].
+fn saml_verify_timeout(cx: &mut Ctx<'_>, raw: &Option<Spanned<String>>) -> std::time::Duration {
+    let default = crate::auth::saml::pool::DEFAULT_CAP;
+    let Some(raw) = raw else {
+        return default;
+    };
+    match duration::parse(raw.get_ref()) {
+        Ok(d) if (10..=60_000).contains(&d.as_millis()) => d,
+        Ok(_) => {
+            cx.err(
+                raw.span(),
+                "[server].saml_verify_timeout must be between 10ms and 60s".to_string(),
+            );
+            default
+        }
+        Err(e) => {
+            cx.err(raw.span(), format!("[server].saml_verify_timeout: {e}"));
+            default
+        }
+    }
+}
+
 fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
     let listen = match &raw.listen {
         Some(l) => l
@@ -745,6 +771,7 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         );
     }
     let pid_file = state_dir.join("portero.pid");
+    let saml_verify_timeout = saml_verify_timeout(cx, &raw.saml_verify_timeout);
     Some(Server {
         listen,
         listen_tls,
@@ -763,6 +790,7 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         header_timeout: header_timeout.max(1),
         upgrade_sock,
         pid_file,
+        saml_verify_timeout,
     })
 }
 

@@ -1,8 +1,9 @@
-//! Durations as operators write them: `60s`, `90m`, `12h`, `1d`, `2w`, `never`.
+//! Durations as operators write them: `500ms`, `60s`, `90m`, `12h`, `1d`, `2w`, `never`.
 
 use std::time::Duration;
 
-/// Parses `60s`, `90m`, `12h`, `3d`, `2w`. `never` is handled by callers that allow it.
+/// Parses `500ms`, `60s`, `90m`, `12h`, `3d`, `2w`. `never` is handled by
+/// callers that allow it (keys counted in seconds round `ms` down).
 pub fn parse(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     let split = raw
@@ -12,6 +13,9 @@ pub fn parse(raw: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("`{raw}` is not a duration: write e.g. 60s, 90m, 12h, 1d, 2w"))?;
+    if unit == "ms" {
+        return Ok(Duration::from_millis(n));
+    }
     let secs = match unit {
         "s" => 1,
         "m" => 60,
@@ -20,7 +24,7 @@ pub fn parse(raw: &str) -> Result<Duration, String> {
         "w" => 7 * 86_400,
         _ => {
             return Err(format!(
-                "`{raw}`: unknown unit `{unit}` (use s, m, h, d or w)"
+                "`{raw}`: unknown unit `{unit}` (use ms, s, m, h, d or w)"
             ))
         }
     };
@@ -48,6 +52,7 @@ mod tests {
         assert_eq!(parse("1d"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse("2w"), Ok(Duration::from_secs(14 * 86_400)));
         assert_eq!(parse("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_or_never("never"), Ok(None));
         assert!(parse("1").is_err());
         assert!(parse("d").is_err());

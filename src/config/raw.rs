@@ -32,6 +32,7 @@ pub struct RawServer {
     pub redis_timeout: Option<Spanned<String>>,
     pub header_timeout: Option<Spanned<String>>,
     pub upgrade_sock: Option<Spanned<String>>,
+    pub saml_verify_timeout: Option<Spanned<String>>,
 }
 
 /// `[session]`.

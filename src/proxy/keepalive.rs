@@ -124,11 +124,15 @@ where
                 .and_then(|o| o.keepalive_request_limit),
         );
         loop {
+            // In flight from the request's first byte (the connection's
+            // start, for the first) to the end of its answer.
+            let in_flight = super::stop::InFlight::start();
             let reused = within_header_deadline(
                 self.inner.process_new_http(session, shutdown),
                 self.header_timeout,
             )
             .await?;
+            drop(in_flight);
             // Portero never turns on HTTP/1 pipelining, so no request bytes
             // are held in `settings`: waiting on the socket is exact.
             let (mut stream, settings) = reused.consume();

@@ -14,6 +14,7 @@
 mod admin;
 mod keepalive;
 mod server;
+pub mod stop;
 mod tls;
 
 pub use server::run;
@@ -67,6 +68,8 @@ pub struct Ctx {
     lang: crate::web::i18n::Lang,
     /// When the request arrived.
     started: Option<Instant>,
+    /// Counts this request as in flight (a graceful stop waits for it).
+    _in_flight: Option<stop::InFlight>,
 }
 
 /// What a panel answers (any status) when `X-Portero-Impersonate` names a
@@ -178,7 +181,10 @@ impl ProxyHttp for Portero {
     type CTX = Ctx;
 
     fn new_ctx(&self) -> Ctx {
-        Ctx::default()
+        Ctx {
+            _in_flight: Some(stop::InFlight::start()),
+            ..Ctx::default()
+        }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {

@@ -17,9 +17,10 @@ use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
 use std::sync::Arc;
 
-/// Serves until a signal stops it: SIGINT stops at once, SIGTERM after
-/// open requests finish (up to `server.grace_period`), SIGHUP reloads,
-/// SIGQUIT hands the listeners to a successor (see [`hand_over`]).
+/// Serves until a signal stops it: SIGINT stops at once, SIGTERM as soon
+/// as the requests in flight are done (at most `server.grace_period`),
+/// SIGHUP reloads, SIGQUIT hands the listeners to a successor (see
+/// [`hand_over`] and [`super::stop`]).
 ///
 /// With `upgrade`, this process is that successor: it asks the running
 /// Portero (named in the pid file) to hand over its listening sockets,
@@ -83,11 +84,17 @@ pub fn run(state: Arc<State>, upgrade: bool) -> Result<(), String> {
             state: state.clone(),
         },
     );
+    let state_for_signals = state.clone();
     let reload = background_service("reload on SIGHUP", Reloader { state });
     server.add_service(proxy);
     server.add_service(admin);
     server.add_service(reload);
     server.add_service(refresher);
+    let signals = super::stop::watch_signals(
+        state_for_signals,
+        std::time::Duration::from_secs(cfg.server.grace_period),
+        server.watch_execution_phase(),
+    )?;
     tracing::info!(
         listen = ?cfg.server.listen,
         listen_tls = ?cfg.server.listen_tls,
@@ -95,7 +102,10 @@ pub fn run(state: Arc<State>, upgrade: bool) -> Result<(), String> {
         tenants = cfg.tenants.len(),
         "portero is serving"
     );
-    server.run_forever()
+    server.run(pingora::server::RunArgs {
+        shutdown_signal: Box::new(signals),
+    });
+    Ok(())
 }
 
 /// The binary upgrade's two ends: the pid file that names the running

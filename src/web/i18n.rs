@@ -171,6 +171,10 @@ const SPANISH: &[(&str, &str)] = &[
         "No se pudo aceptar la respuesta del proveedor de identidad. No se inició ninguna sesión.",
     ),
     ("The sign-in was started for another site. Nothing was signed in.", "El inicio de sesión empezó en otro sitio. No se inició ninguna sesión."),
+    (
+        "Too many sign-ins are being checked right now. Nothing was signed in; please try again in a moment.",
+        "Se están comprobando demasiados inicios de sesión en este momento. No se inició ninguna sesión; vuelva a intentarlo en un momento.",
+    ),
     ("The sign-in was not started in this browser. Nothing was signed in.", "El inicio de sesión no empezó en este navegador. No se inició ninguna sesión."),
     (
         "This sign-in is unknown, expired or was already used. Nothing was signed in.",

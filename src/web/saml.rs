@@ -132,7 +132,7 @@ pub async fn finish_acs(state: &State, cfg: &Config, job: Acs) -> Reply {
         Ok(p) => p,
         Err(e) => return store_down(e),
     };
-    let verified = match checked(tenant, sp, &job, pending.as_ref(), state.now()) {
+    let verified = match verify_off_worker(state, tenant, sp, &job, pending.as_ref()).await {
         Ok((login, once)) => match state.onetime.first_use(&once.key, once.ttl).await {
             Ok(true) => Ok(login),
             Ok(false) => Err(crate::auth::saml::Refusal::Replayed.as_str()),
@@ -166,13 +166,15 @@ pub async fn finish_acs(state: &State, cfg: &Config, job: Acs) -> Reply {
 }
 
 /// Everything but the one-time checks: the started sign-in belongs to
-/// this tenant and this browser, and the response verifies against it.
-fn checked(
+/// this tenant and this browser, and the response verifies against it —
+/// the XML work on the SAML verification pool, never on this request
+/// worker, refused when it cannot finish within the pool's cap.
+async fn verify_off_worker(
+    state: &State,
     tenant: &Tenant,
     sp: &SamlSp,
     job: &Acs,
     pending: Option<&Pending>,
-    now: u64,
 ) -> Result<(crate::auth::VerifiedLogin, crate::auth::OnceId), &'static str> {
     match pending {
         Some(p) if p.tenant != tenant.name => return Err("relay_state_of_another_tenant"),
@@ -182,7 +184,17 @@ fn checked(
         None if !job.relay.is_empty() => return Err("unknown_or_used_relay_state"),
         _ => {}
     }
-    sp.accept(&tenant.name, &job.origin, &job.response, pending, now)
+    let (sp, name, origin, response) = (
+        sp.clone(),
+        tenant.name.clone(),
+        job.origin.clone(),
+        job.response.clone(),
+    );
+    let (pending, now) = (pending.cloned(), state.now());
+    state
+        .saml_verify
+        .run(move || sp.accept(&name, &origin, &response, pending.as_ref(), now))
+        .await
         .map_err(|r| r.as_str())
 }
 
@@ -206,11 +218,18 @@ fn refuse(state: &State, tenant: &Tenant, visitor: Visitor, reason: &str) -> Rep
         "unknown_or_used_relay_state" => {
             "This sign-in is unknown, expired or was already used. Nothing was signed in."
         }
+        "verifier_busy" | "verification_timeout" => {
+            "Too many sign-ins are being checked right now. Nothing was signed in; please try again in a moment."
+        }
         _ => "The identity provider's answer could not be accepted. Nothing was signed in.",
+    };
+    let status = match reason {
+        "verifier_busy" | "verification_timeout" | "verifier_unavailable" => 503,
+        _ => 401,
     };
     tenant_page(
         tenant,
-        401,
+        status,
         "Sign-in refused",
         message,
         &[("/.portero/sso/saml", "Try again")],

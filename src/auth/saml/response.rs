@@ -1,13 +1,18 @@
 //! Verifying a SAML `Response` at the ACS (CONTRACT §6): the XML signature
 //! by samael/xmlsec, everything else here, against an injected clock.
 //!
-//! The order matters for signature wrapping: the raw document is first
-//! checked for shape (one assertion, no DTD, a NameID that is plain text),
-//! then xmlsec verifies every signature against the IdP's metadata
-//! certificates and samael *reduces* the document to the signed content
-//! only. Every later check reads that reduced document, never the original:
-//! an element the signature does not cover cannot be seen.
+//! The order matters. The raw document is first checked for shape by
+//! [`super::precheck`] (size limits, one assertion, no DTD, a NameID that is
+//! plain text, signatures shaped as SAML signs: no transform but
+//! enveloped-signature and canonicalisation, no reference but the signed
+//! element itself), so nothing costly or outward-reaching runs before a
+//! signature is known good. Then xmlsec (with its network and file input
+//! removed, [`super::xmlsec_io`]) verifies every signature against the
+//! IdP's metadata certificates and samael *reduces* the document to the
+//! signed content only. Every later check reads that reduced document, never
+//! the original: an element the signature does not cover cannot be seen.
 
+use super::precheck;
 use chrono::{DateTime, Utc};
 use quick_xml::events::Event as XmlEvent;
 use quick_xml::Reader;
@@ -112,12 +117,30 @@ pub enum Refusal {
     /// The IdP's metadata (from a URL) has never been fetched: nothing to
     /// verify against.
     NoIdpMetadata,
-    /// Not XML, not a SAML Response, or a DTD in it.
+    /// Not XML, not a SAML Response, or a DTD or processing instruction in it.
     Malformed,
+    /// Over the limits on elements, depth or attributes.
+    TooComplex,
+    /// Two elements with the same ID.
+    DuplicateId,
     /// No assertion, more than one, or an encrypted one.
     AssertionCount,
     /// A NameID split by a comment, CDATA or child element.
     NameIdNotPlainText,
+    /// A signature not shaped as SAML signs (where it sits, its elements,
+    /// how many, its algorithms).
+    SignatureShape,
+    /// A reference transform other than enveloped-signature and
+    /// canonicalisation (XSLT, XPath, …).
+    ForbiddenTransform,
+    /// A reference URI other than the signed element's own `#ID`.
+    ForbiddenReference,
+    /// The check did not finish within its time cap.
+    VerificationTimeout,
+    /// Too many responses are being checked at once.
+    VerifierBusy,
+    /// xmlsec could not be initialised.
+    VerifierUnavailable,
     /// No signature by a metadata certificate over what is used.
     BadSignature,
     /// Status other than Success.
@@ -147,8 +170,16 @@ impl Refusal {
     pub fn as_str(&self) -> &'static str {
         match self {
             Refusal::Malformed => "malformed",
+            Refusal::TooComplex => "too_complex",
+            Refusal::DuplicateId => "duplicate_id",
             Refusal::AssertionCount => "assertion_count",
             Refusal::NameIdNotPlainText => "name_id_not_plain_text",
+            Refusal::SignatureShape => "signature_shape",
+            Refusal::ForbiddenTransform => "forbidden_transform",
+            Refusal::ForbiddenReference => "forbidden_reference_uri",
+            Refusal::VerificationTimeout => "verification_timeout",
+            Refusal::VerifierBusy => "verifier_busy",
+            Refusal::VerifierUnavailable => "verifier_unavailable",
             Refusal::BadSignature => "bad_signature",
             Refusal::Status => "status_not_success",
             Refusal::Destination => "wrong_destination",
@@ -165,9 +196,14 @@ impl Refusal {
     }
 }
 
-/// Verifies a decoded `SAMLResponse` document.
+/// Verifies a decoded `SAMLResponse` document. CPU-bound (about a
+/// millisecond per signature): call it off the request workers.
 pub fn verify(xml: &str, idp: &IdpTrust, expected: &Expected<'_>) -> Result<SamlLogin, Refusal> {
-    check_shape(xml)?;
+    precheck::check(xml)?;
+    super::xmlsec_io::lock_down().map_err(|e| {
+        tracing::error!("SAML responses cannot be verified: {e}");
+        Refusal::VerifierUnavailable
+    })?;
     let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
         xml,
         &idp.certs,
@@ -202,43 +238,6 @@ fn root_element(xml: &str) -> Option<Vec<u8>> {
             _ => {}
         }
     }
-}
-
-/// Shape checks on the raw document, before any signature is looked at.
-fn check_shape(xml: &str) -> Result<(), Refusal> {
-    let mut reader = Reader::from_str(xml);
-    let mut assertions = 0;
-    let mut in_name_id = false;
-    loop {
-        let event = reader.read_event().map_err(|_| Refusal::Malformed)?;
-        if in_name_id {
-            // Only plain text (and entities) may sit inside a NameID.
-            match event {
-                XmlEvent::Text(_) | XmlEvent::GeneralRef(_) => continue,
-                XmlEvent::End(e) if e.local_name().as_ref() == b"NameID" => {
-                    in_name_id = false;
-                    continue;
-                }
-                _ => return Err(Refusal::NameIdNotPlainText),
-            }
-        }
-        match event {
-            XmlEvent::DocType(_) => return Err(Refusal::Malformed),
-            XmlEvent::Start(e) => match e.local_name().as_ref() {
-                b"Assertion" => assertions += 1,
-                b"EncryptedAssertion" => return Err(Refusal::AssertionCount),
-                b"NameID" => in_name_id = true,
-                _ => {}
-            },
-            XmlEvent::Empty(e) if e.local_name().as_ref() == b"Assertion" => assertions += 1,
-            XmlEvent::Eof => break,
-            _ => {}
-        }
-    }
-    if assertions != 1 {
-        return Err(Refusal::AssertionCount);
-    }
-    Ok(())
 }
 
 fn check_response(
