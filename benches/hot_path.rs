@@ -83,6 +83,7 @@ struct Fixture {
     state: State,
     cfg: Arc<Config>,
     host: String,
+    authority: portero::facts::Authority,
     cookie: String,
     tenant: usize,
 }
@@ -108,6 +109,8 @@ fn fixture(tenants: usize, netmasks: usize) -> Fixture {
         cfg: state.config(),
         state,
         host: format!("www.t{tenant}.example.test"),
+        authority: portero::facts::Authority::parse(&format!("www.t{tenant}.example.test"))
+            .unwrap(),
         cookie,
         tenant,
     }
@@ -148,8 +151,9 @@ impl Fixture {
             forwarded_for: xff,
             peer: "198.51.100.7".parse().unwrap(),
             peer_trusted: false,
+            client_ip: "198.51.100.7".parse().unwrap(),
             tls: false,
-            authority: &self.host,
+            authority: &self.authority,
         }
     }
 }

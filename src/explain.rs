@@ -72,6 +72,8 @@ pub struct Explanation {
 
 /// Runs the rules for one imagined request.
 pub fn explain(cfg: &Config, q: &Question) -> Result<Explanation, String> {
+    facts::Authority::parse(&q.host)
+        .map_err(|b| format!("Portero answers 400: {}", b.message()))?;
     let tenant = cfg.tenant_for_host(&q.host).ok_or_else(|| {
         format!(
             "no tenant serves the host {:?} (Portero answers 421)",
@@ -79,7 +81,7 @@ pub fn explain(cfg: &Config, q: &Question) -> Result<Explanation, String> {
         )
     })?;
     let path_only = q.path.split('?').next().unwrap_or("/");
-    let path = facts::decision_path(path_only)
+    let path = crate::gate::judged_path(tenant, path_only)
         .map_err(|b| format!("Portero answers 400: {}", b.message()))?;
     let xff: Vec<&str> = q.forwarded_for.iter().map(String::as_str).collect();
     let client_ip = facts::client_ip(q.ip, &xff, &cfg.server.trusted_proxies);

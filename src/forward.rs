@@ -4,6 +4,7 @@
 //! identity headers (CONTRACT §4).
 
 use crate::config::{Config, Tenant};
+use crate::facts::Authority;
 use crate::identity::{forwarded_chain, strip_own_cookies, IdentityHeaders};
 use http::header::HOST;
 use pingora::http::RequestHeader;
@@ -18,10 +19,13 @@ pub struct Arrival<'a> {
     pub peer: IpAddr,
     /// Whether the peer is a trusted proxy.
     pub peer_trusted: bool,
+    /// The client address the rules used (sent as `X-Real-IP`).
+    pub client_ip: IpAddr,
     /// Whether it came in over TLS.
     pub tls: bool,
-    /// The `Host` (or `:authority`) as sent.
-    pub authority: &'a str,
+    /// The host as judged, in its one normalised spelling: the panel gets
+    /// it as `Host` and `X-Forwarded-Host`, never the spelling sent.
+    pub authority: &'a Authority,
 }
 
 /// Rewrites `upstream` (a copy of the client's request header) for the panel.
@@ -51,12 +55,16 @@ pub fn prepare(
         "x-forwarded-proto",
         if arrival.tls { "https" } else { "http" },
     )?;
-    if !arrival.authority.is_empty() {
-        upstream.insert_header("x-forwarded-host", arrival.authority)?;
-        if upstream.headers.get(HOST).is_none() {
-            upstream.insert_header(HOST, arrival.authority)?;
-        }
-    }
+    let authority = arrival.authority.as_str();
+    upstream.insert_header(HOST, authority)?;
+    upstream.insert_header("x-forwarded-host", authority)?;
+    let port = arrival
+        .authority
+        .port()
+        .unwrap_or(if arrival.tls { 443 } else { 80 });
+    upstream.insert_header("x-forwarded-port", http::HeaderValue::from(port))?;
+    upstream.insert_header("x-real-ip", arrival.client_ip.to_canonical().to_string())?;
+    origin_form(upstream)?;
     // 3. Who this is, for signed-in requests only.
     if let Some(identity) = identity {
         for (name, value) in identity.iter() {
@@ -64,4 +72,19 @@ pub fn prepare(
         }
     }
     Ok(())
+}
+
+/// Sends the target in origin-form (`/path?query`): an absolute-form target
+/// (`GET http://host/path`) would let the panel route by a host that only
+/// `Host` was judged by.
+fn origin_form(upstream: &mut RequestHeader) -> pingora::Result<()> {
+    if upstream.raw_path().first() == Some(&b'/') {
+        return Ok(());
+    }
+    let target = upstream
+        .uri
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_string();
+    upstream.set_raw_path(target.as_bytes())
 }

@@ -5,7 +5,7 @@
 
 use crate::audit::Event;
 use crate::config::{Config, Tenant};
-use crate::facts::{self, BadPath};
+use crate::facts::{self, Authority, BadPath};
 pub use crate::identity::IdentityHeaders;
 use crate::identity::{AssertionClaims, Holder, Identity, Membership};
 use crate::members::{self, panel::PanelEndpoint, Source};
@@ -28,8 +28,14 @@ pub struct RequestView<'a> {
     pub path: &'a str,
     /// The query string, without `?`.
     pub query: Option<&'a str>,
-    /// The `Host` (or `:authority`) as sent, port included.
+    /// The `Host` header as sent (or the HTTP/2 `:authority` when there is
+    /// no `Host`), port included; empty when neither.
     pub authority: &'a str,
+    /// The host the request target itself names: an absolute-form target's
+    /// authority, or HTTP/2 `:authority`. It must agree with `authority`.
+    pub target_authority: Option<&'a str>,
+    /// Whether the request carried more than one `Host` header.
+    pub duplicate_host: bool,
     /// Whether it came in on a TLS listener.
     pub tls: bool,
     /// The TCP peer.
@@ -107,6 +113,11 @@ pub struct Evaluated {
     pub label: &'static str,
     /// The language of the pages for this request.
     pub lang: Lang,
+    /// The request's host in its one normalised spelling (what the panel
+    /// receives as `Host` and `X-Forwarded-Host`), once the host is known.
+    pub authority: Option<Authority>,
+    /// The client address the rules used, once the host is known.
+    pub client_ip: Option<IpAddr>,
 }
 
 /// A request's facts as the handlers of reserved paths need them.
@@ -116,8 +127,8 @@ pub struct Seen<'r> {
     pub req: &'r RequestView<'r>,
     /// The tenant's index.
     pub tenant_index: usize,
-    /// The host, lower-case without port.
-    pub host: String,
+    /// The host and port, normalised ([`Authority`]).
+    pub authority: Authority,
     /// The path the rules match on (decoded once; borrowed when nothing was encoded).
     pub path: Cow<'r, str>,
     /// The client address.
@@ -138,6 +149,11 @@ pub struct Seen<'r> {
 }
 
 impl Seen<'_> {
+    /// The host, lower-case without port.
+    pub fn host(&self) -> &str {
+        self.authority.host()
+    }
+
     /// `https` or `http`, as the client reached us.
     pub fn scheme(&self) -> &'static str {
         if self.req.tls {
@@ -155,9 +171,9 @@ impl Seen<'_> {
         }
     }
 
-    /// This host's origin, `scheme://authority`.
+    /// This host's origin, `scheme://authority` (normalised).
     pub fn origin(&self) -> String {
-        format!("{}://{}", self.scheme(), self.req.authority)
+        format!("{}://{}", self.scheme(), self.authority)
     }
 }
 
@@ -174,10 +190,19 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
         outcome: Outcome::Reply(Reply::empty(500)),
         label: "unknown_host",
         lang: Lang::from_accept_language(req.accept_language),
+        authority: None,
+        client_ip: None,
     };
-    let host = facts::request_host(Some(req.authority).filter(|a| !a.is_empty()), None);
-    let Some((tenant_index, host)) = host.and_then(|h| cfg.hosts.lookup(&h).map(|&i| (i, h)))
-    else {
+    let authority =
+        match facts::request_authority(req.authority, req.target_authority, req.duplicate_host) {
+            Ok(a) => a,
+            Err(bad) => {
+                ev.label = "bad_host";
+                ev.outcome = Outcome::Reply(i18n::scope(ev.lang, || web::bad_host(bad.message())));
+                return ev;
+            }
+        };
+    let Some(&tenant_index) = cfg.hosts.lookup(authority.host()) else {
         ev.outcome = Outcome::Reply(i18n::scope(ev.lang, web::unknown_host));
         return ev;
     };
@@ -187,7 +212,8 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
     };
     ev.tenant = Some(tenant_index);
     let client_ip = facts::client_ip(peer, &req.forwarded_for, &cfg.server.trusted_proxies);
-    let path = match facts::decision_path(req.path) {
+    ev.client_ip = Some(client_ip);
+    let path = match judged_path(tenant, req.path) {
         Ok(p) => p,
         Err(bad) => {
             ev.label = "bad_path";
@@ -206,7 +232,7 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
     let seen = Seen {
         req,
         tenant_index,
-        host,
+        authority,
         path,
         client_ip,
         peer_trusted,
@@ -221,7 +247,22 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
     let (label, outcome) = i18n::scope(seen.lang, || decide_outcome(state, cfg, tenant, &seen));
     ev.label = label;
     ev.outcome = outcome;
+    ev.authority = Some(seen.authority);
     ev
+}
+
+/// The path the rules judge ([`facts::decision_path`]), refused as well
+/// when its `;` path parameters would move it under other rules of this
+/// tenant: with them dropped (Tomcat, Jetty, Spring) or kept (most other
+/// servers) it must be the same bypass, admin or reserved path, or not.
+pub fn judged_path<'p>(tenant: &Tenant, raw: &'p str) -> Result<Cow<'p, str>, BadPath> {
+    let path = facts::decision_path(raw)?;
+    if let Some(dropped) = facts::without_path_parameters(&path) {
+        if !tenant.policy.routes_alike(&path, &dropped) {
+            return Err(BadPath::AmbiguousParameters);
+        }
+    }
+    Ok(path)
 }
 
 /// Rules 1–7 for a request whose facts are known, turned into an outcome.
@@ -397,12 +438,12 @@ pub fn entering(state: &State, tenant: &Tenant, seen: &Seen<'_>, s: &SessionClai
     };
     match tenant
         .account_rule
-        .account(&seen.host, s.account.as_deref())
+        .account(seen.host(), s.account.as_deref())
     {
         None if matches!(tenant.account_rule, crate::identity::AccountRule::Picker) => {
             Entering::NoneChosen
         }
-        None => Entering::NotMember(seen.host.clone()),
+        None => Entering::NotMember(seen.host().to_string()),
         Some(account) => match dir.membership(&s.user, account) {
             Some(membership) => Entering::Member {
                 name: s

@@ -4,7 +4,7 @@
 //! never replaced by what its header says.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use portero::facts::{accepts_html, client_ip, decision_path, request_host};
+use portero::facts::{accepts_html, client_ip, decision_path, request_host, Authority};
 use portero::web::i18n::Lang;
 use portero_policy::NetmaskSet;
 use std::net::IpAddr;
@@ -20,8 +20,13 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(client_ip(stranger, &parts, &trusted), stranger);
     let _ = request_host(Some(&text), None);
     let _ = request_host(None, Some(&text));
+    // One spelling per host: the normalised form reads back as itself.
+    if let Ok(a) = Authority::parse(&text) {
+        assert_eq!(Authority::parse(a.as_str()).as_ref(), Ok(&a));
+        assert!(a.host().starts_with('[') || !a.host().contains([':', '@']), "{a}");
+    }
     if let Ok(p) = decision_path(&text) {
-        assert!(!p.contains("/../") && !p.contains('\\'), "{p}");
+        assert!(!p.contains("/../") && !p.contains("/..;") && !p.contains('\\'), "{p}");
     }
     let _ = accepts_html(Some(&text), None);
     let _ = Lang::from_accept_language(Some(&text));

@@ -84,6 +84,10 @@ pub enum BadPath {
     DotSegment,
     /// A backslash, NUL or control character, plain or encoded.
     ForbiddenCharacter,
+    /// Path parameters (`;…` in a segment) that change which rules the
+    /// path falls under: servers that drop them (Tomcat, Jetty, Spring) and
+    /// servers that keep them would act on different resources.
+    AmbiguousParameters,
 }
 
 impl BadPath {
@@ -95,18 +99,25 @@ impl BadPath {
             BadPath::ForbiddenCharacter => {
                 "The request path holds a backslash or a control character."
             }
+            BadPath::AmbiguousParameters => {
+                "The request path holds ';' parameters that make it ambiguous."
+            }
         }
     }
 }
 
 /// The path the rules match on: percent-decoded once, so `/%61dmin` is
 /// `/admin`, and refused when it holds anything that the panel could read
-/// as a different path than Portero did.
+/// as a different path than Portero did: a `.` or `..` segment, also when
+/// path parameters hide it (`..;`, `%2e%2e;x=1`, `.%3b`: Tomcat, Jetty and
+/// Spring drop the parameters and walk up), a backslash or a control
+/// character.
 ///
 /// ```
 /// use portero::facts::{decision_path, BadPath};
 /// assert_eq!(decision_path("/%61dmin/x").unwrap(), "/admin/x");
 /// assert_eq!(decision_path("/static/%2e%2e/admin"), Err(BadPath::DotSegment));
+/// assert_eq!(decision_path("/static/..;/admin"), Err(BadPath::DotSegment));
 /// ```
 pub fn decision_path(raw_path: &str) -> Result<Cow<'_, str>, BadPath> {
     if !raw_path.starts_with('/') {
@@ -120,10 +131,39 @@ pub fn decision_path(raw_path: &str) -> Result<Cow<'_, str>, BadPath> {
     if decoded.bytes().any(|b| b == b'\\' || b < 0x20 || b == 0x7f) {
         return Err(BadPath::ForbiddenCharacter);
     }
-    if decoded.split('/').any(|seg| seg == "." || seg == "..") {
+    if decoded.split('/').any(is_dot_segment) {
         return Err(BadPath::DotSegment);
     }
     Ok(decoded)
+}
+
+/// `.` or `..`, once any path parameters (`;…`) are dropped.
+fn is_dot_segment(segment: &str) -> bool {
+    let base = segment.split(';').next().unwrap_or(segment);
+    base == "." || base == ".."
+}
+
+/// A decision path with every segment's parameters dropped (`/a;x=1/b;c` →
+/// `/a/b`), as servlet containers read it; `None` when it has none. The
+/// gate refuses a path whose two readings fall under different rules.
+///
+/// ```
+/// use portero::facts::without_path_parameters;
+/// assert_eq!(without_path_parameters("/admin;jsessionid=1/x").as_deref(), Some("/admin/x"));
+/// assert_eq!(without_path_parameters("/admin/x"), None);
+/// ```
+pub fn without_path_parameters(path: &str) -> Option<String> {
+    if !path.contains(';') {
+        return None;
+    }
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        out.push_str(segment.split(';').next().unwrap_or(segment));
+    }
+    Some(out)
 }
 
 /// Decodes `%XX` escapes once; invalid escapes stay as they are, invalid
@@ -155,34 +195,176 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
+/// Why a request's host was refused before any rule ran (400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadHost {
+    /// No `Host` and no `:authority`.
+    Missing,
+    /// More than one `Host` header (RFC 9112 §3.2).
+    Duplicate,
+    /// Not `name[:port]` or `[IPv6]:port`: userinfo, a second `:`, an empty
+    /// or out-of-range port, characters no host name has.
+    Malformed,
+    /// The request target (absolute-form, or HTTP/2 `:authority`) names
+    /// another host than `Host`.
+    Conflict,
+}
+
+impl BadHost {
+    /// A sentence for the error page.
+    pub fn message(self) -> &'static str {
+        match self {
+            BadHost::Missing => "The request names no host.",
+            BadHost::Duplicate => "The request has more than one Host header.",
+            BadHost::Malformed => "The Host header is not a host name with an optional port.",
+            BadHost::Conflict => "The request target and the Host header name different hosts.",
+        }
+    }
+}
+
+/// The host a request names, in its one normalised spelling: lower-case,
+/// without a trailing dot, the port as plain decimal (`panel.test:8080`,
+/// `[2001:db8::1]:443`). This spelling is what the rules see and what the
+/// panel receives as `Host` and `X-Forwarded-Host`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    text: String,
+    host_len: usize,
+    port: Option<u16>,
+}
+
+impl Authority {
+    /// Parses `name[:port]` or `[IPv6][:port]`; anything else is refused.
+    ///
+    /// ```
+    /// use portero::facts::{Authority, BadHost};
+    /// let a = Authority::parse("Panel.Test.:08080").unwrap();
+    /// assert_eq!((a.as_str(), a.host(), a.port()), ("panel.test:8080", "panel.test", Some(8080)));
+    /// assert_eq!(Authority::parse("panel.beta.test:x.gamma.test"), Err(BadHost::Malformed));
+    /// assert_eq!(Authority::parse("a.test@b.test"), Err(BadHost::Malformed));
+    /// ```
+    pub fn parse(raw: &str) -> Result<Authority, BadHost> {
+        if raw.is_empty() {
+            return Err(BadHost::Missing);
+        }
+        let (host, port) = split_port(raw)?;
+        let mut text = if let Some(literal) = host.strip_prefix('[') {
+            let inner = literal.strip_suffix(']').ok_or(BadHost::Malformed)?;
+            let ip: std::net::Ipv6Addr = inner.parse().map_err(|_| BadHost::Malformed)?;
+            format!("[{ip}]")
+        } else {
+            let name = host.strip_suffix('.').unwrap_or(host);
+            if !portero_policy::is_host_name(name) {
+                return Err(BadHost::Malformed);
+            }
+            name.to_ascii_lowercase()
+        };
+        let host_len = text.len();
+        if let Some(p) = port {
+            text.push(':');
+            text.push_str(&p.to_string());
+        }
+        Ok(Authority {
+            text,
+            host_len,
+            port,
+        })
+    }
+
+    /// `host[:port]`, normalised.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The host alone (an IPv6 literal keeps its brackets).
+    pub fn host(&self) -> &str {
+        self.text.get(..self.host_len).unwrap_or("")
+    }
+
+    /// The port, when the request named one.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+}
+
+impl std::fmt::Display for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Splits `host[:port]`: the port, when present, is 1 to 5 digits and 1 to
+/// 65535; a name may hold no other `:`.
+fn split_port(raw: &str) -> Result<(&str, Option<u16>), BadHost> {
+    let (host, port) = if raw.starts_with('[') {
+        let end = raw.find(']').ok_or(BadHost::Malformed)? + 1;
+        match &raw[end..] {
+            "" => (&raw[..end], None),
+            rest => (
+                &raw[..end],
+                Some(rest.strip_prefix(':').ok_or(BadHost::Malformed)?),
+            ),
+        }
+    } else {
+        match raw.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (raw, None),
+        }
+    };
+    let port = match port {
+        None => None,
+        Some(p) if (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) => {
+            match p.parse::<u16>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => return Err(BadHost::Malformed),
+            }
+        }
+        Some(_) => return Err(BadHost::Malformed),
+    };
+    Ok((host, port))
+}
+
+/// The authority of a request: its `Host` header, or the HTTP/2
+/// `:authority` when there is no `Host`. A request target that names a
+/// host (absolute-form, `:authority`) must name the same one as `Host`
+/// once both are normalised; a second `Host` header is refused.
+///
+/// ```
+/// use portero::facts::{request_authority, BadHost};
+/// assert_eq!(request_authority("PANEL.test", Some("panel.test"), false).unwrap().as_str(), "panel.test");
+/// assert_eq!(request_authority("", Some("panel.test:8443"), false).unwrap().as_str(), "panel.test:8443");
+/// assert_eq!(request_authority("a.test", Some("b.test"), false), Err(BadHost::Conflict));
+/// assert_eq!(request_authority("a.test", None, true), Err(BadHost::Duplicate));
+/// ```
+pub fn request_authority(
+    host_header: &str,
+    target: Option<&str>,
+    duplicate_host: bool,
+) -> Result<Authority, BadHost> {
+    if duplicate_host {
+        return Err(BadHost::Duplicate);
+    }
+    let target = target.filter(|t| !t.is_empty());
+    match (host_header, target) {
+        ("", None) => Err(BadHost::Missing),
+        ("", Some(t)) => Authority::parse(t),
+        (h, None) => Authority::parse(h),
+        (h, Some(t)) => {
+            let host = Authority::parse(h)?;
+            if Authority::parse(t)? != host {
+                return Err(BadHost::Conflict);
+            }
+            Ok(host)
+        }
+    }
+}
+
 /// The host a request names: `Host`, or the `:authority` of an HTTP/2
 /// request; lower-case, without port or trailing dot. `None` when absent or
-/// not a plausible host name.
+/// not `name[:port]` / `[IPv6]:port` (see [`Authority::parse`]).
 pub fn request_host(host_header: Option<&str>, authority: Option<&str>) -> Option<String> {
-    let raw = host_header.or(authority)?.trim();
-    let without_port = if raw.starts_with('[') {
-        raw.split(']').next().map(|h| format!("{h}]"))?
-    } else {
-        raw.rsplit_once(':')
-            .map_or(raw, |(h, p)| {
-                if p.bytes().all(|b| b.is_ascii_digit()) {
-                    h
-                } else {
-                    raw
-                }
-            })
-            .to_string()
-    };
-    let host = without_port.trim_end_matches('.').to_ascii_lowercase();
-    if host.is_empty()
-        || host.len() > 253
-        || !host.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
-        })
-    {
-        return None;
-    }
-    Some(host)
+    let raw = host_header.or(authority)?;
+    Authority::parse(raw).ok().map(|a| a.host().to_string())
 }
 
 #[cfg(test)]
@@ -293,5 +475,107 @@ mod tests {
         assert_eq!(request_host(Some("[::1]:80"), None).unwrap(), "[::1]");
         assert!(request_host(Some("a b"), None).is_none());
         assert!(request_host(None, None).is_none());
+    }
+
+    #[test]
+    fn one_spelling_per_host() {
+        for (raw, normal) in [
+            ("panel.alpha.test", "panel.alpha.test"),
+            ("PANEL.Alpha.TEST", "panel.alpha.test"),
+            ("panel.alpha.test.", "panel.alpha.test"),
+            ("panel.alpha.test.:80", "panel.alpha.test:80"),
+            ("panel.alpha.test:0080", "panel.alpha.test:80"),
+            ("panel.alpha.test:65535", "panel.alpha.test:65535"),
+            ("127.0.0.1:8080", "127.0.0.1:8080"),
+            ("[::1]", "[::1]"),
+            ("[2001:DB8:0:0::1]:443", "[2001:db8::1]:443"),
+            ("under_score.test", "under_score.test"),
+        ] {
+            assert_eq!(Authority::parse(raw).unwrap().as_str(), normal, "{raw}");
+        }
+        for bad in [
+            "panel.beta.test:x.gamma.test",
+            "panel.alpha.test:80:81",
+            "user@panel.alpha.test",
+            "panel.alpha.test:",
+            "panel.alpha.test:0",
+            "panel.alpha.test:65536",
+            "panel.alpha.test:123456",
+            "panel.alpha.test:+80",
+            "panel.alpha.test:8 0",
+            "panel..alpha.test",
+            "panel.alpha.test..",
+            ".panel.alpha.test",
+            "panel alpha.test",
+            " panel.alpha.test",
+            "panel.alpha.test/x",
+            "panel.alpha.test\\x",
+            "p\u{e4}nel.test",
+            "[::1",
+            "[::1]x",
+            "[::1]:",
+            "[::1]:x",
+            "[fe80::1%eth0]",
+            "[v1.fe80]",
+            "[127.0.0.1]",
+            "::1",
+            "1::1:80",
+            ":80",
+            "*.alpha.test",
+        ] {
+            assert_eq!(Authority::parse(bad), Err(BadHost::Malformed), "{bad}");
+        }
+        let long = format!("{}.test", "a".repeat(64));
+        assert_eq!(Authority::parse(&long), Err(BadHost::Malformed));
+        assert_eq!(Authority::parse(""), Err(BadHost::Missing));
+    }
+
+    #[test]
+    fn the_target_and_host_must_agree() {
+        assert_eq!(
+            request_authority("panel.alpha.test", Some("PANEL.alpha.test."), false)
+                .unwrap()
+                .as_str(),
+            "panel.alpha.test"
+        );
+        assert_eq!(
+            request_authority("panel.alpha.test", Some("other.test"), false),
+            Err(BadHost::Conflict)
+        );
+        assert_eq!(
+            request_authority("panel.alpha.test", Some("panel.alpha.test:81"), false),
+            Err(BadHost::Conflict)
+        );
+        assert_eq!(
+            request_authority("panel.alpha.test", Some("x:y"), false),
+            Err(BadHost::Malformed)
+        );
+        assert_eq!(request_authority("", None, false), Err(BadHost::Missing));
+        assert_eq!(
+            request_authority("a.test", None, true),
+            Err(BadHost::Duplicate)
+        );
+    }
+
+    #[test]
+    fn path_parameters_cannot_hide_dot_segments() {
+        for bad in [
+            "/static/..;/private",
+            "/static/..;x=1/private",
+            "/static/.;/private",
+            "/static/%2e%2e;/private",
+            "/static/%2E%2e%3b/private",
+            "/static/..%3Bx/private",
+            "/static/.%2e;jsessionid=1/private",
+        ] {
+            assert_eq!(decision_path(bad), Err(BadPath::DotSegment), "{bad}");
+        }
+        assert_eq!(decision_path("/a;x=1/b").unwrap(), "/a;x=1/b");
+        assert_eq!(decision_path("/a/...;x").unwrap(), "/a/...;x");
+        assert_eq!(
+            without_path_parameters("/static;a/b;c=d;e/..x").as_deref(),
+            Some("/static/b/..x")
+        );
+        assert_eq!(without_path_parameters("/a/b"), None);
     }
 }

@@ -1,5 +1,7 @@
 //! The identity headers sent upstream, and the removal of every incoming
-//! copy of them (any case, any repetition, `_` for `-`).
+//! copy of them and of every forwarding header: in any case, any
+//! repetition, and any punctuation — names are compared as CGI and FastCGI
+//! gateways read them (`X.Portero+User` is `HTTP_X_PORTERO_USER`).
 
 use http::header::{HeaderName, HeaderValue, COOKIE};
 use pingora::http::RequestHeader;
@@ -27,7 +29,7 @@ pub struct HeaderNames {
     pub auth: HeaderName,
     /// `X-Portero-Assertion`.
     pub assertion: HeaderName,
-    /// Every name removed from incoming requests, normalised (lower-case, `_` → `-`).
+    /// Every name removed from incoming requests, in [`gateway_name`] form.
     strip: HashSet<String>,
 }
 
@@ -44,17 +46,57 @@ pub const DEFAULT_NAMES: [&str; 9] = [
     "x-portero-assertion",
 ];
 
-/// Headers Portero builds itself from what it trusts; incoming copies go too.
-const FORWARDING: [&str; 5] = [
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
+/// Forwarding headers removed from every request, whoever sent it (names
+/// in [`gateway_name`] form). Portero sets `X-Forwarded-For` (a trusted
+/// proxy's chain kept), `-Proto`, `-Host`, `-Port` and `X-Real-IP` itself;
+/// the rest say where a request came from or what it asked for in ways
+/// panels and frameworks believe, and Portero judged none of them.
+const FORWARDING: [&str; 21] = [
     "forwarded",
-    "x-real-ip",
+    "x_forwarded",
+    "x_real_ip",
+    "x_client_ip",
+    "client_ip",
+    "true_client_ip",
+    "x_cluster_client_ip",
+    "cf_connecting_ip",
+    "fastly_client_ip",
+    "x_originating_ip",
+    "x_remote_ip",
+    "x_remote_addr",
+    "x_host",
+    "x_http_host_override",
+    "x_rewrite_url",
+    "x_url_scheme",
+    "front_end_https",
+    "x_envoy_original_path",
+    "x_proxyuser_ip",
+    // httpoxy: a `Proxy` header becomes `HTTP_PROXY` under CGI, which
+    // HTTP clients inside the panel take as their outbound proxy.
+    "proxy",
+    "x_portero",
 ];
 
-fn normalize(name: &str) -> String {
-    name.to_ascii_lowercase().replace('_', "-")
+/// Name prefixes of whole header families removed the same way: every
+/// `X-Forwarded-*` (`-Port`, `-Prefix`, `-Scheme`, `-Ssl`, `-Server`,
+/// `-Uri`, …), every `X-Original-*` (`-URL`, `-URI`, `-Host`, …) and every
+/// `X-Portero-*`, present or future.
+const FORWARDING_PREFIXES: [&str; 3] = ["x_forwarded_", "x_original_", "x_portero_"];
+
+/// A header name as a CGI/FastCGI gateway reads it, less its `HTTP_`:
+/// lower-case, every byte that is not an ASCII letter or digit made `_`.
+fn gateway_byte(b: u8) -> u8 {
+    if b.is_ascii_alphanumeric() {
+        b.to_ascii_lowercase()
+    } else {
+        b'_'
+    }
+}
+
+/// [`gateway_byte`] over a whole name (on the heap; the hot path uses a
+/// stack buffer).
+pub fn gateway_name(name: &str) -> String {
+    name.bytes().map(|b| char::from(gateway_byte(b))).collect()
 }
 
 impl HeaderNames {
@@ -66,8 +108,8 @@ impl HeaderNames {
         for (i, r) in renamed.into_iter().enumerate() {
             names.push(r.unwrap_or_else(|| HeaderName::from_static(DEFAULT_NAMES[i])));
         }
-        let mut strip: HashSet<String> = DEFAULT_NAMES.iter().map(|n| n.to_string()).collect();
-        strip.extend(names.iter().map(|n| normalize(n.as_str())));
+        let mut strip: HashSet<String> = DEFAULT_NAMES.iter().map(|n| gateway_name(n)).collect();
+        strip.extend(names.iter().map(|n| gateway_name(n.as_str())));
         strip.extend(FORWARDING.iter().map(|n| n.to_string()));
         let mut it = names.into_iter();
         let mut next = || {
@@ -88,21 +130,25 @@ impl HeaderNames {
         }
     }
 
-    /// Whether an incoming header of this name is removed.
+    /// Whether an incoming header of this name is removed: compared in
+    /// [`gateway_name`] form, so no punctuation variant of an identity or
+    /// forwarding header reaches the panel.
     pub fn is_stripped(&self, name: &str) -> bool {
         // Normalised on the stack: this runs for every header of every request.
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; 128];
         let Some(dst) = buf.get_mut(..name.len()) else {
             // Longer than the stack buffer: normalise on the heap.
-            return self.strip.contains(&normalize(name));
+            return self.is_stripped_normal(&gateway_name(name));
         };
         for (d, b) in dst.iter_mut().zip(name.bytes()) {
-            *d = match b.to_ascii_lowercase() {
-                b'_' => b'-',
-                other => other,
-            };
+            *d = gateway_byte(b);
         }
-        std::str::from_utf8(dst).is_ok_and(|n| self.strip.contains(n))
+        // Only ASCII bytes were written.
+        std::str::from_utf8(dst).is_ok_and(|n| self.is_stripped_normal(n))
+    }
+
+    fn is_stripped_normal(&self, normal: &str) -> bool {
+        self.strip.contains(normal) || FORWARDING_PREFIXES.iter().any(|p| normal.starts_with(p))
     }
 
     /// Removes every incoming identity and forwarding header, in any spelling.
@@ -239,24 +285,70 @@ mod tests {
             "x_remote_user",
             "X-Forwarded-For",
             "Forwarded",
+            "X.Portero.User",
+            "X-Portero.User",
+            "X-Portero+User",
+            "x~portero~email",
+            "X.Remote.User",
+            "X-Remote+User",
+            "X-Forwarded-Port",
+            "X-Forwarded-Prefix",
+            "X-Forwarded-Scheme",
+            "X-Forwarded-Ssl",
+            "X-Forwarded-Server",
+            "X-Forwarded-Uri",
+            "X.Forwarded.Host",
+            "X-Original-URL",
+            "X-Original-Host",
+            "X-Rewrite-URL",
+            "X-Real-IP",
+            "X_Real.IP",
+            "True-Client-IP",
+            "X-Host",
+            "Proxy",
+            "X-Portero-Future-Header",
             "X-Keep",
+            "X-Portero",
+            "X-Portero2-User",
         ] {
             req.append_header(n.to_string(), "evil").unwrap();
         }
         req.append_header("X-Portero-User", "twice").unwrap();
         names.strip(&mut req);
-        let left: Vec<_> = req.headers.keys().map(|k| k.as_str().to_string()).collect();
-        assert_eq!(left, vec!["x-keep".to_string()]);
+        let mut left: Vec<_> = req.headers.keys().map(|k| k.as_str().to_string()).collect();
+        left.sort();
+        assert_eq!(
+            left,
+            vec!["x-keep".to_string(), "x-portero2-user".to_string()]
+        );
+    }
+
+    #[test]
+    fn names_compare_as_gateways_read_them() {
+        assert_eq!(gateway_name("X.Portero+User"), "x_portero_user");
+        assert_eq!(gateway_name("X-Forwarded_Port"), "x_forwarded_port");
+        let names = HeaderNames::new(Default::default());
+        for keep in [
+            "Accept",
+            "Cookie",
+            "X-Requested-With",
+            "X-HTTP-Method-Override",
+            "X-Forwardedfor",
+            "X-Originalurl",
+        ] {
+            assert!(!names.is_stripped(keep), "{keep}");
+        }
     }
 
     #[test]
     fn long_renamed_names_are_stripped_too() {
-        let long = format!("x-{}", "panel-user-".repeat(7));
+        let long = format!("x-{}", "panel-user-".repeat(13));
         let mut renamed: [Option<HeaderName>; 9] = Default::default();
         renamed[0] = Some(HeaderName::from_bytes(long.as_bytes()).unwrap());
         let names = HeaderNames::new(renamed);
-        assert!(long.len() > 64);
+        assert!(long.len() > 128);
         assert!(names.is_stripped(&long.to_ascii_uppercase().replace('-', "_")));
+        assert!(names.is_stripped(&long.replace('-', ".")));
         assert!(!names.is_stripped(&format!("{long}x")));
     }
 

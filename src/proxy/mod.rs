@@ -26,6 +26,7 @@ use crate::state::State;
 use crate::web::{self, Reply};
 use async_trait::async_trait;
 use http::header::{ACCEPT, HOST, ORIGIN};
+use pingora::http::authority::{raw_target_authority, RawTargetAuthority};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, Session};
 use pingora::proxy::{FailToProxy, ProxyHttp};
@@ -56,6 +57,10 @@ pub struct Ctx {
     tenant: Option<usize>,
     peer: Option<IpAddr>,
     peer_trusted: bool,
+    /// The host in its normalised spelling, once judged.
+    authority: Option<crate::facts::Authority>,
+    /// The client address the rules used.
+    client_ip: Option<IpAddr>,
     tls: bool,
     identity: Option<IdentityHeaders>,
     label: &'static str,
@@ -93,6 +98,28 @@ fn authority(req: &RequestHeader) -> &str {
     header_str(req, HOST)
         .or_else(|| req.uri.authority().map(|a| a.as_str()))
         .unwrap_or("")
+}
+
+/// The host the request target itself names: HTTP/2 `:authority`, or the
+/// authority of an HTTP/1 absolute-form target (`GET http://host/ …`).
+/// An authority that is not text stands as itself, to be refused.
+fn target_authority(req: &RequestHeader) -> Option<&str> {
+    if let Some(a) = req.uri.authority() {
+        return Some(a.as_str());
+    }
+    match raw_target_authority(req.raw_path()) {
+        RawTargetAuthority::None => None,
+        RawTargetAuthority::Absolute { authority, .. } => {
+            Some(std::str::from_utf8(authority).unwrap_or("\u{fffd}"))
+        }
+        // pingora refuses these before here; never let one through.
+        RawTargetAuthority::AmbiguousAuthority => Some("\u{fffd}"),
+    }
+}
+
+/// Whether the request carries more than one `Host` header.
+fn duplicate_host(req: &RequestHeader) -> bool {
+    req.headers.get_all(HOST).iter().nth(1).is_some()
 }
 
 fn is_tls(session: &Session) -> bool {
@@ -230,6 +257,8 @@ impl ProxyHttp for Portero {
                 path: req.uri.path(),
                 query: req.uri.query(),
                 authority: authority(req),
+                target_authority: target_authority(req),
+                duplicate_host: duplicate_host(req),
                 tls: ctx.tls,
                 peer,
                 forwarded_for: header_all(req, "x-forwarded-for"),
@@ -297,6 +326,8 @@ impl ProxyHttp for Portero {
         ctx.lang = ev.lang;
         ctx.peer = peer;
         ctx.peer_trusted = ev.peer_trusted;
+        ctx.authority = ev.authority;
+        ctx.client_ip = ev.client_ip;
         ctx.label = ev.label;
         self.state
             .metrics
@@ -367,14 +398,19 @@ impl ProxyHttp for Portero {
         let Some(tenant) = ctx.tenant.and_then(|i| cfg.tenants.get(i)) else {
             return Err(Error::new(ErrorType::InternalError));
         };
+        let Some(authority) = ctx.authority.as_ref() else {
+            return Err(Error::new(ErrorType::InternalError));
+        };
         let original = session.req_header();
         let forwarded_for = header_all(original, "x-forwarded-for");
+        let peer = ctx.peer.unwrap_or(IpAddr::from([0, 0, 0, 0]));
         let arrival = Arrival {
             forwarded_for: &forwarded_for,
-            peer: ctx.peer.unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            peer,
             peer_trusted: ctx.peer_trusted,
+            client_ip: ctx.client_ip.unwrap_or(peer),
             tls: ctx.tls,
-            authority: authority(original),
+            authority,
         };
         forward::prepare(upstream, cfg, tenant, &arrival, ctx.identity.as_ref())?;
         Ok(())

@@ -61,10 +61,9 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
                 }
                 AccountRule::FromHost { prefix, suffix } => {
                     let port = seen
-                        .req
                         .authority
-                        .rsplit_once(':')
-                        .map(|(_, p)| format!(":{p}"))
+                        .port()
+                        .map(|p| format!(":{p}"))
                         .unwrap_or_default();
                     let href = format!("{}://{prefix}{}{suffix}{port}/", seen.scheme(), m.account);
                     let _ = write!(body, "<li><a href=\"{}\">{account}</a> <span class=\"muted\">{perms}</span></li>", escape(&href));

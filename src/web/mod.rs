@@ -256,7 +256,7 @@ fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
     let (path, query) = uri
         .split_once('?')
         .map_or((uri, None), |(p, q)| (p, Some(q)));
-    let Ok(decision_path) = crate::facts::decision_path(path) else {
+    let Ok(decision_path) = gate::judged_path(tenant, path) else {
         return Reply::text(400, "bad forwarded path\n");
     };
     if decision_path.starts_with("/.portero/") {
@@ -270,7 +270,7 @@ fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
     let judged = Seen {
         req: &inner,
         tenant_index: seen.tenant_index,
-        host: seen.host.clone(),
+        authority: seen.authority.clone(),
         path: decision_path,
         client_ip: seen.client_ip,
         peer_trusted: seen.peer_trusted,
@@ -320,7 +320,7 @@ pub fn same_origin(seen: &Seen<'_>) -> bool {
     };
     match (
         origin_of(claimed),
-        own_origin(seen.req.tls, seen.req.authority),
+        own_origin(seen.req.tls, seen.authority.as_str()),
     ) {
         (Some(theirs), Some(ours)) => theirs == ours,
         _ => false,
@@ -568,6 +568,20 @@ pub fn unknown_host() -> Reply {
             &pages::Brand::default(),
             tr("Unknown host"),
             tr("This address is not served here. Check the address you typed."),
+            &[],
+        ),
+    )
+}
+
+/// The request's host cannot be read as one host name (400): it is never
+/// looked up, forwarded or guessed at.
+pub fn bad_host(message: &str) -> Reply {
+    Reply::html(
+        400,
+        pages::error(
+            &pages::Brand::default(),
+            tr("Bad request"),
+            tr(message),
             &[],
         ),
     )

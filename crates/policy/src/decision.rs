@@ -62,6 +62,23 @@ pub struct TenantPolicy {
     pub default_idp: Option<Idp>,
 }
 
+impl TenantPolicy {
+    /// Whether two readings of one request path fall under the same rules
+    /// (reserved, bypass, admin), so the decision does not depend on which
+    /// of them the panel acts on. The gate refuses a path whose readings
+    /// differ (e.g. with and without `;` path parameters).
+    pub fn routes_alike(&self, a: &str, b: &str) -> bool {
+        is_reserved(a) == is_reserved(b)
+            && self.bypass_paths.matches(a) == self.bypass_paths.matches(b)
+            && self.admin_paths.matches(a) == self.admin_paths.matches(b)
+    }
+}
+
+/// Rule 1's paths: `/.portero` and everything under it.
+fn is_reserved(path: &str) -> bool {
+    path == "/.portero" || path.starts_with("/.portero/")
+}
+
 /// What Portero knows about the visitor's session before deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionFact {
@@ -247,7 +264,7 @@ fn run<F: FnMut(Step)>(p: &TenantPolicy, f: &Facts<'_>, trace: &mut F) -> Decisi
     };
 
     // 1. Reserved path.
-    if f.path == "/.portero" || f.path.starts_with("/.portero/") {
+    if is_reserved(f.path) {
         return applied(
             trace,
             Action::Answer,

@@ -108,11 +108,15 @@ impl<T: Clone> HostTable<T> {
         None
     }
 
-    /// Looks up a `Host` header value: case-insensitive, any port ignored,
-    /// a trailing dot ignored.
+    /// Looks up a `Host` header value: case-insensitive, a `:digits` port
+    /// ignored, one trailing dot ignored. Anything that is not a plain host
+    /// name (`a:b.test`, `a@b.test`, `a..b.test`, a second port) matches
+    /// nothing: a wildcard must never adopt a name a web server would read
+    /// as another host.
     pub fn lookup(&self, host: &str) -> Option<&T> {
-        let name = strip_port(host).trim_end_matches('.');
-        if name.is_empty() {
+        let name = strip_port(host)?;
+        let name = name.strip_suffix('.').unwrap_or(name);
+        if !is_host_name(name) {
             return None;
         }
         // Most hosts are lower-case already; avoid allocating for them.
@@ -141,17 +145,42 @@ impl<T: Clone> HostTable<T> {
     }
 }
 
-/// `example.test:8080` → `example.test`; `[::1]:8080` → `::1`.
-pub(crate) fn strip_port(host: &str) -> &str {
-    let host = host.trim();
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.contains(':') => {
-            name
+/// Whether `name` is a host name: dot-separated labels of ASCII letters,
+/// digits, `-` and `_`, each 1 to 63 bytes, 253 bytes at most in all.
+pub fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// `example.test:8080` → `example.test`; `[::1]:8080` → `[::1]`; `None`
+/// when what follows the first `:` is not a port (1 to 5 digits), or a
+/// bracketed literal is followed by anything but a port.
+pub(crate) fn strip_port(host: &str) -> Option<&str> {
+    let (name, port) = if host.starts_with('[') {
+        let end = host.find(']')? + 1;
+        let rest = &host[end..];
+        let port = match rest.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if rest.is_empty() => None,
+            None => return None,
+        };
+        (&host[..end], port)
+    } else {
+        match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
         }
-        _ => host,
+    };
+    match port {
+        Some(p) if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) => None,
+        _ => Some(name),
     }
 }
 
@@ -183,6 +212,27 @@ mod tests {
     }
 
     #[test]
+    fn only_plain_names_match() {
+        let t = table();
+        // What nginx and most panels read as another host never reaches a wildcard.
+        for bad in [
+            "panel.beta.test:x.latincloud.test",
+            "panel.latincloud.test:80:81",
+            "evil.test@x.latincloud.test",
+            "x..latincloud.test",
+            "x.latincloud.test..",
+            "x.latincloud.test:",
+            "x.latincloud.test:123456",
+            "x latincloud.test",
+            "[::1]x.latincloud.test",
+            " x.latincloud.test",
+        ] {
+            assert_eq!(t.lookup(bad), None, "{bad}");
+        }
+        assert_eq!(t.lookup("x.latincloud.test:08080"), Some(&2));
+    }
+
+    #[test]
     fn patterns_are_checked() {
         assert!(HostPattern::parse("*.*.x.test").is_err());
         assert!(HostPattern::parse("a.*.test").is_err());
@@ -206,8 +256,12 @@ mod tests {
 
     #[test]
     fn ports_and_brackets() {
-        assert_eq!(strip_port("a.test:80"), "a.test");
-        assert_eq!(strip_port("[::1]:80"), "::1");
-        assert_eq!(strip_port("a.test"), "a.test");
+        assert_eq!(strip_port("a.test:80"), Some("a.test"));
+        assert_eq!(strip_port("[::1]:80"), Some("[::1]"));
+        assert_eq!(strip_port("[::1]"), Some("[::1]"));
+        assert_eq!(strip_port("a.test"), Some("a.test"));
+        assert_eq!(strip_port("a.test:b"), None);
+        assert_eq!(strip_port("a.test:80:81"), None);
+        assert_eq!(strip_port("[::1]x"), None);
     }
 }

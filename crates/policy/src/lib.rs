@@ -20,6 +20,6 @@ pub use decision::{
     decide, decide_traced, Action, ClassicReason, Decision, Facts, Idp, Rule, SessionFact, SsoMode,
     Step, TenantPolicy,
 };
-pub use hosts::{HostPattern, HostPatternError, HostTable};
+pub use hosts::{is_host_name, HostPattern, HostPatternError, HostTable};
 pub use netmask::NetmaskSet;
 pub use paths::PathPrefixes;

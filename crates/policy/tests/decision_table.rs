@@ -279,3 +279,23 @@ fn an_email_alone_routes_away_from_sso_only_for_super_admins_and_classic_users()
         }
     });
 }
+
+#[test]
+fn two_readings_of_a_path_route_alike_only_under_the_same_rules() {
+    let p = policy(true, false, SsoMode::LoginPage);
+    // `;` parameters dropped by servlet containers, kept by others.
+    assert!(p.routes_alike("/static/a;v=1.css", "/static/a.css"));
+    assert!(p.routes_alike("/home;jsessionid=1/x", "/home/x"));
+    assert!(!p.routes_alike("/admin;jsessionid=1/users", "/admin/users"));
+    assert!(!p.routes_alike("/static;x/private", "/static/private"));
+    assert!(!p.routes_alike("/.portero;x/login", "/.portero/login"));
+    // Alike readings decide alike.
+    for (a, b) in [("/static/a;v=1.css", "/static/a.css"), ("/x;y", "/x")] {
+        for session in [SessionFact::None, SessionFact::Member] {
+            assert_eq!(
+                decide(&p, &facts(a, INSIDE, session, None)).action,
+                decide(&p, &facts(b, INSIDE, session, None)).action
+            );
+        }
+    }
+}
