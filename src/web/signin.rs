@@ -2,7 +2,7 @@
 //! SSO hand-back, and logout.
 
 use super::pages::{self, query_encode, SignInForm, SsoButton};
-use super::{form_field, no_idp, query_param, return_to, same_origin, tenant_page, to_idp, Reply};
+use super::{no_idp, read_form, read_query, return_to, same_origin, tenant_page, to_idp, Reply};
 use crate::audit::Event;
 use crate::auth::external_jwt::Refused;
 use crate::auth::{normalize_email, AuthMethod, OnceId, VerifiedLogin};
@@ -15,8 +15,11 @@ use portero_policy::{decide, Action, ClassicReason, Facts, Idp, Rule, SessionFac
 
 /// `GET /.portero/login?return_to=…`: the sign-in page.
 pub fn login_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
-    let raw = query_param(seen, "return_to");
-    let return_to = return_to::sanitize(raw.as_deref(), cfg, seen.tenant_index).to_string();
+    let query = match read_query(tenant, seen) {
+        Ok(q) => q,
+        Err(bad) => return bad,
+    };
+    let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index).to_string();
     if seen.session.is_some() {
         return Reply::redirect(&return_to);
     }
@@ -33,10 +36,13 @@ pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
     if !same_origin(seen) {
         return cross_site(tenant);
     }
-    let raw_return = form_field(seen.req.body, "return_to");
-    let return_to = return_to::sanitize(raw_return.as_deref(), cfg, seen.tenant_index).to_string();
+    let form = match read_form(tenant, seen) {
+        Ok(f) => f,
+        Err(bad) => return bad,
+    };
+    let return_to = return_to::sanitize(form.get("return_to"), cfg, seen.tenant_index).to_string();
     let target = target_path(&return_to);
-    let typed = form_field(seen.req.body, "email").unwrap_or_default();
+    let typed = form.owned("email").unwrap_or_default();
     let Some(email) = normalize_email(&typed) else {
         return render(
             tenant,
@@ -95,9 +101,12 @@ pub fn start_sso(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, 
     if !tenant.idps.contains(&idp) {
         return super::not_configured(tenant, idp);
     }
-    let cfg_return = query_param(seen, "return_to");
-    let hint = query_param(seen, "login_hint").and_then(|h| normalize_email(&h));
-    let return_to = return_to::sanitize(cfg_return.as_deref(), cfg, seen.tenant_index);
+    let query = match read_query(tenant, seen) {
+        Ok(q) => q,
+        Err(bad) => return bad,
+    };
+    let hint = query.get("login_hint").and_then(normalize_email);
+    let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index);
     // Forced external SSO overrides every other login method, SSO buttons included.
     let idp = if tenant.policy.forced_external {
         Idp::External
@@ -114,9 +123,12 @@ pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
     let Some(ext) = &tenant.external_sso else {
         return Outcome::Reply(start_sso(state, cfg, tenant, seen, Idp::External));
     };
-    let raw_return = query_param(seen, "return_to");
-    let return_to = return_to::sanitize(raw_return.as_deref(), cfg, seen.tenant_index).to_string();
-    let token = query_param(seen, "jwt").unwrap_or_default();
+    let query = match read_query(tenant, seen) {
+        Ok(q) => q,
+        Err(bad) => return Outcome::Reply(bad),
+    };
+    let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index).to_string();
+    let token = query.owned("jwt").unwrap_or_default();
     let visitor = Visitor::of(seen);
     match ext.verify(&tenant.name, &token, state.now()) {
         Err(refused) => Outcome::Reply(refuse_jwt(state, tenant, visitor, &return_to, &refused)),
