@@ -92,7 +92,31 @@ pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
             None => no_idp(tenant),
         },
         Action::NoIdp => no_idp(tenant),
+        Action::Answer => own_page_sign_in(state, tenant, seen, &return_to, &email),
         _ => Reply::redirect(&return_to),
+    }
+}
+
+/// The e-mail was typed on the way to one of Portero's own pages (an
+/// invitation link, the accounts page): they need a session, which only SSO
+/// makes, so the visitor goes to the tenant's IdP and comes back — never
+/// back to the page that sent them here (a loop). The classic login is no
+/// way into these pages.
+fn own_page_sign_in(
+    state: &State,
+    tenant: &Tenant,
+    seen: &Seen<'_>,
+    return_to: &str,
+    email: &str,
+) -> Reply {
+    let idp = if tenant.policy.forced_external {
+        Some(Idp::External)
+    } else {
+        tenant.policy.default_idp
+    };
+    match idp {
+        Some(idp) => to_idp(state, tenant, seen, idp, return_to, Some(email)),
+        None => no_idp(tenant),
     }
 }
 
