@@ -442,6 +442,9 @@ impl ServeHttp for Admin {
                 &req.headers,
             )
         };
+        if let Err(why) = &guard {
+            tracing::warn!(%method, %path, ?why, "admin listener: refused a request a web page could have made");
+        }
         match guard {
             Ok(()) => {}
             Err(FromBrowser::ForeignHost(host)) => {
