@@ -363,7 +363,7 @@ fn own_host(listen: SocketAddr, admin_hosts: &[String], host: &str) -> bool {
                     && (ip == IpAddr::V4(Ipv4Addr::LOCALHOST)
                         || ip == IpAddr::V6(Ipv6Addr::LOCALHOST)))
         }
-        Named::Name(n) => (local && n == "localhost") || admin_hosts.iter().any(|h| *h == n),
+        Named::Name(n) => (local && n == "localhost") || admin_hosts.contains(&n),
     }
 }
 
