@@ -60,6 +60,8 @@ pub struct RequestView<'a> {
     pub accept_language: Option<&'a str>,
     /// The body, read only for POSTs to reserved paths.
     pub body: &'a [u8],
+    /// `Content-Type` (a form body must be URL-encoded UTF-8).
+    pub content_type: Option<&'a str>,
 }
 
 /// What to do with the request.

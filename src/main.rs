@@ -76,15 +76,21 @@ enum Command {
         /// The panel login to act as (impersonate).
         #[arg(long)]
         login: Option<String>,
-        /// Act as this member instead of the operator.
+        /// Act as this member (their e-mail) instead of the operator; an
+        /// address that is not a member's is refused, never taken for the operator.
         #[arg(long = "as")]
         actor: Option<String>,
     },
     /// Print fresh secrets: a session key and an upstream assertion key.
     Keygen {
-        /// Also write the assertion key (PKCS#8 PEM, Ed25519) to this file, mode 0600.
+        /// Write the assertion key (PKCS#8 PEM, Ed25519) to this file, mode
+        /// 0600, instead of printing it. An existing file is refused (it may
+        /// be the key the panel trusts) unless --force is given.
         #[arg(long)]
         assertion_key: Option<PathBuf>,
+        /// Replace an existing --assertion-key file.
+        #[arg(long, requires = "assertion_key")]
+        force: bool,
     },
 }
 
@@ -122,7 +128,10 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Keygen { assertion_key } => keygen(assertion_key),
+        Command::Keygen {
+            assertion_key,
+            force,
+        } => keygen(assertion_key, force),
         Command::Accounts {
             config,
             tenant,
@@ -199,8 +208,32 @@ fn accounts(
             .and_then(|(_, v)| v.clone())
     };
     let now = portero::clock::Clock::now(&portero::clock::SystemClock);
+    let actor = match admin::resolve_actor(&store.store, tenant, actor) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: --as: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     if action == "list" {
-        let account = field("account").unwrap_or_default().to_ascii_lowercase();
+        let Some(account) = field("account")
+            .map(|a| a.trim().to_ascii_lowercase())
+            .filter(|a| !a.is_empty())
+        else {
+            eprintln!("error: `list` needs --account");
+            return ExitCode::FAILURE;
+        };
+        match store.store.has_account(tenant, &account) {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!("error: tenant {tenant:?} has no account named {account:?}");
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
         if let Some(d) = store.get(tenant) {
             for (user, m) in d.members_of(&account) {
                 let acts = m
@@ -234,7 +267,6 @@ fn accounts(
             return ExitCode::FAILURE;
         }
     };
-    let actor = actor.and_then(portero::auth::normalize_email);
     let audit = portero::audit::AuditLog::open(cfg.server.audit_log.as_deref());
     let by = actor.as_deref().unwrap_or("operator");
     let result = admin::apply(&store.store, tenant, actor.as_deref(), &change, now);
@@ -441,7 +473,7 @@ fn fetch_idp_documents(state: &Arc<portero::state::State>) {
     });
 }
 
-fn keygen(assertion_key: Option<PathBuf>) -> ExitCode {
+fn keygen(assertion_key: Option<PathBuf>, force: bool) -> ExitCode {
     let (Some(session), Some(pem)) = (
         portero::session::generate_key(),
         portero::identity::generate_ed25519_pem(),
@@ -449,16 +481,29 @@ fn keygen(assertion_key: Option<PathBuf>) -> ExitCode {
         eprintln!("error: the system random number generator failed");
         return ExitCode::FAILURE;
     };
+    // The file first: a refusal prints no secret.
+    if let Some(file) = &assertion_key {
+        match write_private(file, pem.as_bytes(), force) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                eprintln!(
+                    "error: {} already exists (it may be the key your panel trusts); nothing was written. Give --force to replace it, or choose another file",
+                    file.display()
+                );
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", file.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     println!(
         "# [session].keys: put this in PORTERO_SESSION_KEY (keys = [\"env:PORTERO_SESSION_KEY\"])"
     );
     println!("PORTERO_SESSION_KEY={session}");
     match assertion_key {
         Some(file) => {
-            if let Err(e) = write_private(&file, pem.as_bytes()) {
-                eprintln!("error: cannot write {}: {e}", file.display());
-                return ExitCode::FAILURE;
-            }
             println!(
                 "# [assertion].signing_key: written to {} (signing_key = \"file:{}\")",
                 file.display(),
@@ -473,16 +518,25 @@ fn keygen(assertion_key: Option<PathBuf>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+/// Writes a new file with mode 0600. An existing file (or link) is an
+/// `AlreadyExists` error unless `replace`, which removes it first (so a
+/// link is replaced, not written through, and the mode is 0600 again).
+fn write_private(path: &std::path::Path, data: &[u8], replace: bool) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
+    if replace {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(path)?;
     f.write_all(data)

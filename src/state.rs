@@ -58,9 +58,14 @@ impl State {
         config_path: PathBuf,
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<State> {
-        let audit = AuditLog::open(config.server.audit_log.as_deref())?;
+        let audit = AuditLog::open(config.server.audit_log.as_deref()).map_err(|e| {
+            naming_file(e, "[server].audit_log", config.server.audit_log.as_deref())
+        })?;
         let access = match config.server.access_log.as_deref() {
-            Some(p) => Some(crate::audit::AccessLog::open(p)?),
+            Some(p) => Some(
+                crate::audit::AccessLog::open(p)
+                    .map_err(|e| naming_file(e, "[server].access_log", Some(p)))?,
+            ),
             None => None,
         };
         let revocations = Revocations::load(
@@ -335,4 +340,10 @@ impl State {
             reason,
         });
     }
+}
+
+/// An I/O error that says which file (and which setting) it is about.
+fn naming_file(e: std::io::Error, setting: &str, path: Option<&std::path::Path>) -> std::io::Error {
+    let file = path.map(|p| p.display().to_string()).unwrap_or_default();
+    std::io::Error::new(e.kind(), format!("{setting} `{file}`: {e}"))
 }

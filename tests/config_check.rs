@@ -338,3 +338,79 @@ fn redis_and_header_timeout_keys_are_checked_with_their_line() {
         "{out}"
     );
 }
+
+/// Threat: an admin listener off loopback without a token lets anyone who
+/// reaches it add administrators; `check` said "warning" and `run` served.
+#[test]
+fn an_admin_listener_off_loopback_needs_a_token() {
+    for listen in ["0.0.0.0:9090", "10.0.0.5:9090", "[::]:9090"] {
+        let cfg = GOOD.replace(
+            "listen = [\"127.0.0.1:8080\"]",
+            &format!("listen = [\"127.0.0.1:8080\"]\nadmin_listen = \"{listen}\""),
+        );
+        let (ok, out) = check(&cfg);
+        assert!(!ok, "{listen}: {out}");
+        assert!(
+            out.contains("portero.toml:3:") && out.contains("admin_token"),
+            "{listen}: {out}"
+        );
+    }
+    let with_token = GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]",
+        "listen = [\"127.0.0.1:8080\"]\nadmin_listen = \"0.0.0.0:9090\"\nadmin_token = \"env:K\"\nadmin_hosts = [\"portero-admin.internal\"]",
+    );
+    let (ok, out) = check(&with_token);
+    assert!(ok, "{out}");
+    let empty_token = GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]",
+        "listen = [\"127.0.0.1:8080\"]\nadmin_listen = \"0.0.0.0:9090\"\nadmin_token = \"\"",
+    );
+    let (ok, out) = check(&empty_token);
+    assert!(
+        !ok && out.contains("portero.toml:4:") && out.contains("empty"),
+        "{out}"
+    );
+    let bad_host = GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]",
+        "listen = [\"127.0.0.1:8080\"]\nadmin_hosts = [\"http://admin.internal:9090\"]",
+    );
+    let (ok, out) = check(&bad_host);
+    assert!(
+        !ok && out.contains("portero.toml:3:") && out.contains("admin_hosts"),
+        "{out}"
+    );
+    let (ok, out) = check(GOOD);
+    assert!(ok, "loopback without a token is fine: {out}");
+}
+
+/// `check` said ok, then `run` failed with "No such file or directory"
+/// naming no file.
+#[test]
+fn log_files_in_a_missing_folder_are_errors_with_their_line() {
+    let cfg = GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]",
+        "listen = [\"127.0.0.1:8080\"]\naudit_log = \"{DIR}/nope/audit.log\"\naccess_log = \"{DIR}/gone/access.log\"",
+    );
+    let (ok, out) = check(&cfg);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("portero.toml:3:") && out.contains("DIR/nope"),
+        "{out}"
+    );
+    assert!(
+        out.contains("portero.toml:4:") && out.contains("DIR/gone"),
+        "{out}"
+    );
+    let cfg = GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]",
+        "listen = [\"127.0.0.1:8080\"]\naudit_log = \"{DIR}\"",
+    );
+    let (ok, out) = check(&cfg);
+    assert!(!ok && out.contains("is a folder"), "{out}");
+    let cfg = GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]",
+        "listen = [\"127.0.0.1:8080\"]\naudit_log = \"{DIR}/audit.log\"\naccess_log = \"{DIR}/access.log\"",
+    );
+    let (ok, out) = check(&cfg);
+    assert!(ok, "{out}");
+}

@@ -406,7 +406,13 @@ fn an_account_never_loses_its_last_member_even_to_two_admins_at_once() {
         .collect();
         let mut statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
         statuses.sort();
-        assert_eq!(statuses, [200, 403], "round {round}");
+        // The loser is refused by the last-member rule (403), or — when the
+        // winner's change landed first — as an actor who is no longer a
+        // member (400).
+        assert!(
+            matches!(statuses[..], [200, 400 | 403]),
+            "round {round}: {statuses:?}"
+        );
         let (ok, out) = cli(&p, &["list", "--account", &account]);
         assert!(ok, "{out}");
         assert_eq!(

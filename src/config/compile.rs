@@ -103,6 +103,9 @@ pub struct Server {
     pub threads: usize,
     /// Bearer token required by the admin API's write calls, when set.
     pub admin_token: Option<String>,
+    /// Host names the admin listener answers to besides its own address
+    /// (lowercase; see `docs/admin-listener.md`).
+    pub admin_hosts: Vec<String>,
     /// Audit log file (`None`: standard error).
     pub audit_log: Option<PathBuf>,
     /// Access log file (`None`: no access log).
@@ -291,6 +294,36 @@ impl Ctx<'_> {
 
     fn warn(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.push(Severity::Warning, Some(span), message.into());
+    }
+
+    /// A log file Portero appends to: its folder must exist (Portero does
+    /// not make it), and the path must not be a folder. Relative paths are
+    /// taken from the working directory, as `run` opens them.
+    fn log_file(&mut self, raw: &Spanned<String>, what: &str) -> Option<PathBuf> {
+        let path = PathBuf::from(raw.get_ref());
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !folder.is_dir() {
+            self.err(
+                raw.span(),
+                format!(
+                    "{what} `{}`: the folder `{}` does not exist (create it, or point {what} elsewhere)",
+                    path.display(),
+                    folder.display()
+                ),
+            );
+            return None;
+        }
+        if path.is_dir() {
+            self.err(
+                raw.span(),
+                format!("{what} `{}` is a folder; name a file", path.display()),
+            );
+            return None;
+        }
+        Some(path)
     }
 
     fn has_errors(&self) -> bool {
@@ -636,6 +669,28 @@ fn saml_verify_timeout(cx: &mut Ctx<'_>, raw: &Option<Spanned<String>>) -> std::
     }
 }
 
+/// `[server].admin_hosts`: plain host names (no port, no scheme), kept
+/// lowercase.
+fn admin_host_names(cx: &mut Ctx<'_>, raw: &[Spanned<String>]) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in raw {
+        let name = h.get_ref().trim().to_ascii_lowercase();
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if plain {
+            out.push(name);
+        } else {
+            cx.err(
+                h.span(),
+                format!("[server].admin_hosts: `{}` is not a host name (write it without scheme or port, e.g. \"portero-admin.internal\")", h.get_ref()),
+            );
+        }
+    }
+    out
+}
+
 fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
     let listen = match &raw.listen {
         Some(l) => l
@@ -658,13 +713,19 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         .as_ref()
         .and_then(|t| cx.secret(t, "[server].admin_token"));
     if let (Some(a), Some(raw_a)) = (admin_listen, &raw.admin_listen) {
-        if !a.ip().is_loopback() && admin_token.is_none() {
-            cx.warn(
+        if !a.ip().is_loopback() && admin_token.is_none() && raw.admin_token.is_none() {
+            cx.err(
                 raw_a.span(),
-                "[server].admin_listen is not on loopback and no admin_token is set: anyone who reaches it may force re-authentication",
+                format!("[server].admin_listen `{a}` is not on loopback and no admin_token is set: anyone who reaches it could add administrators, force re-authentication or reload; set [server].admin_token (e.g. \"env:PORTERO_ADMIN_TOKEN\") or listen on 127.0.0.1"),
             );
         }
     }
+    if let (Some(t), Some(raw_t)) = (&admin_token, &raw.admin_token) {
+        if t.trim().is_empty() {
+            cx.err(raw_t.span(), "[server].admin_token is empty: that is no token; make one with `openssl rand -base64 32`");
+        }
+    }
+    let admin_hosts = admin_host_names(cx, &raw.admin_hosts);
     let trusted = cx.nets(&raw.trusted_proxies, "[server].trusted_proxies");
     let threads = match &raw.threads {
         Some(t) if *t.get_ref() == 0 || *t.get_ref() > 256 => {
@@ -681,9 +742,12 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
     let audit_log = raw
         .audit_log
         .as_ref()
-        .map(|a| a.get_ref())
-        .filter(|a| *a != "stderr")
-        .map(PathBuf::from);
+        .filter(|a| a.get_ref() != "stderr")
+        .and_then(|a| cx.log_file(a, "[server].audit_log"));
+    let access_log = raw
+        .access_log
+        .as_ref()
+        .and_then(|a| cx.log_file(a, "[server].access_log"));
     // Default: `data/` beside the configuration file.
     let data_dir = Some(match &raw.data_dir {
         Some(d) if Path::new(d.get_ref()).is_absolute() => PathBuf::from(d.get_ref()),
@@ -779,8 +843,9 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         trusted_proxies: NetmaskSet::new(trusted),
         threads,
         admin_token,
+        admin_hosts,
         audit_log,
-        access_log: raw.access_log.as_ref().map(|a| PathBuf::from(a.get_ref())),
+        access_log,
         grace_period,
         upstream_timeout: upstream_timeout.max(1),
         data_dir,

@@ -19,6 +19,8 @@ pub struct RawServer {
     pub trusted_proxies: Vec<Spanned<String>>,
     pub threads: Option<Spanned<usize>>,
     pub admin_token: Option<Spanned<String>>,
+    #[serde(default)]
+    pub admin_hosts: Vec<Spanned<String>>,
     pub audit_log: Option<Spanned<String>>,
     pub access_log: Option<Spanned<String>>,
     pub grace_period: Option<Spanned<String>>,

@@ -116,6 +116,40 @@ pub fn parse(action: &str, field: &dyn Fn(&str) -> Option<String>) -> Result<Cha
     })
 }
 
+/// Why an `actor` (admin API) or `--as` (command line) was refused: it is
+/// never taken for the operator instead.
+#[derive(Debug, thiserror::Error)]
+pub enum BadActor {
+    /// Given, but not an e-mail address (`mallory`, empty).
+    #[error("`{0}` is not an e-mail address; give the member's e-mail, or leave it out to act as the operator")]
+    NotEmail(String),
+    /// An e-mail, but of nobody who is a member of the tenant.
+    #[error("{0} is not a member of any account of this tenant")]
+    NotMember(String),
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Who acts on a change: `None` when no actor is given (the operator);
+/// when one is given, exactly one e-mail of a member of `tenant`, or an
+/// error — an unparsable or unknown actor is never the operator.
+pub fn resolve_actor(
+    store: &Store,
+    tenant: &str,
+    given: Option<&str>,
+) -> Result<Option<String>, BadActor> {
+    let Some(raw) = given else {
+        return Ok(None);
+    };
+    let email =
+        crate::auth::normalize_email(raw).ok_or_else(|| BadActor::NotEmail(raw.to_string()))?;
+    if !store.is_member(tenant, &email)? {
+        return Err(BadActor::NotMember(email));
+    }
+    Ok(Some(email))
+}
+
 /// Applies `change` to `tenant` as `actor` (`None`: the operator).
 pub fn apply(
     store: &Store,

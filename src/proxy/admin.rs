@@ -18,26 +18,37 @@
 //!
 //! When `server.admin_token` is set, every call but `/metrics`, `/healthz`
 //! and `/readyz` needs `Authorization: Bearer <token>`.
+//!
+//! Before any of that, a request a web page could have made is refused
+//! (see `docs/admin-listener.md`): a `Host` that is not this listener's own
+//! address (DNS rebinding: 421), and any `Origin` header or `Sec-Fetch-Site`
+//! other than `none` (a cross-site form or script, 403).
 
 use crate::audit::Event;
 use crate::config::ProcessEnv;
+use crate::members::admin::BadActor;
 use crate::state::State;
+use crate::web::form::{self, Fields};
 use async_trait::async_trait;
-use http::Response;
+use http::{HeaderMap, Response};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
-use sha2::{Digest, Sha256};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 /// The admin HTTP app.
 pub struct Admin {
     state: Arc<State>,
+    /// The address the listener is bound to (read at start, as the bind is).
+    listen: SocketAddr,
 }
 
 impl Admin {
-    /// An admin app over the shared state.
+    /// An admin app over the shared state, for the listener on
+    /// `[server].admin_listen`.
     pub fn new(state: Arc<State>) -> Admin {
-        Admin { state }
+        let listen = state.config().server.admin_listen;
+        Admin { state, listen }
     }
 
     /// `/readyz`: ready once serving (sign-in through an IdP that is down
@@ -134,10 +145,27 @@ impl Admin {
             Ok(s) => s,
             Err(r) => return *r,
         };
-        let account = form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == "account")
-            .map(|(_, v)| v.to_ascii_lowercase())
-            .unwrap_or_default();
+        let fields = match Fields::parse(query.as_bytes()) {
+            Ok(f) => f,
+            Err(e) => return refused(400, &e.to_string()),
+        };
+        let Some(account) = fields
+            .get("account")
+            .map(|a| a.trim().to_ascii_lowercase())
+            .filter(|a| !a.is_empty())
+        else {
+            return refused(400, "`account` is required: ?account=<account>");
+        };
+        match store.store.has_account(tenant, &account) {
+            Ok(true) => {}
+            Ok(false) => {
+                return refused(
+                    404,
+                    &format!("tenant {tenant:?} has no account named {account:?}"),
+                )
+            }
+            Err(e) => return refused(500, &e.to_string()),
+        }
         let members: Vec<serde_json::Value> = store
             .get(tenant)
             .map(|d| {
@@ -157,22 +185,42 @@ impl Admin {
         }
     }
 
-    fn change_members(&self, tenant: &str, body: &[u8]) -> Response<Vec<u8>> {
+    fn change_members(
+        &self,
+        tenant: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Response<Vec<u8>> {
         let store = match self.store_for(tenant) {
             Ok(s) => s,
             Err(r) => return *r,
         };
-        let field = |name: &str| {
-            form_urlencoded::parse(body)
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
-        let actor = field("actor").and_then(|a| crate::auth::normalize_email(&a));
-        let change =
-            match crate::members::admin::parse(&field("action").unwrap_or_default(), &field) {
-                Ok(c) => c,
-                Err(e) => return reply(400, "text/plain; charset=utf-8", format!("{e}\n")),
+        let fields =
+            match form::check_content_type(content_type, body).and_then(|()| Fields::parse(body)) {
+                Ok(f) => f,
+                Err(e) => return refused(400, &e.to_string()),
             };
+        let actor =
+            match crate::members::admin::resolve_actor(&store.store, tenant, fields.get("actor")) {
+                Ok(a) => a,
+                Err(BadActor::Store(e)) => return refused(500, &e.to_string()),
+                Err(e) => {
+                    self.state.audit(
+                        tenant,
+                        Event::Membership,
+                        None,
+                        None,
+                        &format!("refused a change through the admin API: actor {e}"),
+                    );
+                    return refused(400, &format!("actor: {e}"));
+                }
+            };
+        let field = |name: &str| fields.owned(name);
+        let change = match crate::members::admin::parse(fields.get("action").unwrap_or(""), &field)
+        {
+            Ok(c) => c,
+            Err(e) => return refused(400, &e),
+        };
         let now = self.state.now();
         let result =
             crate::members::admin::apply(&store.store, tenant, actor.as_deref(), &change, now);
@@ -269,9 +317,144 @@ impl Admin {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        // Compare digests, so the time taken says nothing about the token.
-        Sha256::digest(given.as_bytes()) == Sha256::digest(token.as_bytes())
+        token_matches(given, token)
     }
+}
+
+/// Whether `given` is the admin token, compared in constant time: both are
+/// MACed under a key made for this comparison and the tags checked by
+/// `ring` (which compares in constant time), so neither the time taken nor
+/// the length says anything about the token.
+fn token_matches(given: &str, token: &str) -> bool {
+    use ring::hmac;
+    let rng = ring::rand::SystemRandom::new();
+    let Ok(key) = hmac::Key::generate(hmac::HMAC_SHA256, &rng) else {
+        return false;
+    };
+    let expected = hmac::sign(&key, token.as_bytes());
+    hmac::verify(&key, given.as_bytes(), expected.as_ref()).is_ok()
+}
+
+/// Why the admin listener refused a request a web page could have made.
+#[derive(Debug, PartialEq, Eq)]
+enum FromBrowser {
+    /// The `Host` (or request-target authority) is not this listener's
+    /// address: a DNS-rebinding page, or a name it was not told about.
+    ForeignHost(String),
+    /// More than one `Host` header.
+    ManyHosts,
+    /// An `Origin` header, or a `Sec-Fetch-Site` other than `none`: a web
+    /// page (any site, this one included) sent it.
+    FromPage,
+}
+
+/// Refuses what only a browser page sends: the admin listener has no
+/// pages and no browser client, so a request from one is a cross-site
+/// form, a script, or a DNS-rebinding page. A request without `Host` comes
+/// from no browser and passes (HTTP/1.0 health checks).
+fn browser_guard(
+    listen: SocketAddr,
+    admin_hosts: &[String],
+    authority: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(), FromBrowser> {
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(FromBrowser::ManyHosts);
+    }
+    let named = host
+        .map(|h| h.to_str().unwrap_or("\u{fffd}"))
+        .into_iter()
+        .chain(authority);
+    for name in named {
+        if !own_host(listen, admin_hosts, name) {
+            return Err(FromBrowser::ForeignHost(name.chars().take(100).collect()));
+        }
+    }
+    let fetch_site_ok = headers
+        .get_all("sec-fetch-site")
+        .iter()
+        .all(|v| v.as_bytes().eq_ignore_ascii_case(b"none"));
+    if headers.contains_key(http::header::ORIGIN) || !fetch_site_ok {
+        return Err(FromBrowser::FromPage);
+    }
+    Ok(())
+}
+
+/// Whether a `Host` value names this listener: its own IP address, with
+/// its port or none; on loopback also `localhost`, `127.0.0.1` and `[::1]`;
+/// bound to every address (`0.0.0.0`, `[::]`), any IP literal and
+/// `localhost`; and the names in `[server].admin_hosts`. An IP literal
+/// cannot be re-bound by DNS; any other name could be.
+fn own_host(listen: SocketAddr, admin_hosts: &[String], host: &str) -> bool {
+    let Some((name, port)) = split_host_port(host) else {
+        return false;
+    };
+    if port.is_some_and(|p| p != listen.port()) {
+        return false;
+    }
+    let bound = listen.ip();
+    let local = bound.is_loopback() || bound.is_unspecified();
+    match name {
+        Named::Ip(ip) => {
+            ip == bound
+                || bound.is_unspecified()
+                || (bound.is_loopback()
+                    && (ip == IpAddr::V4(Ipv4Addr::LOCALHOST)
+                        || ip == IpAddr::V6(Ipv6Addr::LOCALHOST)))
+        }
+        Named::Name(n) => (local && n == "localhost") || admin_hosts.contains(&n),
+    }
+}
+
+/// A host in a `Host` header.
+#[derive(Debug, PartialEq, Eq)]
+enum Named {
+    Ip(IpAddr),
+    Name(String),
+}
+
+/// Splits `host[:port]` (`[v6][:port]`); `None` when malformed.
+fn split_host_port(host: &str) -> Option<(Named, Option<u16>)> {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        let ip: Ipv6Addr = v6.parse().ok()?;
+        let port = match after {
+            "" => None,
+            p => Some(parse_port(p.strip_prefix(':')?)?),
+        };
+        return Some((Named::Ip(IpAddr::V6(ip)), port));
+    } else {
+        match host.split_once(':') {
+            Some((n, p)) => (n, Some(parse_port(p)?)),
+            None => (host, None),
+        }
+    };
+    if name.is_empty() {
+        return None;
+    }
+    let named = match name.parse::<Ipv4Addr>() {
+        Ok(ip) => Named::Ip(IpAddr::V4(ip)),
+        Err(_) => Named::Name(name.to_ascii_lowercase()),
+    };
+    Some((named, port))
+}
+
+fn parse_port(p: &str) -> Option<u16> {
+    if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    p.parse().ok()
+}
+
+/// A refusal of the members API: JSON `{"ok": false, "error": …}`.
+fn refused(status: u16, error: &str) -> Response<Vec<u8>> {
+    reply(
+        status,
+        "application/json",
+        serde_json::json!({"ok": false, "error": error}).to_string(),
+    )
 }
 
 fn reply(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Response<Vec<u8>> {
@@ -290,6 +473,37 @@ impl ServeHttp for Admin {
         let method = session.req_header().method.clone();
         let path = session.req_header().uri.path().to_string();
         let text = "text/plain; charset=utf-8";
+        let guard = {
+            let req = session.req_header();
+            let cfg = self.state.config();
+            browser_guard(
+                self.listen,
+                &cfg.server.admin_hosts,
+                req.uri.authority().map(|a| a.as_str()),
+                &req.headers,
+            )
+        };
+        if let Err(why) = &guard {
+            tracing::warn!(%method, %path, ?why, "admin listener: refused a request a web page could have made");
+        }
+        match guard {
+            Ok(()) => {}
+            Err(FromBrowser::ForeignHost(host)) => {
+                return reply(
+                    421,
+                    text,
+                    format!("this admin listener answers to its own address ({}), not {host:?}; add other names to [server].admin_hosts\n", self.listen),
+                )
+            }
+            Err(FromBrowser::ManyHosts) => return reply(400, text, "more than one Host header\n"),
+            Err(FromBrowser::FromPage) => {
+                return reply(
+                    403,
+                    text,
+                    "refused: this request was sent by a web page (Origin or Sec-Fetch-Site); the admin listener takes requests from programs only\n",
+                )
+            }
+        }
         match (method.as_str(), path.as_str()) {
             ("GET", "/metrics") => {
                 let now = self.state.now();
@@ -411,12 +625,153 @@ impl ServeHttp for Admin {
                             }
                             body.extend_from_slice(&chunk);
                         }
-                        self.change_members(&name, &body)
+                        let content_type = session
+                            .req_header()
+                            .headers
+                            .get(http::header::CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        self.change_members(&name, content_type.as_deref(), &body)
                     }
                     _ => reply(405, text, "GET or POST\n"),
                 }
             }
             _ => reply(404, text, "not found\n"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn addr(a: &str) -> SocketAddr {
+        a.parse().unwrap()
+    }
+
+    fn headers(list: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in list {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn loopback_listener_answers_to_its_own_address_only() {
+        let l = addr("127.0.0.1:9090");
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:9090",
+            "localhost",
+            "LocalHost:9090",
+            "[::1]",
+            "[::1]:9090",
+        ] {
+            assert!(own_host(l, &[], ok), "{ok}");
+        }
+        for bad in [
+            "attacker.example",
+            "attacker.example:9090",
+            "127.0.0.1:80",
+            "127.0.0.1:",
+            "127.0.0.1:+9090",
+            "localhost.:9090",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io",
+            "10.0.0.5:9090",
+            "127.0.0.2:9090",
+            "::1",
+            "[::1",
+            "[::1]x",
+            "",
+            ":9090",
+            "0x7f000001",
+        ] {
+            assert!(!own_host(l, &[], bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn other_listeners_and_configured_names() {
+        let lan = addr("10.0.0.5:9090");
+        assert!(own_host(lan, &[], "10.0.0.5:9090"));
+        assert!(
+            !own_host(lan, &[], "localhost:9090"),
+            "not bound to loopback"
+        );
+        assert!(!own_host(lan, &[], "10.0.0.6:9090"));
+        let names = ["portero-admin.internal".to_string()];
+        assert!(own_host(lan, &names, "Portero-Admin.internal:9090"));
+        assert!(!own_host(
+            lan,
+            &names,
+            "portero-admin.internal.attacker.example"
+        ));
+        let any = addr("0.0.0.0:9090");
+        for ok in ["10.1.2.3:9090", "[fd00::1]:9090", "localhost"] {
+            assert!(own_host(any, &[], ok), "{ok}");
+        }
+        assert!(!own_host(any, &[], "attacker.example:9090"));
+        let v6 = addr("[::1]:9090");
+        assert!(own_host(v6, &[], "[::1]:9090") && own_host(v6, &[], "127.0.0.1:9090"));
+    }
+
+    #[test]
+    fn anything_a_web_page_sends_is_refused() {
+        let l = addr("127.0.0.1:9090");
+        let guard = |h: &[(&'static str, &str)]| browser_guard(l, &[], None, &headers(h));
+        assert_eq!(guard(&[("host", "127.0.0.1:9090")]), Ok(()));
+        assert_eq!(guard(&[]), Ok(()), "no Host: no browser");
+        assert_eq!(
+            guard(&[("host", "127.0.0.1:9090"), ("sec-fetch-site", "none")]),
+            Ok(()),
+            "typed in the address bar"
+        );
+        for origin in ["http://attacker.example", "null", "http://127.0.0.1:9090"] {
+            assert_eq!(
+                guard(&[("host", "127.0.0.1:9090"), ("origin", origin)]),
+                Err(FromBrowser::FromPage),
+                "{origin}"
+            );
+        }
+        for site in ["cross-site", "same-site", "same-origin", "garbage"] {
+            assert_eq!(
+                guard(&[("host", "127.0.0.1:9090"), ("sec-fetch-site", site)]),
+                Err(FromBrowser::FromPage),
+                "{site}"
+            );
+        }
+        assert_eq!(
+            guard(&[("host", "attacker.example:9090")]),
+            Err(FromBrowser::ForeignHost("attacker.example:9090".into()))
+        );
+        assert_eq!(
+            guard(&[("host", "127.0.0.1:9090"), ("host", "attacker.example")]),
+            Err(FromBrowser::ManyHosts)
+        );
+        // An absolute request target names a host too.
+        assert!(browser_guard(
+            l,
+            &[],
+            Some("attacker.example"),
+            &headers(&[("host", "127.0.0.1")])
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn the_token_is_compared_whole() {
+        assert!(token_matches("s3cret-token", "s3cret-token"));
+        for bad in [
+            "",
+            "s3cret",
+            "s3cret-token ",
+            "S3cret-token",
+            "s3cret-tokens",
+        ] {
+            assert!(!token_matches(bad, "s3cret-token"), "{bad}");
         }
     }
 }

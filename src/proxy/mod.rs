@@ -271,6 +271,7 @@ impl ProxyHttp for Portero {
                 original_uri: header_str(req, "x-original-uri"),
                 accept_language: header_str(req, http::header::ACCEPT_LANGUAGE),
                 body: &body,
+                content_type: header_str(req, http::header::CONTENT_TYPE),
             };
             let ev = gate::evaluate(&self.state, &cfg, &view);
             match ev.outcome {

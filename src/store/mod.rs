@@ -573,6 +573,36 @@ impl Store {
             .flatten())
     }
 
+    /// Whether `email` is a member of any account of the tenant.
+    pub fn is_member(&self, tenant: &str, email: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM members WHERE tenant = ?1 AND user = ?2 LIMIT 1",
+                params![tenant, email],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Whether the tenant knows `account`: recorded as an account, or with
+    /// a member or an invitation.
+    pub fn has_account(&self, tenant: &str, account: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM accounts WHERE tenant = ?1 AND name = ?2
+                 UNION ALL SELECT 1 FROM members WHERE tenant = ?1 AND account = ?2
+                 UNION ALL SELECT 1 FROM invitations WHERE tenant = ?1 AND account = ?2
+                 LIMIT 1",
+                params![tenant, account],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// Whether the user is known to the store.
     pub fn has_user(&self, tenant: &str, email: &str) -> Result<bool, StoreError> {
         Ok(self

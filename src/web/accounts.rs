@@ -4,7 +4,7 @@
 use super::i18n::{tr, trf};
 use super::pages::{self, escape};
 use super::{
-    form_field, query_param, return_to, same_origin, tenant_page, to_sign_in_page, unauthorized,
+    read_form, read_query, return_to, same_origin, tenant_page, to_sign_in_page, unauthorized,
     Reply,
 };
 use crate::config::{Config, Tenant};
@@ -23,8 +23,11 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
     let Source::Ready(dir) = members::resolve(state.store.as_ref(), tenant, s, state.now()) else {
         return super::members_unavailable(tenant);
     };
-    let raw = query_param(seen, "return_to");
-    let return_to = return_to::sanitize(raw.as_deref(), cfg, seen.tenant_index);
+    let query = match read_query(tenant, seen) {
+        Ok(q) => q,
+        Err(bad) => return bad,
+    };
+    let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index);
     let memberships = dir.memberships(&s.user);
     let strong = format!("<strong>{}</strong>", escape(&s.email));
     let mut body = format!("<p>{}</p>", trf("Signed in as {}.", &[&strong]));
@@ -105,15 +108,18 @@ pub fn choose(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
             &[("/.portero/accounts", "Your accounts")],
         );
     }
-    let account = form_field(seen.req.body, "account").unwrap_or_default();
+    let form = match read_form(tenant, seen) {
+        Ok(f) => f,
+        Err(bad) => return bad,
+    };
+    let account = form.owned("account").unwrap_or_default();
     let Source::Ready(dir) = members::resolve(state.store.as_ref(), tenant, s, state.now()) else {
         return super::members_unavailable(tenant);
     };
     if dir.membership(&s.user, &account).is_none() {
         return super::forbidden(tenant, &s.email, &account);
     }
-    let raw = form_field(seen.req.body, "return_to");
-    let return_to = return_to::sanitize(raw.as_deref(), cfg, seen.tenant_index);
+    let return_to = return_to::sanitize(form.get("return_to"), cfg, seen.tenant_index);
     let mut chosen = s.clone();
     chosen.account = Some(account);
     let Some(sealed) = chosen.seal(&cfg.session.sealer) else {

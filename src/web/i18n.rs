@@ -229,6 +229,18 @@ const SPANISH: &[(&str, &str)] = &[
     ("Something went wrong", "Algo salió mal"),
     ("This request could not be handled. Please try again.", "No se pudo atender esta solicitud. Inténtelo de nuevo."),
     ("Bad request", "Solicitud incorrecta"),
+    (
+        "The field “{}” was sent more than once, so nothing was done.",
+        "El campo «{}» se envió más de una vez, así que no se hizo nada.",
+    ),
+    (
+        "A field was not valid text (UTF-8), so nothing was done.",
+        "Un campo no era texto válido (UTF-8), así que no se hizo nada.",
+    ),
+    (
+        "The form was not sent as a web form in UTF-8, so nothing was done.",
+        "El formulario no se envió como formulario web en UTF-8, así que no se hizo nada.",
+    ),
     ("Secured by Portero", "Protegido por Portero"),
 ];
 

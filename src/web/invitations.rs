@@ -4,7 +4,7 @@
 
 use super::i18n::{tr, trf};
 use super::pages::escape;
-use super::{form_field, query_param, same_origin, tenant_page, to_sign_in_page, Reply};
+use super::{read_form, read_query, same_origin, tenant_page, to_sign_in_page, Reply};
 use crate::audit::Event;
 use crate::config::{Config, Tenant};
 use crate::gate::Seen;
@@ -22,7 +22,10 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(store) = store(state, tenant) else {
         return super::not_found(tenant);
     };
-    let token = query_param(seen, "token").unwrap_or_default();
+    let token = match read_query(tenant, seen) {
+        Ok(q) => q.owned("token").unwrap_or_default(),
+        Err(bad) => return bad,
+    };
     if seen.session.is_none() {
         return to_sign_in_page(&seen.path_and_query());
     }
@@ -85,8 +88,12 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
             &[],
         );
     }
-    let token = form_field(seen.req.body, "token").unwrap_or_default();
-    let accept = form_field(seen.req.body, "decision").as_deref() == Some("accept");
+    let form = match read_form(tenant, seen) {
+        Ok(f) => f,
+        Err(bad) => return bad,
+    };
+    let token = form.owned("token").unwrap_or_default();
+    let accept = form.get("decision") == Some("accept");
     let now = state.now();
     let result = if accept {
         store

@@ -3,6 +3,7 @@
 //! a request ([`Seen`]) and return a [`Reply`]; the proxy writes it out.
 
 mod accounts;
+pub mod form;
 pub mod i18n;
 mod invitations;
 pub mod oidc;
@@ -15,6 +16,7 @@ use crate::config::{Config, Tenant};
 use crate::gate::{self, Seen};
 use crate::state::State;
 use bytes::Bytes;
+pub use form::{BadFields, Fields};
 use http::{HeaderName, HeaderValue};
 use i18n::{tr, trf};
 use portero_policy::Idp;
@@ -139,6 +141,9 @@ impl Reply {
 /// on the one-time store, and the first on the provider
 /// ([`gate::Outcome::Await`]).
 pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> gate::Outcome {
+    if let Err(bad) = check_fields(seen) {
+        return gate::Outcome::Reply(bad_fields(tenant, seen, &bad));
+    }
     match (seen.path.trim_end_matches('/'), seen.req.method) {
         ("/.portero/oidc/callback", "GET" | "HEAD") => oidc::callback(tenant, seen),
         ("/.portero/saml/acs", "POST") => saml::acs(tenant, seen),
@@ -294,19 +299,64 @@ fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
     }
 }
 
-/// The first value of a query parameter, decoded.
-pub fn query_param(seen: &Seen<'_>, name: &str) -> Option<String> {
-    let q = seen.req.query?;
-    form_urlencoded::parse(q.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+/// Every reserved path but forward-auth (which judges another request)
+/// refuses, before any handler reads it, a query string or POST body with a
+/// repeated field, non-UTF-8 text, or a body that is not a URL-encoded
+/// UTF-8 form (see [`form`]).
+fn check_fields(seen: &Seen<'_>) -> Result<(), BadFields> {
+    if seen.path.trim_end_matches('/') == "/.portero/auth" {
+        return Ok(());
+    }
+    query_fields(seen)?;
+    if seen.req.method == "POST" {
+        body_fields(seen)?;
+    }
+    Ok(())
 }
 
-/// The first value of a field in a `application/x-www-form-urlencoded` body.
-pub fn form_field(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+/// This request's query string, read strictly (a repeated field is an
+/// error, not a first or last value).
+pub fn query_fields(seen: &Seen<'_>) -> Result<Fields, BadFields> {
+    Fields::parse(seen.req.query.unwrap_or("").as_bytes())
+}
+
+/// This request's form body, read strictly: a URL-encoded UTF-8 form, each
+/// field at most once.
+pub fn body_fields(seen: &Seen<'_>) -> Result<Fields, BadFields> {
+    form::check_content_type(seen.req.content_type, seen.req.body)?;
+    Fields::parse(seen.req.body)
+}
+
+/// [`query_fields`], or the 400 that answers a refused query string.
+pub fn read_query(tenant: &Tenant, seen: &Seen<'_>) -> Result<Fields, Reply> {
+    query_fields(seen).map_err(|bad| bad_fields(tenant, seen, &bad))
+}
+
+/// [`body_fields`], or the 400 that answers a refused form.
+pub fn read_form(tenant: &Tenant, seen: &Seen<'_>) -> Result<Fields, Reply> {
+    body_fields(seen).map_err(|bad| bad_fields(tenant, seen, &bad))
+}
+
+/// A refused form or query string: 400, a page in the tenant's look for
+/// browsers, plain text for other clients. Nothing was acted on.
+pub fn bad_fields(tenant: &Tenant, seen: &Seen<'_>, bad: &BadFields) -> Reply {
+    let message = match bad {
+        BadFields::Repeated(name) => trf(
+            "The field “{}” was sent more than once, so nothing was done.",
+            &[&name.chars().take(40).collect::<String>()],
+        ),
+        BadFields::NotUtf8 => {
+            tr("A field was not valid text (UTF-8), so nothing was done.").to_string()
+        }
+        BadFields::ContentType(_) => {
+            tr("The form was not sent as a web form in UTF-8, so nothing was done.").to_string()
+        }
+    };
+    if seen.accepts_html {
+        tenant_page(tenant, 400, "Bad request", &message, &[])
+    } else {
+        Reply::text(400, &format!("{bad}\n"))
+    }
 }
 
 /// Whether a form POST came from this very origin: the `Origin` header

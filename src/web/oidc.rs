@@ -90,18 +90,22 @@ pub fn callback(tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
     if tenant.oidc.is_none() {
         return Outcome::Reply(super::not_configured(tenant, portero_policy::Idp::Oidc));
     }
+    let query = match super::read_query(tenant, seen) {
+        Ok(q) => q,
+        Err(bad) => return Outcome::Reply(bad),
+    };
     Outcome::Await(Box::new(crate::gate::Deferred::OidcCallback(Finish {
         tenant: tenant.name.clone(),
-        flow: super::query_param(seen, "state").unwrap_or_default(),
+        flow: query.owned("state").unwrap_or_default(),
         flow_cookies: crate::session::find_cookie_values(
             seen.req.cookies.iter().copied(),
             FLOW_COOKIE,
         )
         .map(str::to_string)
         .collect(),
-        code: super::query_param(seen, "code").filter(|c| !c.is_empty()),
-        error: super::query_param(seen, "error"),
-        iss: super::query_param(seen, "iss"),
+        code: query.owned("code").filter(|c| !c.is_empty()),
+        error: query.owned("error"),
+        iss: query.owned("iss"),
         visitor: Visitor::of(seen),
     })))
 }

@@ -7,7 +7,7 @@
 //! so a response cannot be replayed into another person's browser (login
 //! CSRF) nor used twice.
 
-use super::{form_field, return_to, tenant_page, Reply};
+use super::{read_form, return_to, tenant_page, Reply};
 use crate::audit::Event;
 use crate::auth::saml::{Pending, SamlSp};
 use crate::config::{Config, Tenant};
@@ -82,10 +82,14 @@ pub fn acs(tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
     if tenant.saml.is_none() {
         return Outcome::Reply(super::not_configured(tenant, portero_policy::Idp::Saml));
     }
+    let form = match read_form(tenant, seen) {
+        Ok(f) => f,
+        Err(bad) => return Outcome::Reply(bad),
+    };
     Outcome::Await(Box::new(crate::gate::Deferred::SamlAcs(Acs {
         tenant: tenant.name.clone(),
-        relay: form_field(seen.req.body, "RelayState").unwrap_or_default(),
-        response: form_field(seen.req.body, "SAMLResponse").unwrap_or_default(),
+        relay: form.owned("RelayState").unwrap_or_default(),
+        response: form.owned("SAMLResponse").unwrap_or_default(),
         flow_cookies: crate::session::find_cookie_values(
             seen.req.cookies.iter().copied(),
             FLOW_COOKIE,
@@ -277,6 +281,10 @@ pub fn metadata(tenant: &Tenant, seen: &Seen<'_>) -> Reply {
 /// only sign its own browser out.
 pub fn slo(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     super::signin::audit_sign_out(state, tenant, seen, "SAML single logout");
+    let query = match super::read_query(tenant, seen) {
+        Ok(q) => q,
+        Err(bad) => return bad,
+    };
     // Ended here at once; the refresher tells the other nodes within a second.
     if let Some(ending) = super::signin::ending_of(cfg, tenant, seen) {
         if let Err(e) = state.ended.end(&ending, state.now()) {
@@ -288,19 +296,17 @@ pub fn slo(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Rep
             ("SAMLRequest", "LogoutRequest received"),
             ("SAMLResponse", "LogoutResponse received"),
         ] {
-            if let Some(xml) =
-                super::query_param(seen, param).and_then(|v| crate::auth::saml::inflate(&v))
-            {
+            if let Some(xml) = query.get(param).and_then(crate::auth::saml::inflate) {
                 state
                     .saml_trace
                     .record(&tenant.name, state.now(), what, "-", &xml);
             }
         }
     }
-    let back_to_idp = super::query_param(seen, "SAMLRequest").and_then(|request| {
+    let back_to_idp = query.get("SAMLRequest").and_then(|request| {
         let sp = tenant.saml.as_ref()?;
-        let relay = super::query_param(seen, "RelayState");
-        sp.logout_response_url(&seen.origin(), &request, state.now(), relay.as_deref())
+        let relay = query.get("RelayState");
+        sp.logout_response_url(&seen.origin(), request, state.now(), relay)
     });
     let reply = match back_to_idp {
         Some(url) => {

@@ -2,7 +2,7 @@
 //! SSO hand-back, and logout.
 
 use super::pages::{self, query_encode, SignInForm, SsoButton};
-use super::{form_field, no_idp, query_param, return_to, same_origin, tenant_page, to_idp, Reply};
+use super::{no_idp, read_form, read_query, return_to, same_origin, tenant_page, to_idp, Reply};
 use crate::audit::Event;
 use crate::auth::external_jwt::Refused;
 use crate::auth::{normalize_email, AuthMethod, OnceId, VerifiedLogin};
@@ -17,8 +17,11 @@ use portero_policy::{decide, Action, ClassicReason, Facts, Idp, Rule, SessionFac
 
 /// `GET /.portero/login?return_to=…`: the sign-in page.
 pub fn login_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
-    let raw = query_param(seen, "return_to");
-    let return_to = return_to::sanitize(raw.as_deref(), cfg, seen.tenant_index).to_string();
+    let query = match read_query(tenant, seen) {
+        Ok(q) => q,
+        Err(bad) => return bad,
+    };
+    let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index).to_string();
     if seen.session.is_some() {
         return Reply::redirect(&return_to);
     }
@@ -35,10 +38,13 @@ pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
     if !same_origin(seen) {
         return cross_site(tenant);
     }
-    let raw_return = form_field(seen.req.body, "return_to");
-    let return_to = return_to::sanitize(raw_return.as_deref(), cfg, seen.tenant_index).to_string();
+    let form = match read_form(tenant, seen) {
+        Ok(f) => f,
+        Err(bad) => return bad,
+    };
+    let return_to = return_to::sanitize(form.get("return_to"), cfg, seen.tenant_index).to_string();
     let target = target_path(&return_to);
-    let typed = form_field(seen.req.body, "email").unwrap_or_default();
+    let typed = form.owned("email").unwrap_or_default();
     let Some(email) = normalize_email(&typed) else {
         return render(
             tenant,
@@ -88,7 +94,31 @@ pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
             None => no_idp(tenant),
         },
         Action::NoIdp => no_idp(tenant),
+        Action::Answer => own_page_sign_in(state, tenant, seen, &return_to, &email),
         _ => Reply::redirect(&return_to),
+    }
+}
+
+/// The e-mail was typed on the way to one of Portero's own pages (an
+/// invitation link, the accounts page): they need a session, which only SSO
+/// makes, so the visitor goes to the tenant's IdP and comes back — never
+/// back to the page that sent them here (a loop). The classic login is no
+/// way into these pages.
+fn own_page_sign_in(
+    state: &State,
+    tenant: &Tenant,
+    seen: &Seen<'_>,
+    return_to: &str,
+    email: &str,
+) -> Reply {
+    let idp = if tenant.policy.forced_external {
+        Some(Idp::External)
+    } else {
+        tenant.policy.default_idp
+    };
+    match idp {
+        Some(idp) => to_idp(state, tenant, seen, idp, return_to, Some(email)),
+        None => no_idp(tenant),
     }
 }
 
@@ -97,9 +127,12 @@ pub fn start_sso(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, 
     if !tenant.idps.contains(&idp) {
         return super::not_configured(tenant, idp);
     }
-    let cfg_return = query_param(seen, "return_to");
-    let hint = query_param(seen, "login_hint").and_then(|h| normalize_email(&h));
-    let return_to = return_to::sanitize(cfg_return.as_deref(), cfg, seen.tenant_index);
+    let query = match read_query(tenant, seen) {
+        Ok(q) => q,
+        Err(bad) => return bad,
+    };
+    let hint = query.get("login_hint").and_then(normalize_email);
+    let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index);
     // Forced external SSO overrides every other login method, SSO buttons included.
     let idp = if tenant.policy.forced_external {
         Idp::External
@@ -116,9 +149,12 @@ pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
     let Some(ext) = &tenant.external_sso else {
         return Outcome::Reply(start_sso(state, cfg, tenant, seen, Idp::External));
     };
-    let raw_return = query_param(seen, "return_to");
-    let return_to = return_to::sanitize(raw_return.as_deref(), cfg, seen.tenant_index).to_string();
-    let token = query_param(seen, "jwt").unwrap_or_default();
+    let query = match read_query(tenant, seen) {
+        Ok(q) => q,
+        Err(bad) => return Outcome::Reply(bad),
+    };
+    let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index).to_string();
+    let token = query.owned("jwt").unwrap_or_default();
     let visitor = Visitor::of(seen);
     match ext.verify(&tenant.name, &token, state.now()) {
         Err(refused) => Outcome::Reply(refuse_jwt(state, tenant, visitor, &return_to, &refused)),
