@@ -211,12 +211,17 @@ fn a_flood_from_many_addresses_never_pushes_out_a_started_sign_in() {
     );
 }
 
-fn redis_keys(redis: &RedisServer) -> u64 {
+fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
     let out = std::process::Command::new("redis-cli")
-        .args(["-p", &redis.port.to_string(), "DBSIZE"])
+        .args(["-p", &redis.port.to_string()])
+        .args(args)
         .output()
         .expect("redis-cli (Debian package redis-tools)");
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn redis_keys(redis: &RedisServer) -> u64 {
+    redis_cli(redis, &["DBSIZE"]).parse().unwrap()
 }
 
 #[test]
@@ -232,6 +237,7 @@ fn with_redis_the_flood_is_bounded_and_replay_markers_stay() {
     assert_eq!(real.status, 302);
     let long = format!("/{}", "b".repeat(4000));
     let mut full = 0;
+    let mut relay = None;
     for i in 0..300 {
         let r = start_saml(&p, &format!("10.2.{}.{}", i / 200, i % 200 + 1), &long);
         if r.status == 503 {
@@ -239,9 +245,14 @@ fn with_redis_the_flood_is_bounded_and_replay_markers_stay() {
             full += 1;
         } else {
             assert_eq!(r.status, 302, "{}", r.body);
+            relay = Some(query_map(r.location())["RelayState"].clone());
         }
     }
     assert_eq!(full, 201);
+    // What one of them keeps is small: not the 4000-byte return_to.
+    let kept = redis_cli(&redis, &["STRLEN", &format!("flood:rec:saml:{}", relay.unwrap())]);
+    let kept: usize = kept.parse().unwrap();
+    assert!((1..1024).contains(&kept), "a started sign-in keeps {kept} bytes");
     // Redis holds the 100 started sign-ins, their index, the marker and
     // little else: not the flood.
     let keys = redis_keys(&redis);
