@@ -235,11 +235,19 @@ fn with_redis_the_flood_is_bounded_and_replay_markers_stay() {
     assert_eq!(r.status, 302, "{}", r.body);
     let real = start_saml(&p, "198.51.100.7", "/domains");
     assert_eq!(real.status, 302);
+    // This time the long target is the page asked for (the tenant sends
+    // every visitor straight to the IdP).
     let long = format!("/{}", "b".repeat(4000));
     let mut full = 0;
     let mut relay = None;
     for i in 0..300 {
-        let r = start_saml(&p, &format!("10.2.{}.{}", i / 200, i % 200 + 1), &long);
+        let client = format!("10.2.{}.{}", i / 200, i % 200 + 1);
+        let r = p.send(
+            get(HOST, &long)
+                .html()
+                .from("127.0.0.2")
+                .header("X-Forwarded-For", &client),
+        );
         if r.status == 503 {
             assert!(r.body.contains("Too many sign-ins in progress"), "{}", r.body);
             full += 1;
