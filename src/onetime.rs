@@ -385,12 +385,7 @@ impl Drop for Shared {
 }
 
 impl Shared {
-    fn new(
-        url: &str,
-        prefix: &str,
-        timeout: Duration,
-        max_started: u64,
-    ) -> Result<Shared, String> {
+    fn new(url: &str, prefix: &str, timeout: Duration, max_started: u64) -> Result<Shared, String> {
         let client = redis::Client::open(url).map_err(|e| format!("[server].redis: {e}"))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -495,16 +490,15 @@ impl Shared {
         call: redis::ScriptInvocation<'_>,
     ) -> Result<T, Unavailable> {
         let mut conn = self.conn.clone();
-        let result = match tokio::time::timeout(self.timeout, call.invoke_async::<T>(&mut conn))
-            .await
-        {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(Unavailable(e.to_string())),
-            Err(_) => Err(Unavailable(format!(
-                "no answer within {} ms",
-                self.timeout.as_millis()
-            ))),
-        };
+        let result =
+            match tokio::time::timeout(self.timeout, call.invoke_async::<T>(&mut conn)).await {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(Unavailable(e.to_string())),
+                Err(_) => Err(Unavailable(format!(
+                    "no answer within {} ms",
+                    self.timeout.as_millis()
+                ))),
+            };
         self.note(result.as_ref().err());
         result
     }
@@ -608,7 +602,9 @@ mod tests {
         let ttl = Duration::from_secs(600);
         assert!(s.first_use("assertion-1", ttl).await.unwrap());
         for i in 0..5000 {
-            let _ = s.keep_started(&format!("flood{i}"), "x".repeat(100), ttl, 0).await;
+            let _ = s
+                .keep_started(&format!("flood{i}"), "x".repeat(100), ttl, 0)
+                .await;
         }
         // The replay marker is still there.
         assert!(!s.first_use("assertion-1", ttl).await.unwrap());

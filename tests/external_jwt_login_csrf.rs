@@ -66,7 +66,10 @@ fn an_attackers_hand_back_in_a_browser_that_started_nothing_is_refused() {
     refused_without_session(&r);
     assert!(r.body.contains("not started in this browser"), "{}", r.body);
     let audit = p.audit();
-    assert!(audit.contains("state_not_this_browser") || audit.contains("not started"), "{audit}");
+    assert!(
+        audit.contains("state_not_this_browser") || audit.contains("not started"),
+        "{audit}"
+    );
     let m = get("127.0.0.1", "/metrics").send(p.admin).body;
     assert!(
         m.contains(r#"kind="external_jwt",reason="state_not_this_browser""#)
@@ -123,7 +126,11 @@ fn a_started_sign_in_finishes_once_and_only_for_its_tenant() {
             .cookie("portero_jwt", &cookie),
     );
     refused_without_session(&r);
-    assert!(r.body.contains("unknown, expired or was already used"), "{}", r.body);
+    assert!(
+        r.body.contains("unknown, expired or was already used"),
+        "{}",
+        r.body
+    );
 }
 
 #[test]

@@ -54,7 +54,10 @@ fn start_with(key: &SigningKey, extra: &str, redis: Option<&RedisServer>) -> (Up
     let md = idp_metadata(key, "https://idp.samlco.test/sso");
     let mut server = format!("[server]\n{extra}\n");
     if let Some(r) = redis {
-        server.push_str(&format!("redis = \"{}\"\nredis_prefix = \"flood:\"\n", r.url()));
+        server.push_str(&format!(
+            "redis = \"{}\"\nredis_prefix = \"flood:\"\n",
+            r.url()
+        ));
     }
     let template = format!("{SERVER_AND_SESSION}\n{TENANTS}").replace("[server]\n", &server);
     let p = Portero::start_with(&template, &up, &[("idp.xml", md.as_str())]);
@@ -191,7 +194,11 @@ fn a_flood_from_many_addresses_never_pushes_out_a_started_sign_in() {
             302 => {}
             503 => {
                 full += 1;
-                assert!(r.body.contains("Too many sign-ins in progress"), "{}", r.body);
+                assert!(
+                    r.body.contains("Too many sign-ins in progress"),
+                    "{}",
+                    r.body
+                );
                 assert!(r.set_cookie("portero_saml").is_none());
             }
             s => panic!("unexpected {s}: {}", r.body),
@@ -206,7 +213,9 @@ fn a_flood_from_many_addresses_never_pushes_out_a_started_sign_in() {
     assert_eq!(start_saml(&p, "198.51.100.9", "/").status, 302);
     let m = metrics(&p);
     assert!(
-        m.contains(r#"portero_refusals_total{kind="sign_in_start",reason="too_many_in_progress"} 301"#),
+        m.contains(
+            r#"portero_refusals_total{kind="sign_in_start",reason="too_many_in_progress"} 301"#
+        ),
         "{m}"
     );
 }
@@ -249,7 +258,11 @@ fn with_redis_the_flood_is_bounded_and_replay_markers_stay() {
                 .header("X-Forwarded-For", &client),
         );
         if r.status == 503 {
-            assert!(r.body.contains("Too many sign-ins in progress"), "{}", r.body);
+            assert!(
+                r.body.contains("Too many sign-ins in progress"),
+                "{}",
+                r.body
+            );
             full += 1;
         } else {
             assert_eq!(r.status, 302, "{}", r.body);
@@ -258,9 +271,15 @@ fn with_redis_the_flood_is_bounded_and_replay_markers_stay() {
     }
     assert_eq!(full, 201);
     // What one of them keeps is small: not the 4000-byte return_to.
-    let kept = redis_cli(&redis, &["STRLEN", &format!("flood:rec:saml:{}", relay.unwrap())]);
+    let kept = redis_cli(
+        &redis,
+        &["STRLEN", &format!("flood:rec:saml:{}", relay.unwrap())],
+    );
     let kept: usize = kept.parse().unwrap();
-    assert!((1..1024).contains(&kept), "a started sign-in keeps {kept} bytes");
+    assert!(
+        (1..1024).contains(&kept),
+        "a started sign-in keeps {kept} bytes"
+    );
     // Redis holds the 100 started sign-ins, their index, the marker and
     // little else: not the flood.
     let keys = redis_keys(&redis);

@@ -425,7 +425,9 @@ pub async fn keep_started(
         Err(crate::onetime::NotKept::Full) => refused("too_many_in_progress"),
         Err(crate::onetime::NotKept::TooLarge) => refused("too_large"),
         Err(crate::onetime::NotKept::Unavailable(e)) => match tenant {
-            Some(t) => i18n::scope(lang, || shared_store_down(state, t, "sign-in not started", &e)),
+            Some(t) => i18n::scope(lang, || {
+                shared_store_down(state, t, "sign-in not started", &e)
+            }),
             None => Reply::empty(503),
         },
     }
