@@ -2,6 +2,10 @@
 //! hands a signed JWT back to Portero (CONTRACT §6, external SSO). A real one
 //! would check a password first; this one trusts whatever is typed.
 //!
+//! Portero sends the browser here with `return_to` and `state`; the page
+//! hands both back unchanged with the token:
+//! `<origin of return_to>/.portero/jwt/callback?jwt=…&return_to=…&state=…`.
+//!
 //! `EXT_SSO_SECRET=… cargo run --release --example external_signin -- 127.0.0.1:9100 demo`
 
 use http_body_util::{BodyExt, Full};
@@ -55,6 +59,7 @@ async fn handle(
             .unwrap_or_default();
         let email = param(&body, "email");
         let return_to = param(&body, "return_to");
+        let state = param(&body, "state");
         // Portero's callback lives on the host the visitor came from.
         let origin = url::Url::parse(&return_to)
             .map(|u| u.origin().ascii_serialization())
@@ -80,9 +85,10 @@ async fn handle(
         )
         .unwrap_or_default();
         let location = format!(
-            "{origin}/.portero/jwt/callback?jwt={}&return_to={}",
+            "{origin}/.portero/jwt/callback?jwt={}&return_to={}&state={}",
             token,
-            form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
+            form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>(),
+            form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
         );
         return Ok(Response::builder()
             .status(302)
@@ -92,17 +98,19 @@ async fn handle(
     }
     let q = req.uri().query().unwrap_or("").as_bytes().to_vec();
     let return_to = param(&q, "return_to");
+    let state = param(&q, "state");
     let hint = param(&q, "login_hint");
     Ok(html(format!(
         "<!DOCTYPE html><html><head><meta charset=utf-8><title>Company sign-in</title>\
          <style>body{{font-family:sans-serif;margin:3rem}}</style></head><body>\
          <h1>Company sign-in (example)</h1><p>This page stands in for a reseller's own sign-in. \
          It trusts the e-mail you type and hands Portero a signed JWT for tenant <b>{}</b>.</p>\
-         <form method=post><input type=hidden name=return_to value=\"{}\">\
+         <form method=post><input type=hidden name=return_to value=\"{}\"><input type=hidden name=state value=\"{}\">\
          <label>E-mail <input type=email name=email value=\"{}\" required autofocus></label> <button>Sign in</button></form>\
          <p>Try <code>ana@demo.test</code> (a member) or <code>nobody@demo.test</code> (not a member).</p></body></html>",
         escape(&site.tenant),
         escape(&return_to),
+        escape(&state),
         escape(if hint.is_empty() { "ana@demo.test" } else { &hint })
     )))
 }

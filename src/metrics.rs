@@ -167,8 +167,8 @@ impl Metrics {
     }
 
     /// Counts one refusal: `kind` (`session_cookie`, `saml_response`,
-    /// `oidc`, `external_jwt`, `shared_store_unavailable`) and a reason from
-    /// a fixed set (never text a client chose).
+    /// `oidc`, `external_jwt`, `shared_store_unavailable`, `sign_in_start`)
+    /// and a reason from a fixed set (never text a client chose).
     pub fn refused(&self, kind: &str, reason: &str) {
         self.refusals.with_label_values(&[kind, reason]).inc();
     }

@@ -26,6 +26,8 @@ pub struct State {
     /// Started sign-ins and used one-time ids (in this process, or in the
     /// Redis named at start).
     pub onetime: crate::onetime::OneTime,
+    /// How many sign-ins each client address may still start.
+    pub start_budget: crate::budget::StartBudget,
     /// Per-tenant "force re-authentication now" marks.
     pub revocations: Revocations,
     /// Sessions ended early: by logout, or every session of one person.
@@ -80,10 +82,11 @@ impl State {
         let store = crate::members::StoreHandle::open(&config).map_err(std::io::Error::other)?;
         remote.adopt(&config.remote);
         let config_stamp = std::sync::Mutex::new(file_stamp(&config_path));
+        let max_started = config.server.max_started_sign_ins;
         let onetime = match &config.server.redis {
-            Some(r) => crate::onetime::OneTime::redis(&r.url, &r.prefix, r.timeout)
+            Some(r) => crate::onetime::OneTime::redis(&r.url, &r.prefix, r.timeout, max_started)
                 .map_err(std::io::Error::other)?,
-            None => crate::onetime::OneTime::local(1_000_000),
+            None => crate::onetime::OneTime::local(max_started, crate::onetime::MAX_USED_LOCAL),
         };
         let ended = EndedSessions::load(
             config
@@ -101,6 +104,7 @@ impl State {
             config: ArcSwap::from_pointee(config),
             config_path,
             onetime,
+            start_budget: Default::default(),
             revocations,
             ended,
             clock,
@@ -141,6 +145,16 @@ impl State {
                         file: self.config_path.clone(),
                         line: None,
                         message: "[server].redis changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
+                    });
+                }
+                if loaded.config.server.max_started_sign_ins
+                    != self.config().server.max_started_sign_ins
+                {
+                    warnings.push(Diagnostic {
+                        severity: config::Severity::Warning,
+                        file: self.config_path.clone(),
+                        line: None,
+                        message: "[server].max_started_sign_ins changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
                     });
                 }
                 if let Some(store) = &self.store {

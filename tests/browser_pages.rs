@@ -222,6 +222,8 @@ impersonate = "ghost"
 [tenant.external_sso]
 url = "https://login.miempresa.test/sso"
 jwt_key = "env:EXT_SSO_SECRET"
+# The browser is handed back without passing through a real external page.
+allow_idp_initiated = true
 
 [[tenant]]
 name = "idpdown"
@@ -253,6 +255,8 @@ account = "tienda.test"
 [tenant.external_sso]
 url = "https://login.tienda.test/sso"
 jwt_key = "env:EXT_SSO_SECRET"
+# The browser is handed back without passing through a real external page.
+allow_idp_initiated = true
 
 [[tenant]]
 name = "caido"
@@ -269,6 +273,8 @@ permissions = ["technical"]
 [tenant.external_sso]
 url = "https://login.caido.test/sso"
 jwt_key = "env:EXT_SSO_SECRET"
+# The browser is handed back without passing through a real external page.
+allow_idp_initiated = true
 "##;
 
 /// A hand-back URL that signs `email` in to `tenant` on `origin`.

@@ -7,14 +7,9 @@ use serde_json::json;
 
 const HOST: &str = "panel.latincloud.test";
 
+/// A browser's external sign-in: started on `host`, handed back with `token`.
 fn callback(p: &Portero, host: &str, token: &str) -> Resp {
-    p.send(
-        get(
-            host,
-            &format!("/.portero/jwt/callback?jwt={token}&return_to=%2Fhome"),
-        )
-        .html(),
-    )
+    external_sign_in(p, host, token, "/home")
 }
 
 fn refused(r: &Resp) {
@@ -81,14 +76,7 @@ fn alg_swaps_are_refused() {
     // The reseller tenant pins EdDSA; an HS256 token keyed with its public key must fail.
     let public = std::fs::read_to_string(p.path("reseller.pub")).unwrap();
     let swapped = hs256(&public, &claims("reseller", "ana@latincloud.test"));
-    let r = p.send(
-        get(
-            "panel.reseller.test",
-            &format!("/.portero/jwt/callback?jwt={swapped}&return_to=%2F"),
-        )
-        .html(),
-    );
-    refused(&r);
+    refused(&callback(&p, "panel.reseller.test", &swapped));
     // alg none.
     let header = base64_url(&json!({"alg":"none","typ":"JWT"}));
     let body = base64_url(&claims("latincloud", "ana@latincloud.test"));
@@ -103,10 +91,7 @@ fn alg_swaps_are_refused() {
     refused(&callback(&p, HOST, &hs512));
     // The real EdDSA token works there.
     let ok = eddsa(&p, &claims("reseller", "ana@latincloud.test"));
-    let r = p.send(get(
-        "panel.reseller.test",
-        &format!("/.portero/jwt/callback?jwt={ok}&return_to=%2F"),
-    ));
+    let r = callback(&p, "panel.reseller.test", &ok);
     assert_eq!(r.status, 302, "{}", r.body);
 }
 
@@ -151,14 +136,7 @@ fn a_token_for_one_tenant_does_not_sign_in_to_another() {
     let (_up, p) = start();
     // nomask shares the HS256 secret with latincloud; the audience still binds it.
     let token = hs256(EXT_SECRET, &claims("latincloud", "ana@latincloud.test"));
-    let r = p.send(
-        get(
-            "panel.nomask.test",
-            &format!("/.portero/jwt/callback?jwt={token}&return_to=%2F"),
-        )
-        .html(),
-    );
-    refused(&r);
+    refused(&callback(&p, "panel.nomask.test", &token));
 }
 
 #[test]

@@ -108,10 +108,7 @@ fn unauthenticated_forwards_strip_identity_too() {
 fn renamed_header_is_stripped_in_every_spelling() {
     let (_up, p) = start();
     let token = eddsa(&p, &claims("reseller", "ana@latincloud.test"));
-    let r = p.send(get(
-        "panel.reseller.test",
-        &format!("/.portero/jwt/callback?jwt={token}&return_to=%2F"),
-    ));
+    let r = external_sign_in(&p, "panel.reseller.test", &token, "/");
     let cookie = r.set_cookie("portero_session").unwrap();
     let got = p
         .send(

@@ -65,13 +65,24 @@ fn cluster(key: &SigningKey) -> (RedisServer, Upstream, Portero, Portero) {
     (redis, up, a, b)
 }
 
+/// A browser's external sign-in on node `p`: started there, then handed
+/// back there with `token` (the start's answer when it did not start).
 fn jwt_callback(p: &Portero, token: &str) -> Resp {
-    p.send(
-        get(
-            JWT_HOST,
-            &format!("/.portero/jwt/callback?jwt={token}&return_to=%2Fhome"),
-        )
-        .html(),
+    jwt_callback_on(p, p, token)
+}
+
+/// Started on `start`, handed back to `finish` (another node, maybe).
+fn jwt_callback_on(start: &Portero, finish: &Portero, token: &str) -> Resp {
+    let r = start.send(get(JWT_HOST, "/.portero/sso/external?return_to=%2Fhome").html());
+    if r.status != 302 {
+        return r;
+    }
+    let state = query_map(r.location())["state"].clone();
+    let cookie = r.set_cookie("portero_jwt").unwrap();
+    finish.send(
+        get(JWT_HOST, &handback(token, "/home", &state))
+            .html()
+            .cookie("portero_jwt", &cookie),
     )
 }
 
@@ -157,8 +168,10 @@ fn a_token_used_on_one_node_is_refused_on_another() {
     let key = SigningKey::new();
     let (_redis, _up, a, b) = cluster(&key);
     let token = hs256(EXT_SECRET, &claims("jwtco", "ana@jwtco.test"));
-    let r = jwt_callback(&a, &token);
+    // Started on one node, handed back to the other.
+    let r = jwt_callback_on(&b, &a, &token);
     assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(r.location(), "/home");
     let again = jwt_callback(&b, &token);
     assert_eq!(again.status, 401, "{}", again.body);
     assert!(again.body.contains("already used"), "{}", again.body);
@@ -197,10 +210,20 @@ fn with_redis_down_sign_ins_fail_closed_and_sessions_keep_working() {
     let key = SigningKey::new();
     let (mut redis, _up, a, _b) = cluster(&key);
     let session = sign_in(&a, JWT_HOST, "jwtco", "ana@jwtco.test");
+    let (flow, state) = start_external(&a, JWT_HOST, "/home");
     redis.down();
 
-    // A good token cannot be checked for replay: refused, with a clear page.
+    // A good token cannot be checked (its started sign-in, its replay):
+    // refused, with a clear page.
     let token = hs256(EXT_SECRET, &claims("jwtco", "ana@jwtco.test"));
+    let r = a.send(
+        get(JWT_HOST, &handback(&token, "/home", &state))
+            .html()
+            .cookie("portero_jwt", &flow),
+    );
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.set_cookie("portero_session").is_none());
+    // Nor can a new external sign-in start.
     let r = jwt_callback(&a, &token);
     assert_eq!(r.status, 503, "{}", r.body);
     assert!(

@@ -266,16 +266,7 @@ fn seeded_by_the_command_line_and_changed_through_the_api_under_the_rules() {
         r.location()
     );
     let token_jwt = hs256(EXT_SECRET, &claims("libros", "new@libros.test"));
-    let back = p.send(
-        get(
-            HOST,
-            &format!(
-                "/.portero/jwt/callback?jwt={token_jwt}&return_to={}",
-                form_urlencoded::byte_serialize(link.as_bytes()).collect::<String>()
-            ),
-        )
-        .html(),
-    );
+    let back = external_sign_in(&p, HOST, &token_jwt, &link);
     assert_eq!(
         back.location(),
         link,

@@ -46,11 +46,8 @@ fn jwt_callback_return_to_never_leaves_the_tenant() {
     let (_up, p) = start();
     for payload in PAYLOADS {
         let token = hs256(EXT_SECRET, &claims("latincloud", "ana@latincloud.test"));
-        let target = format!(
-            "/.portero/jwt/callback?jwt={token}&return_to={}",
-            form_urlencoded::byte_serialize(payload.as_bytes()).collect::<String>()
-        );
-        let r = p.send(get("panel.latincloud.test", &target));
+        // The payload both where the sign-in starts and in the hand-back.
+        let r = external_sign_in(&p, "panel.latincloud.test", &token, payload);
         assert_eq!(r.status, 302, "{payload}: {}", r.body);
         assert_eq!(
             r.location(),

@@ -89,15 +89,7 @@ fn no_token_cookie_or_secret_reaches_any_log() {
     let p = Portero::start_with(&format!("{template}\n{TENANTS}"), &up, &[]);
     let host = "panel.latincloud.test";
     let token = hs256(EXT_SECRET, &claims("latincloud", "ana@latincloud.test"));
-    let callback = |t: &str| {
-        p.send(
-            get(
-                host,
-                &format!("/.portero/jwt/callback?jwt={t}&return_to=%2F"),
-            )
-            .html(),
-        )
-    };
+    let callback = |t: &str| external_sign_in(&p, host, t, "/");
     let r = callback(&token);
     assert_eq!(r.status, 302, "{}", r.body);
     let session = r.set_cookie("portero_session").unwrap();

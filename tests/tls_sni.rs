@@ -82,9 +82,18 @@ fn each_tenant_gets_its_certificate_and_h2_is_offered() {
         assert_eq!(s.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "HTTP/2 offered by ALPN");
         // HTTP/1.1 over TLS: a sign-in sets a Secure cookie.
         let mut s = handshake(tls_port, "panel.latincloud.test", &latin_cert, &[b"http/1.1"]).await;
+        s.write_all(b"GET /.portero/sso/external?return_to=%2F HTTP/1.1\r\nHost: panel.latincloud.test\r\nConnection: close\r\n\r\n").await.unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf).await;
+        let started = parse_response(&buf);
+        let set = started.all("set-cookie").join("\n");
+        assert!(set.contains("portero_jwt=") && set.contains("Secure"), "{set}");
+        let flow = started.set_cookie("portero_jwt").unwrap();
+        let mut s = handshake(tls_port, "panel.latincloud.test", &latin_cert, &[b"http/1.1"]).await;
         let token = hs256(EXT_SECRET, &claims("latincloud", "ana@latincloud.test"));
         let req = format!(
-            "GET /.portero/jwt/callback?jwt={token}&return_to=%2F HTTP/1.1\r\nHost: panel.latincloud.test\r\nConnection: close\r\n\r\n"
+            "GET {} HTTP/1.1\r\nHost: panel.latincloud.test\r\nCookie: portero_jwt={flow}\r\nConnection: close\r\n\r\n",
+            handback(&token, "/", &flow)
         );
         s.write_all(req.as_bytes()).await.unwrap();
         let mut buf = Vec::new();

@@ -24,6 +24,9 @@ pub struct ExternalSso {
     key: DecodingKey,
     /// The longest a token may live (`exp - iat`) and the oldest `iat` accepted.
     pub max_token_age: u64,
+    /// Whether a hand-back may arrive in a browser that did not start a
+    /// sign-in (off by default: that is login CSRF's way in).
+    pub allow_idp_initiated: bool,
 }
 
 impl std::fmt::Debug for ExternalSso {
@@ -69,6 +72,20 @@ pub enum Refused {
     /// The `jti` was used before.
     #[error("the token was already used")]
     Replayed,
+    /// No sign-in was started in this browser (login CSRF: someone else's
+    /// token delivered to it), and the tenant does not take unsolicited
+    /// hand-backs.
+    #[error("the sign-in was not started in this browser")]
+    NotStartedHere,
+    /// The `state` returned is not the sign-in this browser started.
+    #[error("the sign-in was not started in this browser")]
+    StateNotThisBrowser,
+    /// The browser's started sign-in is unknown, expired or already used.
+    #[error("this sign-in is unknown, expired or was already used")]
+    UnknownOrUsedSignIn,
+    /// The started sign-in belongs to another tenant.
+    #[error("the sign-in was started for another site")]
+    SignInOfAnotherTenant,
 }
 
 impl Refused {
@@ -85,6 +102,10 @@ impl Refused {
             Refused::MissingClaim => "missing_claim",
             Refused::BadEmail => "bad_email",
             Refused::Replayed => "replayed",
+            Refused::NotStartedHere => "not_started_in_this_browser",
+            Refused::StateNotThisBrowser => "state_not_this_browser",
+            Refused::UnknownOrUsedSignIn => "unknown_or_used_sign_in",
+            Refused::SignInOfAnotherTenant => "sign_in_of_another_tenant",
         }
     }
 }
@@ -138,13 +159,17 @@ impl ExternalSso {
             alg,
             key,
             max_token_age,
+            allow_idp_initiated: false,
         })
     }
 
-    /// Where to send someone: the external URL with `return_to` added.
-    pub fn redirect_url(&self, return_to: &str) -> String {
+    /// Where to send someone: the external URL with `return_to` and the
+    /// started sign-in's `state` added (the page hands both back).
+    pub fn redirect_url(&self, return_to: &str, state: &str) -> String {
         let mut u = self.url.clone();
-        u.query_pairs_mut().append_pair("return_to", return_to);
+        u.query_pairs_mut()
+            .append_pair("return_to", return_to)
+            .append_pair("state", state);
         u.to_string()
     }
 
@@ -204,6 +229,28 @@ impl ExternalSso {
             once,
         ))
     }
+}
+
+/// An external sign-in Portero started: kept server-side (one-time store)
+/// under its `state`, which the browser also carries in a cookie; the
+/// hand-back must come to that browser and takes it out on first use.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Started {
+    /// The tenant's name.
+    pub tenant: String,
+    /// The random id (the cookie's value, the `state` sent to the page).
+    pub state: String,
+    /// Where to go afterwards (absolute, already sanitised to this tenant).
+    pub return_to: String,
+}
+
+/// A fresh, unguessable `state` (256 random bits, URL-safe); `None` when
+/// the system has no randomness to give (the sign-in is then not started).
+pub fn random_state() -> Option<String> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).ok()?;
+    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Parses `HS256`, `RS256`, `ES256`, `EdDSA`… as configured in `jwt_alg`.

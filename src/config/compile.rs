@@ -134,6 +134,12 @@ pub struct Server {
     /// How long the ACS waits for a SAML response's verification, queueing
     /// included, before refusing it (read at start).
     pub saml_verify_timeout: std::time::Duration,
+    /// How many sign-ins one client address (IPv6: its /64) may start at
+    /// once; one more every ten minutes / this ([`crate::budget`]).
+    pub sign_ins_per_client: u32,
+    /// The most sign-ins waiting for their IdP's answer at once (in this
+    /// process, or in Redis across nodes); read at start.
+    pub max_started_sign_ins: u64,
 }
 
 /// `[server].redis`: one-time records and revocation marks shared by every
@@ -401,6 +407,32 @@ impl Ctx<'_> {
                     default
                 }
             },
+        }
+    }
+
+    /// A whole number in `range`, or `default` when not set (an error,
+    /// with the line, when outside it).
+    fn bounded_int(
+        &mut self,
+        raw: Option<&Spanned<i64>>,
+        default: i64,
+        range: std::ops::RangeInclusive<i64>,
+        what: &str,
+    ) -> i64 {
+        match raw {
+            None => default,
+            Some(r) if range.contains(r.get_ref()) => *r.get_ref(),
+            Some(r) => {
+                self.err(
+                    r.span(),
+                    format!(
+                        "{what} must be between {} and {}",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                default
+            }
         }
     }
 
@@ -836,6 +868,18 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
     }
     let pid_file = state_dir.join("portero.pid");
     let saml_verify_timeout = saml_verify_timeout(cx, &raw.saml_verify_timeout);
+    let sign_ins_per_client = cx.bounded_int(
+        raw.sign_ins_per_client.as_ref(),
+        DEFAULT_SIGN_INS_PER_CLIENT,
+        1..=100_000,
+        "[server].sign_ins_per_client",
+    );
+    let max_started_sign_ins = cx.bounded_int(
+        raw.max_started_sign_ins.as_ref(),
+        DEFAULT_MAX_STARTED_SIGN_INS,
+        100..=10_000_000,
+        "[server].max_started_sign_ins",
+    );
     Some(Server {
         listen,
         listen_tls,
@@ -856,8 +900,15 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         upgrade_sock,
         pid_file,
         saml_verify_timeout,
+        sign_ins_per_client: u32::try_from(sign_ins_per_client).unwrap_or(1),
+        max_started_sign_ins: u64::try_from(max_started_sign_ins).unwrap_or(100),
     })
 }
+
+/// `[server].sign_ins_per_client` when not set.
+pub const DEFAULT_SIGN_INS_PER_CLIENT: i64 = 30;
+/// `[server].max_started_sign_ins` when not set.
+pub const DEFAULT_MAX_STARTED_SIGN_INS: i64 = 20_000;
 
 fn compile_session(cx: &mut Ctx<'_>, raw: RawSession) -> Option<SessionSettings> {
     if raw.keys.get_ref().is_empty() {
@@ -1745,7 +1796,10 @@ fn compile_external(cx: &mut Ctx<'_>, raw: &RawExternalSso, w: &str) -> Option<E
     );
     let (url, alg, key) = (url?, alg?, key?);
     match ExternalSso::new(url, raw.forced.unwrap_or(false), alg, &key, max_age) {
-        Ok(e) => Some(e),
+        Ok(mut e) => {
+            e.allow_idp_initiated = raw.allow_idp_initiated.unwrap_or(false);
+            Some(e)
+        }
         Err(e) => {
             cx.err(
                 raw.jwt_key.span(),

@@ -35,6 +35,8 @@ pub struct RawServer {
     pub header_timeout: Option<Spanned<String>>,
     pub upgrade_sock: Option<Spanned<String>>,
     pub saml_verify_timeout: Option<Spanned<String>>,
+    pub sign_ins_per_client: Option<Spanned<i64>>,
+    pub max_started_sign_ins: Option<Spanned<i64>>,
 }
 
 /// `[session]`.
@@ -158,6 +160,7 @@ pub struct RawExternalSso {
     pub jwt_alg: Option<Spanned<String>>,
     pub forced: Option<bool>,
     pub max_token_age: Option<Spanned<String>>,
+    pub allow_idp_initiated: Option<bool>,
 }
 
 /// `[tenant.saml]`: the IdP metadata (file or URL), SP entity ID, attribute

@@ -172,37 +172,6 @@ async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
     Ok(())
 }
 
-impl Portero {
-    /// Writes the sign-in a reply starts (if any) to the one-time store
-    /// before the reply goes out; when the store cannot be reached, the
-    /// visitor gets the "signing in is not possible" page instead.
-    async fn keep_started_sign_in(
-        &self,
-        cfg: &crate::config::Config,
-        tenant: Option<usize>,
-        lang: crate::web::i18n::Lang,
-        mut reply: Reply,
-    ) -> Reply {
-        let Some(started) = reply.remember.take() else {
-            return reply;
-        };
-        match self
-            .state
-            .onetime
-            .put(&started.key, started.value, started.ttl)
-            .await
-        {
-            Ok(()) => reply,
-            Err(e) => match tenant.and_then(|i| cfg.tenants.get(i)) {
-                Some(t) => crate::web::i18n::scope(lang, || {
-                    web::shared_store_down(&self.state, t, "sign-in not started", &e)
-                }),
-                None => Reply::empty(503),
-            },
-        }
-    }
-}
-
 #[async_trait]
 impl ProxyHttp for Portero {
     type CTX = Ctx;
@@ -341,9 +310,8 @@ impl ProxyHttp for Portero {
                     // The body was not read; do not reuse a connection that still holds it.
                     session.set_keepalive(None);
                 }
-                let reply = self
-                    .keep_started_sign_in(&cfg, ev.tenant, ev.lang, reply)
-                    .await;
+                let tenant = ev.tenant.and_then(|i| cfg.tenants.get(i));
+                let reply = web::keep_started(&self.state, &cfg, tenant, ev.lang, reply).await;
                 write_reply(session, reply).await?;
                 Ok(true)
             }

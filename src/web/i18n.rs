@@ -136,6 +136,16 @@ const SPANISH: &[(&str, &str)] = &[
     ),
     ("Accounts cannot be checked right now", "No se pueden comprobar las cuentas ahora"),
     ("Signing in is not possible right now", "No es posible iniciar sesión ahora"),
+    ("Too many sign-ins started", "Demasiados inicios de sesión empezados"),
+    (
+        "Too many sign-ins were started from your network in the last few minutes, so this one was not started. Please finish a sign-in you already started, or try again in a minute.",
+        "Se empezaron demasiados inicios de sesión desde su red en los últimos minutos, así que este no se ha empezado. Termine uno que ya haya empezado, o inténtelo de nuevo en un minuto.",
+    ),
+    ("Too many sign-ins in progress", "Demasiados inicios de sesión en curso"),
+    (
+        "Too many sign-ins are in progress right now, so this one was not started. Please try again in a minute.",
+        "Hay demasiados inicios de sesión en curso ahora mismo, así que este no se ha empezado. Inténtelo de nuevo en un minuto.",
+    ),
     (
         "{} cannot check sign-ins at the moment, so nothing was signed in. If you are already signed in, you can keep working. Please try again in a minute.",
         "{} no puede comprobar los inicios de sesión en este momento, así que no se ha iniciado ninguna sesión. Si ya tiene una sesión, puede seguir trabajando. Inténtelo de nuevo en un minuto.",

@@ -34,19 +34,21 @@ pub struct Reply {
     pub remember: Option<Box<Remember>>,
 }
 
-/// A started sign-in (SAML request, OpenID Connect `state`) that the proxy
-/// writes to the one-time store before sending the reply that carries its
-/// id to the browser; when the store cannot be written, the visitor gets
-/// [`sign_in_unavailable`] instead (a sign-in that could never finish is
-/// not started).
+/// A started sign-in (SAML request, OpenID Connect `state`, external-SSO
+/// `state`) that the proxy writes to the one-time store before sending the
+/// reply that carries its id to the browser ([`keep_started`]); when it
+/// cannot be kept, the visitor gets a page saying why instead (a sign-in
+/// that could never finish is not started).
 #[derive(Debug, Clone)]
 pub struct Remember {
-    /// The key (`saml:<request id>`, `oidc:<state>`).
+    /// The key (`saml:<request id>`, `oidc:<state>`, `ext:<state>`).
     pub key: String,
     /// The record (JSON).
     pub value: String,
     /// How long it is kept.
     pub ttl: std::time::Duration,
+    /// The client address that started it (its budget pays for it).
+    pub client: std::net::IpAddr,
 }
 
 /// Headers on every page Portero writes: not cached, not framed, no scripts.
@@ -114,16 +116,23 @@ impl Reply {
         self.header("set-cookie", set_cookie)
     }
 
-    /// Keeps `record` under `key` for `ttl` before this reply is sent.
+    /// Keeps `record` under `key` for `ttl` before this reply is sent,
+    /// paid for by `client`'s budget of started sign-ins.
     pub fn remember(
         mut self,
         key: String,
         record: &impl serde::Serialize,
         ttl: std::time::Duration,
+        client: std::net::IpAddr,
     ) -> Reply {
         match serde_json::to_string(record) {
             Ok(value) => {
-                self.remember = Some(Box::new(Remember { key, value, ttl }));
+                self.remember = Some(Box::new(Remember {
+                    key,
+                    value,
+                    ttl,
+                    client,
+                }));
                 self
             }
             Err(_) => Reply::html(500, internal_error_page()),
@@ -429,7 +438,9 @@ pub fn to_sign_in_page(return_to: &str) -> Reply {
 }
 
 /// "Sent to SSO" with one identity provider: `302` to it, or a clear page
-/// when it cannot be reached from this build.
+/// when it cannot be reached from this build. Every sign-in Portero starts
+/// goes through here: `return_to` longer than [`return_to::MAX_LEN`] falls
+/// back to `/`, so no started sign-in holds more.
 pub fn to_idp(
     state: &State,
     tenant: &Tenant,
@@ -438,21 +449,10 @@ pub fn to_idp(
     return_to: &str,
     login_hint: Option<&str>,
 ) -> Reply {
+    let return_to = return_to::bounded(return_to);
     match idp {
         Idp::External => match &tenant.external_sso {
-            Some(ext) => {
-                let absolute = if return_to.starts_with('/') {
-                    format!("{}{}", seen.origin(), return_to)
-                } else {
-                    return_to.to_string()
-                };
-                let mut url = ext.redirect_url(&absolute);
-                if let Some(hint) = login_hint {
-                    url.push_str("&login_hint=");
-                    url.push_str(&pages::query_encode(hint));
-                }
-                Reply::redirect(&url)
-            }
+            Some(ext) => signin::to_external(tenant, ext, seen, return_to, login_hint),
             None => no_idp(tenant),
         },
         Idp::Saml => match &tenant.saml {
@@ -464,6 +464,77 @@ pub fn to_idp(
             None => no_idp(tenant),
         },
     }
+}
+
+/// Keeps the sign-in a reply starts (if any) before the reply goes out:
+/// the client address must have budget left ([`crate::budget`], else a
+/// 429 page), and the store room ([`crate::onetime::NotKept::Full`], a 503
+/// page; what was started before is never pushed out) and an answer (else
+/// the "signing in is not possible" page).
+pub async fn keep_started(
+    state: &State,
+    cfg: &Config,
+    tenant: Option<&Tenant>,
+    lang: i18n::Lang,
+    mut reply: Reply,
+) -> Reply {
+    let Some(started) = reply.remember.take() else {
+        return reply;
+    };
+    let now = state.now();
+    let refused = |reason: &'static str| {
+        state.metrics.refused("sign_in_start", reason);
+        tracing::warn!(
+            tenant = tenant.map_or("", |t| t.name.as_str()),
+            client = %started.client,
+            "sign-in not started: {reason}"
+        );
+        match tenant {
+            Some(t) => i18n::scope(lang, || sign_in_start_refused(t, reason)),
+            None => Reply::empty(503),
+        }
+    };
+    if !state
+        .start_budget
+        .take(started.client, cfg.server.sign_ins_per_client, now)
+    {
+        return refused("client_budget");
+    }
+    match state
+        .onetime
+        .keep_started(&started.key, started.value, started.ttl, now)
+        .await
+    {
+        Ok(()) => reply,
+        Err(crate::onetime::NotKept::Full) => refused("too_many_in_progress"),
+        Err(crate::onetime::NotKept::TooLarge) => refused("too_large"),
+        Err(crate::onetime::NotKept::Unavailable(e)) => match tenant {
+            Some(t) => i18n::scope(lang, || {
+                shared_store_down(state, t, "sign-in not started", &e)
+            }),
+            None => Reply::empty(503),
+        },
+    }
+}
+
+/// A sign-in that was not started: 429 when this address started too
+/// many, 503 when too many are in progress everywhere.
+fn sign_in_start_refused(tenant: &Tenant, reason: &str) -> Reply {
+    let (status, title, message, retry) = match reason {
+        "client_budget" => (
+            429,
+            "Too many sign-ins started",
+            "Too many sign-ins were started from your network in the last few minutes, so this one was not started. Please finish a sign-in you already started, or try again in a minute.",
+            "60",
+        ),
+        _ => (
+            503,
+            "Too many sign-ins in progress",
+            "Too many sign-ins are in progress right now, so this one was not started. Please try again in a minute.",
+            "60",
+        ),
+    };
+    tenant_page(tenant, status, title, message, &[("/", "Try again")]).header("retry-after", retry)
 }
 
 /// The tenant has no such identity provider.

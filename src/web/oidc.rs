@@ -40,7 +40,7 @@ pub fn start(
         .cookie(&format!(
             "{FLOW_COOKIE}={id}; Path=/.portero/oidc; Max-Age=600; HttpOnly; SameSite=Lax{secure}"
         ))
-        .remember(format!("oidc:{id}"), &pending, PENDING_FOR)
+        .remember(format!("oidc:{id}"), &pending, PENDING_FOR, seen.client_ip)
 }
 
 /// How long a started sign-in waits for the provider's answer.

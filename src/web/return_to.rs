@@ -8,6 +8,20 @@ use crate::facts::percent_decode;
 /// The fallback for anything refused.
 pub const FALLBACK: &str = "/";
 
+/// The longest `return_to` kept or followed (bytes). A started sign-in
+/// holds one for ten minutes, so this bounds what an anonymous visitor can
+/// make Portero remember; a longer one falls back to `/`.
+pub const MAX_LEN: usize = 2048;
+
+/// `return_to` itself when it is at most [`MAX_LEN`] bytes, else `/`.
+pub fn bounded(return_to: &str) -> &str {
+    if return_to.len() > MAX_LEN {
+        FALLBACK
+    } else {
+        return_to
+    }
+}
+
 /// Returns `raw` when it is a path on this host, or an absolute `http(s)`
 /// URL on a host of the same tenant (index `tenant` in `config`); `/`
 /// otherwise. Scheme-relative (`//evil.test`), backslash (`/\evil.test`),
@@ -21,7 +35,7 @@ pub fn sanitize<'a>(raw: Option<&'a str>, config: &Config, tenant: usize) -> &'a
 }
 
 fn is_safe(raw: &str, config: &Config, tenant: usize) -> bool {
-    if raw.is_empty() || raw.len() > 4096 || !clean(raw) {
+    if raw.is_empty() || raw.len() > MAX_LEN || !clean(raw) {
         return false;
     }
     if raw.starts_with('/') {

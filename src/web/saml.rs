@@ -69,7 +69,12 @@ pub fn start(
         .cookie(&format!(
             "{FLOW_COOKIE}={request_id}; Path=/.portero/saml; Max-Age=600; HttpOnly{attrs}"
         ))
-        .remember(format!("saml:{request_id}"), &pending, PENDING_FOR)
+        .remember(
+            format!("saml:{request_id}"),
+            &pending,
+            PENDING_FOR,
+            seen.client_ip,
+        )
 }
 
 /// How long a started sign-in waits for the IdP's answer.

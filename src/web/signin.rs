@@ -4,7 +4,7 @@
 use super::pages::{self, query_encode, SignInForm, SsoButton};
 use super::{no_idp, read_form, read_query, return_to, same_origin, tenant_page, to_idp, Reply};
 use crate::audit::Event;
-use crate::auth::external_jwt::Refused;
+use crate::auth::external_jwt::{random_state, ExternalSso, Refused, Started};
 use crate::auth::{normalize_email, AuthMethod, OnceId, VerifiedLogin};
 use crate::config::{Config, Tenant};
 use crate::facts;
@@ -142,9 +142,58 @@ pub fn start_sso(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, 
     to_idp(state, tenant, seen, idp, return_to, hint.as_deref())
 }
 
-/// `GET /.portero/jwt/callback?jwt=…&return_to=…`: the external page's
-/// hand-back. The token is verified here; its `jti` is claimed in the
-/// one-time store (which may be Redis) by [`finish_jwt`].
+/// The cookie that binds a started external sign-in to its browser.
+pub const JWT_FLOW_COOKIE: &str = "portero_jwt";
+
+/// How long a started external sign-in waits for the hand-back.
+const EXTERNAL_PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// `302` to the tenant's external sign-in page with `return_to` (absolute,
+/// so the page knows the host to hand back to) and `state`, remembering
+/// the sign-in server-side and binding it to this browser by a cookie.
+pub fn to_external(
+    tenant: &Tenant,
+    ext: &ExternalSso,
+    seen: &Seen<'_>,
+    return_to: &str,
+    login_hint: Option<&str>,
+) -> Reply {
+    let Some(flow) = random_state() else {
+        return Reply::html(500, super::internal_error_page());
+    };
+    let absolute = if return_to.starts_with('/') {
+        format!("{}{}", seen.origin(), return_to)
+    } else {
+        return_to.to_string()
+    };
+    let mut url = ext.redirect_url(&absolute, &flow);
+    if let Some(hint) = login_hint {
+        url.push_str("&login_hint=");
+        url.push_str(&query_encode(hint));
+    }
+    let started = Started {
+        tenant: tenant.name.clone(),
+        state: flow.clone(),
+        return_to: return_to.to_string(),
+    };
+    // The hand-back is a top-level GET redirect: SameSite=Lax cookies go with it.
+    let secure = if seen.req.tls { "; Secure" } else { "" };
+    Reply::redirect(&url)
+        .cookie(&format!(
+            "{JWT_FLOW_COOKIE}={flow}; Path=/.portero/jwt; Max-Age=600; HttpOnly; SameSite=Lax{secure}"
+        ))
+        .remember(
+            format!("ext:{flow}"),
+            &started,
+            EXTERNAL_PENDING_FOR,
+            seen.client_ip,
+        )
+}
+
+/// `GET /.portero/jwt/callback?jwt=…&return_to=…&state=…`: the external
+/// page's hand-back. The token is verified here; the started sign-in it
+/// belongs to is taken out and its `jti` claimed in the one-time store
+/// (which may be Redis) by [`finish_jwt`].
 pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
     let Some(ext) = &tenant.external_sso else {
         return Outcome::Reply(start_sso(state, cfg, tenant, seen, Idp::External));
@@ -157,55 +206,129 @@ pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
     let token = query.owned("jwt").unwrap_or_default();
     let visitor = Visitor::of(seen);
     match ext.verify(&tenant.name, &token, state.now()) {
-        Err(refused) => Outcome::Reply(refuse_jwt(state, tenant, visitor, &return_to, &refused)),
+        Err(refused) => Outcome::Reply(
+            refuse_jwt(state, tenant, visitor, &return_to, &refused).cookie(&clear_jwt_flow()),
+        ),
         Ok((login, once)) => {
             Outcome::Await(Box::new(crate::gate::Deferred::JwtCallback(JwtSignIn {
                 tenant: tenant.name.clone(),
                 login,
                 once,
                 return_to,
+                flow: query_param(seen, "state").filter(|s| !s.is_empty()),
+                flow_cookies: crate::session::find_cookie_values(
+                    seen.req.cookies.iter().copied(),
+                    JWT_FLOW_COOKIE,
+                )
+                .map(str::to_string)
+                .collect(),
                 visitor,
             })))
         }
     }
 }
 
-/// A verified hand-back token whose `jti` is yet to be claimed.
+/// A verified hand-back token whose started sign-in is yet to be found and
+/// whose `jti` is yet to be claimed.
 #[derive(Debug)]
 pub struct JwtSignIn {
     tenant: String,
     login: VerifiedLogin,
     once: OnceId,
+    /// The `return_to` handed back (sanitised), used only for an
+    /// unsolicited hand-back the tenant allows.
     return_to: String,
+    /// The `state` handed back, when the page returns it.
+    flow: Option<String>,
+    /// The browser's started sign-ins (cookie values).
+    flow_cookies: Vec<String>,
     visitor: Visitor,
 }
 
-/// Claims the token's `jti` (a replay is refused; a store that cannot be
-/// reached refuses too), then signs in.
+/// Takes out the sign-in this browser started (by the `state` handed back,
+/// or, for a page that does not return it, by the browser's cookie),
+/// checks it is this tenant's and this browser's, claims the token's `jti`
+/// (a replay is refused; a store that cannot be reached refuses too), then
+/// signs in and goes where the started sign-in said.
 pub async fn finish_jwt(state: &State, cfg: &Config, job: JwtSignIn) -> Reply {
-    let Some(tenant) = cfg.tenant_named(&job.tenant) else {
+    let Some((index, tenant)) = cfg.tenant_and_index(&job.tenant) else {
         return Reply::html(500, super::internal_error_page());
     };
-    let first = state.onetime.first_use(&job.once.key, job.once.ttl).await;
-    super::i18n::scope(job.visitor.lang, || match first {
-        Ok(true) => complete(
-            state,
-            cfg,
-            tenant,
-            job.visitor,
-            &job.login,
-            &job.return_to,
-            "external SSO (jwt)",
-        ),
-        Ok(false) => refuse_jwt(
-            state,
-            tenant,
-            job.visitor,
-            &job.return_to,
-            &Refused::Replayed,
-        ),
-        Err(e) => super::shared_store_down(state, tenant, "external SSO token not checked", &e),
+    let Some(ext) = &tenant.external_sso else {
+        return super::not_configured(tenant, Idp::External);
+    };
+    let lang = job.visitor.lang;
+    let store_down = |e| {
+        super::i18n::scope(lang, || {
+            super::shared_store_down(state, tenant, "external SSO token not checked", &e)
+        })
+    };
+    let id = job.flow.as_ref().or(job.flow_cookies.last());
+    let started = match id {
+        Some(id) => match state.onetime.take_started::<Started>("ext", id).await {
+            Ok(s) => s,
+            Err(e) => return store_down(e),
+        },
+        None => None,
+    };
+    let bound = bound_return_to(&job, tenant, ext.allow_idp_initiated, started);
+    let first = match &bound {
+        Ok(_) => Some(state.onetime.first_use(&job.once.key, job.once.ttl).await),
+        Err(_) => None,
+    };
+    super::i18n::scope(lang, || {
+        let reply = match (bound, first) {
+            (Err(refused), _) => refuse_jwt(state, tenant, job.visitor, &job.return_to, &refused),
+            (Ok(back), Some(Ok(true))) => {
+                let back = return_to::sanitize(Some(&back), cfg, index);
+                complete(
+                    state,
+                    cfg,
+                    tenant,
+                    job.visitor,
+                    &job.login,
+                    back,
+                    "external SSO (jwt)",
+                )
+            }
+            (Ok(_), Some(Err(e))) => {
+                super::shared_store_down(state, tenant, "external SSO token not checked", &e)
+            }
+            (Ok(_), _) => refuse_jwt(
+                state,
+                tenant,
+                job.visitor,
+                &job.return_to,
+                &Refused::Replayed,
+            ),
+        };
+        reply.cookie(&clear_jwt_flow())
     })
+}
+
+/// Where a hand-back leads, if it is bound to a sign-in this browser
+/// started for this tenant (or is an unsolicited one the tenant allows).
+fn bound_return_to(
+    job: &JwtSignIn,
+    tenant: &Tenant,
+    allow_idp_initiated: bool,
+    started: Option<Started>,
+) -> Result<String, Refused> {
+    match started {
+        Some(s) if s.tenant != tenant.name => Err(Refused::SignInOfAnotherTenant),
+        Some(s) if !job.flow_cookies.contains(&s.state) => Err(Refused::StateNotThisBrowser),
+        Some(s) => Ok(s.return_to),
+        // A `state` that names nothing is never unsolicited.
+        None if job.flow.is_some() => Err(Refused::UnknownOrUsedSignIn),
+        None if allow_idp_initiated => Ok(job.return_to.clone()),
+        None if !job.flow_cookies.is_empty() => Err(Refused::UnknownOrUsedSignIn),
+        None => Err(Refused::NotStartedHere),
+    }
+}
+
+/// Ends the browser's started external sign-in.
+fn clear_jwt_flow() -> String {
+    format!("{JWT_FLOW_COOKIE}=; Path=/.portero/jwt; Max-Age=0; HttpOnly")
 }
 
 /// Refuses a hand-back token: metric, audit line, 401 page with the reason.

@@ -548,16 +548,52 @@ pub fn claims(tenant: &str, email: &str) -> serde_json::Value {
     serde_json::json!({"email": email, "name": "Test User", "aud": tenant, "iat": n, "exp": n + 120, "jti": jti})
 }
 
-/// Signs in through the external SSO hand-back and returns the session cookie value.
-pub fn sign_in(p: &Portero, host: &str, tenant: &str, email: &str) -> String {
-    let token = hs256(EXT_SECRET, &claims(tenant, email));
+/// Starts an external sign-in on `host` as a browser does (following the
+/// SSO button): the flow cookie it gets and the `state` sent to the page.
+pub fn start_external(p: &Portero, host: &str, return_to: &str) -> (String, String) {
     let r = p.send(
         get(
             host,
-            &format!("/.portero/jwt/callback?jwt={token}&return_to=%2Fhome"),
+            &format!(
+                "/.portero/sso/external?return_to={}",
+                form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
+            ),
         )
         .html(),
     );
+    assert_eq!(r.status, 302, "external sign-in not started: {}", r.body);
+    let state = query_map(r.location())
+        .get("state")
+        .cloned()
+        .expect("no state sent to the external page");
+    let cookie = r.set_cookie("portero_jwt").expect("no flow cookie");
+    assert_eq!(cookie, state);
+    (cookie, state)
+}
+
+/// The hand-back an external page sends the browser to.
+pub fn handback(token: &str, return_to: &str, state: &str) -> String {
+    format!(
+        "/.portero/jwt/callback?jwt={token}&return_to={}&state={state}",
+        form_urlencoded::byte_serialize(return_to.as_bytes()).collect::<String>()
+    )
+}
+
+/// A browser's whole external sign-in on `host` with `token`: started,
+/// then handed back (with the flow cookie and `state`).
+pub fn external_sign_in(p: &Portero, host: &str, token: &str, return_to: &str) -> Resp {
+    let (cookie, state) = start_external(p, host, return_to);
+    p.send(
+        get(host, &handback(token, return_to, &state))
+            .html()
+            .cookie("portero_jwt", &cookie),
+    )
+}
+
+/// Signs in through the external SSO hand-back and returns the session cookie value.
+pub fn sign_in(p: &Portero, host: &str, tenant: &str, email: &str) -> String {
+    let token = hs256(EXT_SECRET, &claims(tenant, email));
+    let r = external_sign_in(p, host, &token, "/home");
     assert_eq!(r.status, 302, "sign-in failed: {}", r.body);
     r.set_cookie("portero_session").expect("no session cookie")
 }
