@@ -341,7 +341,12 @@ fn revoke_person(cfg: &config::Config, tenant: &str, user: Option<&str>) -> Exit
             .build()
             .map_err(|e| e.to_string())
             .and_then(|rt| {
-                let shared = portero::onetime::OneTime::redis(&r.url, &r.prefix, r.timeout)?;
+                let shared = portero::onetime::OneTime::redis(
+                    &r.url,
+                    &r.prefix,
+                    r.timeout,
+                    cfg.server.max_started_sign_ins,
+                )?;
                 rt.block_on(shared.publish_endings(&[ending.to_json()]))
                     .map_err(|e| e.to_string())
             });

@@ -120,7 +120,10 @@ fn post_acs(port: u16, xml: &str) -> Resp {
 
 /// While `posts` run on other threads, requests to a bypass path on the
 /// same (single) worker are answered promptly; returns the slowest.
-fn slowest_bypass_while(p: &Portero, posts: Vec<std::thread::JoinHandle<Resp>>) -> (Duration, Vec<Resp>) {
+fn slowest_bypass_while(
+    p: &Portero,
+    posts: Vec<std::thread::JoinHandle<Resp>>,
+) -> (Duration, Vec<Resp>) {
     let mut slowest = Duration::ZERO;
     let deadline = Instant::now() + Duration::from_secs(20);
     while posts.iter().any(|h| !h.is_finished()) && Instant::now() < deadline {
@@ -130,7 +133,10 @@ fn slowest_bypass_while(p: &Portero, posts: Vec<std::thread::JoinHandle<Resp>>) 
         slowest = slowest.max(started.elapsed());
         std::thread::sleep(Duration::from_millis(20));
     }
-    (slowest, posts.into_iter().map(|h| h.join().unwrap()).collect())
+    (
+        slowest,
+        posts.into_iter().map(|h| h.join().unwrap()).collect(),
+    )
 }
 
 fn metrics(p: &Portero) -> String {
@@ -151,20 +157,29 @@ fn forged_transforms_posted_to_the_acs_cost_nothing_and_stall_nobody() {
             std::thread::spawn(move || {
                 let started = Instant::now();
                 let r = post_acs(port, &forged);
-                assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+                assert!(
+                    started.elapsed() < Duration::from_secs(1),
+                    "{:?}",
+                    started.elapsed()
+                );
                 r
             })
         })
         .collect();
     let (slowest, answers) = slowest_bypass_while(&p, posts);
-    assert!(slowest < Duration::from_millis(500), "a bypass request took {slowest:?}");
+    assert!(
+        slowest < Duration::from_millis(500),
+        "a bypass request took {slowest:?}"
+    );
     for r in answers {
         assert_eq!(r.status, 401, "{}", r.body);
         assert!(r.set_cookie("portero_session").is_none());
     }
     assert!(p.audit().contains("forbidden_transform"), "{}", p.audit());
     assert!(
-        metrics(&p).contains(r#"portero_refusals_total{kind="saml_response",reason="forbidden_transform"} 4"#),
+        metrics(&p).contains(
+            r#"portero_refusals_total{kind="saml_response",reason="forbidden_transform"} 4"#
+        ),
         "{}",
         metrics(&p)
     );
@@ -230,8 +245,5 @@ fn a_verification_past_its_cap_is_refused_off_the_worker() {
         assert!(r.set_cookie("portero_session").is_none());
     }
     let m = metrics(&p);
-    assert!(
-        m.contains(r#"reason="verification_timeout"}"#),
-        "{m}"
-    );
+    assert!(m.contains(r#"reason="verification_timeout"}"#), "{m}");
 }

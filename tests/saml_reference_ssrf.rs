@@ -106,7 +106,11 @@ fn xmlsec_itself_opens_no_url_once_locked_down() {
         ReduceMode::ValidateAndMarkNoAncestors,
     );
     assert!(reduced.is_err());
-    assert_eq!(trap.hits_after_a_moment(), 0, "xmlsec fetched the reference");
+    assert_eq!(
+        trap.hits_after_a_moment(),
+        0,
+        "xmlsec fetched the reference"
+    );
 }
 
 #[test]

@@ -147,16 +147,35 @@ fn stop_many_times(sig: Signal, under_load: bool, within: Duration) {
             load.finish();
         }
         let status = status.unwrap_or_else(|| {
-            panic!("round {round}: {sig} did not stop Portero: {}", tail(&p.stderr()))
+            panic!(
+                "round {round}: {sig} did not stop Portero: {}",
+                tail(&p.stderr())
+            )
         });
-        assert!(status.success(), "round {round}: {status}: {}", tail(&p.stderr()));
+        assert!(
+            status.success(),
+            "round {round}: {status}: {}",
+            tail(&p.stderr())
+        );
         assert!(took < within, "round {round}: {sig} took {took:?}");
         let log = p.stderr();
-        assert!(log.len() < 16 * 1024, "round {round}: {} bytes of log: {}", log.len(), tail(&log));
-        assert!(!log.contains("Accept() failed"), "round {round}: {}", tail(&log));
+        assert!(
+            log.len() < 16 * 1024,
+            "round {round}: {} bytes of log: {}",
+            log.len(),
+            tail(&log)
+        );
+        assert!(
+            !log.contains("Accept() failed"),
+            "round {round}: {}",
+            tail(&log)
+        );
         slowest = slowest.max(took);
     }
-    eprintln!("{sig} {} x{ROUNDS}: slowest stop {slowest:?}", if under_load { "under load" } else { "idle" });
+    eprintln!(
+        "{sig} {} x{ROUNDS}: slowest stop {slowest:?}",
+        if under_load { "under load" } else { "idle" }
+    );
 }
 
 fn tail(log: &str) -> &str {
@@ -221,7 +240,11 @@ fn sigterm_waits_for_a_slow_request_and_no_longer() {
     let status = p.wait_exit(Duration::from_secs(10)).expect("stopped");
     let took = sent.elapsed();
     let (ok, request_took) = request.join().unwrap();
-    assert!(ok, "the request in flight was cut off: {}", tail(&p.stderr()));
+    assert!(
+        ok,
+        "the request in flight was cut off: {}",
+        tail(&p.stderr())
+    );
     assert!(request_took >= delay);
     assert!(status.success());
     assert!(
@@ -242,7 +265,11 @@ fn sigint_after_sigterm_stops_at_once() {
     let sent = Instant::now();
     signal(&p, Signal::SIGINT);
     let status = p.wait_exit(Duration::from_secs(5)).expect("stopped");
-    assert!(sent.elapsed() < Duration::from_secs(1), "{:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        sent.elapsed()
+    );
     assert!(status.success());
     assert!(!request.join().unwrap());
 }

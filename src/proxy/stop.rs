@@ -95,7 +95,9 @@ pub fn watch_signals(
     std::thread::Builder::new()
         .name("portero signals".into())
         .spawn(move || {
-            runtime.block_on(serve_signals(state, grace, phases, to_server, int, term, quit))
+            runtime.block_on(serve_signals(
+                state, grace, phases, to_server, int, term, quit,
+            ))
         })
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;
     Ok(Forwarded(Mutex::new(from_signals)))

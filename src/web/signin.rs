@@ -215,7 +215,7 @@ pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
                 login,
                 once,
                 return_to,
-                flow: query_param(seen, "state").filter(|s| !s.is_empty()),
+                flow: query.owned("state").filter(|s| !s.is_empty()),
                 flow_cookies: crate::session::find_cookie_values(
                     seen.req.cookies.iter().copied(),
                     JWT_FLOW_COOKIE,

@@ -120,7 +120,9 @@ pub fn check(xml: &str) -> Result<(), Refusal> {
     let mut in_name_id = false;
     let mut signature: Option<Signature> = None;
     loop {
-        let (ns, event) = reader.read_resolved_event().map_err(|_| Refusal::Malformed)?;
+        let (ns, event) = reader
+            .read_resolved_event()
+            .map_err(|_| Refusal::Malformed)?;
         let ns = match ns {
             ResolveResult::Bound(n) => Some(n.0.to_vec()),
             _ => None,
@@ -344,8 +346,7 @@ fn complete(sig: &Signature) -> Result<(), Refusal> {
         sig.digest_method,
         sig.digest_value,
     ];
-    if once.iter().any(|&n| n != 1) || sig.key_info > 1 || sig.transforms > 1 || sig.transform > 2
-    {
+    if once.iter().any(|&n| n != 1) || sig.key_info > 1 || sig.transforms > 1 || sig.transform > 2 {
         return Err(Refusal::SignatureShape);
     }
     Ok(())
@@ -356,7 +357,9 @@ fn attribute(start: &BytesStart<'_>, name: &[u8]) -> Result<Option<String>, Refu
     for attr in start.attributes() {
         let attr = attr.map_err(|_| Refusal::Malformed)?;
         if attr.key.as_ref() == name {
-            let value = attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|_| Refusal::Malformed)?;
+            let value = attr
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|_| Refusal::Malformed)?;
             return Ok(Some(value.into_owned()));
         }
     }
@@ -402,7 +405,10 @@ mod tests {
     #[test]
     fn a_response_shaped_as_saml_signs_passes() {
         assert_eq!(
-            check(&response(&signature("#_r", &usual_transforms(), KEY_INFO), "")),
+            check(&response(
+                &signature("#_r", &usual_transforms(), KEY_INFO),
+                ""
+            )),
             Ok(())
         );
         assert_eq!(check(&response("", "")), Ok(()));
@@ -421,7 +427,8 @@ mod tests {
         let base64 = r#"<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#base64"/>"#;
         let no_algorithm = r#"<ds:Transform/>"#;
         // A permitted algorithm with an expression hidden inside it.
-        let smuggled = format!(r#"<ds:Transform Algorithm="{ENV}"><ds:XPath>//*</ds:XPath></ds:Transform>"#);
+        let smuggled =
+            format!(r#"<ds:Transform Algorithm="{ENV}"><ds:XPath>//*</ds:XPath></ds:Transform>"#);
         for t in [xslt, xpath, xpath2, base64, no_algorithm, &smuggled] {
             assert_eq!(
                 check(&with_response_transforms(t)),
@@ -457,7 +464,10 @@ mod tests {
         }
         // No URI at all, and "" when the signature is not in the root.
         let no_uri = signature("#_r", &usual_transforms(), "").replace(r##" URI="#_r""##, "");
-        assert_eq!(check(&response(&no_uri, "")), Err(Refusal::ForbiddenReference));
+        assert_eq!(
+            check(&response(&no_uri, "")),
+            Err(Refusal::ForbiddenReference)
+        );
         let doc = response("", "").replace(
             &signature("#_a", &usual_transforms(), KEY_INFO),
             &signature("", &usual_transforms(), ""),
@@ -490,7 +500,10 @@ mod tests {
         for (i, doc) in cases.iter().enumerate() {
             let got = check(doc);
             assert!(
-                matches!(got, Err(Refusal::SignatureShape | Refusal::NameIdNotPlainText)),
+                matches!(
+                    got,
+                    Err(Refusal::SignatureShape | Refusal::NameIdNotPlainText)
+                ),
                 "case {i}: {got:?}"
             );
         }
@@ -506,7 +519,9 @@ mod tests {
             "</x:a>".repeat(MAX_DEPTH)
         );
         assert_eq!(check(&response("", &deep)), Err(Refusal::TooComplex));
-        let attrs: String = (0..=MAX_ATTRIBUTES).map(|i| format!(" a{i}=\"v\"")).collect();
+        let attrs: String = (0..=MAX_ATTRIBUTES)
+            .map(|i| format!(" a{i}=\"v\""))
+            .collect();
         assert_eq!(
             check(&response("", &format!("<x:a xmlns:x=\"urn:x\"{attrs}/>"))),
             Err(Refusal::TooComplex)
@@ -521,7 +536,11 @@ mod tests {
             r#"<x:a xmlns:x="urn:x" Id="_a"/>"#,
             r#"<x:a xmlns:x="urn:x" x:ID="_r"/>"#,
         ] {
-            assert_eq!(check(&response("", dup)), Err(Refusal::DuplicateId), "{dup}");
+            assert_eq!(
+                check(&response("", dup)),
+                Err(Refusal::DuplicateId),
+                "{dup}"
+            );
         }
     }
 
