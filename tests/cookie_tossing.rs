@@ -142,7 +142,9 @@ fn on_tls_the_session_cookie_is_host_prefixed_and_only_that_name_is_read() {
     let tls_port = free_port();
     let tenants = TENANTS.replace(
         "[tenant.external_sso]\nurl = \"https://login.nomask.test/sso\"",
-        "[tenant.tls]\ncert = \"{DIR}/nomask.crt\"\nkey = \"{DIR}/nomask.key\"\n\n[tenant.external_sso]\nurl = \"https://login.nomask.test/sso\"",
+        // The hand-back is sent straight to Portero here (no external page
+        // started it): this tenant accepts unsolicited hand-backs.
+        "[tenant.tls]\ncert = \"{DIR}/nomask.crt\"\nkey = \"{DIR}/nomask.key\"\n\n[tenant.external_sso]\nurl = \"https://login.nomask.test/sso\"\nallow_idp_initiated = true",
     );
     let template = SERVER_AND_SESSION.replace(
         "listen = [\"127.0.0.1:{LISTEN}\"]",
