@@ -233,10 +233,7 @@ fn identity_headers_in_any_punctuation_never_reach_the_panel() {
     }
     // A renamed header (`X-Remote-User`) and the default name, signed in.
     let token = eddsa(&p, &claims("reseller", "ana@latincloud.test"));
-    let r = p.send(get(
-        "panel.reseller.test",
-        &format!("/.portero/jwt/callback?jwt={token}&return_to=%2F"),
-    ));
+    let r = external_sign_in(&p, "panel.reseller.test", &token, "/");
     let cookie = r.set_cookie("portero_session").unwrap();
     let got = p
         .send(punctuated(

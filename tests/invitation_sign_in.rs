@@ -57,16 +57,13 @@ fn through_the_e_mail_page(p: &Portero, target: &str, email: &str) -> (String, S
     assert_eq!(q["login_hint"], email);
     assert_eq!(q["return_to"], format!("http://{HOST}{target}"));
     // The external page hands back; the way leads to the target.
+    // (with the state it was given, in the browser that started it).
+    let flow = r.set_cookie("portero_jwt").expect("flow cookie");
     let jwt = hs256(EXT_SECRET, &claims("libros", email));
     let back = p.send(
-        get(
-            HOST,
-            &format!(
-                "/.portero/jwt/callback?jwt={jwt}&return_to={}",
-                form_urlencoded::byte_serialize(q["return_to"].as_bytes()).collect::<String>()
-            ),
-        )
-        .html(),
+        get(HOST, &handback(&jwt, &q["return_to"], &q["state"]))
+            .html()
+            .cookie("portero_jwt", &flow),
     );
     assert_eq!(back.status, 302, "{}", back.body);
     (

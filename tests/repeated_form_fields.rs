@@ -91,13 +91,7 @@ fn repeated_query_parameters_are_refused() {
     assert_eq!(r.status, 400);
     assert!(r.body.contains("más de una vez"), "{}", r.body);
     // One of each still works.
-    let r = p.send(
-        get(
-            HOST,
-            &format!("/.portero/jwt/callback?jwt={ana}&return_to=%2Fhome"),
-        )
-        .html(),
-    );
+    let r = external_sign_in(&p, HOST, &ana, "/home");
     assert_eq!(r.status, 302, "{}", r.body);
 }
 
