@@ -446,8 +446,16 @@ impl Shared {
     /// Runs one command with the deadline, noting how it went.
     async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, Unavailable> {
         let mut conn = self.conn.clone();
-        let result = match tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut conn)).await
-        {
+        self.within_deadline(cmd.query_async::<T>(&mut conn)).await
+    }
+
+    /// Awaits one Redis call for at most the configured timeout and notes
+    /// how it went (for `/readyz`).
+    async fn within_deadline<T>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Unavailable> {
+        let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(Unavailable(e.to_string())),
             Err(_) => Err(Unavailable(format!(
@@ -513,17 +521,8 @@ impl Shared {
         call: redis::ScriptInvocation<'_>,
     ) -> Result<T, Unavailable> {
         let mut conn = self.conn.clone();
-        let result =
-            match tokio::time::timeout(self.timeout, call.invoke_async::<T>(&mut conn)).await {
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(Unavailable(e.to_string())),
-                Err(_) => Err(Unavailable(format!(
-                    "no answer within {} ms",
-                    self.timeout.as_millis()
-                ))),
-            };
-        self.note(result.as_ref().err());
-        result
+        self.within_deadline(call.invoke_async::<T>(&mut conn))
+            .await
     }
 
     async fn publish_endings(&self, lines: &[String]) -> Result<(), Unavailable> {
