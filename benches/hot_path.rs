@@ -264,7 +264,7 @@ fn identity_plan(c: &mut Criterion) {
                 b.iter(|| {
                     let id = identity_headers(cfg, tenant, &claims, member, None, NOW);
                     let mut up = template.clone();
-                    forward::prepare(&mut up, cfg, tenant, &arrival, Some(&id)).unwrap();
+                    forward::prepare(&mut up, cfg, tenant, &arrival, Some(&id));
                     up
                 })
             },
@@ -287,7 +287,7 @@ fn identity_plan(c: &mut Criterion) {
                         identity_headers(cfg, tenant, &claims, member, None, now)
                     });
                     let mut up = template.clone();
-                    forward::prepare(&mut up, cfg, tenant, &arrival, Some(&id)).unwrap();
+                    forward::prepare(&mut up, cfg, tenant, &arrival, Some(&id));
                     up
                 })
             },
@@ -317,7 +317,7 @@ fn whole_path(c: &mut Criterion) {
                 };
                 let tenant = &f.cfg.tenants[ev.tenant.unwrap()];
                 let mut up = template.clone();
-                forward::prepare(&mut up, &f.cfg, tenant, &arrival, identity.as_ref()).unwrap();
+                forward::prepare(&mut up, &f.cfg, tenant, &arrival, identity.as_ref());
                 up
             })
         });

@@ -5,8 +5,8 @@
 
 use crate::config::{Config, Tenant};
 use crate::facts::Authority;
-use crate::identity::{forwarded_chain, strip_own_cookies, IdentityHeaders};
-use http::header::HOST;
+use crate::identity::{forwarded_chain, strip_own_cookies, HeaderEdit, IdentityHeaders};
+use http::header::{HeaderName, HeaderValue};
 use pingora::http::RequestHeader;
 use std::net::IpAddr;
 
@@ -28,14 +28,16 @@ pub struct Arrival<'a> {
     pub authority: &'a Authority,
 }
 
-/// Rewrites `upstream` (a copy of the client's request header) for the panel.
-pub fn prepare(
-    upstream: &mut RequestHeader,
+/// Rewrites `upstream` (a copy of the client's request header) for the
+/// panel. The request target is the caller's to send in origin-form
+/// ([`origin_form`] for pingora; the hyper client always does).
+pub fn prepare<H: HeaderEdit>(
+    upstream: &mut H,
     cfg: &Config,
     tenant: &Tenant,
     arrival: &Arrival<'_>,
     identity: Option<&IdentityHeaders>,
-) -> pingora::Result<()> {
+) {
     // 1. Nothing the client sent may speak for Portero.
     tenant.headers.strip(upstream);
     strip_own_cookies(upstream, &cfg.session.all_names());
@@ -50,34 +52,53 @@ pub fn prepare(
         arrival.peer,
         arrival.peer_trusted,
     );
-    upstream.insert_header("x-forwarded-for", chain)?;
-    upstream.insert_header(
-        "x-forwarded-proto",
-        if arrival.tls { "https" } else { "http" },
-    )?;
+    set_text(upstream, X_FORWARDED_FOR, &chain);
+    upstream.set(
+        HeaderName::from_static(X_FORWARDED_PROTO),
+        HeaderValue::from_static(if arrival.tls { "https" } else { "http" }),
+    );
     let authority = arrival.authority.as_str();
-    upstream.insert_header(HOST, authority)?;
-    upstream.insert_header("x-forwarded-host", authority)?;
+    set_text(upstream, "host", authority);
+    set_text(upstream, X_FORWARDED_HOST, authority);
     let port = arrival
         .authority
         .port()
         .unwrap_or(if arrival.tls { 443 } else { 80 });
-    upstream.insert_header("x-forwarded-port", http::HeaderValue::from(port))?;
-    upstream.insert_header("x-real-ip", arrival.client_ip.to_canonical().to_string())?;
-    origin_form(upstream)?;
+    upstream.set(
+        HeaderName::from_static(X_FORWARDED_PORT),
+        HeaderValue::from(port),
+    );
+    set_text(
+        upstream,
+        X_REAL_IP,
+        &arrival.client_ip.to_canonical().to_string(),
+    );
     // 3. Who this is, for signed-in requests only.
     if let Some(identity) = identity {
         for (name, value) in identity.iter() {
-            upstream.insert_header(name.clone(), value.clone())?;
+            upstream.set(name.clone(), value.clone());
         }
     }
-    Ok(())
+}
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+const X_FORWARDED_HOST: &str = "x-forwarded-host";
+const X_FORWARDED_PORT: &str = "x-forwarded-port";
+const X_REAL_IP: &str = "x-real-ip";
+
+/// Sets a header Portero composed; text that is not a header value (it
+/// cannot be: hosts and addresses were parsed) is left out.
+fn set_text<H: HeaderEdit>(upstream: &mut H, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        upstream.set(HeaderName::from_static(name), v);
+    }
 }
 
 /// Sends the target in origin-form (`/path?query`): an absolute-form target
 /// (`GET http://host/path`) would let the panel route by a host that only
 /// `Host` was judged by.
-fn origin_form(upstream: &mut RequestHeader) -> pingora::Result<()> {
+pub fn origin_form(upstream: &mut RequestHeader) -> pingora::Result<()> {
     if upstream.raw_path().first() == Some(&b'/') {
         return Ok(());
     }

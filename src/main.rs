@@ -7,6 +7,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// mimalloc: per-size pages keep the memory an idle connection leaves
+/// behind reusable (glibc's heap kept the freed HTTP buffers of released
+/// connections pinned between small live objects), and it takes fewer
+/// instructions per allocation.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "portero",

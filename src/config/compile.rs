@@ -910,10 +910,7 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
     let data_plane = match &raw.data_plane {
         None => DataPlane::Pingora,
         Some(v) => DataPlane::parse(v.get_ref()).unwrap_or_else(|| {
-            cx.err(
-                v.span(),
-                "[server].data_plane is `hyper` or `pingora`",
-            );
+            cx.err(v.span(), "[server].data_plane is `hyper` or `pingora`");
             DataPlane::Pingora
         }),
     };

@@ -3,10 +3,47 @@
 //! repetition, and any punctuation — names are compared as CGI and FastCGI
 //! gateways read them (`X.Portero+User` is `HTTP_X_PORTERO_USER`).
 
-use http::header::{HeaderName, HeaderValue, COOKIE};
+use http::header::{HeaderMap, HeaderName, HeaderValue, COOKIE};
 use pingora::http::RequestHeader;
 use std::collections::HashSet;
 use std::net::IpAddr;
+
+/// A request header being rewritten for the panel: a plain [`HeaderMap`]
+/// (the hyper data plane) or pingora's `RequestHeader`, which keeps the
+/// sender's spelling of each name beside the map.
+pub trait HeaderEdit {
+    /// The headers as they stand.
+    fn headers(&self) -> &HeaderMap;
+    /// Removes every value of `name`.
+    fn remove(&mut self, name: &HeaderName);
+    /// Sets `name` to `value` alone.
+    fn set(&mut self, name: HeaderName, value: HeaderValue);
+}
+
+impl HeaderEdit for HeaderMap {
+    fn headers(&self) -> &HeaderMap {
+        self
+    }
+    fn remove(&mut self, name: &HeaderName) {
+        HeaderMap::remove(self, name);
+    }
+    fn set(&mut self, name: HeaderName, value: HeaderValue) {
+        self.insert(name, value);
+    }
+}
+
+impl HeaderEdit for RequestHeader {
+    fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+    fn remove(&mut self, name: &HeaderName) {
+        self.remove_header(name);
+    }
+    fn set(&mut self, name: HeaderName, value: HeaderValue) {
+        // Only a value that is not header text can fail; `value` is one.
+        let _ = self.insert_header(name, value);
+    }
+}
 
 /// The names of the identity headers for one tenant (CONTRACT §4; each may be renamed).
 #[derive(Debug, Clone)]
@@ -152,15 +189,19 @@ impl HeaderNames {
     }
 
     /// Removes every incoming identity and forwarding header, in any spelling.
-    pub fn strip(&self, req: &mut RequestHeader) {
+    pub fn strip<H: HeaderEdit>(&self, req: &mut H) {
+        // Most requests carry none: look before allocating.
+        if !req.headers().keys().any(|k| self.is_stripped(k.as_str())) {
+            return;
+        }
         let doomed: Vec<HeaderName> = req
-            .headers
+            .headers()
             .keys()
             .filter(|k| self.is_stripped(k.as_str()))
             .cloned()
             .collect();
         for name in doomed {
-            req.remove_header(&name);
+            req.remove(&name);
         }
     }
 
@@ -186,9 +227,9 @@ impl HeaderNames {
     }
 
     /// Adds the identity headers to a request.
-    pub fn inject(&self, req: &mut RequestHeader, id: &Identity<'_>) {
+    pub fn inject<H: HeaderEdit>(&self, req: &mut H, id: &Identity<'_>) {
         for (name, value) in self.pairs(id) {
-            let _ = req.insert_header(name, value);
+            req.set(name, value);
         }
     }
 }
@@ -218,10 +259,10 @@ pub struct Identity<'a> {
 
 /// Removes Portero's own cookies from the forwarded `Cookie` header(s),
 /// joining what is left into one header (or none).
-pub fn strip_own_cookies(req: &mut RequestHeader, own: &[&str]) {
+pub fn strip_own_cookies<H: HeaderEdit>(req: &mut H, own: &[&str]) {
     let mut kept: Vec<&str> = Vec::new();
     let mut touched = false;
-    for value in req.headers.get_all(COOKIE) {
+    for value in req.headers().get_all(COOKIE) {
         let Ok(v) = value.to_str() else {
             touched = true;
             continue;
@@ -235,14 +276,14 @@ pub fn strip_own_cookies(req: &mut RequestHeader, own: &[&str]) {
             }
         }
     }
-    if !touched && req.headers.get_all(COOKIE).iter().count() <= 1 {
+    if !touched && req.headers().get_all(COOKIE).iter().count() <= 1 {
         return;
     }
     let joined = kept.join("; ");
-    req.remove_header(&COOKIE);
+    req.remove(&COOKIE);
     if !joined.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&joined) {
-            let _ = req.insert_header(COOKIE, v);
+            req.set(COOKIE, v);
         }
     }
 }

@@ -9,6 +9,8 @@ mod signed;
 
 pub use assertion::{generate_ed25519_pem, AssertionClaims, AssertionSigner};
 pub use directory::{AccountRule, Directory, Membership};
-pub use headers::{forwarded_chain, strip_own_cookies, HeaderNames, Identity, DEFAULT_NAMES};
+pub use headers::{
+    forwarded_chain, strip_own_cookies, HeaderEdit, HeaderNames, Identity, DEFAULT_NAMES,
+};
 pub use permissions::{Permission, Permissions};
 pub use signed::{Holder, IdentityHeaders, SignedIdentities};

@@ -305,13 +305,12 @@ impl Admin {
         }
     }
 
-    fn authorized(&self, session: &ServerSession) -> bool {
+    fn authorized(&self, req: &http::request::Parts) -> bool {
         let cfg = self.state.config();
         let Some(token) = cfg.server.admin_token.as_deref() else {
             return true;
         };
-        let given = session
-            .req_header()
+        let given = req
             .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -467,14 +466,39 @@ fn reply(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Response<
         .unwrap_or_else(|_| Response::new(Vec::new()))
 }
 
+/// The largest body the admin listener reads.
+pub const MAX_ADMIN_BODY: usize = 64 * 1024;
+
 #[async_trait]
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let method = session.req_header().method.clone();
-        let path = session.req_header().uri.path().to_string();
+        let mut body = Vec::new();
+        let mut too_large = false;
+        while let Ok(Some(chunk)) = session.read_request_body().await {
+            if body.len() + chunk.len() > MAX_ADMIN_BODY {
+                too_large = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = if too_large { None } else { Some(body) };
+        let req: &http::request::Parts = session.req_header();
+        self.answer(req, body.as_deref()).await
+    }
+}
+
+impl Admin {
+    /// Answers one request (`body`: `None` when it was larger than
+    /// [`MAX_ADMIN_BODY`]).
+    pub async fn answer(
+        &self,
+        req: &http::request::Parts,
+        body: Option<&[u8]>,
+    ) -> Response<Vec<u8>> {
+        let method = req.method.clone();
+        let path = req.uri.path().to_string();
         let text = "text/plain; charset=utf-8";
         let guard = {
-            let req = session.req_header();
             let cfg = self.state.config();
             browser_guard(
                 self.listen,
@@ -525,7 +549,7 @@ impl ServeHttp for Admin {
             ("GET", "/healthz") => reply(200, text, "ok\n"),
             ("GET", "/readyz") => reply(200, text, self.readiness()),
             ("POST", p) if p.starts_with("/tenants/") && p.ends_with("/reauth") => {
-                if !self.authorized(session) {
+                if !self.authorized(req) {
                     return reply(401, text, "admin token required\n");
                 }
                 let name = &p["/tenants/".len()..p.len() - "/reauth".len()];
@@ -565,21 +589,17 @@ impl ServeHttp for Admin {
                 }
             }
             ("POST", p) if p.starts_with("/tenants/") && p.ends_with("/sessions/revoke") => {
-                if !self.authorized(session) {
+                if !self.authorized(req) {
                     return reply(401, text, "admin token required\n");
                 }
                 let name = p["/tenants/".len()..p.len() - "/sessions/revoke".len()].to_string();
-                let mut body = Vec::new();
-                while let Ok(Some(chunk)) = session.read_request_body().await {
-                    if body.len() + chunk.len() > 64 * 1024 {
-                        return reply(413, text, "too large\n");
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                self.revoke_person(&name, &body).await
+                let Some(body) = body else {
+                    return reply(413, text, "too large\n");
+                };
+                self.revoke_person(&name, body).await
             }
             ("POST", "/reload") => {
-                if !self.authorized(session) {
+                if !self.authorized(req) {
                     return reply(401, text, "admin token required\n");
                 }
                 match self.state.reload(&ProcessEnv) {
@@ -598,7 +618,7 @@ impl ServeHttp for Admin {
                 }
             }
             ("GET", p) if p.starts_with("/tenants/") && p.ends_with("/saml-trace") => {
-                if !self.authorized(session) {
+                if !self.authorized(req) {
                     return reply(401, text, "admin token required\n");
                 }
                 let name = &p["/tenants/".len()..p.len() - "/saml-trace".len()];
@@ -608,30 +628,25 @@ impl ServeHttp for Admin {
                 reply(200, text, self.state.saml_trace.render(name))
             }
             (m, p) if p.starts_with("/tenants/") && p.ends_with("/members") => {
-                if !self.authorized(session) {
+                if !self.authorized(req) {
                     return reply(401, text, "admin token required\n");
                 }
                 let name = p["/tenants/".len()..p.len() - "/members".len()].to_string();
                 match m {
                     "GET" => {
-                        let query = session.req_header().uri.query().unwrap_or("").to_string();
+                        let query = req.uri.query().unwrap_or("").to_string();
                         self.list_members(&name, &query)
                     }
                     "POST" => {
-                        let mut body = Vec::new();
-                        while let Ok(Some(chunk)) = session.read_request_body().await {
-                            if body.len() + chunk.len() > 64 * 1024 {
-                                return reply(413, text, "too large\n");
-                            }
-                            body.extend_from_slice(&chunk);
-                        }
-                        let content_type = session
-                            .req_header()
+                        let Some(body) = body else {
+                            return reply(413, text, "too large\n");
+                        };
+                        let content_type = req
                             .headers
                             .get(http::header::CONTENT_TYPE)
                             .and_then(|v| v.to_str().ok())
                             .map(str::to_string);
-                        self.change_members(&name, content_type.as_deref(), &body)
+                        self.change_members(&name, content_type.as_deref(), body)
                     }
                     _ => reply(405, text, "GET or POST\n"),
                 }

@@ -12,20 +12,40 @@
 //! [`keepalive::LeanKeepalive`] keeps idle keep-alive connections small.
 
 mod admin;
+mod handover;
+pub mod judge;
 mod keepalive;
+mod lean;
+mod plane;
+mod serve;
 mod server;
 pub mod stop;
 mod tls;
+mod upstream;
 
-pub use server::run;
+/// Serves until a signal stops it, on the data plane the configuration
+/// (or `PORTERO_DATA_PLANE`) names; see [`server::run`] (pingora) and
+/// [`plane::run`] (hyper).
+pub fn run(state: Arc<State>, upgrade: bool) -> std::result::Result<(), String> {
+    use crate::config::DataPlane;
+    let chosen = std::env::var("PORTERO_DATA_PLANE")
+        .ok()
+        .and_then(|v| DataPlane::parse(v.trim()))
+        .unwrap_or(state.config().server.data_plane);
+    match chosen {
+        DataPlane::Pingora => server::run(state, upgrade),
+        DataPlane::Hyper => plane::run(state, upgrade),
+    }
+}
 
 use crate::config::Config;
 use crate::forward::{self, Arrival};
-use crate::gate::{self, Deferred, IdentityHeaders, Outcome, RequestView};
+use crate::gate::{IdentityHeaders, RequestView};
 use crate::state::State;
 use crate::web::{self, Reply};
 use async_trait::async_trait;
 use http::header::{ACCEPT, HOST, ORIGIN};
+use judge::Answer;
 use pingora::http::authority::{raw_target_authority, RawTargetAuthority};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::{HttpPeer, Session};
@@ -36,7 +56,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The largest body Portero reads for its own forms.
-const MAX_FORM_BODY: usize = 64 * 1024;
+pub(crate) const MAX_FORM_BODY: usize = 64 * 1024;
 
 /// The proxy service.
 pub struct Portero {
@@ -217,9 +237,7 @@ impl ProxyHttp for Portero {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
-        // Whether the panel's membership endpoint had to be asked (a cache miss).
-        let mut asked_panel = false;
-        let ev = {
+        let judged = {
             let req = session.req_header();
             let view = RequestView {
                 method: req.method.as_str(),
@@ -242,93 +260,25 @@ impl ProxyHttp for Portero {
                 body: &body,
                 content_type: header_str(req, http::header::CONTENT_TYPE),
             };
-            let ev = gate::evaluate(&self.state, &cfg, &view);
-            match ev.outcome {
-                // The panel's endpoint is asked about this user, then the
-                // request is judged again from the cache (which now holds
-                // the answer, or the failure).
-                Outcome::Await(deferred) => match *deferred {
-                    Deferred::Members { endpoint, user } => {
-                        asked_panel = true;
-                        let answered = endpoint
-                            .fetch(&cfg.server.outbound, &user, self.state.now())
-                            .await;
-                        let tenant = ev
-                            .tenant
-                            .and_then(|i| cfg.tenants.get(i))
-                            .map_or("", |t| t.name.as_str());
-                        self.state
-                            .metrics
-                            .member_fetches
-                            .with_label_values(&[tenant, if answered { "ok" } else { "failed" }])
-                            .inc();
-                        let mut again = gate::evaluate(&self.state, &cfg, &view);
-                        if matches!(&again.outcome, Outcome::Await(d) if matches!(**d, Deferred::Members { .. }))
-                        {
-                            again.outcome = match again.tenant.and_then(|i| cfg.tenants.get(i)) {
-                                Some(t) => {
-                                    Outcome::Reply(crate::web::i18n::scope(again.lang, || {
-                                        web::members_unavailable(t)
-                                    }))
-                                }
-                                None => Outcome::Reply(Reply::empty(503)),
-                            };
-                        }
-                        again
-                    }
-                    other => gate::Evaluated {
-                        outcome: Outcome::Await(Box::new(other)),
-                        ..ev
-                    },
-                },
-                _ => ev,
-            }
+            judge::judge(&self.state, &cfg, &view, started).await
         };
-        if matches!(ev.outcome, Outcome::Forward { identity: Some(_) })
-            && ev
-                .tenant
-                .and_then(|i| cfg.tenants.get(i))
-                .is_some_and(|t| matches!(t.members, crate::members::MemberSource::Panel(_)))
-        {
-            self.state.metrics.panel_members(!asked_panel).inc();
-        }
-        ctx.tenant = ev.tenant;
-        ctx.lang = ev.lang;
+        ctx.tenant = judged.tenant;
+        ctx.lang = judged.lang;
         ctx.peer = peer;
-        ctx.peer_trusted = ev.peer_trusted;
-        ctx.authority = ev.authority;
-        ctx.client_ip = ev.client_ip;
-        ctx.label = ev.label;
-        self.state
-            .metrics
-            .decision_seconds
-            .with_label_values(&[ev.label])
-            .observe(started.elapsed().as_secs_f64());
-        match ev.outcome {
-            Outcome::Reply(reply) => {
+        ctx.peer_trusted = judged.peer_trusted;
+        ctx.authority = judged.authority;
+        ctx.client_ip = judged.client_ip;
+        ctx.label = judged.label;
+        match judged.answer {
+            Answer::Reply(reply) => {
                 if method_reads_body && !reserved {
                     // The body was not read; do not reuse a connection that still holds it.
                     session.set_keepalive(None);
                 }
-                let tenant = ev.tenant.and_then(|i| cfg.tenants.get(i));
-                let reply = web::keep_started(&self.state, &cfg, tenant, ev.lang, reply).await;
                 write_reply(session, reply).await?;
                 Ok(true)
             }
-            Outcome::Await(deferred) => {
-                let reply = match *deferred {
-                    Deferred::OidcCallback(job) => web::oidc::finish(&self.state, &cfg, job).await,
-                    Deferred::SamlAcs(job) => web::saml::finish_acs(&self.state, &cfg, job).await,
-                    Deferred::JwtCallback(job) => {
-                        web::signin::finish_jwt(&self.state, &cfg, job).await
-                    }
-                    Deferred::Logout(job) => web::signin::finish_logout(&self.state, job).await,
-                    Deferred::Members { .. } => Reply::empty(503),
-                };
-                write_reply(session, reply).await?;
-                Ok(true)
-            }
-            Outcome::Forward { identity } => {
+            Answer::Forward(identity) => {
                 ctx.identity = identity;
                 ctx.config = Some(cfg);
                 Ok(false)
@@ -381,8 +331,8 @@ impl ProxyHttp for Portero {
             tls: ctx.tls,
             authority,
         };
-        forward::prepare(upstream, cfg, tenant, &arrival, ctx.identity.as_ref())?;
-        Ok(())
+        forward::prepare(upstream, cfg, tenant, &arrival, ctx.identity.as_ref());
+        forward::origin_form(upstream)
     }
 
     async fn response_filter(

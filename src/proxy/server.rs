@@ -187,27 +187,34 @@ const REFRESH_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 #[async_trait]
 impl BackgroundService for Refresher {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(REFRESH_TICK) => {
-                    if let Some(result) = self.state.reload_if_file_changed(&ProcessEnv) {
-                        log_reload("configuration file changed", result);
-                    }
-                    self.state.refresh_store();
-                    if let Err(e) = self.state.sync_revocations().await {
-                        tracing::warn!("revocation marks not exchanged with the other nodes: {e}");
-                    }
-                    if let Err(e) = self.state.sync_endings().await {
-                        tracing::warn!("ended sessions not exchanged with the other nodes: {e}");
-                    }
-                    self.state.refresh_remote(false).await;
-                    if let Some(access) = &self.state.access {
-                        access.flush();
-                    }
+        tokio::select! {
+            _ = refresh_forever(self.state.clone()) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// The refresher's loop (see [`Refresher`]); runs until dropped.
+pub async fn refresh_forever(state: Arc<State>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(REFRESH_TICK) => {
+                if let Some(result) = state.reload_if_file_changed(&ProcessEnv) {
+                    log_reload("configuration file changed", result);
                 }
-                _ = self.state.remote.wake.notified() => self.state.refresh_remote(true).await,
-                _ = shutdown.changed() => return,
+                state.refresh_store();
+                if let Err(e) = state.sync_revocations().await {
+                    tracing::warn!("revocation marks not exchanged with the other nodes: {e}");
+                }
+                if let Err(e) = state.sync_endings().await {
+                    tracing::warn!("ended sessions not exchanged with the other nodes: {e}");
+                }
+                state.refresh_remote(false).await;
+                if let Some(access) = &state.access {
+                    access.flush();
+                }
             }
+            _ = state.remote.wake.notified() => state.refresh_remote(true).await,
         }
     }
 }
@@ -240,18 +247,22 @@ struct Reloader {
 #[async_trait]
 impl BackgroundService for Reloader {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            tracing::warn!(
-                "cannot listen for SIGHUP; reload through the admin listener's POST /reload"
-            );
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = hup.recv() => log_reload("SIGHUP", self.state.reload(&ProcessEnv)),
-                _ = shutdown.changed() => return,
-            }
+        tokio::select! {
+            _ = reload_on_hangup(self.state.clone()) => {}
+            _ = shutdown.changed() => {}
         }
+    }
+}
+
+/// Reloads the configuration on every SIGHUP; runs until dropped.
+pub async fn reload_on_hangup(state: Arc<State>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!(
+            "cannot listen for SIGHUP; reload through the admin listener's POST /reload"
+        );
+        return;
+    };
+    while hup.recv().await.is_some() {
+        log_reload("SIGHUP", state.reload(&ProcessEnv));
     }
 }

@@ -183,3 +183,109 @@ fn exit_now(state: &State) -> ! {
     // SAFETY: `_exit` ends the process; it has no preconditions.
     unsafe { libc::_exit(0) }
 }
+
+/// What the hyper data plane does when asked to stop (see [`watch_signals_for`]).
+pub struct Stopping {
+    /// Stops every accept loop (the listening sockets are closed, or left
+    /// to the successor that holds them too).
+    pub stop_accepting: Box<dyn Fn() + Send + Sync>,
+    /// Sends the listening sockets to the successor (`run --upgrade`).
+    pub hand_over: Box<dyn Fn() -> Result<(), String> + Send + Sync>,
+}
+
+/// How long both processes accept after a hand-over.
+const BOTH_ACCEPT: Duration = Duration::from_secs(5);
+
+/// The stop signals, listened for from the start (see [`Signals::watch`]).
+pub struct Signals {
+    runtime: tokio::runtime::Runtime,
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers for SIGINT, SIGTERM and SIGQUIT.
+    pub fn register() -> Result<Signals, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+        let listeners = runtime.block_on(async {
+            Ok::<_, std::io::Error>((
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::terminate())?,
+                signal(SignalKind::quit())?,
+            ))
+        });
+        let (int, term, quit) = listeners.map_err(|e| format!("cannot listen for signals: {e}"))?;
+        Ok(Signals {
+            runtime,
+            int,
+            term,
+            quit,
+        })
+    }
+
+    /// Starts the signal thread for the hyper data plane: SIGINT exits at
+    /// once; SIGTERM stops accepting and exits when no request is in
+    /// flight (at most `grace`); SIGQUIT hands the listeners over, accepts
+    /// five more seconds, then stops as SIGTERM does.
+    pub fn watch(self, state: Arc<State>, grace: Duration, on: Stopping) -> Result<(), String> {
+        let Signals {
+            runtime,
+            mut int,
+            mut term,
+            mut quit,
+        } = self;
+        std::thread::Builder::new()
+        .name("portero signals".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let on = Arc::new(on);
+                let mut stopping = false;
+                loop {
+                    tokio::select! {
+                        _ = int.recv() => {
+                            tracing::info!("SIGINT: stopping now");
+                            exit_now(&state);
+                        }
+                        _ = term.recv() => {
+                            if stopping {
+                                tracing::info!("SIGTERM again: stopping now");
+                                exit_now(&state);
+                            }
+                            tracing::info!(in_flight = in_flight(), "SIGTERM: no new connections; stopping when the requests in flight are done (at most {grace:?})");
+                            stopping = true;
+                            (on.stop_accepting)();
+                            tokio::spawn(drain_then_exit(state.clone(), grace));
+                        }
+                        _ = quit.recv(), if !stopping => {
+                            tracing::info!("SIGQUIT: handing the listeners to the successor");
+                            let sent = {
+                                let on = on.clone();
+                                tokio::task::spawn_blocking(move || (on.hand_over)()).await
+                            };
+                            match sent {
+                                Ok(Ok(())) => {
+                                    stopping = true;
+                                    tracing::info!("listeners handed over; accepting {BOTH_ACCEPT:?} more, then stopping");
+                                    let (state, on) = (state.clone(), on.clone());
+                                    tokio::spawn(async move {
+                                        tokio::time::sleep(BOTH_ACCEPT).await;
+                                        (on.stop_accepting)();
+                                        drain_then_exit(state, grace).await;
+                                    });
+                                }
+                                Ok(Err(e)) => tracing::error!("hand-over failed; still serving: {e}"),
+                                Err(e) => tracing::error!("hand-over failed; still serving: {e}"),
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,567 @@
+//! The hyper data plane's request path: read the request head, judge it
+//! ([`super::judge`]), then answer it or forward it to the panel and
+//! stream the panel's answer back.
+
+use super::judge::{self, Answer};
+use super::lean::ConnState;
+use super::stop::InFlight;
+use super::{upstream, MAX_FORM_BODY, MAX_HEADER_BYTES, UNKNOWN_IMPERSONATION};
+use crate::config::Tenant;
+use crate::forward::{self, Arrival};
+use crate::gate::RequestView;
+use crate::state::State;
+use crate::web::{self, Reply};
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::future::Future as _;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// What a request knows about the connection it came on.
+#[derive(Debug)]
+pub struct ConnInfo {
+    /// The TCP peer.
+    pub peer: SocketAddr,
+    /// Whether it came over TLS.
+    pub tls: bool,
+    /// For HTTP/1 connections released between requests ([`super::lean`]).
+    pub lean: Option<Arc<ConnState>>,
+}
+
+/// An error while streaming a body.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Handles one request; never fails (every failure is an answer).
+pub async fn handle(
+    state: Arc<State>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Result<Response<OutBody>, Infallible> {
+    let in_flight = InFlight::start();
+    let started = Instant::now();
+    if let Some(lean) = &conn.lean {
+        lean.request_started(req.body().is_end_stream());
+    }
+    let (mut parts, body) = req.into_parts();
+    // Forwarded with the request (hyper's record of the sender's spelling
+    // of header names is among them).
+    let mut extensions = std::mem::take(&mut parts.extensions);
+    let head_only = parts.method == Method::HEAD;
+    let done = |resp: Response<OutBody>| Ok(resp);
+    if header_bytes(&parts) > MAX_HEADER_BYTES {
+        let reply = Reply::text(431, "The request's header is too large.\n");
+        return done(closing(reply_response(reply, head_only, &conn, in_flight)));
+    }
+    let cfg = state.config();
+    let method_reads_body = !matches!(parts.method, Method::GET | Method::HEAD);
+    let reserved =
+        crate::facts::decision_path(parts.uri.path()).is_ok_and(|p| p.starts_with("/.portero/"));
+    let (form, body) = if reserved && method_reads_body {
+        match read_form(body).await {
+            Some(form) => (form, None),
+            None => {
+                let reply = Reply::text(413, "The form is too large.\n");
+                return done(closing(reply_response(reply, head_only, &conn, in_flight)));
+            }
+        }
+    } else {
+        (Bytes::new(), Some(body))
+    };
+    let peer = conn.peer.ip();
+    let forwarded_for = header_all(&parts.headers, "x-forwarded-for");
+    let judged = {
+        let view = RequestView {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            authority: authority(&parts),
+            target_authority: parts.uri.authority().map(|a| a.as_str()),
+            duplicate_host: parts.headers.get_all(header::HOST).iter().nth(1).is_some(),
+            tls: conn.tls,
+            peer: Some(peer),
+            forwarded_for: forwarded_for.clone(),
+            accept: header_str(&parts.headers, header::ACCEPT),
+            requested_with: header_str(&parts.headers, "x-requested-with"),
+            cookies: header_all(&parts.headers, "cookie"),
+            origin: header_str(&parts.headers, header::ORIGIN),
+            referer: header_str(&parts.headers, header::REFERER),
+            forwarded_uri: header_str(&parts.headers, "x-forwarded-uri"),
+            original_uri: header_str(&parts.headers, "x-original-uri"),
+            accept_language: header_str(&parts.headers, header::ACCEPT_LANGUAGE),
+            body: &form,
+            content_type: header_str(&parts.headers, header::CONTENT_TYPE),
+        };
+        judge::judge(&state, &cfg, &view, started).await
+    };
+    let tenant = judged.tenant.and_then(|i| cfg.tenants.get(i));
+    let log = Logged {
+        state: &state,
+        tenant,
+        label: judged.label,
+        method: &parts.method,
+        host: authority(&parts),
+        path: parts.uri.path(),
+        peer,
+        started,
+    };
+    let identity = match judged.answer {
+        Answer::Reply(reply) => {
+            log.write(reply.status, false);
+            let resp = reply_response(reply, head_only, &conn, in_flight);
+            // A body Portero did not read must not be taken for the next request.
+            return done(if method_reads_body && !reserved {
+                closing(resp)
+            } else {
+                resp
+            });
+        }
+        Answer::Forward(identity) => identity,
+    };
+    let (Some(tenant), Some(authority), Some(body)) = (tenant, judged.authority.as_ref(), body)
+    else {
+        log.write(500, false);
+        return done(reply_response(
+            Reply::empty(500),
+            head_only,
+            &conn,
+            in_flight,
+        ));
+    };
+    let arrival = Arrival {
+        forwarded_for: &forwarded_for,
+        peer,
+        peer_trusted: judged.peer_trusted,
+        client_ip: judged.client_ip.unwrap_or(peer),
+        tls: conn.tls,
+        authority,
+    };
+    let mut to_panel = Request::new(body);
+    *to_panel.method_mut() = parts.method.clone();
+    *to_panel.version_mut() = Version::HTTP_11;
+    let upgrade = wants_upgrade(&parts.headers);
+    let mut headers = parts.headers.clone();
+    drop_hop_by_hop(&mut headers, upgrade);
+    forward::prepare(&mut headers, &cfg, tenant, &arrival, identity.as_ref());
+    *to_panel.headers_mut() = headers;
+    // The sender's spelling of header names goes to the panel as sent.
+    let downstream_upgrade = extensions.remove::<hyper::upgrade::OnUpgrade>();
+    *to_panel.extensions_mut() = extensions;
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let Some(uri) = upstream::uri(&tenant.upstream, target) else {
+        log.write(400, false);
+        return done(reply_response(
+            Reply::text(400, "The request target is not valid.\n"),
+            head_only,
+            &conn,
+            in_flight,
+        ));
+    };
+    *to_panel.uri_mut() = uri;
+    let timeout = Duration::from_secs(cfg.server.upstream_timeout);
+    let client = upstream::client(&tenant.upstream);
+    let answered = tokio::time::timeout(timeout, client.request(to_panel)).await;
+    let mut from_panel = match answered {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => {
+            let why =
+                std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
+            return done(panel_failed(
+                &log,
+                &conn,
+                in_flight,
+                head_only,
+                judged.lang,
+                502,
+                &why,
+            ));
+        }
+        Err(_) => {
+            return done(panel_failed(
+                &log,
+                &conn,
+                in_flight,
+                head_only,
+                judged.lang,
+                504,
+                "the panel did not answer in time",
+            ))
+        }
+    };
+    if let Some(login) = from_panel.headers_mut().remove(UNKNOWN_IMPERSONATION) {
+        if identity.is_some() {
+            let login = String::from_utf8_lossy(login.as_bytes()).to_string();
+            tracing::warn!(tenant = %tenant.name, %login, "the panel has no user for this impersonation mapping");
+            let page = web::i18n::scope(judged.lang, || web::unknown_impersonation(tenant, &login));
+            log.write(page.status, true);
+            return done(reply_response(page, head_only, &conn, in_flight));
+        }
+    }
+    let status = from_panel.status();
+    log.write(status.as_u16(), true);
+    if status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
+        let panel_side = hyper::upgrade::on(&mut from_panel);
+        match (&conn.lean, downstream_upgrade) {
+            (Some(lean), _) => {
+                if let Ok(mut slot) = lean.upgrade.lock() {
+                    *slot = Some(panel_side);
+                }
+            }
+            (None, Some(client_side)) => {
+                tokio::spawn(tunnel(client_side, panel_side));
+            }
+            (None, None) => {}
+        }
+    }
+    let (mut head, body) = from_panel.into_parts();
+    // The client's protocol, whatever the panel speaks.
+    head.version = parts.version;
+    drop_hop_by_hop(&mut head.headers, status == StatusCode::SWITCHING_PROTOCOLS);
+    let body = OutBody {
+        kind: Kind::Panel(body, None),
+        read_timeout: timeout,
+        lean: conn.lean.clone(),
+        _in_flight: Some(in_flight),
+    };
+    done(Response::from_parts(head, body))
+}
+
+/// Joins the client's and the panel's sides of an upgraded connection.
+async fn tunnel(client: hyper::upgrade::OnUpgrade, panel: hyper::upgrade::OnUpgrade) {
+    let _in_flight = InFlight::start();
+    let (Ok(client), Ok(panel)) = (client.await, panel.await) else {
+        return;
+    };
+    let mut client = hyper_util::rt::TokioIo::new(client);
+    let mut panel = hyper_util::rt::TokioIo::new(panel);
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut panel).await;
+}
+
+/// Joins a released HTTP/1 connection (its socket and what hyper had
+/// read past the upgrade request) with the panel's side.
+pub async fn tunnel_released(
+    mut client: tokio::net::TcpStream,
+    early: Bytes,
+    panel: hyper::upgrade::OnUpgrade,
+) {
+    use tokio::io::AsyncWriteExt;
+    let _in_flight = InFlight::start();
+    let Ok(panel) = panel.await else {
+        return;
+    };
+    let mut panel = hyper_util::rt::TokioIo::new(panel);
+    if !early.is_empty() && panel.write_all(&early).await.is_err() {
+        return;
+    }
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut panel).await;
+}
+
+/// The access log line and the request metrics, written when the answer's
+/// head is known.
+struct Logged<'a> {
+    state: &'a State,
+    tenant: Option<&'a Tenant>,
+    label: &'static str,
+    method: &'a Method,
+    host: &'a str,
+    path: &'a str,
+    peer: IpAddr,
+    started: Instant,
+}
+
+impl Logged<'_> {
+    fn write(&self, status: u16, forwarded: bool) {
+        let tenant = self.tenant.map_or("-", |t| t.name.as_str());
+        let label = if self.label.is_empty() {
+            "unknown"
+        } else {
+            self.label
+        };
+        let metrics = &self.state.metrics;
+        metrics.requests.with_label_values(&[tenant, label]).inc();
+        let elapsed = self.started.elapsed();
+        if forwarded {
+            metrics
+                .upstream_seconds
+                .with_label_values(&[tenant])
+                .observe(elapsed.as_secs_f64());
+        }
+        if let Some(access) = &self.state.access {
+            access.write(&crate::audit::Access {
+                ts: self.state.now(),
+                tenant,
+                method: self.method.as_str(),
+                host: self.host,
+                path: self.path,
+                status,
+                outcome: label,
+                ms: elapsed.as_secs_f64() * 1000.0,
+                client: Some(self.peer),
+            });
+        }
+    }
+}
+
+/// The 502 / 504 page when the panel cannot be reached or stays silent.
+fn panel_failed(
+    log: &Logged<'_>,
+    conn: &ConnInfo,
+    in_flight: InFlight,
+    head_only: bool,
+    lang: web::i18n::Lang,
+    code: u16,
+    why: &str,
+) -> Response<OutBody> {
+    let tenant = log.tenant;
+    tracing::warn!(
+        tenant = tenant.map_or("-", |t| t.name.as_str()),
+        upstream = tenant.map_or("-", |t| t.upstream.display.as_str()),
+        error = %why,
+        "upstream failed"
+    );
+    log.state
+        .metrics
+        .upstream_errors
+        .with_label_values(&[tenant.map_or("-", |t| t.name.as_str()), &code.to_string()])
+        .inc();
+    let mut reply = web::i18n::scope(lang, || web::upstream_down(tenant));
+    reply.status = code;
+    let with_label = Logged {
+        label: "upstream_error",
+        ..*log
+    };
+    with_label.write(code, false);
+    closing(reply_response(reply, head_only, conn, in_flight))
+}
+
+/// A reply Portero makes itself, as a response.
+pub fn reply_response(
+    reply: Reply,
+    head_only: bool,
+    conn: &ConnInfo,
+    in_flight: InFlight,
+) -> Response<OutBody> {
+    let len = reply.body.len();
+    let body = OutBody {
+        kind: Kind::Full(if head_only || reply.body.is_empty() {
+            None
+        } else {
+            Some(reply.body)
+        }),
+        read_timeout: Duration::ZERO,
+        lean: conn.lean.clone(),
+        _in_flight: Some(in_flight),
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = resp.headers_mut();
+    for (name, value) in reply.headers {
+        headers.append(name, value);
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    resp
+}
+
+/// Marks a response as the connection's last.
+fn closing(mut resp: Response<OutBody>) -> Response<OutBody> {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// Reads a form body for Portero's own pages, up to [`MAX_FORM_BODY`].
+async fn read_form(mut body: Incoming) -> Option<Bytes> {
+    use http_body_util::BodyExt;
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Some(Bytes::new());
+        };
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > MAX_FORM_BODY {
+                return None;
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Some(Bytes::from(out))
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: impl header::AsHeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn header_all<'a>(headers: &'a HeaderMap, name: &'static str) -> Vec<&'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect()
+}
+
+/// The `Host` a request names: the header, or the HTTP/2 `:authority`.
+fn authority(parts: &http::request::Parts) -> &str {
+    header_str(&parts.headers, header::HOST)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("")
+}
+
+/// The size of a request header as sent, near enough: the target and
+/// every `name: value` line.
+fn header_bytes(parts: &http::request::Parts) -> usize {
+    parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len())
+        + parts
+            .headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum::<usize>()
+}
+
+/// Whether the request asks for a protocol upgrade (WebSocket and the like).
+fn wants_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// Headers that describe one hop, not the message: they are not passed
+/// on (but `Connection: upgrade` and `Upgrade` are, for an upgrade).
+fn drop_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    const HOP: [&str; 7] = [
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "expect",
+        "http2-settings",
+    ];
+    // Names the sender listed in `Connection` belong to this hop too.
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|n| !(upgrade && (n == header::UPGRADE)))
+        .collect();
+    for name in listed {
+        headers.remove(&name);
+    }
+    for name in HOP {
+        headers.remove(name);
+    }
+    if upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(header::CONNECTION);
+        headers.remove(header::UPGRADE);
+    }
+}
+
+/// An answer's body: a page Portero made, or the panel's, streamed.
+pub struct OutBody {
+    kind: Kind,
+    /// The longest the panel may stay silent mid-body.
+    read_timeout: Duration,
+    /// Told when the body has ended ([`super::lean`]).
+    lean: Option<Arc<ConnState>>,
+    /// The request is in flight until its answer has gone out.
+    _in_flight: Option<InFlight>,
+}
+
+enum Kind {
+    Full(Option<Bytes>),
+    Panel(Incoming, Option<Pin<Box<tokio::time::Sleep>>>),
+}
+
+impl OutBody {
+    /// A body of `bytes` (for the admin listener).
+    pub fn full(bytes: Bytes) -> OutBody {
+        OutBody {
+            kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
+            read_timeout: Duration::ZERO,
+            lean: None,
+            _in_flight: None,
+        }
+    }
+}
+
+impl Body for OutBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let read_timeout = this.read_timeout;
+        let polled = match &mut this.kind {
+            Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Panel(body, silence) => match Pin::new(&mut *body).poll_frame(cx) {
+                Poll::Ready(frame) => {
+                    *silence = None;
+                    Poll::Ready(frame.map(|f| f.map_err(BoxError::from)))
+                }
+                Poll::Pending => {
+                    let timer =
+                        silence.get_or_insert_with(|| Box::pin(tokio::time::sleep(read_timeout)));
+                    match timer.as_mut().poll(cx) {
+                        Poll::Ready(()) => {
+                            tracing::warn!("the panel went silent mid-answer; the answer is cut");
+                            Poll::Ready(Some(Err("the panel went silent mid-answer".into())))
+                        }
+                        Poll::Pending => Poll::Pending,
+                    }
+                }
+            },
+        };
+        // The last bytes are handed over: hyper may end the message (and
+        // flush it) before it polls or drops this body again.
+        if polled.is_ready() && self_ended(&this.kind) {
+            if let Some(lean) = &this.lean {
+                lean.answered();
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self_ended(&self.kind)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Panel(body, _) => body.size_hint(),
+        }
+    }
+}
+
+/// Whether nothing is left to send.
+fn self_ended(kind: &Kind) -> bool {
+    match kind {
+        Kind::Full(b) => b.is_none(),
+        Kind::Panel(body, _) => body.is_end_stream(),
+    }
+}
+
+impl Drop for OutBody {
+    fn drop(&mut self) {
+        if let Some(lean) = &self.lean {
+            lean.answered();
+        }
+    }
+}
