@@ -5,17 +5,29 @@
 //!   and inject, assertion JWT),
 //! * (c) Portero on a bypass path,
 //! * (d) nginx as a plain reverse proxy,
-//! * (e) nginx with `auth_request` to Portero's `/.portero/auth`,
+//! * (e) nginx with `auth_request` to a separate auth service (the pattern
+//!   Portero replaces: the auth service is its own `server` in the same
+//!   nginx, answers 200 at once with the identity; keep-alive to both the
+//!   panel and the auth service),
+//! * (f) nginx with `auth_request` to Portero's `/.portero/auth`,
 //!
 //! in interleaved rounds, then the table of req/s, p50, p99, p99.9 and
-//! errors, the ratios b/a, b/d, b/e, a latency plot (SVG), and the resident
-//! memory of Portero (and of nginx) holding 10,000 idle keep-alive
-//! connections.
+//! errors, the ratios b/d, b/e, e/d, c/d (and b/a, d/a, b/f), a latency plot
+//! (SVG), and the resident memory of Portero (and of nginx) holding 10,000
+//! idle keep-alive connections.
 //!
-//! Run it with `scripts/loadtest.sh` (installs nginx and wrk when missing,
-//! builds, runs this). The proxies get CPU 0; the upstream and wrk get the
-//! other CPUs (`taskset`). Loopback only; bounded time
-//! (rounds × 5 scenarios × duration, plus ~20 s).
+//! Next to those noisy figures, a deterministic one: user-space instructions
+//! per request under `valgrind --tool=callgrind` (`--callgrind N`), for
+//! Portero signed in (b) and on the bypass path (c) with one thread, and for
+//! nginx (d) and (e) with one process: warm-up, `callgrind_control --zero`,
+//! N requests one after another on one keep-alive connection,
+//! `callgrind_control --dump`, the dump's `totals:` divided by N.
+//!
+//! Run it with `scripts/loadtest.sh` (installs nginx, wrk and valgrind when
+//! missing, builds, runs this). The proxies get CPU 0 (CPUs 0..threads with
+//! `--threads`); the upstream and wrk get the other CPUs (`taskset`).
+//! Loopback only; bounded time (rounds × 6 scenarios × duration, plus
+//! ~20 s, plus ~1 minute for callgrind).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use clap::Parser;
@@ -61,6 +73,18 @@ struct Args {
     /// (b) only, Portero's memory sampled every 10 s; fails on any error.
     #[arg(long, default_value_t = 0)]
     soak: u64,
+    /// Portero's `[server].threads` and nginx's `worker_processes`; the
+    /// proxies get CPUs 0..threads, the upstream and wrk the others.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Write `data_plane = "<engine>"` into Portero's `[server]` (default:
+    /// leave the key out, so Portero's own default applies).
+    #[arg(long, value_parser = ["pingora", "hyper"])]
+    data_plane: Option<String>,
+    /// Requests measured under callgrind per path for the instructions per
+    /// request (after a warm-up of a fifth as many); 0 skips it.
+    #[arg(long, default_value_t = 2000)]
+    callgrind: usize,
     /// Internal: serve as the upstream on this port.
     #[arg(long, hide = true)]
     serve_upstream: Option<u16>,
@@ -193,14 +217,98 @@ fn get(port: u16, path: &str, cookie: Option<&str>) -> Option<(u16, String)> {
 }
 
 fn wait_ready(port: u16, path: &str, what: &str) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    wait_ready_within(port, path, what, 20)
+}
+
+fn wait_ready_within(port: u16, path: &str, what: &str, seconds: u64) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < deadline {
         if get(port, path, None).is_some() {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(format!("{what} did not answer on port {port} within 20 s"))
+    Err(format!("{what} did not answer on port {port} within {seconds} s"))
+}
+
+/// One keep-alive HTTP/1.1 connection, requests one after another (the
+/// callgrind client): no `Connection: close`, the response read by its
+/// `Content-Length` (or to the end of a chunked body).
+struct KeepAlive {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl KeepAlive {
+    fn open(port: u16) -> Result<Self, String> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .map_err(|e| e.to_string())?;
+        let _ = stream.set_nodelay(true);
+        Ok(Self {
+            stream,
+            buf: Vec::with_capacity(8192),
+        })
+    }
+
+    /// Status and head of one GET.
+    fn get(&mut self, path: &str, cookie: Option<&str>) -> Result<(u16, String), String> {
+        let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        if let Some(c) = cookie {
+            let _ = write!(req, "Cookie: {c}\r\n");
+        }
+        req.push_str("\r\n");
+        self.stream
+            .write_all(req.as_bytes())
+            .map_err(|e| e.to_string())?;
+        let head_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            self.fill()?;
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
+        let status = head
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("not an HTTP response: {head}"))?;
+        let lower = head.to_ascii_lowercase();
+        let length = lower
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        let end = match length {
+            Some(n) => {
+                while self.buf.len() < head_end + n {
+                    self.fill()?;
+                }
+                head_end + n
+            }
+            None if lower.contains("transfer-encoding: chunked") => loop {
+                if let Some(i) = self.buf[head_end..]
+                    .windows(5)
+                    .position(|w| w == b"0\r\n\r\n")
+                {
+                    break head_end + i + 5;
+                }
+                self.fill()?;
+            },
+            None => head_end,
+        };
+        self.buf.drain(..end);
+        Ok((status, head))
+    }
+
+    fn fill(&mut self) -> Result<(), String> {
+        let mut chunk = [0u8; 8192];
+        let n = self.stream.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("the connection closed".into());
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -423,6 +531,9 @@ fn run(args: &Args) -> Result<(), String> {
             ));
         }
     }
+    if args.threads == 0 || args.threads > 256 {
+        return Err("--threads is between 1 and 256".into());
+    }
     let nginx = if Path::new("/usr/sbin/nginx").exists() {
         PathBuf::from("/usr/sbin/nginx")
     } else {
@@ -448,11 +559,18 @@ fn run(args: &Args) -> Result<(), String> {
         .join(&args.out);
     std::fs::create_dir_all(out.join("nginx")).map_err(|e| e.to_string())?;
 
+    // The proxies get CPUs 0..threads, the upstream and wrk the rest (no
+    // pinning when there is no CPU left over).
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let (proxy_cpus, load_cpus) = if cpus >= 2 {
-        (Some("0".to_string()), Some(format!("1-{}", cpus - 1)))
+    let (proxy_cpus, load_cpus) = if cpus > args.threads {
+        let proxies = if args.threads == 1 {
+            "0".to_string()
+        } else {
+            format!("0-{}", args.threads - 1)
+        };
+        (Some(proxies), Some(format!("{}-{}", args.threads, cpus - 1)))
     } else {
         (None, None)
     };
@@ -465,21 +583,211 @@ fn run(args: &Args) -> Result<(), String> {
     procs.spawn("upstream", up, &out.join("upstream.log"))?;
     wait_ready(up_port, "/", "the upstream")?;
 
-    // Portero, one worker thread, on the proxy CPU.
+    // Portero, `--threads` worker threads, on the proxy CPUs.
     let p_port = free_port();
-    let p_admin = free_port();
+    let pem = out.join("assertion.pem");
     let key_pem =
         portero::identity::generate_ed25519_pem().ok_or("cannot make an assertion key")?;
-    std::fs::write(out.join("assertion.pem"), key_pem).map_err(|e| e.to_string())?;
-    let config = format!(
+    std::fs::write(&pem, key_pem).map_err(|e| e.to_string())?;
+    let config_path = out.join("portero.toml");
+    std::fs::write(
+        &config_path,
+        portero_config(args, p_port, free_port(), args.threads, up_port, &pem),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut p = pinned(&proxy_cpus, &portero_bin);
+    p.arg("run").arg("--config").arg(&config_path);
+    p.env("RUST_LOG", "warn");
+    let portero_pid = procs.spawn("portero", p, &out.join("portero.log"))?;
+    wait_ready(p_port, "/static/ready", "Portero")?;
+
+    let cookie = session_cookie()?;
+
+    if args.soak > 0 {
+        return soak(args, &load_cpus, &out, portero_pid, p_port, &cookie);
+    }
+
+    // nginx: (d) plain proxy, (e) auth_request to its own auth service,
+    // (f) auth_request to Portero; `--threads` workers.
+    let ports = NginxPorts {
+        plain: free_port(),
+        auth: free_port(),
+        auth_service: free_port(),
+        via_portero: free_port(),
+        upstream: up_port,
+        portero: p_port,
+    };
+    let nginx_conf = out.join("nginx/nginx.conf");
+    std::fs::write(
+        &nginx_conf,
+        nginx_config(&out.join("nginx"), args.threads, args.connections, &ports),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut n = pinned(&proxy_cpus, &nginx);
+    n.arg("-p")
+        .arg(out.join("nginx"))
+        .arg("-c")
+        .arg(&nginx_conf)
+        .arg("-g")
+        .arg("daemon off;");
+    let nginx_pid = procs.spawn("nginx", n, &out.join("nginx/stderr.log"))?;
+    wait_ready(ports.plain, "/", "nginx")?;
+
+    let scenarios = scenarios(up_port, p_port, &ports);
+
+    // Each path must do what it claims before it is timed.
+    for s in &scenarios {
+        let (status, head) = get(s.port, s.path, s.cookie.then_some(cookie.as_str()))
+            .ok_or(format!("({}) {} did not answer", s.key, s.name))?;
+        check_answer(s, status, &head)?;
+    }
+
+    let script = out.join("report.lua");
+    std::fs::write(&script, WRK_REPORT).map_err(|e| e.to_string())?;
+    println!(
+        "Portero loadtest: {} rounds × {} s per scenario, wrk -t1 -c{}; {} proxy thread(s) on CPU {}, upstream and wrk on CPU {}; data plane: {}",
+        args.rounds,
+        args.duration,
+        args.connections,
+        args.threads,
+        proxy_cpus.as_deref().unwrap_or("any"),
+        load_cpus.as_deref().unwrap_or("any"),
+        args.data_plane.as_deref().unwrap_or("Portero's default"),
+    );
+    // Warm every path (connection pools, caches), untimed.
+    for s in &scenarios {
+        run_wrk(args, &load_cpus, &script, s, &cookie, 1)?;
+    }
+    let mut results: Vec<Vec<Sample>> = vec![Vec::new(); scenarios.len()];
+    for round in 1..=args.rounds {
+        let mut line = format!("round {round}:");
+        for (i, s) in scenarios.iter().enumerate() {
+            let sample = run_wrk(args, &load_cpus, &script, s, &cookie, args.duration)?;
+            let _ = write!(line, " ({}) {:.0}/s", s.key, sample.rps);
+            results[i].push(sample);
+        }
+        println!("{line}");
+    }
+
+    // The deterministic figure: instructions per request under callgrind.
+    let mut instr: Vec<(char, f64)> = Vec::new();
+    if args.callgrind > 0 {
+        println!(
+            "callgrind: {} requests per path on one keep-alive connection after {} warm-up requests, Portero with threads = 1, nginx with one process …",
+            args.callgrind,
+            warmup_requests(args.callgrind)
+        );
+        match callgrind_figures(args, &out, &portero_bin, &nginx, up_port, &pem, &cookie) {
+            Ok(v) => instr = v,
+            Err(e) => println!("callgrind: failed: {e}"),
+        }
+    }
+    let instr_of = |k: char| instr.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+
+    // The table: medians over rounds.
+    println!();
+    println!(
+        "{:<32} {:>10} {:>9} {:>9} {:>9} {:>8} {:>12}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "instr/req"
+    );
+    let med = |i: usize, f: fn(&Sample) -> f64| median(results[i].iter().map(f).collect());
+    for (i, s) in scenarios.iter().enumerate() {
+        println!(
+            "({}) {:<28} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>12}",
+            s.key,
+            s.name,
+            med(i, |x| x.rps),
+            med(i, |x| x.p50) / 1000.0,
+            med(i, |x| x.p99) / 1000.0,
+            med(i, |x| x.p999) / 1000.0,
+            results[i].iter().map(|x| x.errors).sum::<u64>(),
+            instr_of(s.key).map_or_else(|| "-".to_string(), thousands),
+        );
+    }
+    println!();
+    let idx = |k: char| scenarios.iter().position(|s| s.key == k).unwrap_or(0);
+    let ratio = |a: usize, b: usize| -> (f64, f64, f64) {
+        let per_round: Vec<f64> = results[a]
+            .iter()
+            .zip(&results[b])
+            .map(|(x, y)| x.rps / y.rps)
+            .collect();
+        let lo = per_round.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (median(per_round), lo, hi)
+    };
+    for label in ["b/d", "b/e", "e/d", "c/d", "b/a", "d/a", "b/f"] {
+        let mut keys = label.chars().filter(|c| *c != '/');
+        let (a, b) = (keys.next().unwrap_or('a'), keys.next().unwrap_or('a'));
+        let (m, lo, hi) = ratio(idx(a), idx(b));
+        let mut line = format!("ratio {label}: {m:.2}×  (per round {lo:.2}–{hi:.2})");
+        if let (Some(x), Some(y)) = (instr_of(a), instr_of(b)) {
+            let _ = write!(line, "   instructions per request {label}: {:.2}", x / y);
+        }
+        println!("{line}");
+    }
+    let p99 = |k: char| med(idx(k), |x| x.p99);
+    println!(
+        "p99 (b) / p99 (d): {:.2}  (≤ 1.00 means Portero's tail is no longer than nginx's)",
+        p99('b') / p99('d')
+    );
+    println!("p99 (b) / p99 (e): {:.2}", p99('b') / p99('e'));
+
+    let plot = out.join("latency.svg");
+    std::fs::write(&plot, latency_svg(&scenarios, &results)).map_err(|e| e.to_string())?;
+    println!("latency plot: {}", plot.display());
+
+    if args.idle > 0 {
+        println!();
+        let before = rss_kib(portero_pid).unwrap_or(0);
+        let held = hold_idle(p_port, args.idle, Some(&cookie))?;
+        let after = rss_kib(portero_pid).unwrap_or(0);
+        println!(
+            "memory: Portero RSS {:.1} MiB before, {:.1} MiB with {} idle keep-alive connections (each after one signed-in request)",
+            before as f64 / 1024.0,
+            after as f64 / 1024.0,
+            held.len()
+        );
+        drop(held);
+        let nb = tree_rss_kib(nginx_pid);
+        let held = hold_idle(ports.plain, args.idle, Some(&cookie))?;
+        let na = tree_rss_kib(nginx_pid);
+        println!(
+            "        nginx RSS (master + worker) {:.1} MiB before, {:.1} MiB with {} idle keep-alive connections",
+            nb as f64 / 1024.0,
+            na as f64 / 1024.0,
+            held.len()
+        );
+        drop(held);
+    }
+    println!("\nlogs and configs: {}", out.display());
+    Ok(())
+}
+
+/// Portero's configuration: one tenant in front of the upstream, `/static/`
+/// bypassed, one member; `threads` and `--data-plane` in `[server]`.
+fn portero_config(
+    args: &Args,
+    port: u16,
+    admin: u16,
+    threads: usize,
+    up_port: u16,
+    pem: &Path,
+) -> String {
+    let data_plane = args
+        .data_plane
+        .as_deref()
+        .map(|d| format!("data_plane = \"{d}\"\n"))
+        .unwrap_or_default();
+    format!(
         r#"# Written by examples/loadtest.rs.
 [server]
-listen = ["127.0.0.1:{p_port}"]
-admin_listen = "127.0.0.1:{p_admin}"
-threads = 1
+listen = ["127.0.0.1:{port}"]
+admin_listen = "127.0.0.1:{admin}"
+threads = {threads}
 trusted_proxies = ["127.0.0.1/32"]
 grace_period = "1s"
-
+{data_plane}
 [session]
 keys = ["{SESSION_KEY}"]
 
@@ -505,17 +813,12 @@ name = "Ana Load"
 url = "http://127.0.0.1:9/sso"
 jwt_key = "a-load-test-secret-that-is-32-bytes-long"
 "#,
-        pem = out.join("assertion.pem").display()
-    );
-    let config_path = out.join("portero.toml");
-    std::fs::write(&config_path, config).map_err(|e| e.to_string())?;
-    let mut p = pinned(&proxy_cpus, &portero_bin);
-    p.arg("run").arg("--config").arg(&config_path);
-    p.env("RUST_LOG", "warn");
-    let portero_pid = procs.spawn("portero", p, &out.join("portero.log"))?;
-    wait_ready(p_port, "/static/ready", "Portero")?;
+        pem = pem.display()
+    )
+}
 
-    // A real session cookie, sealed with the configured key.
+/// A real session cookie, sealed with the configured key.
+fn session_cookie() -> Result<String, String> {
     let sealer = Sealer::from_base64_keys(&[SESSION_KEY]).map_err(|e| e.to_string())?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -532,35 +835,14 @@ jwt_key = "a-load-test-secret-that-is-32-bytes-long"
         sid: "loadtest-session-0001".into(),
         roles: Vec::new(),
     };
-    let cookie = format!(
+    Ok(format!(
         "portero_session={}",
         claims.seal(&sealer).ok_or("cannot seal a session")?
-    );
+    ))
+}
 
-    if args.soak > 0 {
-        return soak(args, &load_cpus, &out, portero_pid, p_port, &cookie);
-    }
-
-    // nginx: (d) plain proxy and (e) auth_request to Portero, one worker.
-    let n_plain = free_port();
-    let n_auth = free_port();
-    let nginx_conf = out.join("nginx/nginx.conf");
-    std::fs::write(
-        &nginx_conf,
-        nginx_config(&out.join("nginx"), n_plain, n_auth, up_port, p_port),
-    )
-    .map_err(|e| e.to_string())?;
-    let mut n = pinned(&proxy_cpus, &nginx);
-    n.arg("-p")
-        .arg(out.join("nginx"))
-        .arg("-c")
-        .arg(&nginx_conf)
-        .arg("-g")
-        .arg("daemon off;");
-    let nginx_pid = procs.spawn("nginx", n, &out.join("nginx/stderr.log"))?;
-    wait_ready(n_plain, "/", "nginx")?;
-
-    let scenarios = [
+fn scenarios(up_port: u16, p_port: u16, n: &NginxPorts) -> Vec<Scenario> {
+    vec![
         Scenario {
             key: 'a',
             name: "upstream direct",
@@ -585,135 +867,234 @@ jwt_key = "a-load-test-secret-that-is-32-bytes-long"
         Scenario {
             key: 'd',
             name: "nginx plain proxy",
-            port: n_plain,
+            port: n.plain,
             path: "/panel/domains",
             cookie: true,
         },
         Scenario {
             key: 'e',
-            name: "nginx + auth_request",
-            port: n_auth,
+            name: "nginx + auth_request service",
+            port: n.auth,
             path: "/panel/domains",
             cookie: true,
         },
-    ];
+        Scenario {
+            key: 'f',
+            name: "nginx + auth_request Portero",
+            port: n.via_portero,
+            path: "/panel/domains",
+            cookie: true,
+        },
+    ]
+}
 
-    // Each path must do what it claims before it is timed.
-    for s in &scenarios {
-        let (status, head) = get(s.port, s.path, s.cookie.then_some(cookie.as_str()))
-            .ok_or(format!("({}) {} did not answer", s.key, s.name))?;
-        let signed_in = head
-            .to_ascii_lowercase()
-            .contains("x-seen-user: ana@load.test");
-        let must_be_signed_in = matches!(s.key, 'b' | 'e');
-        if status != 200 || (must_be_signed_in && !signed_in) {
-            return Err(format!(
-                "({}) {} is not ready: status {status}, signed in: {signed_in}\n{head}",
-                s.key, s.name
-            ));
+/// Every path answers 200; the signed-in ones reach the panel with the
+/// identity.
+fn check_answer(s: &Scenario, status: u16, head: &str) -> Result<(), String> {
+    let signed_in = head
+        .to_ascii_lowercase()
+        .contains("x-seen-user: ana@load.test");
+    let must_be_signed_in = matches!(s.key, 'b' | 'e' | 'f');
+    if status != 200 || (must_be_signed_in && !signed_in) {
+        return Err(format!(
+            "({}) {} is not ready: status {status}, signed in: {signed_in}\n{head}",
+            s.key, s.name
+        ));
+    }
+    Ok(())
+}
+
+fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.max(0.0));
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
         }
+        out.push(ch);
     }
+    out
+}
 
-    let script = out.join("report.lua");
-    std::fs::write(&script, WRK_REPORT).map_err(|e| e.to_string())?;
-    println!(
-        "Portero loadtest: {} rounds × {} s per scenario, wrk -t1 -c{}; proxies on CPU {}, upstream and wrk on CPU {}",
-        args.rounds,
-        args.duration,
-        args.connections,
-        proxy_cpus.as_deref().unwrap_or("any"),
-        load_cpus.as_deref().unwrap_or("any"),
-    );
-    // Warm every path (connection pools, caches), untimed.
-    for s in &scenarios {
-        run_wrk(args, &load_cpus, &script, s, &cookie, 1)?;
-    }
-    let mut results: Vec<Vec<Sample>> = vec![Vec::new(); scenarios.len()];
-    for round in 1..=args.rounds {
-        let mut line = format!("round {round}:");
-        for (i, s) in scenarios.iter().enumerate() {
-            let sample = run_wrk(args, &load_cpus, &script, s, &cookie, args.duration)?;
-            let _ = write!(line, " ({}) {:.0}/s", s.key, sample.rps);
-            results[i].push(sample);
-        }
-        println!("{line}");
-    }
+// ---------------------------------------------------------------- callgrind
 
-    // The table: medians over rounds.
-    println!();
-    println!(
-        "{:<26} {:>10} {:>9} {:>9} {:>9} {:>8}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors"
-    );
-    let med = |i: usize, f: fn(&Sample) -> f64| median(results[i].iter().map(f).collect());
-    for (i, s) in scenarios.iter().enumerate() {
-        println!(
-            "({}) {:<22} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>8}",
-            s.key,
-            s.name,
-            med(i, |x| x.rps),
-            med(i, |x| x.p50) / 1000.0,
-            med(i, |x| x.p99) / 1000.0,
-            med(i, |x| x.p999) / 1000.0,
-            results[i].iter().map(|x| x.errors).sum::<u64>(),
-        );
-    }
-    println!();
-    let ratio = |a: usize, b: usize| -> (f64, f64, f64) {
-        let per_round: Vec<f64> = results[a]
+fn warmup_requests(measured: usize) -> usize {
+    (measured / 5).max(50)
+}
+
+/// Instructions per request under callgrind: Portero (threads = 1) for (b)
+/// and (c), then one nginx process (`master_process off`) for (d) and (e).
+/// Each under its own `valgrind --tool=callgrind`, started here and stopped
+/// when done.
+fn callgrind_figures(
+    args: &Args,
+    out: &Path,
+    portero_bin: &Path,
+    nginx: &Path,
+    up_port: u16,
+    pem: &Path,
+    cookie: &str,
+) -> Result<Vec<(char, f64)>, String> {
+    let dir = out.join("callgrind");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("nginx")).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut figures = Vec::new();
+
+    // Portero, one thread.
+    {
+        let port = free_port();
+        let config = dir.join("portero.toml");
+        std::fs::write(
+            &config,
+            portero_config(args, port, free_port(), 1, up_port, pem),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut procs = Procs(Vec::new());
+        let mut cmd = valgrind(&dir.join("portero.cg"), portero_bin);
+        cmd.arg("run").arg("--config").arg(&config);
+        cmd.env("RUST_LOG", "warn");
+        let pid = procs.spawn("portero under callgrind", cmd, &dir.join("portero.log"))?;
+        wait_ready_within(port, "/static/ready", "Portero under callgrind", 180)?;
+        let ports = NginxPorts {
+            plain: 0,
+            auth: 0,
+            auth_service: 0,
+            via_portero: 0,
+            upstream: up_port,
+            portero: port,
+        };
+        let mut dumps = 0;
+        for s in scenarios(up_port, port, &ports)
             .iter()
-            .zip(&results[b])
-            .map(|(x, y)| x.rps / y.rps)
-            .collect();
-        let lo = per_round.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        (median(per_round), lo, hi)
-    };
-    for (label, a, b) in [
-        ("b/a", 1, 0),
-        ("b/d", 1, 3),
-        ("b/e", 1, 4),
-        ("d/a", 3, 0),
-        ("e/d", 4, 3),
-        ("c/a", 2, 0),
-    ] {
-        let (m, lo, hi) = ratio(a, b);
-        println!("ratio {label}: {m:.2}×  (per round {lo:.2}–{hi:.2})");
+            .filter(|s| matches!(s.key, 'b' | 'c'))
+        {
+            dumps += 1;
+            let v = instructions_per_request(
+                args.callgrind,
+                pid,
+                s,
+                cookie,
+                &dir.join(format!("portero.cg.{dumps}")),
+            )?;
+            figures.push((s.key, v));
+        }
     }
-    let p99 = |i: usize| med(i, |x| x.p99);
+
+    // nginx, one process, no master.
+    {
+        let prefix = dir.join("nginx");
+        let ports = NginxPorts {
+            plain: free_port(),
+            auth: free_port(),
+            auth_service: free_port(),
+            via_portero: free_port(),
+            upstream: up_port,
+            portero: 9,
+        };
+        let conf = prefix.join("nginx.conf");
+        std::fs::write(&conf, nginx_config(&prefix, 1, args.connections, &ports))
+            .map_err(|e| e.to_string())?;
+        let mut procs = Procs(Vec::new());
+        let mut cmd = valgrind(&dir.join("nginx.cg"), nginx);
+        cmd.arg("-p")
+            .arg(&prefix)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-g")
+            .arg("daemon off; master_process off;");
+        let pid = procs.spawn("nginx under callgrind", cmd, &dir.join("nginx.log"))?;
+        wait_ready_within(ports.plain, "/", "nginx under callgrind", 60)?;
+        let mut dumps = 0;
+        for s in scenarios(up_port, 0, &ports)
+            .iter()
+            .filter(|s| matches!(s.key, 'd' | 'e'))
+        {
+            dumps += 1;
+            let v = instructions_per_request(
+                args.callgrind,
+                pid,
+                s,
+                cookie,
+                &dir.join(format!("nginx.cg.{dumps}")),
+            )?;
+            figures.push((s.key, v));
+        }
+    }
     println!(
-        "p99 (b) / p99 (d): {:.2}  (≤ 1.00 means Portero's tail is no longer than nginx's)",
-        p99(1) / p99(3)
+        "callgrind: done in {:.0} s (dumps in {})",
+        started.elapsed().as_secs_f64(),
+        dir.display()
     );
+    Ok(figures)
+}
 
-    let plot = out.join("latency.svg");
-    std::fs::write(&plot, latency_svg(&scenarios, &results)).map_err(|e| e.to_string())?;
-    println!("latency plot: {}", plot.display());
+fn valgrind(out_file: &Path, program: &Path) -> Command {
+    let mut cmd = Command::new("valgrind");
+    cmd.arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out_file.display()))
+        .arg(program);
+    cmd
+}
 
-    if args.idle > 0 {
-        println!();
-        let before = rss_kib(portero_pid).unwrap_or(0);
-        let held = hold_idle(p_port, args.idle, Some(&cookie))?;
-        let after = rss_kib(portero_pid).unwrap_or(0);
-        println!(
-            "memory: Portero RSS {:.1} MiB before, {:.1} MiB with {} idle keep-alive connections (each after one signed-in request)",
-            before as f64 / 1024.0,
-            after as f64 / 1024.0,
-            held.len()
-        );
-        drop(held);
-        let nb = tree_rss_kib(nginx_pid);
-        let held = hold_idle(n_plain, args.idle, Some(&cookie))?;
-        let na = tree_rss_kib(nginx_pid);
-        println!(
-            "        nginx RSS (master + worker) {:.1} MiB before, {:.1} MiB with {} idle keep-alive connections",
-            nb as f64 / 1024.0,
-            na as f64 / 1024.0,
-            held.len()
-        );
-        drop(held);
+/// Warm-up, zero the counters, `n` requests one after another on one
+/// keep-alive connection, dump; the dump's total over `n`.
+fn instructions_per_request(
+    n: usize,
+    pid: u32,
+    s: &Scenario,
+    cookie: &str,
+    dump: &Path,
+) -> Result<f64, String> {
+    let mut conn = KeepAlive::open(s.port)?;
+    let cookie = s.cookie.then_some(cookie);
+    let mut batch = |count: usize| -> Result<(), String> {
+        for i in 0..count {
+            let (status, head) = conn
+                .get(s.path, cookie)
+                .map_err(|e| format!("({}) under callgrind, request {i}: {e}", s.key))?;
+            if i == 0 {
+                check_answer(s, status, &head)?;
+            } else if status != 200 {
+                return Err(format!(
+                    "({}) under callgrind, request {i}: status {status}",
+                    s.key
+                ));
+            }
+        }
+        // Let the work after the last response (pool return, logging) finish.
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(())
+    };
+    batch(warmup_requests(n))?;
+    callgrind_control(pid, "--zero")?;
+    batch(n)?;
+    callgrind_control(pid, "--dump")?;
+    let text = std::fs::read_to_string(dump)
+        .map_err(|e| format!("cannot read {}: {e}", dump.display()))?;
+    let total: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("totals:"))
+        .or_else(|| text.lines().find_map(|l| l.strip_prefix("summary:")))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no totals in {}", dump.display()))?;
+    Ok(total / n as f64)
+}
+
+fn callgrind_control(pid: u32, what: &str) -> Result<(), String> {
+    let out = Command::new("callgrind_control")
+        .arg(what)
+        .arg(pid.to_string())
+        .output()
+        .map_err(|e| format!("cannot run callgrind_control: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "callgrind_control {what} {pid}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
-    println!("\nlogs and configs: {}", out.display());
     Ok(())
 }
 
@@ -750,12 +1131,40 @@ fn hold_idle(port: u16, n: usize, cookie: Option<&str>) -> Result<Vec<TcpStream>
     Ok(held)
 }
 
-fn nginx_config(prefix: &Path, plain: u16, auth: u16, upstream: u16, portero: u16) -> String {
+struct NginxPorts {
+    /// (d) plain proxy.
+    plain: u16,
+    /// (e) auth_request to the auth service below.
+    auth: u16,
+    /// The separate auth service (e) asks: its own server, 200 at once.
+    auth_service: u16,
+    /// (f) auth_request to Portero's `/.portero/auth`.
+    via_portero: u16,
+    upstream: u16,
+    portero: u16,
+}
+
+fn nginx_config(prefix: &Path, workers: usize, connections: usize, n: &NginxPorts) -> String {
     let p = prefix.display();
+    // Idle upstream connections kept per worker: at least one per wrk
+    // connection, so the pools never close and reopen under load.
+    let keepalive = connections.max(32);
+    let NginxPorts {
+        plain,
+        auth,
+        auth_service,
+        via_portero,
+        upstream,
+        portero,
+    } = n;
     format!(
-        r#"# Written by examples/loadtest.rs: nginx as a plain reverse proxy (d) and
-# with auth_request to Portero (e); keep-alive to both, one worker.
-worker_processes 1;
+        r#"# Written by examples/loadtest.rs: nginx as a plain reverse proxy (d), with
+# auth_request to a separate auth service (e), and with auth_request to
+# Portero (f); upstream keep-alive everywhere.
+#
+# A proxy_set_header in a location drops every inherited proxy_set_header,
+# so each location below lists all of its own (Connection "" included).
+worker_processes {workers};
 worker_rlimit_nofile 20000;
 pid {p}/nginx.pid;
 error_log {p}/error.log warn;
@@ -768,9 +1177,23 @@ http {{
     uwsgi_temp_path {p}/uwsgi;
     scgi_temp_path {p}/scgi;
     keepalive_requests 1000000;
-    upstream panel {{ server 127.0.0.1:{upstream}; keepalive 128; }}
-    upstream portero {{ server 127.0.0.1:{portero}; keepalive 128; }}
+    upstream panel {{
+        server 127.0.0.1:{upstream};
+        keepalive {keepalive};
+        keepalive_requests 1000000;
+    }}
+    upstream auth_service {{
+        server 127.0.0.1:{auth_service};
+        keepalive {keepalive};
+        keepalive_requests 1000000;
+    }}
+    upstream portero {{
+        server 127.0.0.1:{portero};
+        keepalive {keepalive};
+        keepalive_requests 1000000;
+    }}
 
+    # (d) plain reverse proxy.
     server {{
         listen 127.0.0.1:{plain};
         location / {{
@@ -782,14 +1205,57 @@ http {{
         }}
     }}
 
+    # The separate auth service (e) asks: answers 200 at once, with the
+    # identity the panel is to see.
+    server {{
+        listen 127.0.0.1:{auth_service};
+        location / {{
+            add_header X-Portero-User "ana@load.test";
+            add_header X-Portero-Account "load.test";
+            add_header X-Portero-Permissions "technical,invite";
+            return 200;
+        }}
+    }}
+
+    # (e) the pattern Portero replaces: auth_request to the auth service,
+    # then the panel, with the identity the auth service answered.
     server {{
         listen 127.0.0.1:{auth};
+        location = /_auth {{
+            internal;
+            proxy_pass http://auth_service;
+            proxy_http_version 1.1;
+            proxy_pass_request_body off;
+            proxy_set_header Connection "";
+            proxy_set_header Content-Length "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Original-URI $request_uri;
+        }}
+        location / {{
+            auth_request /_auth;
+            auth_request_set $auth_user $upstream_http_x_portero_user;
+            auth_request_set $auth_account $upstream_http_x_portero_account;
+            auth_request_set $auth_permissions $upstream_http_x_portero_permissions;
+            proxy_pass http://panel;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Portero-User $auth_user;
+            proxy_set_header X-Portero-Account $auth_account;
+            proxy_set_header X-Portero-Permissions $auth_permissions;
+        }}
+    }}
+
+    # (f) auth_request to Portero's /.portero/auth.
+    server {{
+        listen 127.0.0.1:{via_portero};
         location = /.portero/auth {{
             internal;
             proxy_pass http://portero;
             proxy_http_version 1.1;
-            proxy_set_header Connection "";
             proxy_pass_request_body off;
+            proxy_set_header Connection "";
             proxy_set_header Content-Length "";
             proxy_set_header Host $host;
             proxy_set_header X-Original-URI $request_uri;
@@ -800,15 +1266,15 @@ http {{
             auth_request_set $portero_account $upstream_http_x_portero_account;
             auth_request_set $portero_permissions $upstream_http_x_portero_permissions;
             auth_request_set $portero_assertion $upstream_http_x_portero_assertion;
-            proxy_set_header X-Portero-User $portero_user;
-            proxy_set_header X-Portero-Account $portero_account;
-            proxy_set_header X-Portero-Permissions $portero_permissions;
-            proxy_set_header X-Portero-Assertion $portero_assertion;
             proxy_pass http://panel;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Portero-User $portero_user;
+            proxy_set_header X-Portero-Account $portero_account;
+            proxy_set_header X-Portero-Permissions $portero_permissions;
+            proxy_set_header X-Portero-Assertion $portero_assertion;
         }}
     }}
 }}
@@ -819,7 +1285,9 @@ http {{
 /// Latency by percentile, one line per scenario (median round), as SVG.
 fn latency_svg(scenarios: &[Scenario], results: &[Vec<Sample>]) -> String {
     let (w, h, left, bottom, top, right) = (760.0, 440.0, 70.0, 50.0, 40.0, 200.0);
-    let colours = ["#555555", "#1f77b4", "#2ca02c", "#d62728", "#ff7f0e"];
+    let colours = [
+        "#555555", "#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd",
+    ];
     // x: "nines" scale, -log10(1 - p/100): 50% → 0.3, 99% → 2, 99.99% → 4.
     let x_of = |p: f64| -(1.0 - p / 100.0).log10();
     let x_max = 4.0;

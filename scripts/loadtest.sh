@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The load test: Portero vs. a direct hit on the upstream vs. nginx (plain and
-# with auth_request), on this machine, in one run. Installs nginx and wrk when
-# missing, builds the release binaries, and runs examples/loadtest.rs.
-# Arguments go to the example: --duration 5 --rounds 3 --connections 64 --idle 10000
+# The load test: Portero vs. a direct hit on the upstream vs. nginx (plain, with
+# auth_request to a separate auth service, and with auth_request to Portero), on
+# this machine, in one run, plus instructions per request under callgrind.
+# Installs nginx, wrk and valgrind when missing, builds the release binaries,
+# and runs examples/loadtest.rs. Arguments go to the example:
+#   --duration 5 --rounds 3 --connections 64 --idle 10000 --callgrind 2000
+#   --threads 1 --data-plane pingora|hyper
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -10,6 +13,7 @@ need=()
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+command -v callgrind_control >/dev/null 2>&1 || need+=(valgrind)
 if ((${#need[@]})); then
     echo "==> installing ${need[*]}"
     SUDO=""
