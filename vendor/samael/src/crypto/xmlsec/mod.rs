@@ -209,6 +209,83 @@ fn is_xml_dsig_element(node: &libxml::tree::Node, expected_name: &str) -> bool {
 
 pub struct XmlSec;
 
+pub use wrapper::keys_loaded_on_this_thread;
+
+/// Verification keys loaded into xmlsec once, from DER certificates (an
+/// IdP's signing certificates), for verifying any number of documents with
+/// [`XmlSec::reduce_xml_to_signed_with_keys`]: a certificate is parsed when
+/// the keys are made, never per signature. Dropping them frees them.
+///
+/// Each key holds only the certificate's public key (xmlsec's key value, no
+/// X509 data); each signature check gets its own duplicate, which shares
+/// the OpenSSL key by reference count.
+pub struct XmlSecVerificationKeys {
+    keys: Vec<XmlSecKey>,
+}
+
+// SAFETY: after `from_certificates` the keys are never changed or handed
+// out. What other threads do with them is `xmlSecKeyDuplicate` (through
+// `XmlSecKey::duplicate`), which only reads the key and takes a reference
+// on its OpenSSL key (EVP_PKEY_up_ref, atomic); each duplicate belongs to
+// one signature context on one thread. `xmlSecKeyDestroy` runs at drop,
+// with exclusive access.
+unsafe impl Send for XmlSecVerificationKeys {}
+unsafe impl Sync for XmlSecVerificationKeys {}
+
+impl XmlSecVerificationKeys {
+    /// Loads every certificate (DER) into an xmlsec key, in order; fails if
+    /// any cannot be loaded.
+    pub fn from_certificates(certs_der: &[CertificateDer]) -> Result<Self, CryptoError> {
+        let keys = certs_der
+            .iter()
+            .map(|cert| {
+                let loaded = XmlSecKey::from_memory(cert.der_data(), XmlSecKeyFormat::CertDer)?;
+                Ok(loaded.value_only()?)
+            })
+            .collect::<Result<Vec<_>, CryptoError>>()?;
+        Ok(Self { keys })
+    }
+
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there is none (then nothing verifies).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+impl std::fmt::Debug for XmlSecVerificationKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XmlSecVerificationKeys")
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
+
+impl XmlSec {
+    /// [`super::CryptoProvider::reduce_xml_to_signed_with_allowed_algorithms`]
+    /// with keys loaded beforehand instead of certificates: the same
+    /// verification and reduction, without parsing a certificate per
+    /// signature. With no keys, nothing verifies (an error).
+    pub fn reduce_xml_to_signed_with_keys(
+        xml_str: &str,
+        keys: &XmlSecVerificationKeys,
+        reduce_mode: ReduceMode,
+        allowed_algorithms: Option<&[super::AllowedSignatureAlgorithm]>,
+    ) -> Result<String, CryptoError> {
+        reduce_xml_to_signed_with(
+            xml_str,
+            keys.keys.len(),
+            &|index| Ok(keys.keys[index].duplicate()?),
+            reduce_mode,
+            allowed_algorithms,
+        )
+    }
+}
+
 impl super::CryptoProvider for XmlSec {
     type PrivateKey = PKey<Private>;
     fn verify_signed_xml<Bytes: AsRef<[u8]>>(
@@ -244,88 +321,18 @@ impl super::CryptoProvider for XmlSec {
         reduce_mode: ReduceMode,
         allowed_algorithms: Option<&[super::AllowedSignatureAlgorithm]>,
     ) -> Result<String, CryptoError> {
-        let mut xml = XmlParser::default().parse_string(xml_str)?;
-
-        // collect ID attribute values and tell libxml about them
-        collect_id_attributes(&mut xml)?;
-
-        let signature_nodes = {
-            let root_elem = xml
-                .get_root_element()
-                .ok_or(XmlSecProviderError::XmlMissingRootElement)?;
-            find_signature_nodes(&root_elem)
-        };
-        if signature_nodes.is_empty() {
-            return Err(CryptoError::InvalidSignature);
-        }
-
-        let mut predigest_results = Vec::new();
-        let mut selections = Vec::new();
-
-        for sig_node in &signature_nodes {
-            if let Some(allowed) = allowed_algorithms {
-                if !signature_uses_allowed_algorithm(sig_node, allowed) {
-                    return Err(CryptoError::InvalidSignature);
-                }
-            }
-
-            let mut verified = false;
-            let mut verified_references = Vec::new();
-
-            for key_data in certs_der {
-                let mut sig_ctx = XmlSecSignatureContext::new_with_flags(
-                    wrapper::XMLSEC_DSIG_FLAGS_STORE_SIGNEDINFO_REFERENCES,
-                )?;
-
-                let key = XmlSecKey::from_memory(key_data.der_data(), XmlSecKeyFormat::CertDer)?;
-                sig_ctx.insert_key(key);
-                verified = sig_ctx.verify_node(sig_node)?;
-                if verified {
-                    verified_references = sig_ctx.get_verified_references()?;
-                    break;
-                }
-            }
-
-            if !verified {
-                return Err(CryptoError::InvalidSignature);
-            }
-
-            for verified_reference in verified_references {
-                if reduce_mode == ReduceMode::PreDigest {
-                    predigest_results.push(verified_reference.predigest_xml);
-                    continue;
-                }
-
-                selections.push(build_verified_selection(
-                    &xml,
-                    sig_node,
-                    verified_reference,
-                )?);
-            }
-        }
-
-        if reduce_mode == ReduceMode::PreDigest {
-            return predigest_result(predigest_results);
-        }
-
-        if selections.is_empty() {
-            return Err(CryptoError::InvalidSignature);
-        }
-
-        let (nodes_to_keep, allowed_attributes, output_root_ptr) =
-            build_keep_state(&xml, &selections, reduce_mode)?;
-
-        drop(selections);
-        drop(signature_nodes);
-
-        move_output_root_to_document_root(&mut xml, output_root_ptr)?;
-
-        let mut root_elem = xml
-            .get_root_element()
-            .ok_or(XmlSecProviderError::XmlMissingRootElement)?;
-        prune_unverified_nodes(&mut root_elem, &nodes_to_keep, &allowed_attributes)?;
-
-        Ok(xml.to_string())
+        reduce_xml_to_signed_with(
+            xml_str,
+            certs_der.len(),
+            &|index| {
+                Ok(XmlSecKey::from_memory(
+                    certs_der[index].der_data(),
+                    XmlSecKeyFormat::CertDer,
+                )?)
+            },
+            reduce_mode,
+            allowed_algorithms,
+        )
     }
 
     fn decrypt_assertion_key_info(
@@ -414,6 +421,100 @@ impl super::CryptoProvider for XmlSec {
 
         Ok(document.to_string())
     }
+}
+
+/// The body of [`super::CryptoProvider::reduce_xml_to_signed_with_allowed_algorithms`],
+/// with the keys to try given by `key` (`key_count` of them, tried in order):
+/// loaded from certificates for each call, or duplicated from
+/// [`XmlSecVerificationKeys`] loaded once.
+fn reduce_xml_to_signed_with(
+    xml_str: &str,
+    key_count: usize,
+    key: &dyn Fn(usize) -> Result<XmlSecKey, CryptoError>,
+    reduce_mode: ReduceMode,
+    allowed_algorithms: Option<&[super::AllowedSignatureAlgorithm]>,
+) -> Result<String, CryptoError> {
+    let mut xml = XmlParser::default().parse_string(xml_str)?;
+
+    // collect ID attribute values and tell libxml about them
+    collect_id_attributes(&mut xml)?;
+
+    let signature_nodes = {
+        let root_elem = xml
+            .get_root_element()
+            .ok_or(XmlSecProviderError::XmlMissingRootElement)?;
+        find_signature_nodes(&root_elem)
+    };
+    if signature_nodes.is_empty() {
+        return Err(CryptoError::InvalidSignature);
+    }
+
+    let mut predigest_results = Vec::new();
+    let mut selections = Vec::new();
+
+    for sig_node in &signature_nodes {
+        if let Some(allowed) = allowed_algorithms {
+            if !signature_uses_allowed_algorithm(sig_node, allowed) {
+                return Err(CryptoError::InvalidSignature);
+            }
+        }
+
+        let mut verified = false;
+        let mut verified_references = Vec::new();
+
+        for index in 0..key_count {
+            let mut sig_ctx = XmlSecSignatureContext::new_with_flags(
+                wrapper::XMLSEC_DSIG_FLAGS_STORE_SIGNEDINFO_REFERENCES,
+            )?;
+
+            sig_ctx.insert_key(key(index)?);
+            verified = sig_ctx.verify_node(sig_node)?;
+            if verified {
+                verified_references = sig_ctx.get_verified_references()?;
+                break;
+            }
+        }
+
+        if !verified {
+            return Err(CryptoError::InvalidSignature);
+        }
+
+        for verified_reference in verified_references {
+            if reduce_mode == ReduceMode::PreDigest {
+                predigest_results.push(verified_reference.predigest_xml);
+                continue;
+            }
+
+            selections.push(build_verified_selection(
+                &xml,
+                sig_node,
+                verified_reference,
+            )?);
+        }
+    }
+
+    if reduce_mode == ReduceMode::PreDigest {
+        return predigest_result(predigest_results);
+    }
+
+    if selections.is_empty() {
+        return Err(CryptoError::InvalidSignature);
+    }
+
+    let (nodes_to_keep, allowed_attributes, output_root_ptr) =
+        build_keep_state(&xml, &selections, reduce_mode)?;
+
+    drop(selections);
+    drop(signature_nodes);
+
+    move_output_root_to_document_root(&mut xml, output_root_ptr)?;
+
+    let mut root_elem = xml
+        .get_root_element()
+        .ok_or(XmlSecProviderError::XmlMissingRootElement)?;
+    prune_unverified_nodes(&mut root_elem, &nodes_to_keep, &allowed_attributes)?;
+
+    Ok(xml.to_string())
 }
 
 fn predigest_result(mut predigest_results: Vec<String>) -> Result<String, CryptoError> {

@@ -27,6 +27,16 @@ pub enum XmlSecKeyFormat {
     CertDer = bindings::xmlSecKeyDataFormat_xmlSecKeyDataFormatCertDer,
 }
 
+thread_local! {
+    static KEYS_LOADED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many keys [`XmlSecKey::from_memory`] has loaded (parsed) on this
+/// thread: lets a caller check that verification loads no key.
+pub fn keys_loaded_on_this_thread() -> u64 {
+    KEYS_LOADED.with(std::cell::Cell::get)
+}
+
 /// Key with which we sign/verify signatures or encrypt data. Used by [`XmlSecSignatureContext`][sigctx].
 ///
 /// [sigctx]: struct.XmlSecSignatureContext.html
@@ -53,8 +63,49 @@ impl XmlSecKey {
         if key.is_null() {
             return Err(XmlSecError::KeyLoadError);
         }
+        KEYS_LOADED.with(|n| n.set(n.get() + 1));
 
         Ok(Self(key))
+    }
+
+    /// A new key holding only this key's value (the public or private key
+    /// itself), without its certificates or other key data. Duplicating
+    /// such a key shares the OpenSSL key by reference count, where
+    /// duplicating a key loaded from a certificate copies the certificate
+    /// (X509_dup: re-encoded and parsed again).
+    pub fn value_only(&self) -> XmlSecResult<Self> {
+        unsafe {
+            let value = bindings::xmlSecKeyGetValue(self.0);
+            if value.is_null() {
+                return Err(XmlSecError::KeyNotLoaded);
+            }
+            let value = bindings::xmlSecKeyDataDuplicate(value);
+            if value.is_null() {
+                return Err(XmlSecError::KeyLoadError);
+            }
+            let key = bindings::xmlSecKeyCreate();
+            if key.is_null() {
+                bindings::xmlSecKeyDataDestroy(value);
+                return Err(XmlSecError::KeyLoadError);
+            }
+            // From here `key` owns `value` once set; on failure it is ours.
+            if bindings::xmlSecKeySetValue(key, value) < 0 {
+                bindings::xmlSecKeyDataDestroy(value);
+                bindings::xmlSecKeyDestroy(key);
+                return Err(XmlSecError::SetKeyError);
+            }
+            Ok(Self(key))
+        }
+    }
+
+    /// A copy of this key (`xmlSecKeyDuplicate`), or an error where `clone`
+    /// would hold a null key. Only reads this key.
+    pub fn duplicate(&self) -> XmlSecResult<Self> {
+        let new = unsafe { bindings::xmlSecKeyDuplicate(self.0) };
+        if new.is_null() {
+            return Err(XmlSecError::KeyLoadError);
+        }
+        Ok(Self(new))
     }
 
     /// Create from raw pointer to an underlying wrapper key structure. Henceforth its lifetime will be managed by this

@@ -23,6 +23,7 @@ mod xmlsec_internal;
 pub use self::bindings::XMLSEC_DSIG_FLAGS_STORE_SIGNEDINFO_REFERENCES;
 pub use self::error::XmlSecError;
 pub use self::error::XmlSecResult;
+pub use self::keys::keys_loaded_on_this_thread;
 pub use self::keys::XmlSecKey;
 pub use self::keys::XmlSecKeyFormat;
 pub use self::xmldsig::VerifiedReference;
