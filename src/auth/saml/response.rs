@@ -56,7 +56,7 @@ pub enum TrustError {
     #[error("the metadata holds no signing certificate, so no response could be verified")]
     NoCertificate,
     /// xmlsec cannot be initialised, or cannot load a certificate's key.
-    #[error("a signing certificate cannot be loaded: {0}")]
+    #[error("a signing certificate cannot be loaded into xmlsec: {0}")]
     Unloadable(String),
 }
 
@@ -69,8 +69,15 @@ impl IdpTrust {
         }
         // xmlsec loses its network and file input before it is used at all.
         super::xmlsec_io::lock_down().map_err(TrustError::Unloadable)?;
-        let keys = XmlSecVerificationKeys::from_certificates(&certs)
-            .map_err(|e| TrustError::Unloadable(e.to_string()))?;
+        let keys = XmlSecVerificationKeys::from_certificates(&certs).map_err(|e| {
+            let mut reason = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                reason = format!("{reason}: {s}");
+                source = s.source();
+            }
+            TrustError::Unloadable(reason)
+        })?;
         Ok(IdpTrust {
             entity_id,
             keys: Arc::new(keys),
