@@ -21,6 +21,11 @@
 //! * [`remote`] keeps documents fetched from IdPs (metadata, discovery,
 //!   keys) through [`outbound`], Portero's own HTTP client.
 
+// Unit tests reuse the integration tests' SAML fixtures
+// (tests/common/saml.rs), which name this crate `portero`.
+#[cfg(test)]
+extern crate self as portero;
+
 pub mod audit;
 pub mod auth;
 pub mod budget;

@@ -126,12 +126,13 @@ fn a_bad_external_sso_url_is_named() {
 }
 
 /// Metadata without a certificate (samael would accept unsigned responses),
-/// a missing file, and a plain-http URL to another machine are errors on
-/// their line.
+/// with one xmlsec cannot load, a missing file, and a plain-http URL to
+/// another machine are errors on their line.
 #[test]
 fn saml_metadata_that_cannot_verify_anything_is_an_error_with_its_line() {
     for (idp_metadata, what) in [
         ("{DIR}/bare.xml", "no signing certificate"),
+        ("{DIR}/junk.xml", "signing certificate cannot be loaded"),
         ("{DIR}/missing.xml", "missing.xml"),
         ("http://idp.t.test/metadata", "use https://"),
         ("file:///etc/passwd", "use https://"),
@@ -143,10 +144,20 @@ fn saml_metadata_that_cannot_verify_anything_is_an_error_with_its_line() {
             r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.t.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.t.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
         )
         .unwrap();
-        let config = config.replace(
-            "{DIR}/bare.xml",
-            dir.path().join("bare.xml").to_str().unwrap(),
-        );
+        std::fs::write(
+            dir.path().join("junk.xml"),
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.t.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>MIIBszCCAVmgAwIBAgIUXv1Z</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.t.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+        )
+        .unwrap();
+        let config = config
+            .replace(
+                "{DIR}/bare.xml",
+                dir.path().join("bare.xml").to_str().unwrap(),
+            )
+            .replace(
+                "{DIR}/junk.xml",
+                dir.path().join("junk.xml").to_str().unwrap(),
+            );
         let (ok, out) = check(&config);
         assert!(!ok, "accepted {idp_metadata}");
         assert!(
@@ -180,7 +191,18 @@ fn saml_metadata_url_and_sp_entity_id() {
 #[test]
 fn single_logout_needs_an_idp_slo_url_and_warns_with_auto_redirect() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = "MIIBszCCAVmgAwIBAgIUXv1Z"; // shape only: the metadata parser is not fed to xmlsec here
+    // A real certificate: the metadata's certificates are loaded into
+    // xmlsec keys when it is read, and one that does not load is refused.
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/fixtures/idp-metadata.xml"
+    ))
+    .unwrap();
+    let cert = fixture
+        .split("<ds:X509Certificate>")
+        .nth(1)
+        .and_then(|c| c.split("</ds:X509Certificate>").next())
+        .unwrap();
     let md = |slo: &str| {
         format!(
             r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.t.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>{slo}<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.t.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#

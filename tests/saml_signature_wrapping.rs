@@ -62,7 +62,15 @@ fn unsigned_response_is_refused() {
 
 #[test]
 fn an_idp_without_certificates_cannot_be_trusted() {
-    assert!(portero::auth::saml::IdpTrust::new(IDP_ENTITY.into(), vec![]).is_none());
+    assert_eq!(
+        portero::auth::saml::IdpTrust::new(IDP_ENTITY.into(), vec![]).err(),
+        Some(portero::auth::saml::TrustError::NoCertificate)
+    );
+    // Nor one whose certificate xmlsec cannot load.
+    assert!(matches!(
+        portero::auth::saml::IdpTrust::new(IDP_ENTITY.into(), vec![b"not DER".to_vec().into()]),
+        Err(portero::auth::saml::TrustError::Unloadable(_))
+    ));
 }
 
 #[test]

@@ -12,7 +12,7 @@ pub mod trace;
 pub mod xmlsec_io;
 
 pub use pool::VerifyPool;
-pub use response::{verify, Expected, IdpTrust, Refusal, SamlLogin};
+pub use response::{verify, Expected, IdpTrust, Refusal, SamlLogin, TrustError};
 /// Certificates as samael takes them (DER).
 pub use samael::crypto::CertificateDer;
 pub use sp::{

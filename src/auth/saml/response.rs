@@ -8,8 +8,9 @@
 //! element itself), so nothing costly or outward-reaching runs before a
 //! signature is known good. Then xmlsec (with its network and file input
 //! removed, [`super::xmlsec_io`]) verifies every signature against the
-//! IdP's metadata certificates and samael *reduces* the document to the
-//! signed content only. Every later check reads that reduced document, never
+//! IdP's metadata certificates (loaded into xmlsec keys once per metadata,
+//! [`IdpTrust`]) and samael *reduces* the document to the signed content
+//! only. Every later check reads that reduced document, never
 //! the original: an element the signature does not cover cannot be seen.
 
 use super::precheck;
@@ -17,9 +18,10 @@ use chrono::{DateTime, Utc};
 use quick_xml::events::Event as XmlEvent;
 use quick_xml::Reader;
 use samael::crypto::{
-    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, ReduceMode, XmlSecVerificationKeys,
 };
 use samael::schema::{Assertion, Response};
+use std::sync::Arc;
 
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
@@ -35,19 +37,51 @@ const ALGORITHMS: &[AllowedSignatureAlgorithm] = &[
 ];
 
 /// What Portero trusts of one IdP: its entity ID and its signing
-/// certificates (several during a rollover; any may sign). Never empty:
-/// [`IdpTrust::new`] refuses an IdP without certificates, because samael
-/// would then skip signature verification altogether.
+/// certificates (several during a rollover; any may sign), loaded into
+/// xmlsec keys once, when the trust is made (once per metadata read or
+/// fetch), and shared by every verification until the metadata is replaced;
+/// the last clone dropped frees them. Never empty: [`IdpTrust::new`] refuses
+/// an IdP without certificates, because samael would then skip signature
+/// verification altogether.
 #[derive(Debug, Clone)]
 pub struct IdpTrust {
     entity_id: String,
-    certs: Vec<CertificateDer>,
+    keys: Arc<XmlSecVerificationKeys>,
+}
+
+/// Why an IdP's certificates cannot be trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrustError {
+    /// No certificate to verify with.
+    #[error("the metadata holds no signing certificate, so no response could be verified")]
+    NoCertificate,
+    /// xmlsec cannot be initialised, or cannot load a certificate's key.
+    #[error("a signing certificate cannot be loaded into xmlsec: {0}")]
+    Unloadable(String),
 }
 
 impl IdpTrust {
-    /// `None` when there is no certificate to verify with.
-    pub fn new(entity_id: String, certs: Vec<CertificateDer>) -> Option<IdpTrust> {
-        (!certs.is_empty()).then_some(IdpTrust { entity_id, certs })
+    /// Loads `certs` into xmlsec keys. Refused when there is none, or when
+    /// any cannot be loaded (which would otherwise fail every response).
+    pub fn new(entity_id: String, certs: Vec<CertificateDer>) -> Result<IdpTrust, TrustError> {
+        if certs.is_empty() {
+            return Err(TrustError::NoCertificate);
+        }
+        // xmlsec loses its network and file input before it is used at all.
+        super::xmlsec_io::lock_down().map_err(TrustError::Unloadable)?;
+        let keys = XmlSecVerificationKeys::from_certificates(&certs).map_err(|e| {
+            let mut reason = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                reason = format!("{reason}: {s}");
+                source = s.source();
+            }
+            TrustError::Unloadable(reason)
+        })?;
+        Ok(IdpTrust {
+            entity_id,
+            keys: Arc::new(keys),
+        })
     }
 
     /// The IdP's entity ID.
@@ -204,9 +238,9 @@ pub fn verify(xml: &str, idp: &IdpTrust, expected: &Expected<'_>) -> Result<Saml
         tracing::error!("SAML responses cannot be verified: {e}");
         Refusal::VerifierUnavailable
     })?;
-    let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+    let reduced = Crypto::reduce_xml_to_signed_with_keys(
         xml,
-        &idp.certs,
+        &idp.keys,
         ReduceMode::ValidateAndMarkNoAncestors,
         Some(ALGORITHMS),
     )
@@ -377,4 +411,139 @@ fn check_assertion(
 
 fn unix(t: &DateTime<Utc>) -> u64 {
     u64::try_from(t.timestamp()).unwrap_or(0)
+}
+
+/// Signed fixtures made with the `openssl` and `xmlsec1` command lines.
+#[cfg(test)]
+#[path = "../../../tests/common/saml.rs"]
+mod fixtures;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::fixtures::{idp_metadata, SigningKey, Spec};
+    use super::*;
+    use crate::auth::saml::IdpMetadata;
+    use crate::remote::{Refresh, Remote};
+    use samael::crypto::keys_loaded_on_this_thread;
+
+    const SSO: &str = "https://idp.latincloud.test/sso";
+
+    /// Keys xmlsec has parsed on this thread since `since`.
+    fn loaded_since(since: u64) -> u64 {
+        keys_loaded_on_this_thread() - since
+    }
+
+    fn locked() -> u64 {
+        assert_eq!(super::super::xmlsec_io::lock_down(), Ok(()));
+        keys_loaded_on_this_thread()
+    }
+
+    #[test]
+    fn keys_are_loaded_once_per_metadata_and_never_per_signature() {
+        let key = SigningKey::new();
+        let other = SigningKey::new();
+        let spec = Spec::default();
+        let good = spec.signed_by(&key);
+        let foreign = spec.signed_by(&other);
+        let start = locked();
+        let metadata = IdpMetadata::parse(&idp_metadata(&key, SSO)).unwrap();
+        assert_eq!(loaded_since(start), 1, "one certificate, one key");
+        for _ in 0..5 {
+            // Response and Assertion both signed: two signature checks each.
+            assert!(verify(&good, metadata.trust(), &spec.expected()).is_ok());
+        }
+        // Signed by a key the metadata does not hold: refused, with the
+        // same cached key.
+        assert_eq!(
+            verify(&foreign, metadata.trust(), &spec.expected()),
+            Err(Refusal::BadSignature)
+        );
+        // Also when only the assertion is signed, by the other key.
+        let assertion_only = Spec {
+            sign_response: false,
+            ..Spec::default()
+        };
+        assert_eq!(
+            verify(
+                &assertion_only.signed_by(&other),
+                metadata.trust(),
+                &assertion_only.expected()
+            ),
+            Err(Refusal::BadSignature)
+        );
+        assert_eq!(loaded_since(start), 1, "verification loaded no key");
+    }
+
+    #[test]
+    fn a_metadata_change_replaces_the_keys_and_frees_the_old_ones() {
+        let old = SigningKey::new();
+        let new = SigningKey::new();
+        let spec = Spec::default();
+        let by_old = spec.signed_by(&old);
+        let by_new = spec.signed_by(&new);
+        let remote = Remote::new(
+            "https://idp.latincloud.test/metadata",
+            "SAML metadata",
+            3600,
+            |xml| IdpMetadata::parse(xml).map_err(|e| e.to_string()),
+        );
+        let start = locked();
+        remote.offer(&idp_metadata(&old, SSO), 1).unwrap();
+        let first = remote.get().unwrap();
+        assert!(verify(&by_old, first.trust(), &spec.expected()).is_ok());
+        assert_eq!(
+            verify(&by_new, first.trust(), &spec.expected()),
+            Err(Refusal::BadSignature)
+        );
+        let old_keys = Arc::downgrade(&first.trust().keys);
+        drop(first);
+        assert_eq!(loaded_since(start), 1);
+
+        // The IdP rolled its key over: the next fetch brings new metadata.
+        remote.offer(&idp_metadata(&new, SSO), 2).unwrap();
+        assert_eq!(loaded_since(start), 2, "the new certificate, loaded once");
+        assert!(old_keys.upgrade().is_none(), "the old keys were freed");
+        let second = remote.get().unwrap();
+        assert!(verify(&by_new, second.trust(), &spec.expected()).is_ok());
+        assert_eq!(
+            verify(&by_old, second.trust(), &spec.expected()),
+            Err(Refusal::BadSignature)
+        );
+        // A fetch that does not parse keeps the keys in force.
+        assert!(remote.offer("<not-metadata/>", 3).is_err());
+        assert!(Arc::ptr_eq(
+            &remote.get().unwrap().trust().keys,
+            &second.trust().keys
+        ));
+        assert_eq!(loaded_since(start), 2);
+    }
+
+    #[test]
+    fn shared_keys_verify_on_many_threads_at_once() {
+        let key = SigningKey::new();
+        let other = SigningKey::new();
+        let spec = Spec::default();
+        let good = spec.signed_by(&key);
+        let foreign = spec.signed_by(&other);
+        let trust = key.trust();
+        let start = locked();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let start = keys_loaded_on_this_thread();
+                    for _ in 0..20 {
+                        assert!(verify(&good, &trust, &spec.expected()).is_ok());
+                        assert_eq!(
+                            verify(&foreign, &trust, &spec.expected()),
+                            Err(Refusal::BadSignature)
+                        );
+                    }
+                    assert_eq!(loaded_since(start), 0);
+                });
+            }
+        });
+        assert_eq!(loaded_since(start), 0);
+        assert_eq!(Arc::strong_count(&trust.keys), 1);
+    }
 }

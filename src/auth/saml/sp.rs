@@ -2,7 +2,7 @@
 //! AuthnRequest (HTTP-Redirect), the SP metadata, and turning a verified
 //! response into a [`VerifiedLogin`].
 
-use super::response::{self, Expected, IdpTrust, Refusal};
+use super::response::{self, Expected, IdpTrust, Refusal, TrustError};
 use crate::auth::{clean_display_name, normalize_email, AuthMethod, OnceId, VerifiedLogin};
 use crate::remote::Remote;
 use samael::crypto::CertificateDer;
@@ -135,9 +135,10 @@ pub enum MetadataError {
     /// Not SAML metadata.
     #[error("not SAML metadata: {0}")]
     Unreadable(String),
-    /// No signing certificate: every response would be unverifiable.
-    #[error("the metadata holds no signing certificate, so no response could be verified")]
-    NoCertificate,
+    /// No signing certificate (every response would be unverifiable), or
+    /// one xmlsec cannot load.
+    #[error(transparent)]
+    Certificate(#[from] TrustError),
     /// No SSO endpoint with the HTTP-Redirect binding.
     #[error("the metadata has no SingleSignOnService with the HTTP-Redirect binding")]
     NoRedirectSso,
@@ -171,7 +172,7 @@ impl IdpMetadata {
             .map_err(|e| MetadataError::Unreadable(e.to_string()))?
             .unwrap_or_default();
         let entity_id = descriptor.entity_id.clone().unwrap_or_default();
-        let trust = IdpTrust::new(entity_id, certs).ok_or(MetadataError::NoCertificate)?;
+        let trust = IdpTrust::new(entity_id, certs)?;
         let sso_url = probe
             .sso_binding_location(HTTP_REDIRECT_BINDING)
             .ok_or(MetadataError::NoRedirectSso)?;
@@ -187,6 +188,12 @@ impl IdpMetadata {
     /// The IdP's entity ID.
     pub fn entity_id(&self) -> &str {
         self.trust.entity_id()
+    }
+
+    /// What responses are verified against: the entity ID and the signing
+    /// keys, loaded when this metadata was read.
+    pub fn trust(&self) -> &IdpTrust {
+        &self.trust
     }
 }
 
