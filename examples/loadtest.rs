@@ -228,7 +228,9 @@ fn wait_ready_within(port: u16, path: &str, what: &str, seconds: u64) -> Result<
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(format!("{what} did not answer on port {port} within {seconds} s"))
+    Err(format!(
+        "{what} did not answer on port {port} within {seconds} s"
+    ))
 }
 
 /// One keep-alive HTTP/1.1 connection, requests one after another (the
@@ -570,7 +572,10 @@ fn run(args: &Args) -> Result<(), String> {
         } else {
             format!("0-{}", args.threads - 1)
         };
-        (Some(proxies), Some(format!("{}-{}", args.threads, cpus - 1)))
+        (
+            Some(proxies),
+            Some(format!("{}-{}", args.threads, cpus - 1)),
+        )
     } else {
         (None, None)
     };

@@ -140,7 +140,7 @@ pub struct Seen<'r> {
     /// Whether the client is a browser.
     pub accepts_html: bool,
     /// The session, when one is valid.
-    pub session: Option<SessionClaims>,
+    pub session: Option<Arc<SessionClaims>>,
     /// The e-mail kept in the classic-login cookie.
     pub identified_as: Option<String>,
     /// The request carried a session or classic-login cookie twice (one
@@ -509,7 +509,7 @@ fn read_session(
     req: &RequestView<'_>,
     client: IpAddr,
     now: u64,
-) -> Result<SessionClaims, Refusal> {
+) -> Result<Arc<SessionClaims>, Refusal> {
     let name = cfg.session.session_name(req.tls);
     let opened = match single_cookie_value(req.cookies.iter().copied(), name) {
         Ok(None) => return Err(Refusal::Unreadable),
@@ -529,20 +529,25 @@ fn open_session(
     tenant: &Tenant,
     value: &str,
     now: u64,
-) -> Result<SessionClaims, Refusal> {
+) -> Result<Arc<SessionClaims>, Refusal> {
     let reauth = tenant.reauth.or(cfg.session.reauth);
     let revoked_before = state.revocations.revoked_before(&tenant.name);
-    let claims = SessionClaims::open(
+    let claims = SessionClaims::open_cached(
         &cfg.session.sealer,
+        &cfg.session.opened,
         &tenant.name,
         value,
         now,
         reauth,
         revoked_before,
     )?;
-    state
+    if let Err(r) = state
         .ended
-        .check(&tenant.name, &claims.sid, &claims.user, claims.issued_at)?;
+        .check(&tenant.name, &claims.sid, &claims.user, claims.issued_at)
+    {
+        cfg.session.opened.forget(value);
+        return Err(r);
+    }
     Ok(claims)
 }
 

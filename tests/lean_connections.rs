@@ -98,10 +98,59 @@ fn pipelined_requests_whole_and_cut_are_all_answered_in_order() {
     assert_eq!(read_one(&mut conn, false).received().path, "/five");
 }
 
+/// A panel that reads every request body before answering (as panels
+/// do), answering as the echo upstream does plus the body's length.
+fn reading_panel() -> std::net::SocketAddr {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        |req: hyper::Request<hyper::body::Incoming>| async move {
+                            let path = req.uri().path().to_string();
+                            let body = req.into_body().collect().await.map(|b| b.to_bytes());
+                            let n = body.map_or(0, |b| b.len());
+                            let out = format!("PATH {path}\nbody-length: {n}\n");
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .header("x-upstream", "echo")
+                                    .body(Full::new(Bytes::from(out)))
+                                    .unwrap(),
+                            )
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+    });
+    addr
+}
+
 #[test]
 fn head_answers_and_bodies_leave_the_connection_usable() {
     let up = Upstream::start();
-    let p = Portero::start(TENANTS, &up);
+    let panel = reading_panel();
+    let tenants = TENANTS.replace(
+        "upstream = \"{UPSTREAM}\"",
+        &format!("upstream = \"{panel}\""),
+    );
+    let p = Portero::start(&tenants, &up);
     let ana = sign_in(&p, HOST, "latincloud", "ana@latincloud.test");
     let mut conn = connect(&p);
     for round in 0..3 {
@@ -125,7 +174,7 @@ fn head_answers_and_bodies_leave_the_connection_usable() {
         }
         let r = read_one(&mut conn, false);
         assert_eq!(r.received().path, format!("/p{round}"));
-        assert_eq!(r.received().one("content-length"), Some("10000"));
+        assert_eq!(r.received().one("body-length"), Some("10000"));
         conn.write_all(get(&format!("/g{round}"), &ana).as_bytes())
             .unwrap();
         assert_eq!(
@@ -176,6 +225,30 @@ fn upgrading_panel() -> std::net::SocketAddr {
     addr
 }
 
+/// Reads the answer's head and, after a 101, what the panel says it
+/// received (its length line, then the request head as it arrived).
+fn upgraded_head(conn: &mut TcpStream) -> (String, String) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(conn.read(&mut byte).unwrap(), 1);
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    if !head.starts_with("http/1.1 101") {
+        return (head, String::new());
+    }
+    let mut len_line = Vec::new();
+    while !len_line.ends_with(b"\n") {
+        assert_eq!(conn.read(&mut byte).unwrap(), 1);
+        len_line.push(byte[0]);
+    }
+    let n: usize = String::from_utf8_lossy(&len_line).trim().parse().unwrap();
+    let mut seen = vec![0u8; n];
+    conn.read_exact(&mut seen).unwrap();
+    (head, String::from_utf8_lossy(&seen).to_string())
+}
+
 #[test]
 fn an_upgrade_reaches_the_panel_after_the_decision_and_carries_bytes_both_ways() {
     let up = Upstream::start();
@@ -187,18 +260,17 @@ fn an_upgrade_reaches_the_panel_after_the_decision_and_carries_bytes_both_ways()
     let p = Portero::start(&tenants, &up);
     let ana = sign_in(&p, HOST, "latincloud", "ana@latincloud.test");
 
-    // Not signed in: no upgrade, the sign-in answer instead.
+    // Not signed in, from outside the tenant's netmasks: the panel's own
+    // (classic) login gets the upgrade, without an identity.
     let mut anon = connect(&p);
     anon.write_all(
         format!("GET /ws HTTP/1.1\r\nHost: {HOST}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
             .as_bytes(),
     )
     .unwrap();
-    let r = read_one(&mut anon, false);
-    assert_ne!(
-        r.status, 101,
-        "an unauthenticated upgrade reached the panel"
-    );
+    let (status, seen) = upgraded_head(&mut anon);
+    assert!(status.starts_with("http/1.1 101"), "{status}");
+    assert!(!seen.contains("x-portero-user"), "{seen}");
 
     // Signed in; the first tunnelled bytes follow the request head in the
     // same write.
@@ -208,25 +280,9 @@ fn an_upgrade_reaches_the_panel_after_the_decision_and_carries_bytes_both_ways()
             .as_bytes(),
     )
     .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(conn.read(&mut byte).unwrap(), 1);
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let (head, seen) = upgraded_head(&mut conn);
     assert!(head.starts_with("http/1.1 101"), "{head}");
     assert!(head.contains("upgrade: echo"), "{head}");
-    // What the panel received: its length line, then the head.
-    let mut len_line = Vec::new();
-    while !len_line.ends_with(b"\n") {
-        assert_eq!(conn.read(&mut byte).unwrap(), 1);
-        len_line.push(byte[0]);
-    }
-    let n: usize = String::from_utf8_lossy(&len_line).trim().parse().unwrap();
-    let mut seen = vec![0u8; n];
-    conn.read_exact(&mut seen).unwrap();
-    let seen = String::from_utf8_lossy(&seen).to_string();
     assert!(
         seen.contains("x-portero-user: ana@latincloud.test"),
         "{seen}"

@@ -186,6 +186,8 @@ pub struct RedisSettings {
 pub struct SessionSettings {
     /// The cookie keys.
     pub sealer: Sealer,
+    /// Session cookies opened under these keys.
+    pub opened: crate::session::OpenedCookies,
     /// Default re-authentication period in seconds (`None`: never).
     pub reauth: Option<u64>,
     /// The session cookie's name (plain listeners).
@@ -987,6 +989,7 @@ fn compile_session(cx: &mut Ctx<'_>, raw: RawSession) -> Option<SessionSettings>
     let sealer = Sealer::from_base64_keys(&keys).ok()?;
     Some(SessionSettings {
         sealer,
+        opened: crate::session::OpenedCookies::default(),
         reauth,
         classic_cookie_name: format!("{cookie_name}_classic"),
         tls_cookie_name: format!("{}{cookie_name}", crate::session::HOST_PREFIX),

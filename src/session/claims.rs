@@ -1,8 +1,9 @@
 //! What a session cookie and a classic-login cookie carry, and their checks.
 
-use super::Sealer;
+use super::{OpenedCookies, Sealer};
 use crate::auth::{AuthMethod, VerifiedLogin};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The content of a session cookie.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,11 +118,56 @@ impl SessionClaims {
         reauth: Option<u64>,
         revoked_before: u64,
     ) -> Result<SessionClaims, Refusal> {
+        let claims = Self::unseal(sealer, tenant, value)?;
+        claims.check(tenant, now, reauth, revoked_before)?;
+        Ok(claims)
+    }
+
+    /// As [`SessionClaims::open`], remembering the opening in `cache`
+    /// (the checks run every time; a refused entry is forgotten).
+    pub fn open_cached(
+        sealer: &Sealer,
+        cache: &OpenedCookies,
+        tenant: &str,
+        value: &str,
+        now: u64,
+        reauth: Option<u64>,
+        revoked_before: u64,
+    ) -> Result<Arc<SessionClaims>, Refusal> {
+        // A remembered opening for another tenant is no opening for this
+        // one (its key context differs): open it afresh, as anyone would.
+        let claims = match cache.get(value).filter(|c| c.tenant == tenant) {
+            Some(c) => c,
+            None => {
+                let c = Arc::new(Self::unseal(sealer, tenant, value)?);
+                cache.put(value, c.clone());
+                c
+            }
+        };
+        if let Err(r) = claims.check(tenant, now, reauth, revoked_before) {
+            cache.forget(value);
+            return Err(r);
+        }
+        Ok(claims)
+    }
+
+    /// Decrypts and reads a cookie value sealed for `tenant`.
+    fn unseal(sealer: &Sealer, tenant: &str, value: &str) -> Result<SessionClaims, Refusal> {
         let plain = sealer
             .open(tenant.as_bytes(), value)
             .ok_or(Refusal::Unreadable)?;
-        let claims: SessionClaims =
-            serde_json::from_slice(&plain).map_err(|_| Refusal::Unreadable)?;
+        serde_json::from_slice(&plain).map_err(|_| Refusal::Unreadable)
+    }
+
+    /// The checks of an opened session for `tenant` at `now`.
+    fn check(
+        &self,
+        tenant: &str,
+        now: u64,
+        reauth: Option<u64>,
+        revoked_before: u64,
+    ) -> Result<(), Refusal> {
+        let claims = self;
         if claims.tenant != tenant {
             return Err(Refusal::ForeignTenant);
         }
@@ -134,7 +180,7 @@ impl SessionClaims {
         if now.saturating_sub(claims.issued_at) >= session_life(reauth) {
             return Err(Refusal::ReauthDue);
         }
-        Ok(claims)
+        Ok(())
     }
 
     /// When this session expires under `reauth` (an ended session is
@@ -271,6 +317,56 @@ mod tests {
             sid: random_id(),
             roles: Vec::new(),
         }
+    }
+
+    #[test]
+    fn an_opened_cookie_is_remembered_but_checked_every_time() {
+        let s = Sealer::from_base64_keys(&[generate_key().unwrap()]).unwrap();
+        let cache = OpenedCookies::default();
+        let v = claims("a", 1000).seal(&s).unwrap();
+        let first = SessionClaims::open_cached(&s, &cache, "a", &v, 1000, None, 0).unwrap();
+        assert_eq!(cache.len(), 1);
+        let again = SessionClaims::open_cached(&s, &cache, "a", &v, 1001, None, 0).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "opened twice");
+        // Another tenant: no opening, whatever is remembered.
+        assert_eq!(
+            SessionClaims::open_cached(&s, &cache, "b", &v, 1001, None, 0).unwrap_err(),
+            Refusal::Unreadable
+        );
+        // Re-authentication due and revocation apply to a remembered
+        // opening, which is then forgotten.
+        assert_eq!(
+            SessionClaims::open_cached(&s, &cache, "a", &v, 1100, Some(100), 0).unwrap_err(),
+            Refusal::ReauthDue
+        );
+        assert!(cache.is_empty());
+        SessionClaims::open_cached(&s, &cache, "a", &v, 1001, None, 0).unwrap();
+        assert_eq!(
+            SessionClaims::open_cached(&s, &cache, "a", &v, 1001, None, 1001).unwrap_err(),
+            Refusal::Revoked
+        );
+        assert!(cache.is_empty());
+        // A value that differs in one character is another cookie.
+        SessionClaims::open_cached(&s, &cache, "a", &v, 1001, None, 0).unwrap();
+        let mut forged = v.clone().into_bytes();
+        let last = forged.len() - 1;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).unwrap();
+        assert_eq!(
+            SessionClaims::open_cached(&s, &cache, "a", &forged, 1001, None, 0).unwrap_err(),
+            Refusal::Unreadable
+        );
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let s = Sealer::from_base64_keys(&[generate_key().unwrap()]).unwrap();
+        let cache = OpenedCookies::default();
+        for i in 0..crate::session::OPENED_CAPACITY + 10 {
+            let v = claims("a", 1000 + i as u64).seal(&s).unwrap();
+            SessionClaims::open_cached(&s, &cache, "a", &v, 1_000_000, None, 0).unwrap();
+        }
+        assert!(cache.len() <= crate::session::OPENED_CAPACITY);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod claims;
 mod ended;
+mod opened;
 mod revocation;
 mod seal;
 
@@ -16,5 +17,6 @@ pub use claims::{
     single_cookie_value, ClassicClaims, Refusal, SessionClaims, HOST_PREFIX, MAX_SESSION_LIFE,
 };
 pub use ended::{append_line, EndedSessions, Ending, CAPACITY};
+pub use opened::{OpenedCookies, OPENED_CAPACITY};
 pub use revocation::Revocations;
 pub use seal::{generate_key, BadKey, Sealer};

@@ -11,7 +11,7 @@ use crate::config::{Config, Tenant};
 use crate::gate::Seen;
 use crate::identity::AccountRule;
 use crate::members::{self, Source};
-use crate::session::session_cookie;
+use crate::session::{session_cookie, SessionClaims};
 use crate::state::State;
 use std::fmt::Write;
 
@@ -120,7 +120,7 @@ pub fn choose(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         return super::forbidden(tenant, &s.email, &account);
     }
     let return_to = return_to::sanitize(form.get("return_to"), cfg, seen.tenant_index);
-    let mut chosen = s.clone();
+    let mut chosen = SessionClaims::clone(s);
     chosen.account = Some(account);
     let Some(sealed) = chosen.seal(&cfg.session.sealer) else {
         return Reply::html(500, super::internal_error_page());
