@@ -69,7 +69,8 @@ pub struct Access<'a> {
     pub status: u16,
     /// What Portero did (`forward_identity`, `bypass`, `sign_in`, …).
     pub outcome: &'a str,
-    /// Milliseconds from arrival to the end of the answer.
+    /// Milliseconds from arrival to the answer (its head, for answers
+    /// streamed from the panel).
     pub ms: f64,
     /// The TCP peer.
     #[serde(skip_serializing_if = "Option::is_none")]

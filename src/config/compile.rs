@@ -145,9 +145,9 @@ pub struct Server {
     pub data_plane: DataPlane,
 }
 
-/// `[server].data_plane`: the HTTP engine under the listeners. `hyper` is
-/// the new one (per-core runtimes, lean idle connections); `pingora` the
-/// old one, kept while the new one takes over. The environment variable
+/// `[server].data_plane`: the HTTP engine under the listeners. `hyper` (the
+/// default: per-core runtimes, lean idle connections); `pingora` the old
+/// one, kept for one release while the new one takes over. The environment variable
 /// `PORTERO_DATA_PLANE` overrides the file (used to run the test suite
 /// against either).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -910,7 +910,7 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         "[server].max_started_sign_ins",
     );
     let data_plane = match &raw.data_plane {
-        None => DataPlane::Pingora,
+        None => DataPlane::Hyper,
         Some(v) => DataPlane::parse(v.get_ref()).unwrap_or_else(|| {
             cx.err(v.span(), "[server].data_plane is `hyper` or `pingora`");
             DataPlane::Pingora
