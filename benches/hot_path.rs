@@ -134,15 +134,15 @@ impl Fixture {
 
     /// The request header the proxy copies for the upstream, with a few
     /// spoofed identity headers and Portero's cookie in it.
-    fn upstream_template(&self) -> pingora::http::RequestHeader {
-        let mut r =
-            pingora::http::RequestHeader::build("GET", b"/panel/domains?page=2", None).unwrap();
-        r.insert_header("host", &self.host).unwrap();
-        r.insert_header("accept", "text/html").unwrap();
-        r.insert_header("user-agent", "bench/1").unwrap();
-        r.insert_header("cookie", &self.cookie).unwrap();
-        r.append_header("x-portero-user", "root@evil.test").unwrap();
-        r.append_header("X_Portero_Permissions", "admin").unwrap();
+    fn upstream_template(&self) -> http::HeaderMap {
+        use http::HeaderValue;
+        let mut r = http::HeaderMap::new();
+        r.insert("host", HeaderValue::from_str(&self.host).unwrap());
+        r.insert("accept", HeaderValue::from_static("text/html"));
+        r.insert("user-agent", HeaderValue::from_static("bench/1"));
+        r.insert("cookie", HeaderValue::from_str(&self.cookie).unwrap());
+        r.append("x-portero-user", HeaderValue::from_static("root@evil.test"));
+        r.append("x_portero_permissions", HeaderValue::from_static("admin"));
         r
     }
 

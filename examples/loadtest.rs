@@ -77,10 +77,6 @@ struct Args {
     /// proxies get CPUs 0..threads, the upstream and wrk the others.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Write `data_plane = "<engine>"` into Portero's `[server]` (default:
-    /// leave the key out, so Portero's own default applies).
-    #[arg(long, value_parser = ["pingora", "hyper"])]
-    data_plane: Option<String>,
     /// Requests measured under callgrind per path for the instructions per
     /// request (after a warm-up of a fifth as many); 0 skips it.
     #[arg(long, default_value_t = 2000)]
@@ -597,7 +593,7 @@ fn run(args: &Args) -> Result<(), String> {
     let config_path = out.join("portero.toml");
     std::fs::write(
         &config_path,
-        portero_config(args, p_port, free_port(), args.threads, up_port, &pem),
+        portero_config(p_port, free_port(), args.threads, up_port, &pem),
     )
     .map_err(|e| e.to_string())?;
     let mut p = pinned(&proxy_cpus, &portero_bin);
@@ -650,14 +646,13 @@ fn run(args: &Args) -> Result<(), String> {
     let script = out.join("report.lua");
     std::fs::write(&script, WRK_REPORT).map_err(|e| e.to_string())?;
     println!(
-        "Portero loadtest: {} rounds × {} s per scenario, wrk -t1 -c{}; {} proxy thread(s) on CPU {}, upstream and wrk on CPU {}; data plane: {}",
+        "Portero loadtest: {} rounds × {} s per scenario, wrk -t1 -c{}; {} proxy thread(s) on CPU {}, upstream and wrk on CPU {}",
         args.rounds,
         args.duration,
         args.connections,
         args.threads,
         proxy_cpus.as_deref().unwrap_or("any"),
         load_cpus.as_deref().unwrap_or("any"),
-        args.data_plane.as_deref().unwrap_or("Portero's default"),
     );
     // Warm every path (connection pools, caches), untimed.
     for s in &scenarios {
@@ -770,20 +765,8 @@ fn run(args: &Args) -> Result<(), String> {
 }
 
 /// Portero's configuration: one tenant in front of the upstream, `/static/`
-/// bypassed, one member; `threads` and `--data-plane` in `[server]`.
-fn portero_config(
-    args: &Args,
-    port: u16,
-    admin: u16,
-    threads: usize,
-    up_port: u16,
-    pem: &Path,
-) -> String {
-    let data_plane = args
-        .data_plane
-        .as_deref()
-        .map(|d| format!("data_plane = \"{d}\"\n"))
-        .unwrap_or_default();
+/// bypassed, one member; `threads` in `[server]`.
+fn portero_config(port: u16, admin: u16, threads: usize, up_port: u16, pem: &Path) -> String {
     format!(
         r#"# Written by examples/loadtest.rs.
 [server]
@@ -792,7 +775,7 @@ admin_listen = "127.0.0.1:{admin}"
 threads = {threads}
 trusted_proxies = ["127.0.0.1/32"]
 grace_period = "1s"
-{data_plane}
+
 [session]
 keys = ["{SESSION_KEY}"]
 
@@ -950,11 +933,8 @@ fn callgrind_figures(
     {
         let port = free_port();
         let config = dir.join("portero.toml");
-        std::fs::write(
-            &config,
-            portero_config(args, port, free_port(), 1, up_port, pem),
-        )
-        .map_err(|e| e.to_string())?;
+        std::fs::write(&config, portero_config(port, free_port(), 1, up_port, pem))
+            .map_err(|e| e.to_string())?;
         let mut procs = Procs(Vec::new());
         let mut cmd = valgrind(&dir.join("portero.cg"), portero_bin);
         cmd.arg("run").arg("--config").arg(&config);

@@ -5,7 +5,7 @@
 # Installs nginx, wrk and valgrind when missing, builds the release binaries,
 # and runs examples/loadtest.rs. Arguments go to the example:
 #   --duration 5 --rounds 3 --connections 64 --idle 10000 --callgrind 2000
-#   --threads 1 --data-plane pingora|hyper
+#   --threads 1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh

@@ -7,7 +7,6 @@ use crate::config::{Config, Tenant};
 use crate::facts::Authority;
 use crate::identity::{forwarded_chain, strip_own_cookies, HeaderEdit, IdentityHeaders};
 use http::header::{HeaderName, HeaderValue};
-use pingora::http::RequestHeader;
 use std::net::IpAddr;
 
 /// How the request reached Portero.
@@ -29,8 +28,9 @@ pub struct Arrival<'a> {
 }
 
 /// Rewrites `upstream` (a copy of the client's request header) for the
-/// panel. The request target is the caller's to send in origin-form
-/// ([`origin_form`] for pingora; the hyper client always does).
+/// panel. (The target goes in origin-form: the panel client writes
+/// `/path?query` whatever form the client used, so the panel cannot route
+/// by a host that only `Host` was judged by.)
 pub fn prepare<H: HeaderEdit>(
     upstream: &mut H,
     cfg: &Config,
@@ -93,19 +93,4 @@ fn set_text<H: HeaderEdit>(upstream: &mut H, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         upstream.set(HeaderName::from_static(name), v);
     }
-}
-
-/// Sends the target in origin-form (`/path?query`): an absolute-form target
-/// (`GET http://host/path`) would let the panel route by a host that only
-/// `Host` was judged by.
-pub fn origin_form(upstream: &mut RequestHeader) -> pingora::Result<()> {
-    if upstream.raw_path().first() == Some(&b'/') {
-        return Ok(());
-    }
-    let target = upstream
-        .uri
-        .path_and_query()
-        .map_or("/", |pq| pq.as_str())
-        .to_string();
-    upstream.set_raw_path(target.as_bytes())
 }

@@ -16,7 +16,7 @@
 //! * [`identity`] turns a session into headers and a signed assertion.
 //! * [`forward`] rewrites the request for the panel (strip, forward, inject).
 //! * [`web`] answers the reserved `/.portero/` paths and renders pages.
-//! * [`proxy`] is the pingora data plane and the admin listener.
+//! * [`proxy`] is the data plane (hyper) and the admin listener.
 //! * [`store`] is the embedded membership store (SQLite) and its rules.
 //! * [`remote`] keeps documents fetched from IdPs (metadata, discovery,
 //!   keys) through [`outbound`], Portero's own HTTP client.

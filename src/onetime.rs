@@ -383,7 +383,7 @@ return v
 "#;
 
 /// In Redis. The connection lives on a runtime of its own (one thread), so
-/// it outlasts any request and any pingora service; requests on every
+/// it outlasts any request and any runtime; requests on every
 /// thread send their commands to it.
 struct Shared {
     conn: ConnectionManager,

@@ -189,17 +189,13 @@ fn idle_keepalive_connections_stay_small() {
     eprintln!(
         "RSS {before} KiB → {after} KiB with {IDLE} idle connections: {per_connection} B each"
     );
-    // The hyper data plane releases a connection's HTTP state between
-    // requests (src/proxy/lean.rs): ~1 KiB each measured (the socket, its
-    // task, its small state). pingora held ~10.5 KiB with Portero's
-    // keep-alive wrapper (~31 KiB as pingora is configured by default).
-    let limit = if std::env::var("PORTERO_DATA_PLANE").as_deref() == Ok("pingora") {
-        20 * 1024
-    } else {
-        4 * 1024
-    };
+    // The data plane releases a connection's HTTP state between requests
+    // (src/proxy/lean.rs): ~1 KiB each measured (the socket, its task, its
+    // small state). pingora, the engine before, held ~10.5 KiB with
+    // Portero's keep-alive wrapper (~31 KiB as pingora is configured by
+    // default).
     assert!(
-        per_connection < limit,
+        per_connection < 4 * 1024,
         "{per_connection} bytes per idle keep-alive connection"
     );
     // And every one of them is still usable.

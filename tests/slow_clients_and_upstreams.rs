@@ -155,7 +155,7 @@ fn oversized_and_endless_headers_are_refused_and_bounded() {
     // Just under the limit passes.
     let r = p.send(get(FAST, "/x").header("X-Big", &"a".repeat(32 * 1024)));
     assert!(r.forwarded(), "{}", r.status);
-    // 2 MiB of header, 20 times: pingora stops reading at 1 MiB; the
+    // 2 MiB of header, 20 times: Portero reads no more than 80 KiB; the
     // connection is refused without a response or with a 4xx.
     let huge = format!(
         "GET /x HTTP/1.1\r\nHost: {FAST}\r\nX-Huge: {}\r\n\r\n",
@@ -174,7 +174,7 @@ fn oversized_and_endless_headers_are_refused_and_bounded() {
             text.chars().take(200).collect::<String>()
         );
     }
-    // 300 header lines (pingora reads at most 256): refused.
+    // 300 header lines (Portero reads at most 256): refused.
     let mut many = format!("GET /x HTTP/1.1\r\nHost: {FAST}\r\n");
     for i in 0..300 {
         many.push_str(&format!("X-H{i}: v\r\n"));

@@ -140,33 +140,6 @@ pub struct Server {
     /// The most sign-ins waiting for their IdP's answer at once (in this
     /// process, or in Redis across nodes); read at start.
     pub max_started_sign_ins: u64,
-    /// Which HTTP engine serves the listeners (read at start; see
-    /// [`DataPlane`]).
-    pub data_plane: DataPlane,
-}
-
-/// `[server].data_plane`: the HTTP engine under the listeners. `hyper` (the
-/// default: per-core runtimes, lean idle connections); `pingora` the old
-/// one, kept for one release while the new one takes over. The environment variable
-/// `PORTERO_DATA_PLANE` overrides the file (used to run the test suite
-/// against either).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DataPlane {
-    /// pingora 0.9 (the old engine).
-    Pingora,
-    /// hyper 1.x on one current-thread tokio runtime per core.
-    Hyper,
-}
-
-impl DataPlane {
-    /// Reads a spelling (`pingora`, `hyper`).
-    pub fn parse(s: &str) -> Option<DataPlane> {
-        match s {
-            "pingora" => Some(DataPlane::Pingora),
-            "hyper" => Some(DataPlane::Hyper),
-            _ => None,
-        }
-    }
 }
 
 /// `[server].redis`: one-time records and revocation marks shared by every
@@ -909,13 +882,6 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         100..=10_000_000,
         "[server].max_started_sign_ins",
     );
-    let data_plane = match &raw.data_plane {
-        None => DataPlane::Hyper,
-        Some(v) => DataPlane::parse(v.get_ref()).unwrap_or_else(|| {
-            cx.err(v.span(), "[server].data_plane is `hyper` or `pingora`");
-            DataPlane::Pingora
-        }),
-    };
     Some(Server {
         listen,
         listen_tls,
@@ -938,7 +904,6 @@ fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
         saml_verify_timeout,
         sign_ins_per_client: u32::try_from(sign_ins_per_client).unwrap_or(1),
         max_started_sign_ins: u64::try_from(max_started_sign_ins).unwrap_or(100),
-        data_plane,
     })
 }
 

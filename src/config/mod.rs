@@ -7,7 +7,7 @@ pub mod duration;
 mod raw;
 pub mod secret;
 
-pub use compile::{compile_str, Config, DataPlane, Server, SessionSettings, Tenant, Upstream};
+pub use compile::{compile_str, Config, Server, SessionSettings, Tenant, Upstream};
 pub use secret::{Env, ProcessEnv};
 
 use std::fmt;

@@ -37,7 +37,6 @@ pub struct RawServer {
     pub saml_verify_timeout: Option<Spanned<String>>,
     pub sign_ins_per_client: Option<Spanned<i64>>,
     pub max_started_sign_ins: Option<Spanned<i64>>,
-    pub data_plane: Option<Spanned<String>>,
 }
 
 /// `[session]`.

@@ -29,10 +29,7 @@ use crate::config::ProcessEnv;
 use crate::members::admin::BadActor;
 use crate::state::State;
 use crate::web::form::{self, Fields};
-use async_trait::async_trait;
 use http::{HeaderMap, Response};
-use pingora::apps::http_app::ServeHttp;
-use pingora::protocols::http::ServerSession;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
@@ -468,24 +465,6 @@ fn reply(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Response<
 
 /// The largest body the admin listener reads.
 pub const MAX_ADMIN_BODY: usize = 64 * 1024;
-
-#[async_trait]
-impl ServeHttp for Admin {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let mut body = Vec::new();
-        let mut too_large = false;
-        while let Ok(Some(chunk)) = session.read_request_body().await {
-            if body.len() + chunk.len() > MAX_ADMIN_BODY {
-                too_large = true;
-                break;
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let body = if too_large { None } else { Some(body) };
-        let req: &http::request::Parts = session.req_header();
-        self.answer(req, body.as_deref()).await
-    }
-}
 
 impl Admin {
     /// Answers one request (`body`: `None` when it was larger than

@@ -12,10 +12,10 @@
 //! * a signal thread ([`super::stop`]); the hand-over ([`super::handover`]).
 
 use super::admin::{Admin, MAX_ADMIN_BODY};
+use super::control::{hand_over, refresh_forever, reload_on_hangup};
 use super::handover::{self, Inherited, Kind};
 use super::lean::{ConnState, LeanIo};
 use super::serve::{self, ConnInfo, OutBody};
-use super::server::{hand_over, refresh_forever, reload_on_hangup};
 use super::stop::{self, Stopping};
 use super::tls::SniResolver;
 use crate::state::State;
@@ -145,7 +145,6 @@ pub fn run(state: Arc<State>, upgrade: bool) -> Result<(), String> {
         admin = %cfg.server.admin_listen,
         tenants = cfg.tenants.len(),
         threads,
-        data_plane = "hyper",
         "portero is serving"
     );
     // This thread: the admin listener, the refresher and SIGHUP.
@@ -167,7 +166,7 @@ pub fn run(state: Arc<State>, upgrade: bool) -> Result<(), String> {
 }
 
 /// One worker thread: its runtime, its accept loops.
-fn worker(plane: Arc<Plane>, listeners: Vec<(Kind, SocketAddr, std::net::TcpListener)>) {
+fn worker(plane: Arc<Plane>, listeners: Vec<Bound>) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -407,6 +406,9 @@ fn tls_acceptor(state: Arc<State>) -> tokio_rustls::TlsAcceptor {
     tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
 }
 
+/// A listening socket ready for a worker.
+type Bound = (Kind, SocketAddr, std::net::TcpListener);
+
 /// Binds (or takes over) `threads` listening sockets per address, with
 /// `SO_REUSEPORT`: the kernel spreads new connections over them. An
 /// address another process already listens on is an error, as without
@@ -415,7 +417,7 @@ fn bind_all(
     wanted: &[(Kind, SocketAddr)],
     threads: usize,
     inherited: Vec<Inherited>,
-) -> Result<Vec<Vec<(Kind, SocketAddr, std::net::TcpListener)>>, String> {
+) -> Result<Vec<Vec<Bound>>, String> {
     let mut per_thread: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
     let mut inherited = inherited;
     for &(kind, addr) in wanted {

@@ -394,7 +394,7 @@ async fn read_form(mut body: Incoming) -> Option<Bytes> {
     Some(Bytes::from(out))
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: impl header::AsHeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

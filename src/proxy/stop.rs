@@ -2,32 +2,27 @@
 //! done, SIGQUIT after handing the listeners to a successor.
 //!
 //! Signals are read on a thread of their own (its own small runtime), for
-//! the life of the process, not by the server runtime that is being taken
-//! down: a second signal during a graceful stop is still heard, and no
-//! runtime is ever torn down under a listener (pingora's own stop could
-//! leave its accept loop spinning on a dead runtime, logging without end).
+//! the life of the process, registered before any socket listens: a second
+//! signal during a graceful stop is still heard, and no runtime is ever
+//! torn down under a listener (the process ends with `_exit` once done).
 //!
 //! * SIGINT: the logs are flushed and the process exits, within a second,
 //!   whatever is running.
-//! * SIGTERM: the listeners stop accepting (pingora's graceful shutdown),
-//!   idle keep-alive connections are closed, and the process exits the
-//!   moment no request is in flight — at the latest after
-//!   `[server].grace_period`.
+//! * SIGTERM: the listeners stop accepting, and the process exits the
+//!   moment no request is in flight (idle keep-alive connections are
+//!   closed with it) — at the latest after `[server].grace_period`.
 //! * SIGQUIT: the listening sockets go to the successor (`run --upgrade`);
 //!   both accept for five seconds; then as SIGTERM.
 //!
-//! A request is in flight from the first byte of its header to the end of
-//! its answer ([`InFlight`] guards, held by the HTTP/1 loop and by each
-//! proxied request).
+//! A request is in flight from the moment its header is read to the end of
+//! its answer, and an upgraded connection (WebSocket) until it closes
+//! ([`InFlight`] guards).
 
 use crate::state::State;
-use async_trait::async_trait;
-use pingora::server::{ExecutionPhase, ShutdownSignal, ShutdownSignalWatch};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{broadcast, mpsc, Mutex};
 
 /// Requests in flight in this process.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
@@ -53,98 +48,6 @@ impl Drop for InFlight {
 /// Requests in flight now.
 pub fn in_flight() -> usize {
     IN_FLIGHT.load(Ordering::SeqCst)
-}
-
-/// What pingora waits on instead of its own signal handlers: the stop
-/// requests the signal thread passes on.
-pub struct Forwarded(Mutex<mpsc::UnboundedReceiver<ShutdownSignal>>);
-
-#[async_trait]
-impl ShutdownSignalWatch for Forwarded {
-    async fn recv(&self) -> ShutdownSignal {
-        match self.0.lock().await.recv().await {
-            Some(signal) => signal,
-            // The signal thread is gone: nothing will ever ask to stop.
-            None => std::future::pending().await,
-        }
-    }
-}
-
-/// Starts the signal thread; pingora's run loop is to wait on the returned
-/// watcher. `phases` tells when pingora has stopped accepting.
-pub fn watch_signals(
-    state: Arc<State>,
-    grace: Duration,
-    phases: broadcast::Receiver<ExecutionPhase>,
-) -> Result<Forwarded, String> {
-    let (to_server, from_signals) = mpsc::unbounded_channel();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
-    // Register the handlers before serving, so that no signal finds the
-    // default action (which for SIGTERM and SIGQUIT ends the process at once).
-    let listeners = runtime.block_on(async {
-        Ok::<_, std::io::Error>((
-            signal(SignalKind::interrupt())?,
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::quit())?,
-        ))
-    });
-    let (int, term, quit) = listeners.map_err(|e| format!("cannot listen for signals: {e}"))?;
-    std::thread::Builder::new()
-        .name("portero signals".into())
-        .spawn(move || {
-            runtime.block_on(serve_signals(
-                state, grace, phases, to_server, int, term, quit,
-            ))
-        })
-        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
-    Ok(Forwarded(Mutex::new(from_signals)))
-}
-
-async fn serve_signals(
-    state: Arc<State>,
-    grace: Duration,
-    mut phases: broadcast::Receiver<ExecutionPhase>,
-    to_server: mpsc::UnboundedSender<ShutdownSignal>,
-    mut int: tokio::signal::unix::Signal,
-    mut term: tokio::signal::unix::Signal,
-    mut quit: tokio::signal::unix::Signal,
-) {
-    let mut stopping = false;
-    loop {
-        tokio::select! {
-            _ = int.recv() => {
-                tracing::info!("SIGINT: stopping now");
-                exit_now(&state);
-            }
-            _ = term.recv() => {
-                if stopping {
-                    tracing::info!("SIGTERM again: stopping now");
-                    exit_now(&state);
-                }
-                tracing::info!(in_flight = in_flight(), "SIGTERM: no new connections; stopping when the requests in flight are done (at most {grace:?})");
-                stopping = true;
-                let _ = to_server.send(ShutdownSignal::GracefulTerminate);
-            }
-            _ = quit.recv(), if !stopping => {
-                tracing::info!("SIGQUIT: handing the listeners to the successor");
-                stopping = true;
-                let _ = to_server.send(ShutdownSignal::GracefulUpgrade);
-            }
-            phase = phases.recv() => match phase {
-                // pingora has stopped accepting (after a SIGTERM, or five
-                // seconds after the hand-over): wait for what is in flight.
-                Ok(ExecutionPhase::ShutdownGracePeriod) => {
-                    // Beside this loop, which keeps hearing signals.
-                    tokio::spawn(drain_then_exit(state.clone(), grace));
-                }
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
-            },
-        }
-    }
 }
 
 /// Exits once no request has been in flight for a moment, or when `grace`
@@ -184,7 +87,7 @@ fn exit_now(state: &State) -> ! {
     unsafe { libc::_exit(0) }
 }
 
-/// What the hyper data plane does when asked to stop (see [`watch_signals_for`]).
+/// What the hyper data plane does when asked to stop (see [`Signals::watch`]).
 pub struct Stopping {
     /// Stops every accept loop (the listening sockets are closed, or left
     /// to the successor that holds them too).

@@ -1,0 +1,128 @@
+//! The control thread's work beside the listeners: the configuration
+//! reloads (file change, SIGHUP), the refresh of IdP documents and of what
+//! other nodes share, and the pid file and signal of the binary upgrade.
+
+use crate::config::ProcessEnv;
+use crate::state::State;
+use std::sync::Arc;
+
+/// The binary upgrade's two ends: the pid file that names the running
+/// server, and the signal that asks it to hand over.
+pub mod hand_over {
+    use std::path::Path;
+
+    /// Records this process as the running server (a successor reads it).
+    pub fn write_pid(file: &Path) {
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = std::fs::write(file, format!("{}\n", std::process::id())) {
+            tracing::warn!(
+                "cannot write the pid file {}: {e} (`portero run --upgrade` needs it)",
+                file.display()
+            );
+        }
+    }
+
+    /// Reads the running server's pid and, a moment after this process
+    /// starts waiting for the sockets, sends it SIGQUIT (it then connects
+    /// to the upgrade socket and sends them).
+    pub fn ask_predecessor(pid_file: &Path) -> Result<(), String> {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::Pid;
+        let raw = std::fs::read_to_string(pid_file).map_err(|e| {
+            format!(
+                "--upgrade: no running Portero to take over from ({}: {e})",
+                pid_file.display()
+            )
+        })?;
+        let pid: i32 = raw.trim().parse().map_err(|_| {
+            format!(
+                "--upgrade: {} does not hold a process ID",
+                pid_file.display()
+            )
+        })?;
+        let pid = Pid::from_raw(pid);
+        kill(pid, None).map_err(|e| {
+            format!(
+                "--upgrade: the Portero named in {} (pid {pid}) is not running: {e}",
+                pid_file.display()
+            )
+        })?;
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            match kill(pid, Signal::SIGQUIT) {
+                Ok(()) => {
+                    tracing::info!(%pid, "asked the running Portero to hand over its listeners")
+                }
+                Err(e) => tracing::error!(%pid, "cannot signal the running Portero: {e}"),
+            }
+        });
+        Ok(())
+    }
+}
+
+/// How often the refresher looks for documents that are due.
+const REFRESH_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Every second: reloads the configuration when its file changed (with
+/// `watch_config`), notices when another process changed the membership
+/// store, exchanges revocations and ended sessions with the other nodes,
+/// and fetches the IdP documents that are due (all of them right after a
+/// reload). Runs until dropped.
+pub async fn refresh_forever(state: Arc<State>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(REFRESH_TICK) => {
+                if let Some(result) = state.reload_if_file_changed(&ProcessEnv) {
+                    log_reload("configuration file changed", result);
+                }
+                state.refresh_store();
+                if let Err(e) = state.sync_revocations().await {
+                    tracing::warn!("revocation marks not exchanged with the other nodes: {e}");
+                }
+                if let Err(e) = state.sync_endings().await {
+                    tracing::warn!("ended sessions not exchanged with the other nodes: {e}");
+                }
+                state.refresh_remote(false).await;
+                if let Some(access) = &state.access {
+                    access.flush();
+                }
+            }
+            _ = state.remote.wake.notified() => state.refresh_remote(true).await,
+        }
+    }
+}
+
+/// Logs a reload's outcome: its warnings, or every error of a refused one.
+fn log_reload(
+    why: &str,
+    result: Result<Vec<crate::config::Diagnostic>, Vec<crate::config::Diagnostic>>,
+) {
+    match result {
+        Ok(warnings) => {
+            for w in warnings {
+                tracing::warn!("{w}");
+            }
+            tracing::info!("{why}: configuration reloaded");
+        }
+        Err(errors) => {
+            for e in errors {
+                tracing::error!("{why}: reload refused (the old configuration keeps serving): {e}");
+            }
+        }
+    }
+}
+
+/// Reloads the configuration on every SIGHUP; runs until dropped.
+pub async fn reload_on_hangup(state: Arc<State>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!(
+            "cannot listen for SIGHUP; reload through the admin listener's POST /reload"
+        );
+        return;
+    };
+    while hup.recv().await.is_some() {
+        log_reload("SIGHUP", state.reload(&ProcessEnv));
+    }
+}
