@@ -302,3 +302,42 @@ fn an_upgrade_reaches_the_panel_after_the_decision_and_carries_bytes_both_ways()
         assert_eq!(back, msg.as_bytes());
     }
 }
+
+#[test]
+fn an_h2c_upgrade_never_reaches_the_panel() {
+    let up = Upstream::start();
+    let p = Portero::start(TENANTS, &up);
+    let ana = sign_in(&p, HOST, "latincloud", "ana@latincloud.test");
+    let mut conn = connect(&p);
+    for upgrade in ["h2c", "H2C, websocket", "HTTP/2.0"] {
+        conn.write_all(
+            format!(
+                "GET /h2c HTTP/1.1\r\nHost: {HOST}\r\nCookie: portero_session={ana}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: {upgrade}\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let r = read_one(&mut conn, false);
+        assert_eq!(r.status, 200, "{upgrade}: {}", r.body);
+        let got = r.received();
+        assert_eq!(got.one("upgrade"), None, "{upgrade}");
+        assert_eq!(got.one("http2-settings"), None, "{upgrade}");
+        assert_eq!(got.one("connection"), None, "{upgrade}");
+    }
+}
+
+#[test]
+fn a_switch_the_client_did_not_ask_for_is_refused() {
+    let up = Upstream::start();
+    let panel = upgrading_panel();
+    let tenants = TENANTS.replace(
+        "upstream = \"{UPSTREAM}\"",
+        &format!("upstream = \"{panel}\""),
+    );
+    let p = Portero::start(&tenants, &up);
+    let ana = sign_in(&p, HOST, "latincloud", "ana@latincloud.test");
+    let mut conn = connect(&p);
+    conn.write_all(get("/plain", &ana).as_bytes()).unwrap();
+    let (head, _) = upgraded_head(&mut conn);
+    assert!(head.starts_with("http/1.1 502"), "{head}");
+}

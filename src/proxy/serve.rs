@@ -204,6 +204,18 @@ pub async fn handle(
         }
     }
     let status = from_panel.status();
+    if status == StatusCode::SWITCHING_PROTOCOLS && !upgrade {
+        // A switch nobody asked for (or one Portero did not pass on).
+        return done(panel_failed(
+            &log,
+            &conn,
+            in_flight,
+            head_only,
+            judged.lang,
+            502,
+            "the panel switched protocols unasked",
+        ));
+    }
     log.write(status.as_u16(), true);
     if status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
         let panel_side = hyper::upgrade::on(&mut from_panel);
@@ -424,9 +436,25 @@ fn header_bytes(parts: &http::request::Parts) -> usize {
             .sum::<usize>()
 }
 
-/// Whether the request asks for a protocol upgrade (WebSocket and the like).
+/// Whether the request asks for a protocol upgrade Portero passes on
+/// (WebSocket and the like). Never `h2c`: a panel that took it would then
+/// speak HTTP/2 with the client directly, every later request on that
+/// connection unseen by Portero ("h2c smuggling"); such a request goes on
+/// as a plain one, its `Upgrade` removed.
 fn wants_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
+    let tokens = || {
+        headers
+            .get_all(header::UPGRADE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+    };
+    tokens().next().is_some()
+        && !tokens().any(|t| {
+            t.len() >= 3 && t[..3].eq_ignore_ascii_case("h2c")
+                || t.to_ascii_lowercase().starts_with("http/2")
+        })
         && headers
             .get_all(header::CONNECTION)
             .iter()
