@@ -54,10 +54,9 @@ pub async fn handle(
     // of header names is among them).
     let mut extensions = std::mem::take(&mut parts.extensions);
     let head_only = parts.method == Method::HEAD;
-    let done = |resp: Response<OutBody>| Ok(resp);
     if header_bytes(&parts) > MAX_HEADER_BYTES {
         let reply = Reply::text(431, "The request's header is too large.\n");
-        return done(closing(reply_response(reply, head_only, &conn, in_flight)));
+        return Ok(closing(reply_response(reply, head_only, &conn, in_flight)));
     }
     let cfg = state.config();
     let method_reads_body = !matches!(parts.method, Method::GET | Method::HEAD);
@@ -68,38 +67,36 @@ pub async fn handle(
             Some(form) => (form, None),
             None => {
                 let reply = Reply::text(413, "The form is too large.\n");
-                return done(closing(reply_response(reply, head_only, &conn, in_flight)));
+                return Ok(closing(reply_response(reply, head_only, &conn, in_flight)));
             }
         }
     } else {
         (Bytes::new(), Some(body))
     };
     let peer = conn.peer.ip();
-    let forwarded_for = header_all(&parts.headers, "x-forwarded-for");
-    let judged = {
-        let view = RequestView {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query(),
-            authority: authority(&parts),
-            target_authority: parts.uri.authority().map(|a| a.as_str()),
-            duplicate_host: parts.headers.get_all(header::HOST).iter().nth(1).is_some(),
-            tls: conn.tls,
-            peer: Some(peer),
-            forwarded_for: forwarded_for.clone(),
-            accept: header_str(&parts.headers, header::ACCEPT),
-            requested_with: header_str(&parts.headers, "x-requested-with"),
-            cookies: header_all(&parts.headers, "cookie"),
-            origin: header_str(&parts.headers, header::ORIGIN),
-            referer: header_str(&parts.headers, header::REFERER),
-            forwarded_uri: header_str(&parts.headers, "x-forwarded-uri"),
-            original_uri: header_str(&parts.headers, "x-original-uri"),
-            accept_language: header_str(&parts.headers, header::ACCEPT_LANGUAGE),
-            body: &form,
-            content_type: header_str(&parts.headers, header::CONTENT_TYPE),
-        };
-        judge::judge(&state, &cfg, &view, started).await
+    // Kept until the forward, which needs the same `X-Forwarded-For` list.
+    let view = RequestView {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        authority: authority(&parts),
+        target_authority: parts.uri.authority().map(|a| a.as_str()),
+        duplicate_host: parts.headers.get_all(header::HOST).iter().nth(1).is_some(),
+        tls: conn.tls,
+        peer: Some(peer),
+        forwarded_for: header_all(&parts.headers, "x-forwarded-for"),
+        accept: header_str(&parts.headers, header::ACCEPT),
+        requested_with: header_str(&parts.headers, "x-requested-with"),
+        cookies: header_all(&parts.headers, "cookie"),
+        origin: header_str(&parts.headers, header::ORIGIN),
+        referer: header_str(&parts.headers, header::REFERER),
+        forwarded_uri: header_str(&parts.headers, "x-forwarded-uri"),
+        original_uri: header_str(&parts.headers, "x-original-uri"),
+        accept_language: header_str(&parts.headers, header::ACCEPT_LANGUAGE),
+        body: &form,
+        content_type: header_str(&parts.headers, header::CONTENT_TYPE),
     };
+    let judged = judge::judge(&state, &cfg, &view, started).await;
     let tenant = judged.tenant.and_then(|i| cfg.tenants.get(i));
     let log = Logged {
         state: &state,
@@ -116,7 +113,7 @@ pub async fn handle(
             log.write(reply.status, false);
             let resp = reply_response(reply, head_only, &conn, in_flight);
             // A body Portero did not read must not be taken for the next request.
-            return done(if method_reads_body && !reserved {
+            return Ok(if method_reads_body && !reserved {
                 closing(resp)
             } else {
                 resp
@@ -127,7 +124,7 @@ pub async fn handle(
     let (Some(tenant), Some(authority), Some(body)) = (tenant, judged.authority.as_ref(), body)
     else {
         log.write(500, false);
-        return done(reply_response(
+        return Ok(reply_response(
             Reply::empty(500),
             head_only,
             &conn,
@@ -135,7 +132,7 @@ pub async fn handle(
         ));
     };
     let arrival = Arrival {
-        forwarded_for: &forwarded_for,
+        forwarded_for: &view.forwarded_for,
         peer,
         peer_trusted: judged.peer_trusted,
         client_ip: judged.client_ip.unwrap_or(peer),
@@ -156,7 +153,7 @@ pub async fn handle(
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let Some(uri) = upstream::uri(&tenant.upstream, target) else {
         log.write(400, false);
-        return done(reply_response(
+        return Ok(reply_response(
             Reply::text(400, "The request target is not valid.\n"),
             head_only,
             &conn,
@@ -172,7 +169,7 @@ pub async fn handle(
         Ok(Err(e)) => {
             let why =
                 std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
-            return done(panel_failed(
+            return Ok(panel_failed(
                 &log,
                 &conn,
                 in_flight,
@@ -183,7 +180,7 @@ pub async fn handle(
             ));
         }
         Err(_) => {
-            return done(panel_failed(
+            return Ok(panel_failed(
                 &log,
                 &conn,
                 in_flight,
@@ -200,13 +197,13 @@ pub async fn handle(
             tracing::warn!(tenant = %tenant.name, %login, "the panel has no user for this impersonation mapping");
             let page = web::i18n::scope(judged.lang, || web::unknown_impersonation(tenant, &login));
             log.write(page.status, true);
-            return done(reply_response(page, head_only, &conn, in_flight));
+            return Ok(reply_response(page, head_only, &conn, in_flight));
         }
     }
     let status = from_panel.status();
     if status == StatusCode::SWITCHING_PROTOCOLS && !upgrade {
         // A switch nobody asked for (or one Portero did not pass on).
-        return done(panel_failed(
+        return Ok(panel_failed(
             &log,
             &conn,
             in_flight,
@@ -241,7 +238,7 @@ pub async fn handle(
         lean: conn.lean.clone(),
         _in_flight: Some(in_flight),
     };
-    done(Response::from_parts(head, body))
+    Ok(Response::from_parts(head, body))
 }
 
 /// Joins the client's and the panel's sides of an upgraded connection.
