@@ -69,6 +69,11 @@ pub struct Access<'a> {
     pub status: u16,
     /// What Portero did (`forward_identity`, `bypass`, `sign_in`, …).
     pub outcome: &'a str,
+    /// The routing rule that decided (`bypass path`, `valid session`, …;
+    /// `-` when none ran, e.g. an unknown host).
+    pub rule: &'a str,
+    /// Why, in the policy's words (`-` when no rule ran).
+    pub reason: &'a str,
     /// Milliseconds from arrival to the answer (its head, for answers
     /// streamed from the panel).
     pub ms: f64,

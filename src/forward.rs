@@ -6,18 +6,36 @@
 use crate::config::{Config, Tenant};
 use crate::facts::Authority;
 use crate::identity::{forwarded_chain, strip_own_cookies, HeaderEdit, IdentityHeaders};
-use http::header::{HeaderName, HeaderValue};
+use http::header::{HeaderName, HeaderValue, HOST};
 use std::net::IpAddr;
 
+/// The TCP peer of a connection, with its address already written out
+/// (once per connection, not per request).
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The address, IPv4-mapped IPv6 addresses as IPv4.
+    pub ip: IpAddr,
+    /// `ip` as header text.
+    text: HeaderValue,
+}
+
+impl Peer {
+    /// The peer at `ip`.
+    pub fn new(ip: IpAddr) -> Peer {
+        let ip = ip.to_canonical();
+        let text = HeaderValue::from_str(&ip.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("0.0.0.0"));
+        Peer { ip, text }
+    }
+}
+
 /// How the request reached Portero.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Arrival<'a> {
-    /// Every `X-Forwarded-For` value the client sent.
-    pub forwarded_for: &'a [&'a str],
+    /// The `X-Forwarded-For` to send ([`forwarded_for`]).
+    pub forwarded_for: HeaderValue,
     /// The TCP peer.
-    pub peer: IpAddr,
-    /// Whether the peer is a trusted proxy.
-    pub peer_trusted: bool,
+    pub peer: &'a Peer,
     /// The client address the rules used (sent as `X-Real-IP`).
     pub client_ip: IpAddr,
     /// Whether it came in over TLS.
@@ -27,10 +45,22 @@ pub struct Arrival<'a> {
     pub authority: &'a Authority,
 }
 
-/// Rewrites `upstream` (a copy of the client's request header) for the
-/// panel. (The target goes in origin-form: the panel client writes
-/// `/path?query` whatever form the client used, so the panel cannot route
-/// by a host that only `Host` was judged by.)
+/// The `X-Forwarded-For` the panel gets: the peer's address, after the
+/// chain the client sent (every value, in order) only when the peer is a
+/// trusted proxy.
+pub fn forwarded_for(sent: &[&str], peer: &Peer, peer_trusted: bool) -> HeaderValue {
+    if !peer_trusted || sent.iter().all(|v| v.trim().is_empty()) {
+        return peer.text.clone();
+    }
+    let incoming = sent.join(", ");
+    HeaderValue::from_str(&forwarded_chain(Some(&incoming), peer.ip, true))
+        .unwrap_or_else(|_| peer.text.clone())
+}
+
+/// Rewrites `upstream` (the client's request header) for the panel. (The
+/// target goes in origin-form: the panel client writes `/path?query`
+/// whatever form the client used, so the panel cannot route by a host
+/// that only `Host` was judged by.)
 pub fn prepare<H: HeaderEdit>(
     upstream: &mut H,
     cfg: &Config,
@@ -41,38 +71,30 @@ pub fn prepare<H: HeaderEdit>(
     // 1. Nothing the client sent may speak for Portero.
     tenant.headers.strip(upstream);
     strip_own_cookies(upstream, &cfg.session.all_names());
+    // Room for what is added below, in one step.
+    upstream.reserve(6 + identity.map_or(0, |id| id.iter().len()));
     // 2. Forwarding headers from what Portero trusts.
-    let incoming = match arrival.forwarded_for {
-        [] => None,
-        [one] => Some(std::borrow::Cow::Borrowed(*one)),
-        many => Some(std::borrow::Cow::Owned(many.join(", "))),
-    };
-    let chain = forwarded_chain(
-        incoming.as_deref().filter(|s| !s.is_empty()),
-        arrival.peer,
-        arrival.peer_trusted,
-    );
-    set_text(upstream, X_FORWARDED_FOR, &chain);
+    upstream.set(X_FORWARDED_FOR, arrival.forwarded_for.clone());
     upstream.set(
-        HeaderName::from_static(X_FORWARDED_PROTO),
+        X_FORWARDED_PROTO,
         HeaderValue::from_static(if arrival.tls { "https" } else { "http" }),
     );
-    let authority = arrival.authority.as_str();
-    set_text(upstream, "host", authority);
-    set_text(upstream, X_FORWARDED_HOST, authority);
-    let port = arrival
-        .authority
-        .port()
-        .unwrap_or(if arrival.tls { 443 } else { 80 });
-    upstream.set(
-        HeaderName::from_static(X_FORWARDED_PORT),
-        HeaderValue::from(port),
-    );
-    set_text(
-        upstream,
-        X_REAL_IP,
-        &arrival.client_ip.to_canonical().to_string(),
-    );
+    if let Ok(authority) = HeaderValue::from_str(arrival.authority.as_str()) {
+        upstream.set(HOST, authority.clone());
+        upstream.set(X_FORWARDED_HOST, authority);
+    }
+    let port = match arrival.authority.port() {
+        Some(port) => HeaderValue::from(port),
+        None if arrival.tls => HeaderValue::from_static("443"),
+        None => HeaderValue::from_static("80"),
+    };
+    upstream.set(X_FORWARDED_PORT, port);
+    let real_ip = if arrival.client_ip.to_canonical() == arrival.peer.ip {
+        arrival.peer.text.clone()
+    } else {
+        Peer::new(arrival.client_ip).text
+    };
+    upstream.set(X_REAL_IP, real_ip);
     // 3. Who this is, for signed-in requests only.
     if let Some(identity) = identity {
         for (name, value) in identity.iter() {
@@ -81,16 +103,26 @@ pub fn prepare<H: HeaderEdit>(
     }
 }
 
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
-const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
-const X_FORWARDED_HOST: &str = "x-forwarded-host";
-const X_FORWARDED_PORT: &str = "x-forwarded-port";
-const X_REAL_IP: &str = "x-real-ip";
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
-/// Sets a header Portero composed; text that is not a header value (it
-/// cannot be: hosts and addresses were parsed) is left out.
-fn set_text<H: HeaderEdit>(upstream: &mut H, name: &'static str, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        upstream.set(HeaderName::from_static(name), v);
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_keeps_a_chain_only_from_a_trusted_peer() {
+        let peer = Peer::new("::ffff:10.0.0.1".parse().unwrap());
+        assert_eq!(forwarded_for(&["1.2.3.4"], &peer, false), "10.0.0.1");
+        assert_eq!(forwarded_for(&[], &peer, true), "10.0.0.1");
+        assert_eq!(forwarded_for(&[" "], &peer, true), "10.0.0.1");
+        assert_eq!(
+            forwarded_for(&["1.2.3.4", "5.6.7.8"], &peer, true),
+            "1.2.3.4, 5.6.7.8, 10.0.0.1"
+        );
     }
 }

@@ -1,19 +1,20 @@
-//! The way of one request: facts → [`portero_policy::decide`] → an
-//! [`Outcome`]: a reply Portero sends itself, or a forward to the panel
-//! (with or without identity headers). The proxy only reads the request
-//! into a [`RequestView`] and carries the outcome out.
+//! The way of one request: facts → [`portero_policy::decide`] → a
+//! [`Verdict`]: forward to the panel (with or without identity headers),
+//! a reserved path for Portero to answer, or one of the refusals and
+//! sign-in redirects, each with the policy's rule and reason. The gate
+//! renders nothing: [`crate::web::respond`] turns a verdict into a reply.
+//! It awaits what it must ask itself (the panel's membership endpoint).
 
 use crate::audit::Event;
 use crate::config::{Config, Tenant};
-use crate::facts::{self, Authority, BadPath};
+use crate::facts::{self, Authority, BadHost, BadPath};
 pub use crate::identity::IdentityHeaders;
 use crate::identity::{AssertionClaims, Holder, Identity, Membership};
+use crate::lang::Lang;
 use crate::members::{self, panel::PanelEndpoint, Source};
 use crate::session::{single_cookie_value, ClassicClaims, Refusal, SessionClaims};
 use crate::state::State;
-use crate::web::i18n::{self, Lang};
-use crate::web::{self, pages, tenant_page, Reply};
-use portero_policy::{decide, Action, Facts, Idp, SessionFact};
+use portero_policy::{Action, Decision, Facts, Idp, SessionFact};
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -64,62 +65,87 @@ pub struct RequestView<'a> {
     pub content_type: Option<&'a str>,
 }
 
-/// What to do with the request.
+/// What the gate concluded.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Portero answers.
-    Reply(Reply),
+    /// The `Host` is missing, repeated, malformed or disagrees with the target.
+    BadHost(BadHost),
+    /// No tenant serves this host.
+    UnknownHost,
+    /// The path is refused before any rule.
+    BadPath(BadPath),
+    /// Rule 1: a reserved path; Portero answers it.
+    Reserved,
     /// Forward to the tenant's panel; `identity` is `None` for bypass paths
     /// and the classic login.
     Forward {
         /// Headers that say who this is.
         identity: Option<IdentityHeaders>,
     },
-    /// Portero must ask someone first, then answer or decide again.
-    Await(Box<Deferred>),
-}
-
-/// What a request waits for.
-#[derive(Debug)]
-pub enum Deferred {
-    /// An OpenID Connect callback: the started sign-in taken out of the
-    /// one-time store, token exchange, key set, userinfo; then the answer.
-    OidcCallback(web::oidc::Finish),
-    /// A SAML response: the started sign-in taken out of the one-time
-    /// store, the response verified, its assertion ID claimed.
-    SamlAcs(web::saml::Acs),
-    /// An external SSO token, verified: its `jti` claimed.
-    JwtCallback(web::signin::JwtSignIn),
-    /// A logout: the session ended, the other nodes told, then the answer.
-    Logout(web::signin::Logout),
-    /// The panel's membership endpoint, about this user; then the decision
-    /// is made again (from the cache).
-    Members {
-        /// The endpoint.
-        endpoint: Arc<PanelEndpoint>,
-        /// The user.
+    /// Signed in, but not a member of the account entered.
+    Forbidden {
+        /// The session's e-mail.
         user: String,
+        /// The account entered.
+        account: String,
     },
+    /// The membership source cannot answer now.
+    MembersUnavailable,
+    /// A tenant with an account picker, and no account chosen yet.
+    PickAccount,
+    /// The request carried a session or classic-login cookie twice (one may
+    /// be planted): signing in again would not help.
+    CookieConflict,
+    /// To the sign-in page.
+    SignInPage,
+    /// Straight to an identity provider.
+    Sso(Idp),
+    /// Single sign-on is required but no provider is configured.
+    NoIdp,
+    /// Refused (a network that may not sign in here).
+    Unauthorized,
+    /// A contradiction the code rules out; refused rather than forwarded.
+    InternalError,
 }
 
-/// The outcome with what the proxy needs to carry it out.
+/// The gate's verdict on one request, with what the layers above need to
+/// carry it out.
 #[derive(Debug)]
-pub struct Evaluated {
+pub struct Verdict<'r> {
     /// The tenant's index in the configuration, when the host is known.
     pub tenant: Option<usize>,
     /// Whether the TCP peer is a trusted proxy.
     pub peer_trusted: bool,
-    /// What to do.
-    pub outcome: Outcome,
-    /// A label for metrics and logs.
-    pub label: &'static str,
     /// The language of the pages for this request.
     pub lang: Lang,
-    /// The request's host in its one normalised spelling (what the panel
-    /// receives as `Host` and `X-Forwarded-Host`), once the host is known.
-    pub authority: Option<Authority>,
     /// The client address the rules used, once the host is known.
     pub client_ip: Option<IpAddr>,
+    /// The request's facts, once its host and path are judged.
+    pub seen: Option<Seen<'r>>,
+    /// The policy's decision (rule and reason), when the rules ran.
+    pub decision: Option<Decision>,
+    /// A label for metrics and logs.
+    pub label: &'static str,
+    /// What to do.
+    pub outcome: Outcome,
+}
+
+impl Verdict<'_> {
+    /// The request's host in its one normalised spelling (what the panel
+    /// receives as `Host` and `X-Forwarded-Host`), once the host is known.
+    pub fn authority(&self) -> Option<&Authority> {
+        self.seen.as_ref().map(|s| &s.authority)
+    }
+
+    /// The rule that decided, for logs (`-` before the rules ran).
+    pub fn rule(&self) -> &'static str {
+        self.decision.as_ref().map_or("-", |d| d.rule.name())
+    }
+
+    /// Why, for logs (`-` before the rules ran).
+    pub fn reason(&self) -> &'static str {
+        self.decision.as_ref().map_or("-", |d| d.reason)
+    }
 }
 
 /// A request's facts as the handlers of reserved paths need them.
@@ -180,48 +206,47 @@ impl Seen<'_> {
 }
 
 /// Runs the whole gate for one request.
-pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated {
+pub async fn evaluate<'r>(state: &State, cfg: &Config, req: &'r RequestView<'r>) -> Verdict<'r> {
     let peer = req
         .peer
         .unwrap_or(IpAddr::from([0, 0, 0, 0]))
         .to_canonical();
     let peer_trusted = cfg.server.trusted_proxies.contains(peer);
-    let mut ev = Evaluated {
+    let mut v = Verdict {
         tenant: None,
         peer_trusted,
-        outcome: Outcome::Reply(Reply::empty(500)),
-        label: "unknown_host",
         lang: Lang::from_accept_language(req.accept_language),
-        authority: None,
         client_ip: None,
+        seen: None,
+        decision: None,
+        label: "unknown_host",
+        outcome: Outcome::UnknownHost,
     };
     let authority =
         match facts::request_authority(req.authority, req.target_authority, req.duplicate_host) {
             Ok(a) => a,
             Err(bad) => {
-                ev.label = "bad_host";
-                ev.outcome = Outcome::Reply(i18n::scope(ev.lang, || web::bad_host(bad.message())));
-                return ev;
+                v.label = "bad_host";
+                v.outcome = Outcome::BadHost(bad);
+                return v;
             }
         };
     let Some(&tenant_index) = cfg.hosts.lookup(authority.host()) else {
-        ev.outcome = Outcome::Reply(i18n::scope(ev.lang, web::unknown_host));
-        return ev;
+        return v;
     };
     let Some(tenant) = cfg.tenants.get(tenant_index) else {
-        ev.outcome = Outcome::Reply(i18n::scope(ev.lang, web::unknown_host));
-        return ev;
+        return v;
     };
-    ev.tenant = Some(tenant_index);
+    v.tenant = Some(tenant_index);
+    v.lang = tenant.language.unwrap_or(v.lang);
     let client_ip = facts::client_ip(peer, &req.forwarded_for, &cfg.server.trusted_proxies);
-    ev.client_ip = Some(client_ip);
+    v.client_ip = Some(client_ip);
     let path = match judged_path(tenant, req.path) {
         Ok(p) => p,
         Err(bad) => {
-            ev.label = "bad_path";
-            let lang = tenant.language.unwrap_or(ev.lang);
-            ev.outcome = Outcome::Reply(i18n::scope(lang, || bad_path(tenant, bad)));
-            return ev;
+            v.label = "bad_path";
+            v.outcome = Outcome::BadPath(bad);
+            return v;
         }
     };
     let now = state.now();
@@ -242,15 +267,14 @@ pub fn evaluate(state: &State, cfg: &Config, req: &RequestView<'_>) -> Evaluated
         session: session.ok(),
         identified_as: identified_as.ok().flatten(),
         cookie_conflict,
-        // The browser's language was read into `ev.lang` above.
-        lang: tenant.language.unwrap_or(ev.lang),
+        lang: v.lang,
     };
-    ev.lang = seen.lang;
-    let (label, outcome) = i18n::scope(seen.lang, || decide_outcome(state, cfg, tenant, &seen));
-    ev.label = label;
-    ev.outcome = outcome;
-    ev.authority = Some(seen.authority);
-    ev
+    let decided = decide(state, cfg, tenant, &seen).await;
+    v.label = decided.label;
+    v.decision = Some(decided.decision);
+    v.outcome = decided.outcome;
+    v.seen = Some(seen);
+    v
 }
 
 /// The path the rules judge ([`facts::decision_path`]), refused as well
@@ -267,41 +291,65 @@ pub fn judged_path<'p>(tenant: &Tenant, raw: &'p str) -> Result<Cow<'p, str>, Ba
     Ok(path)
 }
 
-/// Rules 1–7 for a request whose facts are known, turned into an outcome.
-pub fn judge(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
-    decide_outcome(state, cfg, tenant, seen).1
+/// Rules 1–7 applied to a request whose facts are known.
+#[derive(Debug)]
+pub struct Decided {
+    /// A label for metrics and logs.
+    pub label: &'static str,
+    /// The policy's decision.
+    pub decision: Decision,
+    /// What to do.
+    pub outcome: Outcome,
 }
 
-fn decide_outcome(
+/// Rules 1–7 for a request whose facts are known. A session entering an
+/// account whose membership comes from the panel's endpoint waits for
+/// that endpoint first (once; then it is in the cache).
+pub async fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Decided {
+    let mut account = seen
+        .session
+        .as_ref()
+        .map(|s| entering(state, tenant, seen, s));
+    let mut asked_panel = false;
+    if let (Some(Entering::Fetch(endpoint)), Some(s)) = (&account, &seen.session) {
+        asked_panel = true;
+        let answered = endpoint
+            .fetch(&cfg.server.outbound, &s.user, state.now())
+            .await;
+        state
+            .metrics
+            .member_fetches
+            .with_label_values(&[tenant.name.as_str(), if answered { "ok" } else { "failed" }])
+            .inc();
+        account = match entering(state, tenant, seen, s) {
+            // Still not known: the endpoint failed and nothing is cached.
+            Entering::Fetch(_) => Some(Entering::Unavailable),
+            known => Some(known),
+        };
+    }
+    let decided = apply_rules(state, cfg, tenant, seen, account);
+    if matches!(decided.outcome, Outcome::Forward { identity: Some(_) })
+        && matches!(tenant.members, crate::members::MemberSource::Panel(_))
+    {
+        state.metrics.panel_members(!asked_panel).inc();
+    }
+    decided
+}
+
+fn apply_rules(
     state: &State,
     cfg: &Config,
     tenant: &Tenant,
     seen: &Seen<'_>,
-) -> (&'static str, Outcome) {
-    let entering = seen
-        .session
-        .as_ref()
-        .map(|s| entering(state, tenant, seen, s));
+    entering: Option<Entering>,
+) -> Decided {
     let session_fact = match &entering {
         None => SessionFact::None,
         Some(Entering::Member { .. }) => SessionFact::Member,
-        Some(Entering::NotMember(_) | Entering::Unavailable) => SessionFact::NotMember,
-        Some(Entering::NoneChosen) => SessionFact::NoAccountChosen,
-        // Asked before anything is decided; then decided again from the cache.
-        Some(Entering::Fetch(endpoint)) => {
-            let user = seen
-                .session
-                .as_ref()
-                .map(|s| s.user.clone())
-                .unwrap_or_default();
-            return (
-                "members_fetch",
-                Outcome::Await(Box::new(Deferred::Members {
-                    endpoint: endpoint.clone(),
-                    user,
-                })),
-            );
+        Some(Entering::NotMember(_) | Entering::Unavailable | Entering::Fetch(_)) => {
+            SessionFact::NotMember
         }
+        Some(Entering::NoneChosen) => SessionFact::NoAccountChosen,
     };
     let facts = Facts {
         path: &seen.path,
@@ -310,9 +358,9 @@ fn decide_outcome(
         session: session_fact,
         identified_as: seen.identified_as.as_deref(),
     };
-    let decision = decide(&tenant.policy, &facts);
-    match decision.action {
-        Action::Answer => ("portero", web::answer(state, cfg, tenant, seen)),
+    let decision = portero_policy::decide(&tenant.policy, &facts);
+    let (label, outcome) = match decision.action {
+        Action::Answer => ("portero", Outcome::Reserved),
         Action::ForwardBypass => ("bypass", Outcome::Forward { identity: None }),
         Action::Classic(_) => ("classic", Outcome::Forward { identity: None }),
         Action::ForwardIdentity => match (&seen.session, entering) {
@@ -347,66 +395,38 @@ fn decide_outcome(
                 )
             }
             // Unreachable by construction; refuse rather than forward unsigned.
-            _ => (
-                "internal_error",
-                Outcome::Reply(Reply::html(500, web::internal_error_page())),
-            ),
+            _ => ("internal_error", Outcome::InternalError),
         },
-        Action::Forbidden if matches!(entering, Some(Entering::Unavailable)) => (
-            "members_unavailable",
-            Outcome::Reply(web::members_unavailable(tenant)),
-        ),
+        // A membership that cannot be known is not a refusal.
+        Action::Forbidden if matches!(entering, Some(Entering::Unavailable)) => {
+            ("members_unavailable", Outcome::MembersUnavailable)
+        }
         Action::Forbidden => {
-            let account = match &entering {
-                Some(Entering::NotMember(a)) => a.as_str(),
-                _ => "",
+            let account = match entering {
+                Some(Entering::NotMember(a)) => a,
+                _ => String::new(),
             };
             let user = seen
                 .session
                 .as_ref()
-                .map(|s| s.email.as_str())
-                .unwrap_or("");
-            (
-                "forbidden",
-                Outcome::Reply(web::forbidden(tenant, user, account)),
-            )
+                .map(|s| s.email.clone())
+                .unwrap_or_default();
+            ("forbidden", Outcome::Forbidden { user, account })
         }
-        Action::PickAccount => {
-            let reply = if seen.accepts_html {
-                Reply::redirect(&format!(
-                    "/.portero/accounts?return_to={}",
-                    pages::query_encode(&seen.path_and_query())
-                ))
-            } else {
-                Reply::text(
-                    403,
-                    "No account chosen yet: choose one at /.portero/accounts\n",
-                )
-            };
-            ("pick_account", Outcome::Reply(reply))
-        }
+        Action::PickAccount => ("pick_account", Outcome::PickAccount),
         // Signing in again would not help: the planted cookie stays.
-        Action::SignInPage | Action::Sso(_) if seen.cookie_conflict => (
-            "cookie_conflict",
-            Outcome::Reply(web::cookie_conflict(tenant)),
-        ),
-        Action::SignInPage => (
-            "sign_in",
-            Outcome::Reply(web::to_sign_in_page(&seen.path_and_query())),
-        ),
-        Action::Sso(idp) => (
-            "sso",
-            Outcome::Reply(web::to_idp(
-                state,
-                tenant,
-                seen,
-                idp,
-                &seen.path_and_query(),
-                None,
-            )),
-        ),
-        Action::NoIdp => ("no_idp", Outcome::Reply(web::no_idp(tenant))),
-        Action::Unauthorized => ("unauthorized", Outcome::Reply(web::unauthorized(tenant))),
+        Action::SignInPage | Action::Sso(_) if seen.cookie_conflict => {
+            ("cookie_conflict", Outcome::CookieConflict)
+        }
+        Action::SignInPage => ("sign_in", Outcome::SignInPage),
+        Action::Sso(idp) => ("sso", Outcome::Sso(idp)),
+        Action::NoIdp => ("no_idp", Outcome::NoIdp),
+        Action::Unauthorized => ("unauthorized", Outcome::Unauthorized),
+    };
+    Decided {
+        label,
+        decision,
+        outcome,
     }
 }
 
@@ -576,17 +596,4 @@ fn read_classic(
     Ok(single_cookie_value(req.cookies.iter().copied(), name)?
         .and_then(|v| ClassicClaims::open(&cfg.session.sealer, &tenant.name, v, now))
         .map(|c| c.email))
-}
-
-fn bad_path(tenant: &Tenant, bad: BadPath) -> Reply {
-    tenant_page(tenant, 400, "Bad request", bad.message(), &[("/", "Home")])
-}
-
-/// Where "sent to SSO" leads for one identity provider.
-pub fn idp_label(idp: Idp) -> &'static str {
-    match idp {
-        Idp::Saml => "SAML single sign-on",
-        Idp::Oidc => "OpenID Connect single sign-on",
-        Idp::External => "Company sign-in",
-    }
 }

@@ -36,6 +36,7 @@ pub mod facts;
 pub mod forward;
 pub mod gate;
 pub mod identity;
+pub mod lang;
 pub mod members;
 pub mod metrics;
 pub mod onetime;

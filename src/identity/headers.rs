@@ -16,6 +16,8 @@ pub trait HeaderEdit {
     fn remove(&mut self, name: &HeaderName);
     /// Sets `name` to `value` alone.
     fn set(&mut self, name: HeaderName, value: HeaderValue);
+    /// Makes room for `additional` more headers.
+    fn reserve(&mut self, additional: usize);
 }
 
 impl HeaderEdit for HeaderMap {
@@ -27,6 +29,10 @@ impl HeaderEdit for HeaderMap {
     }
     fn set(&mut self, name: HeaderName, value: HeaderValue) {
         self.insert(name, value);
+    }
+    fn reserve(&mut self, additional: usize) {
+        // A hint: requests hold at most 100 headers, far below the limit.
+        let _ = HeaderMap::try_reserve(self, additional);
     }
 }
 

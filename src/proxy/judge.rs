@@ -1,13 +1,10 @@
-//! One request judged, whatever HTTP engine carried it: the gate's
-//! evaluation, the panel's membership endpoint asked when the gate needs
-//! it, a sign-in's last step finished, and the decision's metrics.
-//!
-//! Both data planes call [`judge`] and then either write the reply or
-//! forward the request with the identity headers.
+//! One request judged: the gate's verdict ([`gate::evaluate`], which
+//! awaits what it must ask), turned into Portero's reply by
+//! [`web::respond`] unless it is a forward; and the decision's metrics.
 
 use crate::config::Config;
 use crate::facts::Authority;
-use crate::gate::{self, Deferred, IdentityHeaders, Outcome, RequestView};
+use crate::gate::{self, IdentityHeaders, Outcome, RequestView};
 use crate::state::State;
 use crate::web::{self, i18n::Lang, Reply};
 use std::net::IpAddr;
@@ -35,6 +32,10 @@ pub struct Judged {
     pub client_ip: Option<IpAddr>,
     /// The decision's label (metrics, access log).
     pub label: &'static str,
+    /// The routing rule that decided (`-` when none ran: unknown host, …).
+    pub rule: &'static str,
+    /// Why, in the policy's words (`-` when no rule ran).
+    pub reason: &'static str,
     /// What to do.
     pub answer: Answer,
 }
@@ -46,69 +47,31 @@ pub async fn judge(
     view: &RequestView<'_>,
     started: Instant,
 ) -> Judged {
-    // Whether the panel's membership endpoint had to be asked (a cache miss).
-    let mut asked_panel = false;
-    let mut ev = gate::evaluate(state, cfg, view);
-    if let Outcome::Await(deferred) = &ev.outcome {
-        if let Deferred::Members { endpoint, user } = &**deferred {
-            // The panel's endpoint is asked about this user, then the
-            // request is judged again from the cache (which now holds the
-            // answer, or the failure).
-            asked_panel = true;
-            let answered = endpoint
-                .fetch(&cfg.server.outbound, user, state.now())
-                .await;
-            let tenant = ev
-                .tenant
-                .and_then(|i| cfg.tenants.get(i))
-                .map_or("", |t| t.name.as_str());
-            state
-                .metrics
-                .member_fetches
-                .with_label_values(&[tenant, if answered { "ok" } else { "failed" }])
-                .inc();
-            ev = gate::evaluate(state, cfg, view);
-            if matches!(&ev.outcome, Outcome::Await(d) if matches!(**d, Deferred::Members { .. })) {
-                ev.outcome = match ev.tenant.and_then(|i| cfg.tenants.get(i)) {
-                    Some(t) => Outcome::Reply(crate::web::i18n::scope(ev.lang, || {
-                        web::members_unavailable(t)
-                    })),
-                    None => Outcome::Reply(Reply::empty(503)),
-                };
-            }
-        }
-    }
-    let tenant = ev.tenant.and_then(|i| cfg.tenants.get(i));
-    if matches!(ev.outcome, Outcome::Forward { identity: Some(_) })
-        && tenant.is_some_and(|t| matches!(t.members, crate::members::MemberSource::Panel(_)))
-    {
-        state.metrics.panel_members(!asked_panel).inc();
-    }
+    let verdict = gate::evaluate(state, cfg, view).await;
     state
         .metrics
         .decision_seconds
-        .with_label_values(&[ev.label])
+        .with_label_values(&[verdict.label])
         .observe(started.elapsed().as_secs_f64());
-    let answer = match ev.outcome {
-        Outcome::Forward { identity } => Answer::Forward(identity),
-        Outcome::Reply(reply) => {
-            Answer::Reply(web::keep_started(state, cfg, tenant, ev.lang, reply).await)
-        }
-        Outcome::Await(deferred) => Answer::Reply(match *deferred {
-            Deferred::OidcCallback(job) => web::oidc::finish(state, cfg, job).await,
-            Deferred::SamlAcs(job) => web::saml::finish_acs(state, cfg, job).await,
-            Deferred::JwtCallback(job) => web::signin::finish_jwt(state, cfg, job).await,
-            Deferred::Logout(job) => web::signin::finish_logout(state, job).await,
-            Deferred::Members { .. } => Reply::empty(503),
-        }),
+    let reply = match verdict.outcome {
+        Outcome::Forward { .. } => None,
+        _ => Some(web::respond(state, cfg, &verdict).await),
+    };
+    let (rule, reason) = (verdict.rule(), verdict.reason());
+    let answer = match (reply, verdict.outcome) {
+        (Some(reply), _) => Answer::Reply(reply),
+        (None, Outcome::Forward { identity }) => Answer::Forward(identity),
+        (None, _) => Answer::Reply(Reply::empty(500)),
     };
     Judged {
-        tenant: ev.tenant,
-        lang: ev.lang,
-        peer_trusted: ev.peer_trusted,
-        authority: ev.authority,
-        client_ip: ev.client_ip,
-        label: ev.label,
+        tenant: verdict.tenant,
+        lang: verdict.lang,
+        peer_trusted: verdict.peer_trusted,
+        authority: verdict.seen.map(|s| s.authority),
+        client_ip: verdict.client_ip,
+        label: verdict.label,
+        rule,
+        reason,
         answer,
     }
 }

@@ -24,7 +24,8 @@ pub(crate) const MAX_FORM_BODY: usize = 64 * 1024;
 
 /// What a panel answers (any status) when `X-Portero-Impersonate` names a
 /// login it does not have; Portero shows a page instead of the answer.
-pub const UNKNOWN_IMPERSONATION: &str = "x-portero-impersonate-unknown";
+pub const UNKNOWN_IMPERSONATION: http::HeaderName =
+    http::HeaderName::from_static("x-portero-impersonate-unknown");
 
 /// The largest request header Portero reads on (target and header lines);
 /// larger ones get `431`. Legacy panels rarely take more than a few KiB.

@@ -18,6 +18,7 @@ use super::lean::{ConnState, LeanIo};
 use super::serve::{self, ConnInfo, OutBody};
 use super::stop::{self, Stopping};
 use super::tls::SniResolver;
+use crate::forward::Peer;
 use crate::state::State;
 use bytes::Bytes;
 use hyper::server::conn::{http1, http2};
@@ -38,8 +39,6 @@ const BACKLOG: i32 = 4096;
 /// The largest request header hyper buffers (Portero answers 431 past
 /// [`super::MAX_HEADER_BYTES`] itself; this bounds what is read at all).
 const MAX_BUF: usize = super::MAX_HEADER_BYTES + 16 * 1024;
-/// The most header lines in a request.
-const MAX_HEADERS: usize = 256;
 /// How long the successor waits for its predecessor's sockets.
 const HAND_OVER_WAIT: Duration = Duration::from_secs(30);
 
@@ -252,7 +251,7 @@ async fn serve_plain(plane: Arc<Plane>, mut stream: TcpStream, peer: SocketAddr)
     };
     if first[..n] == H2_PREFACE[..n] {
         let info = Arc::new(ConnInfo {
-            peer,
+            peer: Peer::new(peer.ip()),
             tls: false,
             lean: None,
         });
@@ -261,10 +260,14 @@ async fn serve_plain(plane: Arc<Plane>, mut stream: TcpStream, peer: SocketAddr)
     }
     let conn = Arc::new(ConnState::default());
     let info = Arc::new(ConnInfo {
-        peer,
+        peer: Peer::new(peer.ip()),
         tls: false,
         lean: Some(conn.clone()),
     });
+    // One timer for every idle wait of this connection: pushed back for
+    // each (cheap while it has not fired), not made anew.
+    let idle_deadline = tokio::time::sleep(KEEPALIVE);
+    tokio::pin!(idle_deadline);
     loop {
         let Ok(parts) = h1_connection(&plane, LeanIo::new(stream, conn.clone()), &info).await
         else {
@@ -287,9 +290,16 @@ async fn serve_plain(plane: Arc<Plane>, mut stream: TcpStream, peer: SocketAddr)
         // (A peek, not `readable()`: the socket may still be marked
         // readable from the last request's read.)
         let mut byte = [0u8; 1];
-        match tokio::time::timeout(KEEPALIVE, stream.peek(&mut byte)).await {
-            Ok(Ok(n)) if n > 0 => {}
-            _ => return,
+        idle_deadline
+            .as_mut()
+            .reset(tokio::time::Instant::now() + KEEPALIVE);
+        tokio::select! {
+            biased;
+            peeked = stream.peek(&mut byte) => match peeked {
+                Ok(n) if n > 0 => {}
+                _ => return,
+            },
+            () = &mut idle_deadline => return,
         }
     }
 }
@@ -334,7 +344,7 @@ async fn serve_tls(plane: Arc<Plane>, stream: TcpStream, peer: SocketAddr) {
     };
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let info = Arc::new(ConnInfo {
-        peer,
+        peer: Peer::new(peer.ip()),
         tls: true,
         lean: None,
     });
@@ -379,8 +389,7 @@ fn h1_builder(header_timeout: Duration) -> http1::Builder {
         .header_read_timeout(header_timeout)
         .preserve_header_case(true)
         .half_close(true)
-        .max_buf_size(MAX_BUF)
-        .max_headers(MAX_HEADERS);
+        .max_buf_size(MAX_BUF);
     b
 }
 

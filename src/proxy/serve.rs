@@ -7,7 +7,7 @@ use super::lean::ConnState;
 use super::stop::InFlight;
 use super::{upstream, MAX_FORM_BODY, MAX_HEADER_BYTES, UNKNOWN_IMPERSONATION};
 use crate::config::Tenant;
-use crate::forward::{self, Arrival};
+use crate::forward::{self, Arrival, Peer};
 use crate::gate::RequestView;
 use crate::state::State;
 use crate::web::{self, Reply};
@@ -18,7 +18,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::future::Future as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct ConnInfo {
     /// The TCP peer.
-    pub peer: SocketAddr,
+    pub peer: Peer,
     /// Whether it came over TLS.
     pub tls: bool,
     /// For HTTP/1 connections released between requests ([`super::lean`]).
@@ -60,8 +60,14 @@ pub async fn handle(
     }
     let cfg = state.config();
     let method_reads_body = !matches!(parts.method, Method::GET | Method::HEAD);
-    let reserved =
-        crate::facts::decision_path(parts.uri.path()).is_ok_and(|p| p.starts_with("/.portero/"));
+    // Decoded only when there is something to decode (the gate judges
+    // the path itself).
+    let raw_path = parts.uri.path();
+    let reserved = if raw_path.contains('%') {
+        crate::facts::decision_path(raw_path).is_ok_and(|p| p.starts_with("/.portero/"))
+    } else {
+        raw_path.starts_with("/.portero/")
+    };
     let (form, body) = if reserved && method_reads_body {
         match read_form(body).await {
             Some(form) => (form, None),
@@ -73,8 +79,7 @@ pub async fn handle(
     } else {
         (Bytes::new(), Some(body))
     };
-    let peer = conn.peer.ip();
-    // Kept until the forward, which needs the same `X-Forwarded-For` list.
+    let peer = conn.peer.ip;
     let view = RequestView {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -84,26 +89,37 @@ pub async fn handle(
         duplicate_host: parts.headers.get_all(header::HOST).iter().nth(1).is_some(),
         tls: conn.tls,
         peer: Some(peer),
-        forwarded_for: header_all(&parts.headers, "x-forwarded-for"),
+        forwarded_for: header_all(&parts.headers, &X_FORWARDED_FOR),
         accept: header_str(&parts.headers, header::ACCEPT),
-        requested_with: header_str(&parts.headers, "x-requested-with"),
-        cookies: header_all(&parts.headers, "cookie"),
+        requested_with: header_str(&parts.headers, &X_REQUESTED_WITH),
+        cookies: header_all(&parts.headers, &header::COOKIE),
         origin: header_str(&parts.headers, header::ORIGIN),
         referer: header_str(&parts.headers, header::REFERER),
-        forwarded_uri: header_str(&parts.headers, "x-forwarded-uri"),
-        original_uri: header_str(&parts.headers, "x-original-uri"),
+        forwarded_uri: header_str(&parts.headers, &X_FORWARDED_URI),
+        original_uri: header_str(&parts.headers, &X_ORIGINAL_URI),
         accept_language: header_str(&parts.headers, header::ACCEPT_LANGUAGE),
         body: &form,
         content_type: header_str(&parts.headers, header::CONTENT_TYPE),
     };
     let judged = judge::judge(&state, &cfg, &view, started).await;
+    let forwarded_for =
+        forward::forwarded_for(&view.forwarded_for, &conn.peer, judged.peer_trusted);
+    drop(view);
     let tenant = judged.tenant.and_then(|i| cfg.tenants.get(i));
+    // The host as sent, for the log (the header map goes on to the panel).
+    let host_sent = parts.headers.get(header::HOST).cloned();
     let log = Logged {
         state: &state,
         tenant,
         label: judged.label,
+        rule: judged.rule,
+        reason: judged.reason,
         method: &parts.method,
-        host: authority(&parts),
+        host: host_sent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .unwrap_or(""),
         path: parts.uri.path(),
         peer,
         started,
@@ -132,9 +148,8 @@ pub async fn handle(
         ));
     };
     let arrival = Arrival {
-        forwarded_for: &view.forwarded_for,
-        peer,
-        peer_trusted: judged.peer_trusted,
+        forwarded_for,
+        peer: &conn.peer,
         client_ip: judged.client_ip.unwrap_or(peer),
         tls: conn.tls,
         authority,
@@ -142,33 +157,24 @@ pub async fn handle(
     let mut to_panel = Request::new(body);
     *to_panel.method_mut() = parts.method.clone();
     *to_panel.version_mut() = Version::HTTP_11;
-    let upgrade = wants_upgrade(&parts.headers);
-    let mut headers = parts.headers.clone();
+    let mut headers = std::mem::take(&mut parts.headers);
+    let upgrade = wants_upgrade(&headers);
     drop_hop_by_hop(&mut headers, upgrade);
     forward::prepare(&mut headers, &cfg, tenant, &arrival, identity.as_ref());
     *to_panel.headers_mut() = headers;
     // The sender's spelling of header names goes to the panel as sent.
     let downstream_upgrade = extensions.remove::<hyper::upgrade::OnUpgrade>();
     *to_panel.extensions_mut() = extensions;
-    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let Some(uri) = upstream::uri(&tenant.upstream, target) else {
-        log.write(400, false);
-        return Ok(reply_response(
-            Reply::text(400, "The request target is not valid.\n"),
-            head_only,
-            &conn,
-            in_flight,
-        ));
+    // Origin-form: the panel client writes the target as `/path?query`.
+    *to_panel.uri_mut() = match parts.uri.path_and_query() {
+        Some(pq) => http::Uri::from(pq.clone()),
+        None => http::Uri::from_static("/"),
     };
-    *to_panel.uri_mut() = uri;
     let timeout = Duration::from_secs(cfg.server.upstream_timeout);
-    let client = upstream::client(&tenant.upstream);
-    let answered = tokio::time::timeout(timeout, client.request(to_panel)).await;
+    let answered = tokio::time::timeout(timeout, upstream::send(&tenant.upstream, to_panel)).await;
     let mut from_panel = match answered {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => {
-            let why =
-                std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
             return Ok(panel_failed(
                 &log,
                 &conn,
@@ -176,7 +182,7 @@ pub async fn handle(
                 head_only,
                 judged.lang,
                 502,
-                &why,
+                &e.to_string(),
             ));
         }
         Err(_) => {
@@ -191,7 +197,7 @@ pub async fn handle(
             ))
         }
     };
-    if let Some(login) = from_panel.headers_mut().remove(UNKNOWN_IMPERSONATION) {
+    if let Some(login) = from_panel.headers_mut().remove(&UNKNOWN_IMPERSONATION) {
         if identity.is_some() {
             let login = String::from_utf8_lossy(login.as_bytes()).to_string();
             tracing::warn!(tenant = %tenant.name, %login, "the panel has no user for this impersonation mapping");
@@ -277,6 +283,8 @@ struct Logged<'a> {
     state: &'a State,
     tenant: Option<&'a Tenant>,
     label: &'static str,
+    rule: &'static str,
+    reason: &'static str,
     method: &'a Method,
     host: &'a str,
     path: &'a str,
@@ -310,6 +318,8 @@ impl Logged<'_> {
                 path: self.path,
                 status,
                 outcome: label,
+                rule: self.rule,
+                reason: self.reason,
                 ms: elapsed.as_secs_f64() * 1000.0,
                 client: Some(self.peer),
             });
@@ -407,7 +417,12 @@ fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&s
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn header_all<'a>(headers: &'a HeaderMap, name: &'static str) -> Vec<&'a str> {
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
+const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+
+fn header_all<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Vec<&'a str> {
     headers
         .get_all(name)
         .iter()
@@ -463,15 +478,22 @@ fn wants_upgrade(headers: &HeaderMap) -> bool {
 /// Headers that describe one hop, not the message: they are not passed
 /// on (but `Connection: upgrade` and `Upgrade` are, for an upgrade).
 fn drop_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    const HOP: [&str; 7] = [
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "expect",
-        "http2-settings",
+    const HOP: [HeaderName; 7] = [
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::EXPECT,
+        HeaderName::from_static("http2-settings"),
     ];
+    // Most messages carry none of them: one look at each name first.
+    let has_hop = headers
+        .keys()
+        .any(|k| k == header::CONNECTION || k == header::UPGRADE || HOP.contains(k));
+    if !has_hop && !upgrade {
+        return;
+    }
     // Names the sender listed in `Connection` belong to this hop too.
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -484,7 +506,7 @@ fn drop_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     for name in listed {
         headers.remove(&name);
     }
-    for name in HOP {
+    for name in &HOP {
         headers.remove(name);
     }
     if upgrade {

@@ -1,33 +1,40 @@
-//! The panels' side: a pooled keep-alive HTTP/1.1 client per panel and
+//! The panels' side: keep-alive HTTP/1.1 connections to each panel, kept
 //! per worker thread (a connection stays on the thread that made it, as
 //! the client connections do), with a connect timeout and, for HTTPS
 //! panels, rustls with the system's certificate authorities.
+//!
+//! The pool is hyper's own connection API with a stack of idle senders in
+//! front: a sender goes back as soon as the panel's answer head is in, and
+//! is taken again only once hyper says it is ready for the next request
+//! (its previous answer read to the end); one a panel closed is dropped
+//! when met. A request the panel never received (the connection closed as
+//! it was taken) is sent once more on a fresh connection.
 
 use crate::config::Upstream;
+use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper::Uri;
-use hyper_util::client::legacy::connect::{Connected, Connection};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// How long connecting to a panel may take (TCP and TLS).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long an idle pooled connection to a panel is kept.
+/// How long an idle connection to a panel is reused.
 const POOL_IDLE: Duration = Duration::from_secs(60);
-
-/// The client for one panel.
-pub type PanelClient = Client<Connector, Incoming>;
+/// The most idle connections kept per panel and thread.
+const MAX_IDLE: usize = 256;
+/// The most distinct panels whose pools one thread keeps (older ones are
+/// dropped when reloads keep changing them).
+const MAX_POOLS: usize = 4096;
 
 /// Identifies a panel as configured (a reload that changes it gets a
 /// fresh pool).
@@ -36,38 +43,6 @@ struct Key {
     addr: SocketAddr,
     tls: bool,
     sni: String,
-}
-
-thread_local! {
-    static CLIENTS: RefCell<HashMap<Key, PanelClient>> = RefCell::new(HashMap::new());
-}
-
-/// The most distinct panels whose pools one thread keeps (older ones are
-/// dropped when reloads keep changing them).
-const MAX_POOLS: usize = 4096;
-
-/// This thread's client for `up`.
-pub fn client(up: &Upstream) -> PanelClient {
-    CLIENTS.with(|clients| {
-        let mut clients = clients.borrow_mut();
-        if let Some(c) = clients.get(&Key::of(up)) {
-            return c.clone();
-        }
-        if clients.len() >= MAX_POOLS {
-            clients.clear();
-        }
-        let c = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .pool_timer(TokioTimer::new())
-            .http1_preserve_header_case(true)
-            .set_host(false)
-            .build(Connector {
-                addr: up.addr,
-                tls: up.tls.then(|| up.sni.clone()),
-            });
-        clients.insert(Key::of(up), c.clone());
-        c
-    })
 }
 
 impl Key {
@@ -85,65 +60,137 @@ impl Key {
     }
 }
 
-/// The URI a request to `up` is sent with (the pool's key; the client
-/// writes the target in origin-form).
-pub fn uri(up: &Upstream, path_and_query: &str) -> Option<Uri> {
-    let scheme = if up.tls { "https" } else { "http" };
-    let mut s = String::with_capacity(scheme.len() + 3 + 48 + path_and_query.len());
-    s.push_str(scheme);
-    s.push_str("://");
-    use std::fmt::Write as _;
-    let _ = write!(s, "{}", up.addr);
-    s.push_str(path_and_query);
-    Uri::try_from(s).ok()
+/// A connection's sender, and since when it has waited in the pool.
+struct Idle {
+    sender: SendRequest<Incoming>,
+    since: Instant,
 }
 
-/// Connects to one panel.
-#[derive(Clone)]
-pub struct Connector {
-    addr: SocketAddr,
-    /// The name to present and check, for HTTPS panels.
-    tls: Option<String>,
+thread_local! {
+    static POOLS: RefCell<FxHashMap<Key, Vec<Idle>>> = RefCell::new(FxHashMap::default());
 }
 
-type Connecting = Pin<Box<dyn Future<Output = Result<TokioIo<PanelStream>, io::Error>> + Send>>;
+/// Why the panel gave no answer.
+#[derive(Debug)]
+pub enum Failure {
+    /// No connection could be made.
+    Connect(io::Error),
+    /// The exchange failed (the panel closed, sent garbage, …).
+    Exchange(hyper::Error),
+}
 
-impl tower_service::Service<Uri> for Connector {
-    type Response = TokioIo<PanelStream>;
-    type Error = io::Error;
-    type Future = Connecting;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
-        Poll::Ready(Ok(()))
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Connect(e) => write!(f, "cannot connect: {e}"),
+            Failure::Exchange(e) => match std::error::Error::source(e) {
+                Some(cause) => write!(f, "{e}: {cause}"),
+                None => write!(f, "{e}"),
+            },
+        }
     }
+}
 
-    fn call(&mut self, _: Uri) -> Connecting {
-        let addr = self.addr;
-        let tls = self.tls.clone();
-        Box::pin(async move {
-            let connecting = async {
-                let tcp = TcpStream::connect(addr).await?;
-                let _ = tcp.set_nodelay(true);
-                match tls {
-                    None => Ok(PanelStream::Plain(tcp)),
-                    Some(name) => {
-                        let server = rustls::pki_types::ServerName::try_from(name)
-                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-                        let tls = tokio_rustls::TlsConnector::from(tls_config())
-                            .connect(server, tcp)
-                            .await?;
-                        Ok(PanelStream::Tls(Box::new(tls)))
-                    }
-                }
-            };
-            match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-                Ok(r) => r.map(TokioIo::new),
-                Err(_) => Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "connecting to the panel timed out",
-                )),
+/// Sends `req` (target in origin-form) to the panel `up` and returns its
+/// answer head; the body streams from the connection.
+pub async fn send(up: &Upstream, req: Request<Incoming>) -> Result<Response<Incoming>, Failure> {
+    let key = Key::of(up);
+    let (mut sender, reused) = match take_idle(&key) {
+        Some(s) => (s, true),
+        None => (connect(up).await?, false),
+    };
+    match sender.try_send_request(req).await {
+        Ok(resp) => {
+            put_back(key, sender, &resp);
+            Ok(resp)
+        }
+        Err(mut e) => match e.take_message() {
+            // Never written: the reused connection was closing. Once more,
+            // on a connection of its own.
+            Some(req) if reused => {
+                let mut sender = connect(up).await?;
+                let resp = sender.send_request(req).await.map_err(Failure::Exchange)?;
+                put_back(key, sender, &resp);
+                Ok(resp)
             }
-        })
+            _ => Err(Failure::Exchange(e.into_error())),
+        },
+    }
+}
+
+/// An idle connection ready for a request, newest first; closed and
+/// expired ones are dropped on the way, busy ones stay.
+fn take_idle(key: &Key) -> Option<SendRequest<Incoming>> {
+    POOLS.with(|pools| {
+        let mut pools = pools.borrow_mut();
+        let idle = pools.get_mut(key)?;
+        let now = Instant::now();
+        idle.retain(|i| !i.sender.is_closed() && now.duration_since(i.since) < POOL_IDLE);
+        let ready = idle.iter().rposition(|i| i.sender.is_ready())?;
+        Some(idle.swap_remove(ready).sender)
+    })
+}
+
+/// Keeps the connection for later requests (not one that switched protocols:
+/// it is the tunnel's now).
+fn put_back(key: Key, sender: SendRequest<Incoming>, answer: &Response<Incoming>) {
+    if answer.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+        return;
+    }
+    POOLS.with(|pools| {
+        let mut pools = pools.borrow_mut();
+        if pools.len() >= MAX_POOLS && !pools.contains_key(&key) {
+            pools.clear();
+        }
+        let idle = pools.entry(key).or_default();
+        if idle.len() >= MAX_IDLE {
+            idle.remove(0);
+        }
+        idle.push(Idle {
+            sender,
+            since: Instant::now(),
+        });
+    })
+}
+
+/// A fresh connection to the panel, its reading and writing running on a
+/// task of this thread (upgrades allowed: WebSocket goes through it).
+async fn connect(up: &Upstream) -> Result<SendRequest<Incoming>, Failure> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, open(up.addr, up.tls.then_some(&up.sni)))
+        .await
+        .map_err(|_| {
+            Failure::Connect(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connecting to the panel timed out",
+            ))
+        })?
+        .map_err(Failure::Connect)?;
+    let (sender, conn) = http1::Builder::new()
+        .preserve_header_case(true)
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(Failure::Exchange)?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "panel connection ended");
+        }
+    });
+    Ok(sender)
+}
+
+async fn open(addr: SocketAddr, tls: Option<&String>) -> io::Result<PanelStream> {
+    let tcp = TcpStream::connect(addr).await?;
+    let _ = tcp.set_nodelay(true);
+    match tls {
+        None => Ok(PanelStream::Plain(tcp)),
+        Some(name) => {
+            let server = rustls::pki_types::ServerName::try_from(name.clone())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            let tls = tokio_rustls::TlsConnector::from(tls_config())
+                .connect(server, tcp)
+                .await?;
+            Ok(PanelStream::Tls(Box::new(tls)))
+        }
     }
 }
 
@@ -178,12 +225,6 @@ pub enum PanelStream {
     Plain(TcpStream),
     /// HTTPS.
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-impl Connection for PanelStream {
-    fn connected(&self) -> Connected {
-        Connected::new()
-    }
 }
 
 impl AsyncRead for PanelStream {

@@ -1,6 +1,7 @@
 //! Everything Portero answers itself: the reserved `/.portero/` paths (rule
-//! 1), redirects to sign in, and the error pages. Handlers take the facts of
-//! a request ([`Seen`]) and return a [`Reply`]; the proxy writes it out.
+//! 1), redirects to sign in, and the error pages. [`respond`] is the one
+//! place a gate [`Verdict`] becomes a [`Reply`]; handlers take the facts of
+//! a request ([`Seen`]) and return a reply; the proxy writes it out.
 
 mod accounts;
 pub mod form;
@@ -13,7 +14,7 @@ pub mod saml;
 pub mod signin;
 
 use crate::config::{Config, Tenant};
-use crate::gate::{self, Seen};
+use crate::gate::{self, Outcome, Seen, Verdict};
 use crate::state::State;
 use bytes::Bytes;
 pub use form::{BadFields, Fields};
@@ -145,22 +146,103 @@ impl Reply {
     }
 }
 
-/// Rule 1: answers a reserved path. The three ends of a sign-in (the
-/// OpenID Connect callback, the SAML ACS, the external SSO hand-back) wait
-/// on the one-time store, and the first on the provider
-/// ([`gate::Outcome::Await`]).
-pub fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> gate::Outcome {
+/// Turns the gate's verdict into the reply Portero sends (for every
+/// outcome but a forward, which the proxy carries out), the started
+/// sign-in a reply carries kept first ([`keep_started`]).
+pub async fn respond(state: &State, cfg: &Config, verdict: &Verdict<'_>) -> Reply {
+    let tenant = verdict.tenant.and_then(|i| cfg.tenants.get(i));
+    let reply = match (&verdict.outcome, tenant, &verdict.seen) {
+        (Outcome::Reserved, Some(tenant), Some(seen)) => answer(state, cfg, tenant, seen).await,
+        (outcome, _, seen) => i18n::scope(verdict.lang, || {
+            render(state, tenant, seen.as_ref(), outcome)
+        }),
+    };
+    keep_started(state, cfg, tenant, verdict.lang, reply).await
+}
+
+/// The page, redirect or refusal for an outcome of the rules (not a
+/// reserved path, not a forward).
+fn render(
+    state: &State,
+    tenant: Option<&Tenant>,
+    seen: Option<&Seen<'_>>,
+    outcome: &Outcome,
+) -> Reply {
+    match outcome {
+        Outcome::BadHost(bad) => return bad_host(bad.message()),
+        Outcome::UnknownHost => return unknown_host(),
+        _ => {}
+    }
+    let Some(tenant) = tenant else {
+        return unknown_host();
+    };
+    if let Outcome::BadPath(bad) = outcome {
+        return tenant_page(tenant, 400, "Bad request", bad.message(), &[("/", "Home")]);
+    }
+    let Some(seen) = seen else {
+        return Reply::html(500, internal_error_page());
+    };
+    match outcome {
+        Outcome::Forbidden { user, account } => forbidden(tenant, user, account),
+        Outcome::MembersUnavailable => members_unavailable(tenant),
+        Outcome::PickAccount if seen.accepts_html => Reply::redirect(&format!(
+            "/.portero/accounts?return_to={}",
+            pages::query_encode(&seen.path_and_query())
+        )),
+        Outcome::PickAccount => Reply::text(
+            403,
+            "No account chosen yet: choose one at /.portero/accounts\n",
+        ),
+        Outcome::CookieConflict => cookie_conflict(tenant),
+        Outcome::SignInPage => to_sign_in_page(&seen.path_and_query()),
+        Outcome::Sso(idp) => to_idp(state, tenant, seen, *idp, &seen.path_and_query(), None),
+        Outcome::NoIdp => no_idp(tenant),
+        Outcome::Unauthorized => unauthorized(tenant),
+        Outcome::BadHost(_)
+        | Outcome::UnknownHost
+        | Outcome::BadPath(_)
+        | Outcome::Reserved
+        | Outcome::Forward { .. }
+        | Outcome::InternalError => Reply::html(500, internal_error_page()),
+    }
+}
+
+/// Rule 1: answers a reserved path. The ends of a sign-in (the OpenID
+/// Connect callback, the SAML ACS, the external SSO hand-back) and a logout
+/// read the request first, then wait on the one-time store (which may be
+/// Redis) and, for the first, on the provider.
+async fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+    let now = |f: &dyn Fn() -> Reply| i18n::scope(seen.lang, f);
     if let Err(bad) = check_fields(seen) {
-        return gate::Outcome::Reply(bad_fields(tenant, seen, &bad));
+        return now(&|| bad_fields(tenant, seen, &bad));
     }
     match (seen.path.trim_end_matches('/'), seen.req.method) {
-        ("/.portero/oidc/callback", "GET" | "HEAD") => oidc::callback(tenant, seen),
-        ("/.portero/saml/acs", "POST") => saml::acs(tenant, seen),
-        ("/.portero/jwt/callback", "GET" | "HEAD") => {
-            signin::jwt_callback(state, cfg, tenant, seen)
+        ("/.portero/oidc/callback", "GET" | "HEAD") => {
+            match i18n::scope(seen.lang, || oidc::callback(tenant, seen)) {
+                Ok(job) => oidc::finish(state, cfg, job).await,
+                Err(reply) => reply,
+            }
         }
-        ("/.portero/logout", "GET" | "HEAD" | "POST") => signin::logout(state, cfg, tenant, seen),
-        _ => gate::Outcome::Reply(reply(state, cfg, tenant, seen)),
+        ("/.portero/saml/acs", "POST") => {
+            match i18n::scope(seen.lang, || saml::acs(tenant, seen)) {
+                Ok(job) => saml::finish_acs(state, cfg, job).await,
+                Err(reply) => reply,
+            }
+        }
+        ("/.portero/jwt/callback", "GET" | "HEAD") => {
+            match i18n::scope(seen.lang, || signin::jwt_callback(state, cfg, tenant, seen)) {
+                Ok(job) => signin::finish_jwt(state, cfg, job).await,
+                Err(reply) => reply,
+            }
+        }
+        ("/.portero/logout", "GET" | "HEAD" | "POST") => {
+            match i18n::scope(seen.lang, || signin::logout(state, cfg, tenant, seen)) {
+                Ok(job) => signin::finish_logout(state, job).await,
+                Err(reply) => reply,
+            }
+        }
+        ("/.portero/auth", _) => forward_auth(state, cfg, tenant, seen).await,
+        _ => now(&|| reply(state, cfg, tenant, seen)),
     }
 }
 
@@ -198,7 +280,6 @@ fn reply(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply
             cfg.assertion.jwks_json().to_string(),
         )
         .header("cache-control", "public, max-age=300"),
-        ("/.portero/auth", _) => forward_auth(state, cfg, tenant, seen),
         ("/.portero/assets/portero.css", Read) => {
             Reply::with_body(200, "text/css; charset=utf-8", pages::BASE_CSS)
                 .header("cache-control", "public, max-age=3600")
@@ -261,7 +342,7 @@ const KNOWN: [&str; 12] = [
 /// `/.portero/auth`: forward-auth for nginx `auth_request` and Traefik
 /// `forwardAuth`. The path judged is `X-Forwarded-Uri`/`X-Original-URI`
 /// when the caller is a trusted proxy, `/` otherwise.
-fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+async fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let uri = seen
         .peer_trusted
         .then(|| seen.req.forwarded_uri.or(seen.req.original_uri))
@@ -294,17 +375,25 @@ fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
         cookie_conflict: seen.cookie_conflict,
         lang: seen.lang,
     };
-    match gate::judge(state, cfg, tenant, &judged) {
-        gate::Outcome::Forward { identity } => {
+    let decided = gate::decide(state, cfg, tenant, &judged).await;
+    match decided.outcome {
+        Outcome::Forward { identity } => {
             let mut r = Reply::empty(200);
             r.headers
                 .extend(identity.iter().flat_map(|h| h.iter().cloned()));
             r
         }
-        gate::Outcome::Reply(r) if matches!(r.status, 302 | 403) => r,
-        gate::Outcome::Reply(_) => unauthorized(tenant),
-        // The panel's endpoint is asked, then the request judged again.
-        gate::Outcome::Await(_) => members_unavailable(tenant),
+        Outcome::MembersUnavailable => i18n::scope(judged.lang, || members_unavailable(tenant)),
+        outcome => {
+            let r = i18n::scope(judged.lang, || {
+                render(state, Some(tenant), Some(&judged), &outcome)
+            });
+            if matches!(r.status, 302 | 403) {
+                r
+            } else {
+                i18n::scope(judged.lang, || unauthorized(tenant))
+            }
+        }
     }
 }
 
@@ -541,7 +630,7 @@ fn sign_in_start_refused(tenant: &Tenant, reason: &str) -> Reply {
 pub fn not_configured(tenant: &Tenant, idp: Idp) -> Reply {
     let msg = trf(
         "{} has no {} configured.",
-        &[&tenant.display_name, tr(gate::idp_label(idp))],
+        &[&tenant.display_name, tr(idp_label(idp))],
     );
     tenant_page(
         tenant,
@@ -559,7 +648,7 @@ pub fn idp_unavailable(tenant: &Tenant, idp: Idp) -> Reply {
     let message = trf(
         "{} cannot be reached right now, so {} cannot sign you in with it right now. {}",
         &[
-            tr(gate::idp_label(idp)),
+            tr(idp_label(idp)),
             &tenant.display_name,
             &classic_way_in(tenant),
         ],
@@ -730,4 +819,13 @@ pub fn internal_error_page() -> String {
         tr("This request could not be handled. Please try again."),
         &[],
     )
+}
+
+/// Where "sent to SSO" leads for one identity provider.
+pub fn idp_label(idp: Idp) -> &'static str {
+    match idp {
+        Idp::Saml => "SAML single sign-on",
+        Idp::Oidc => "OpenID Connect single sign-on",
+        Idp::External => "Company sign-in",
+    }
 }

@@ -9,7 +9,7 @@ use super::{return_to, tenant_page, Reply};
 use crate::audit::Event;
 use crate::auth::oidc::{OidcRp, Pending};
 use crate::config::{Config, Tenant};
-use crate::gate::{Outcome, Seen};
+use crate::gate::Seen;
 use crate::state::State;
 
 /// The cookie that binds a started sign-in to its browser.
@@ -86,15 +86,12 @@ fn refuse(state: &State, tenant: &Tenant, visitor: Visitor, reason: &str) -> Rep
 /// `GET /.portero/oidc/callback?code=…&state=…`: read, then handed to
 /// [`finish`] (the started sign-in is in the one-time store, which may be
 /// Redis; the code goes to the provider).
-pub fn callback(tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
+pub fn callback(tenant: &Tenant, seen: &Seen<'_>) -> Result<Finish, Reply> {
     if tenant.oidc.is_none() {
-        return Outcome::Reply(super::not_configured(tenant, portero_policy::Idp::Oidc));
+        return Err(super::not_configured(tenant, portero_policy::Idp::Oidc));
     }
-    let query = match super::read_query(tenant, seen) {
-        Ok(q) => q,
-        Err(bad) => return Outcome::Reply(bad),
-    };
-    Outcome::Await(Box::new(crate::gate::Deferred::OidcCallback(Finish {
+    let query = super::read_query(tenant, seen)?;
+    Ok(Finish {
         tenant: tenant.name.clone(),
         flow: query.owned("state").unwrap_or_default(),
         flow_cookies: crate::session::find_cookie_values(
@@ -107,7 +104,7 @@ pub fn callback(tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
         error: query.owned("error"),
         iss: query.owned("iss"),
         visitor: Visitor::of(seen),
-    })))
+    })
 }
 
 /// Checks the callback (the `state` is one this browser started for this

@@ -11,7 +11,7 @@ use super::{read_form, return_to, tenant_page, Reply};
 use crate::audit::Event;
 use crate::auth::saml::{Pending, SamlSp};
 use crate::config::{Config, Tenant};
-use crate::gate::{Outcome, Seen};
+use crate::gate::Seen;
 use crate::state::State;
 use crate::web::signin::Visitor;
 
@@ -83,15 +83,12 @@ const PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(600);
 /// `POST /.portero/saml/acs`: what the response needs checked, carried
 /// out of the request (the started sign-in is taken out of the one-time
 /// store, which may be Redis) to [`finish_acs`].
-pub fn acs(tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
+pub fn acs(tenant: &Tenant, seen: &Seen<'_>) -> Result<Acs, Reply> {
     if tenant.saml.is_none() {
-        return Outcome::Reply(super::not_configured(tenant, portero_policy::Idp::Saml));
+        return Err(super::not_configured(tenant, portero_policy::Idp::Saml));
     }
-    let form = match read_form(tenant, seen) {
-        Ok(f) => f,
-        Err(bad) => return Outcome::Reply(bad),
-    };
-    Outcome::Await(Box::new(crate::gate::Deferred::SamlAcs(Acs {
+    let form = read_form(tenant, seen)?;
+    Ok(Acs {
         tenant: tenant.name.clone(),
         relay: form.owned("RelayState").unwrap_or_default(),
         response: form.owned("SAMLResponse").unwrap_or_default(),
@@ -103,7 +100,7 @@ pub fn acs(tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
         .collect(),
         origin: seen.origin(),
         visitor: Visitor::of(seen),
-    })))
+    })
 }
 
 /// A posted SAML response, kept past the request's borrowed facts.

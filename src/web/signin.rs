@@ -1,6 +1,7 @@
 //! Signing in and out: the identifier-first page, SSO starts, the external
 //! SSO hand-back, and logout.
 
+use super::idp_label;
 use super::pages::{self, query_encode, SignInForm, SsoButton};
 use super::{no_idp, read_form, read_query, return_to, same_origin, tenant_page, to_idp, Reply};
 use crate::audit::Event;
@@ -8,7 +9,7 @@ use crate::auth::external_jwt::{random_state, ExternalSso, Refused, Started};
 use crate::auth::{normalize_email, AuthMethod, OnceId, VerifiedLogin};
 use crate::config::{Config, Tenant};
 use crate::facts;
-use crate::gate::{idp_label, Outcome, Seen};
+use crate::gate::Seen;
 use crate::session::{
     classic_cookie, clear_cookie, session_cookie, ClassicClaims, Ending, SessionClaims,
 };
@@ -194,37 +195,37 @@ pub fn to_external(
 /// page's hand-back. The token is verified here; the started sign-in it
 /// belongs to is taken out and its `jti` claimed in the one-time store
 /// (which may be Redis) by [`finish_jwt`].
-pub fn jwt_callback(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
+pub fn jwt_callback(
+    state: &State,
+    cfg: &Config,
+    tenant: &Tenant,
+    seen: &Seen<'_>,
+) -> Result<JwtSignIn, Reply> {
     let Some(ext) = &tenant.external_sso else {
-        return Outcome::Reply(start_sso(state, cfg, tenant, seen, Idp::External));
+        return Err(start_sso(state, cfg, tenant, seen, Idp::External));
     };
-    let query = match read_query(tenant, seen) {
-        Ok(q) => q,
-        Err(bad) => return Outcome::Reply(bad),
-    };
+    let query = read_query(tenant, seen)?;
     let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index).to_string();
     let token = query.owned("jwt").unwrap_or_default();
     let visitor = Visitor::of(seen);
     match ext.verify(&tenant.name, &token, state.now()) {
-        Err(refused) => Outcome::Reply(
-            refuse_jwt(state, tenant, visitor, &return_to, &refused).cookie(&clear_jwt_flow()),
-        ),
-        Ok((login, once)) => {
-            Outcome::Await(Box::new(crate::gate::Deferred::JwtCallback(JwtSignIn {
-                tenant: tenant.name.clone(),
-                login,
-                once,
-                return_to,
-                flow: query.owned("state").filter(|s| !s.is_empty()),
-                flow_cookies: crate::session::find_cookie_values(
-                    seen.req.cookies.iter().copied(),
-                    JWT_FLOW_COOKIE,
-                )
-                .map(str::to_string)
-                .collect(),
-                visitor,
-            })))
+        Err(refused) => {
+            Err(refuse_jwt(state, tenant, visitor, &return_to, &refused).cookie(&clear_jwt_flow()))
         }
+        Ok((login, once)) => Ok(JwtSignIn {
+            tenant: tenant.name.clone(),
+            login,
+            once,
+            return_to,
+            flow: query.owned("state").filter(|s| !s.is_empty()),
+            flow_cookies: crate::session::find_cookie_values(
+                seen.req.cookies.iter().copied(),
+                JWT_FLOW_COOKIE,
+            )
+            .map(str::to_string)
+            .collect(),
+            visitor,
+        }),
     }
 }
 
@@ -473,7 +474,12 @@ impl Visitor {
 /// copy of it, is refused from now on, on every node) and any classic-login
 /// choice. The ending is told to the other nodes before the answer goes out
 /// ([`finish_logout`]).
-pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Outcome {
+pub fn logout(
+    state: &State,
+    cfg: &Config,
+    tenant: &Tenant,
+    seen: &Seen<'_>,
+) -> Result<Logout, Reply> {
     audit_sign_out(state, tenant, seen, "logout");
     // A SAML session of a tenant with single logout also ends at the IdP,
     // which sends the browser back to /.portero/saml/slo.
@@ -499,7 +505,7 @@ pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
     };
     let clear = |r| clear_session_cookies(r, cfg, seen);
     match ending_of(cfg, tenant, seen) {
-        Some(ending) => Outcome::Await(Box::new(crate::gate::Deferred::Logout(Logout {
+        Some(ending) => Ok(Logout {
             tenant: tenant.name.clone(),
             user: seen
                 .session
@@ -510,8 +516,8 @@ pub fn logout(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
             reply: clear(reply),
             local_only: local_only.map(clear),
             visitor: Visitor::of(seen),
-        }))),
-        None => Outcome::Reply(clear(reply)),
+        }),
+        None => Err(clear(reply)),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Host name lookup: exact names by hash, `*.` wildcards by suffix.
 
-use std::collections::HashMap;
+// Keys are the operator's host names; requests only look up, so a fast
+// non-keyed hash is safe here.
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
 /// A host pattern: an exact name (`panel.example.test`) or one leading
@@ -85,8 +87,8 @@ pub struct HostTable<T> {
 impl<T> Default for HostTable<T> {
     fn default() -> Self {
         HostTable {
-            exact: HashMap::new(),
-            wildcard: HashMap::new(),
+            exact: HashMap::default(),
+            wildcard: HashMap::default(),
         }
     }
 }
@@ -148,15 +150,27 @@ impl<T: Clone> HostTable<T> {
 /// Whether `name` is a host name: dot-separated labels of ASCII letters,
 /// digits, `-` and `_`, each 1 to 63 bytes, 253 bytes at most in all.
 pub fn is_host_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    // One pass: every label 1 to 63 letters, digits, `-` or `_`.
+    let mut label = 0usize;
+    for b in name.bytes() {
+        if b == b'.' {
+            if label == 0 {
+                return false;
+            }
+            label = 0;
+        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            label += 1;
+            if label > 63 {
+                return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    label > 0
 }
 
 /// `example.test:8080` → `example.test`; `[::1]:8080` → `[::1]`; `None`
@@ -252,6 +266,24 @@ mod tests {
             t.insert(HostPattern::parse("Panel.latincloud.test").unwrap(), 9),
             Some(1)
         );
+    }
+
+    #[test]
+    fn host_names_are_labels_of_name_bytes() {
+        let label63 = "a".repeat(63);
+        let long = format!("{label63}.{label63}.{label63}.{}", "b".repeat(62));
+        assert_eq!(long.len(), 253);
+        for good in ["a", "a.b", "x_y-z.test", "0.0.0.0", &label63, &long] {
+            assert!(is_host_name(good), "{good}");
+        }
+        let label64 = "a".repeat(64);
+        let too_long = format!("{long}c");
+        for bad in [
+            "", ".", "a.", ".a", "a..b", "a b", "a/b", "a:1", "ä.test", "[::1]", &label64,
+            &too_long,
+        ] {
+            assert!(!is_host_name(bad), "{bad}");
+        }
     }
 
     #[test]
