@@ -239,69 +239,128 @@ async fn accept_loop(plane: Arc<Plane>, kind: Kind, listener: TcpListener) {
 const H2_PREFACE: &[u8] = b"PRI ";
 
 /// A plain connection: h2c, or HTTP/1.1 released between requests.
-async fn serve_plain(plane: Arc<Plane>, mut stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
-    // The first request's header is due `header_timeout` after the
-    // connection opens.
-    let mut first = [0u8; 4];
-    let peeked = tokio::time::timeout(plane.header_timeout, stream.peek(&mut first)).await;
-    let n = match peeked {
-        Ok(Ok(n)) if n > 0 => n,
-        _ => return,
-    };
-    if first[..n] == H2_PREFACE[..n] {
-        let info = Arc::new(ConnInfo {
-            peer: Peer::new(peer.ip()),
-            tls: false,
-            lean: None,
-        });
-        let _ = h2_connection(&plane, stream, info).await;
-        return;
-    }
+///
+/// Its task is most of what an idle keep-alive connection costs (besides
+/// the socket's registration and the two `Arc`s made here), so nothing
+/// that an idle wait does not need is kept in it: the connection's state
+/// is made before the first await (so `peer` is not kept in the future as
+/// well), the HTTP runs and the rare tunnel are boxed, and what a run
+/// leaves behind goes out of scope before the idle wait (see
+/// [`after_h1`]).
+fn serve_plain(
+    plane: Arc<Plane>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> impl std::future::Future<Output = ()> + Send {
     let conn = Arc::new(ConnState::default());
     let info = Arc::new(ConnInfo {
         peer: Peer::new(peer.ip()),
         tls: false,
         lean: Some(conn.clone()),
     });
+    serve_plain_conn(plane, stream, info, conn)
+}
+
+async fn serve_plain_conn(
+    plane: Arc<Plane>,
+    mut stream: TcpStream,
+    info: Arc<ConnInfo>,
+    conn: Arc<ConnState>,
+) {
+    let _ = stream.set_nodelay(true);
+    // The first request's header is due `header_timeout` after the
+    // connection opens.
+    let mut first = [0u8; 4];
+    let peeked = tokio::time::timeout(plane.header_timeout, peek(&stream, &mut first)).await;
+    let n = match peeked {
+        Ok(Ok(n)) if n > 0 => n,
+        _ => return,
+    };
+    if first[..n] == H2_PREFACE[..n] {
+        let info = Arc::new(ConnInfo {
+            peer: info.peer.clone(),
+            tls: false,
+            lean: None,
+        });
+        let _ = h2_connection(&plane, stream, info).await;
+        return;
+    }
     // One timer for every idle wait of this connection: pushed back for
     // each (cheap while it has not fired), not made anew.
     let idle_deadline = tokio::time::sleep(KEEPALIVE);
     tokio::pin!(idle_deadline);
     loop {
-        let Ok(parts) = h1_connection(&plane, LeanIo::new(stream, conn.clone()), &info).await
-        else {
-            return;
+        // One statement: the run's result is gone before the idle wait.
+        let run = h1_connection(&plane, LeanIo::new(stream, conn.clone()), &info);
+        stream = match run.await.map(|parts| after_h1(parts, &conn)) {
+            Ok(AfterH1::Idle(stream)) => stream,
+            Ok(AfterH1::Tunnel(stream, read_ahead, panel)) => {
+                // Boxed: rare, and its state would otherwise widen every
+                // connection's task, idle ones included.
+                Box::pin(serve::tunnel_released(stream, read_ahead, panel)).await;
+                return;
+            }
+            Ok(AfterH1::Close) | Err(_) => return,
         };
-        let read_ahead = parts.read_buf;
-        stream = parts.io.into_inner().into_inner();
-        let upgraded = conn.upgrade.lock().ok().and_then(|mut u| u.take());
-        if let Some(panel) = upgraded {
-            serve::tunnel_released(stream, read_ahead, panel).await;
-            return;
-        }
-        if !conn.take_released() || !read_ahead.iter().all(|b| matches!(b, b'\r' | b'\n')) {
-            // The client closed, or asked to (`Connection: close`).
-            return;
-        }
-        // It points into hyper's read buffer: let that go too.
-        drop(read_ahead);
         // Idle: wait for the next request with nothing but the socket.
-        // (A peek, not `readable()`: the socket may still be marked
-        // readable from the last request's read.)
         let mut byte = [0u8; 1];
         idle_deadline
             .as_mut()
             .reset(tokio::time::Instant::now() + KEEPALIVE);
         tokio::select! {
             biased;
-            peeked = stream.peek(&mut byte) => match peeked {
+            peeked = peek(&stream, &mut byte) => match peeked {
                 Ok(n) if n > 0 => {}
                 _ => return,
             },
             () = &mut idle_deadline => return,
         }
     }
+}
+
+/// What comes after one HTTP/1 run on a plain socket.
+enum AfterH1 {
+    /// Released between requests: wait for the next one.
+    Idle(TcpStream),
+    /// A protocol upgrade: the client's socket, what hyper read ahead of
+    /// it, and the panel's side.
+    Tunnel(TcpStream, Bytes, hyper::upgrade::OnUpgrade),
+    /// The client closed, or asked to (`Connection: close`).
+    Close,
+}
+
+/// Takes the socket back from a finished HTTP/1 run. A plain function, so
+/// that the run's parts (hyper's read buffer among them) are not kept in
+/// the connection's task.
+fn after_h1(parts: H1Parts, conn: &ConnState) -> AfterH1 {
+    let read_ahead = parts.read_buf;
+    let stream = parts.io.into_inner().into_inner();
+    let upgraded = conn.upgrade.lock().ok().and_then(|mut u| u.take());
+    if let Some(panel) = upgraded {
+        return AfterH1::Tunnel(stream, read_ahead, panel);
+    }
+    if !conn.take_released() || !read_ahead.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+        return AfterH1::Close;
+    }
+    // `read_ahead` points into hyper's read buffer: dropped here, that
+    // goes too.
+    AfterH1::Idle(stream)
+}
+
+/// Waits until the socket has bytes to read, or is closed, and copies the
+/// first of them into `buf` without consuming them. A peek, not
+/// `readable()`: the socket may still be marked readable from the last
+/// request's read.
+///
+/// Not tokio's `TcpStream::peek`: its future carries an intrusive waiter
+/// (a few dozen bytes) and sits in every idle connection's task, whereas
+/// `poll_peek` keeps the waker in the socket's registration (only this
+/// task ever waits on it).
+fn peek<'a>(
+    stream: &'a TcpStream,
+    buf: &'a mut [u8],
+) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+    std::future::poll_fn(move |cx| stream.poll_peek(cx, &mut tokio::io::ReadBuf::new(buf)))
 }
 
 type H1Parts = hyper::server::conn::http1::Parts<TokioIo<LeanIo>, ServiceFor>;
