@@ -174,7 +174,7 @@ fn oversized_and_endless_headers_are_refused_and_bounded() {
             text.chars().take(200).collect::<String>()
         );
     }
-    // 300 header lines (Portero reads at most 256): refused.
+    // 300 header lines (Portero reads at most 100): refused.
     let mut many = format!("GET /x HTTP/1.1\r\nHost: {FAST}\r\n");
     for i in 0..300 {
         many.push_str(&format!("X-H{i}: v\r\n"));
