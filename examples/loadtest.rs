@@ -328,10 +328,43 @@ fn tree_rss_kib(pid: u32) -> u64 {
     total
 }
 
+/// CPU time (user + system, all threads) a process has used, in µs.
+fn cpu_us(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // SAFETY: sysconf only reads a system constant.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .ok()
+        .filter(|h| *h > 0)
+        .unwrap_or(100);
+    (ticks(11) + ticks(12)) * 1_000_000 / hz
+}
+
+/// CPU time of a process and its children (nginx: master + worker), in µs.
+fn tree_cpu_us(pid: u32) -> u64 {
+    let mut total = cpu_us(pid);
+    if let Ok(kids) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+        for k in kids.split_whitespace().filter_map(|k| k.parse().ok()) {
+            total += tree_cpu_us(k);
+        }
+    }
+    total
+}
+
 // ---------------------------------------------------------------- scenarios
 
 struct Scenario {
     key: char,
+    /// The processes whose CPU time serves it (trees: nginx's workers).
+    serving: Vec<u32>,
     name: &'static str,
     port: u16,
     path: &'static str,
@@ -346,6 +379,10 @@ struct Sample {
     p999: f64,
     errors: u64,
     requests: u64,
+    /// CPU time (user + system) the serving processes spent per request,
+    /// in µs: Portero for (b) and (c), nginx for (d) and (e), both for (f),
+    /// the upstream for (a).
+    cpu_per_req: f64,
     /// (percentile, latency µs) for the plot.
     curve: Vec<(f64, f64)>,
 }
@@ -382,7 +419,10 @@ fn run_wrk(
         cmd.arg("-H").arg(format!("Cookie: {cookie}"));
     }
     cmd.arg(format!("http://127.0.0.1:{}{}", s.port, s.path));
+    let cpu = || s.serving.iter().map(|p| tree_cpu_us(*p)).sum::<u64>();
+    let cpu_before = cpu();
     let out = cmd.output().map_err(|e| format!("cannot run wrk: {e}"))?;
+    let cpu_spent = cpu().saturating_sub(cpu_before);
     let text = String::from_utf8_lossy(&out.stdout);
     let mut sample = Sample::default();
     let mut found = false;
@@ -406,6 +446,9 @@ fn run_wrk(
             }
             _ => {}
         }
+    }
+    if sample.requests > 0 {
+        sample.cpu_per_req = cpu_spent as f64 / sample.requests as f64;
     }
     if !found {
         return Err(format!(
@@ -433,6 +476,7 @@ fn soak(
     std::fs::write(&script, WRK_REPORT).map_err(|e| e.to_string())?;
     let s = Scenario {
         key: 'b',
+        serving: vec![portero_pid],
         name: "Portero, signed in",
         port,
         path: "/",
@@ -581,7 +625,7 @@ fn run(args: &Args) -> Result<(), String> {
     let up_port = free_port();
     let mut up = pinned(&load_cpus, &me);
     up.arg("--serve-upstream").arg(up_port.to_string());
-    procs.spawn("upstream", up, &out.join("upstream.log"))?;
+    let up_pid = procs.spawn("upstream", up, &out.join("upstream.log"))?;
     wait_ready(up_port, "/", "the upstream")?;
 
     // Portero, `--threads` worker threads, on the proxy CPUs.
@@ -634,7 +678,7 @@ fn run(args: &Args) -> Result<(), String> {
     let nginx_pid = procs.spawn("nginx", n, &out.join("nginx/stderr.log"))?;
     wait_ready(ports.plain, "/", "nginx")?;
 
-    let scenarios = scenarios(up_port, p_port, &ports);
+    let scenarios = scenarios(up_port, p_port, &ports, [up_pid, portero_pid, nginx_pid]);
 
     // Each path must do what it claims before it is timed.
     for s in &scenarios {
@@ -687,13 +731,13 @@ fn run(args: &Args) -> Result<(), String> {
     // The table: medians over rounds.
     println!();
     println!(
-        "{:<32} {:>10} {:>9} {:>9} {:>9} {:>8} {:>12}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "instr/req"
+        "{:<32} {:>10} {:>9} {:>9} {:>9} {:>8} {:>11} {:>12}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "CPU µs/req", "instr/req"
     );
     let med = |i: usize, f: fn(&Sample) -> f64| median(results[i].iter().map(f).collect());
     for (i, s) in scenarios.iter().enumerate() {
         println!(
-            "({}) {:<28} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>12}",
+            "({}) {:<28} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>11.1} {:>12}",
             s.key,
             s.name,
             med(i, |x| x.rps),
@@ -701,6 +745,7 @@ fn run(args: &Args) -> Result<(), String> {
             med(i, |x| x.p99) / 1000.0,
             med(i, |x| x.p999) / 1000.0,
             results[i].iter().map(|x| x.errors).sum::<u64>(),
+            med(i, |x| x.cpu_per_req),
             instr_of(s.key).map_or_else(|| "-".to_string(), thousands),
         );
     }
@@ -725,6 +770,26 @@ fn run(args: &Args) -> Result<(), String> {
             let _ = write!(line, "   instructions per request {label}: {:.2}", x / y);
         }
         println!("{line}");
+    }
+    // Requests per CPU-second, Portero over nginx: the per-core throughput
+    // ratio, from the CPU time each process spent (user and kernel), which
+    // the other load on a shared machine moves far less than req/s.
+    let per_cpu = |a: char, b: char| -> (f64, f64, f64) {
+        let per_round: Vec<f64> = results[idx(b)]
+            .iter()
+            .zip(&results[idx(a)])
+            .filter(|(y, x)| y.cpu_per_req > 0.0 && x.cpu_per_req > 0.0)
+            .map(|(y, x)| y.cpu_per_req / x.cpu_per_req)
+            .collect();
+        let lo = per_round.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = per_round.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (median(per_round), lo, hi)
+    };
+    for label in ["b/d", "c/d", "b/e"] {
+        let mut keys = label.chars().filter(|c| *c != '/');
+        let (a, b) = (keys.next().unwrap_or('a'), keys.next().unwrap_or('a'));
+        let (m, lo, hi) = per_cpu(a, b);
+        println!("requests per CPU-second {label}: {m:.2}×  (per round {lo:.2}–{hi:.2})");
     }
     let p99 = |k: char| med(idx(k), |x| x.p99);
     println!(
@@ -829,10 +894,13 @@ fn session_cookie() -> Result<String, String> {
     ))
 }
 
-fn scenarios(up_port: u16, p_port: u16, n: &NginxPorts) -> Vec<Scenario> {
+/// The scenarios; `pids`: the upstream, Portero and nginx (master).
+fn scenarios(up_port: u16, p_port: u16, n: &NginxPorts, pids: [u32; 3]) -> Vec<Scenario> {
+    let [up, portero, nginx] = pids;
     vec![
         Scenario {
             key: 'a',
+            serving: vec![up],
             name: "upstream direct",
             port: up_port,
             path: "/panel/domains",
@@ -840,6 +908,7 @@ fn scenarios(up_port: u16, p_port: u16, n: &NginxPorts) -> Vec<Scenario> {
         },
         Scenario {
             key: 'b',
+            serving: vec![portero],
             name: "Portero, signed in",
             port: p_port,
             path: "/panel/domains",
@@ -847,6 +916,7 @@ fn scenarios(up_port: u16, p_port: u16, n: &NginxPorts) -> Vec<Scenario> {
         },
         Scenario {
             key: 'c',
+            serving: vec![portero],
             name: "Portero, bypass path",
             port: p_port,
             path: "/static/app.css",
@@ -854,6 +924,7 @@ fn scenarios(up_port: u16, p_port: u16, n: &NginxPorts) -> Vec<Scenario> {
         },
         Scenario {
             key: 'd',
+            serving: vec![nginx],
             name: "nginx plain proxy",
             port: n.plain,
             path: "/panel/domains",
@@ -861,6 +932,7 @@ fn scenarios(up_port: u16, p_port: u16, n: &NginxPorts) -> Vec<Scenario> {
         },
         Scenario {
             key: 'e',
+            serving: vec![nginx],
             name: "nginx + auth_request service",
             port: n.auth,
             path: "/panel/domains",
@@ -868,6 +940,7 @@ fn scenarios(up_port: u16, p_port: u16, n: &NginxPorts) -> Vec<Scenario> {
         },
         Scenario {
             key: 'f',
+            serving: vec![nginx, portero],
             name: "nginx + auth_request Portero",
             port: n.via_portero,
             path: "/panel/domains",
@@ -950,7 +1023,7 @@ fn callgrind_figures(
             portero: port,
         };
         let mut dumps = 0;
-        for s in scenarios(up_port, port, &ports)
+        for s in scenarios(up_port, port, &ports, [0; 3])
             .iter()
             .filter(|s| matches!(s.key, 'b' | 'c'))
         {
@@ -991,7 +1064,7 @@ fn callgrind_figures(
         let pid = procs.spawn("nginx under callgrind", cmd, &dir.join("nginx.log"))?;
         wait_ready_within(ports.plain, "/", "nginx under callgrind", 60)?;
         let mut dumps = 0;
-        for s in scenarios(up_port, 0, &ports)
+        for s in scenarios(up_port, 0, &ports, [0; 3])
             .iter()
             .filter(|s| matches!(s.key, 'd' | 'e'))
         {
