@@ -180,3 +180,38 @@ impl Metrics {
         String::from_utf8_lossy(&buf).into_owned()
     }
 }
+
+/// One tenant's request metrics, each looked up in its family once per
+/// configuration (kept in the compiled tenant), so the hot path counts
+/// without hashing label values per request.
+#[derive(Debug, Default)]
+pub struct TenantCounters {
+    upstream_seconds: std::sync::OnceLock<prometheus::Histogram>,
+    /// Requests by outcome label; labels are compared by address (a label
+    /// spelt twice only gets a second entry for the same counter).
+    requests: std::sync::Mutex<Vec<(&'static str, prometheus::IntCounter)>>,
+}
+
+impl TenantCounters {
+    /// Counts a request of this tenant with this outcome label.
+    pub fn request(&self, metrics: &Metrics, tenant: &str, label: &'static str) {
+        let mut known = self
+            .requests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, c)) = known.iter().find(|(l, _)| std::ptr::eq(*l, label)) {
+            c.inc();
+            return;
+        }
+        let c = metrics.requests.with_label_values(&[tenant, label]);
+        c.inc();
+        known.push((label, c));
+    }
+
+    /// Records how long the panel took to answer.
+    pub fn upstream(&self, metrics: &Metrics, tenant: &str, seconds: f64) {
+        self.upstream_seconds
+            .get_or_init(|| metrics.upstream_seconds.with_label_values(&[tenant]))
+            .observe(seconds);
+    }
+}

@@ -265,6 +265,8 @@ pub struct Tenant {
     pub tls: Option<Arc<rustls::sign::CertifiedKey>>,
     /// Its stylesheet, served at `/.portero/assets/tenant.css`.
     pub css: Option<String>,
+    /// Its request metrics, resolved once ([`crate::metrics::TenantCounters`]).
+    pub counters: crate::metrics::TenantCounters,
 }
 
 struct Ctx<'a> {
@@ -1659,6 +1661,7 @@ fn compile_tenant(
         return None;
     }
     Some(Tenant {
+        counters: crate::metrics::TenantCounters::default(),
         display_name: raw.display_name.clone().unwrap_or_else(|| name.clone()),
         name,
         policy: TenantPolicy {

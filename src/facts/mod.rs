@@ -278,8 +278,9 @@ impl Authority {
         };
         let host_len = text.len();
         if let Some(p) = port {
-            text.push(':');
-            text.push_str(&p.to_string());
+            use std::fmt::Write as _;
+            // Into the same string, no second allocation.
+            let _ = write!(text, ":{p}");
         }
         Ok(Authority {
             text,

@@ -80,27 +80,7 @@ pub async fn handle(
         (Bytes::new(), Some(body))
     };
     let peer = conn.peer.ip;
-    let view = RequestView {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query(),
-        authority: authority(&parts),
-        target_authority: parts.uri.authority().map(|a| a.as_str()),
-        duplicate_host: parts.headers.get_all(header::HOST).iter().nth(1).is_some(),
-        tls: conn.tls,
-        peer: Some(peer),
-        forwarded_for: header_all(&parts.headers, &X_FORWARDED_FOR),
-        accept: header_str(&parts.headers, header::ACCEPT),
-        requested_with: header_str(&parts.headers, &X_REQUESTED_WITH),
-        cookies: header_all(&parts.headers, &header::COOKIE),
-        origin: header_str(&parts.headers, header::ORIGIN),
-        referer: header_str(&parts.headers, header::REFERER),
-        forwarded_uri: header_str(&parts.headers, &X_FORWARDED_URI),
-        original_uri: header_str(&parts.headers, &X_ORIGINAL_URI),
-        accept_language: header_str(&parts.headers, header::ACCEPT_LANGUAGE),
-        body: &form,
-        content_type: header_str(&parts.headers, header::CONTENT_TYPE),
-    };
+    let (view, upgrade_asked) = view_of(&parts, &conn, &form);
     let judged = judge::judge(&state, &cfg, &view, started).await;
     let forwarded_for =
         forward::forwarded_for(&view.forwarded_for, &conn.peer, judged.peer_trusted);
@@ -158,7 +138,7 @@ pub async fn handle(
     *to_panel.method_mut() = parts.method.clone();
     *to_panel.version_mut() = Version::HTTP_11;
     let mut headers = std::mem::take(&mut parts.headers);
-    let upgrade = wants_upgrade(&headers);
+    let upgrade = upgrade_asked && wants_upgrade(&headers);
     drop_hop_by_hop(&mut headers, upgrade);
     forward::prepare(&mut headers, &cfg, tenant, &arrival, identity.as_ref());
     *to_panel.headers_mut() = headers;
@@ -301,13 +281,13 @@ impl Logged<'_> {
             self.label
         };
         let metrics = &self.state.metrics;
-        metrics.requests.with_label_values(&[tenant, label]).inc();
+        match self.tenant {
+            Some(t) => t.counters.request(metrics, tenant, label),
+            None => metrics.requests.with_label_values(&[tenant, label]).inc(),
+        }
         let elapsed = self.started.elapsed();
-        if forwarded {
-            metrics
-                .upstream_seconds
-                .with_label_values(&[tenant])
-                .observe(elapsed.as_secs_f64());
+        if let (true, Some(t)) = (forwarded, self.tenant) {
+            t.counters.upstream(metrics, tenant, elapsed.as_secs_f64());
         }
         if let Some(access) = &self.state.access {
             access.write(&crate::audit::Access {
@@ -413,29 +393,85 @@ async fn read_form(mut body: Incoming) -> Option<Bytes> {
     Some(Bytes::from(out))
 }
 
-fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+/// What the gate reads of a request, in one pass over its header lines
+/// (a header read once is its first line, as [`HeaderMap::get`] gives it;
+/// lines that are not visible ASCII are left out); and whether it carries
+/// an `Upgrade` line at all ([`wants_upgrade`] looks closer).
+fn view_of<'a>(
+    parts: &'a http::request::Parts,
+    conn: &ConnInfo,
+    form: &'a [u8],
+) -> (RequestView<'a>, bool) {
+    let mut view = RequestView {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        target_authority: parts.uri.authority().map(|a| a.as_str()),
+        tls: conn.tls,
+        peer: Some(conn.peer.ip),
+        body: form,
+        ..RequestView::default()
+    };
+    let mut hosts = 0usize;
+    let mut upgrade = false;
+    // The first line of each header read once; later ones are ignored.
+    let first = |slot: &mut Option<Option<&'a str>>, value: &'a HeaderValue| {
+        if slot.is_none() {
+            *slot = Some(value.to_str().ok());
+        }
+    };
+    let (mut host, mut accept, mut requested_with, mut origin, mut referer) =
+        (None, None, None, None, None);
+    let (mut forwarded_uri, mut original_uri, mut accept_language, mut content_type) =
+        (None, None, None, None);
+    for (name, value) in &parts.headers {
+        if name == header::HOST {
+            hosts += 1;
+            first(&mut host, value);
+        } else if name == header::COOKIE {
+            view.cookies.extend(value.to_str().ok());
+        } else if name == X_FORWARDED_FOR {
+            view.forwarded_for.extend(value.to_str().ok());
+        } else if name == header::ACCEPT {
+            first(&mut accept, value);
+        } else if name == X_REQUESTED_WITH {
+            first(&mut requested_with, value);
+        } else if name == header::ORIGIN {
+            first(&mut origin, value);
+        } else if name == header::REFERER {
+            first(&mut referer, value);
+        } else if name == X_FORWARDED_URI {
+            first(&mut forwarded_uri, value);
+        } else if name == X_ORIGINAL_URI {
+            first(&mut original_uri, value);
+        } else if name == header::ACCEPT_LANGUAGE {
+            first(&mut accept_language, value);
+        } else if name == header::CONTENT_TYPE {
+            first(&mut content_type, value);
+        } else if name == header::UPGRADE {
+            upgrade = true;
+        }
+    }
+    view.duplicate_host = hosts > 1;
+    view.authority = host
+        .flatten()
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("");
+    view.accept = accept.flatten();
+    view.requested_with = requested_with.flatten();
+    view.origin = origin.flatten();
+    view.referer = referer.flatten();
+    view.forwarded_uri = forwarded_uri.flatten();
+    view.original_uri = original_uri.flatten();
+    view.accept_language = accept_language.flatten();
+    view.content_type = content_type.flatten();
+    (view, upgrade)
 }
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
 const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
-
-fn header_all<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Vec<&'a str> {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect()
-}
-
-/// The `Host` a request names: the header, or the HTTP/2 `:authority`.
-fn authority(parts: &http::request::Parts) -> &str {
-    header_str(&parts.headers, header::HOST)
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("")
-}
 
 /// The size of a request header as sent, near enough: the target and
 /// every `name: value` line.
