@@ -23,20 +23,30 @@
 //! * the answer's body ended and hyper flushed everything it had written.
 //!
 //! When any of these does not hold the connection simply stays with
-//! hyper until a later request meets them (or it closes). This leans on
+//! hyper until a later request meets them (or it closes).
+//!
+//! A busy client's next request is usually a moment away: before
+//! releasing, [`LeanIo`] gives it [`GRACE`] to arrive on the same hyper
+//! connection (no rebuild, no extra read). The wait costs no timer of its
+//! own: the connection is listed for its worker thread's [`sweep_graced`],
+//! which wakes the ones whose grace is over; a request arriving first
+//! makes its entry stale. This leans on
 //! hyper 1.x's HTTP/1 dispatcher reading only when it wants a next
 //! request head (`half_close` on) and flushing its buffer before calling
 //! the socket's flush; `Cargo.toml` pins the hyper version this was
 //! proven on, and `tests/lean_connections.rs` guards the mechanism
 //! (pipelining, HEAD, bodies, upgrades, memory).
 
+use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 /// What the service and the socket wrapper of one connection tell each other.
 #[derive(Debug, Default)]
@@ -55,6 +65,8 @@ pub struct ConnState {
     flushed: AtomicBool,
     /// Set when [`LeanIo`] ended a connection by itself.
     released: AtomicBool,
+    /// Counts the graces ended early ([`GRACE`]).
+    grace: AtomicU64,
     /// The panel's side of a protocol upgrade (`101 Switching Protocols`),
     /// to be joined with the client's once hyper lets go of the socket.
     pub upgrade: Mutex<Option<hyper::upgrade::OnUpgrade>>,
@@ -105,16 +117,77 @@ impl ConnState {
     }
 }
 
+/// How long an answered connection keeps its hyper state for the
+/// client's next request before it is released.
+pub const GRACE: Duration = Duration::from_millis(20);
+
+/// A connection waiting out its grace.
+struct Graced {
+    since: Instant,
+    state: Arc<ConnState>,
+    /// [`ConnState::grace`] when it was listed: another value means a
+    /// request came (or the connection ended) first.
+    generation: u64,
+    waker: Waker,
+}
+
+thread_local! {
+    /// This worker thread's connections in their grace.
+    static GRACED: RefCell<Vec<Graced>> = const { RefCell::new(Vec::new()) };
+    /// Wakes this thread's sweeper when the list stops being empty.
+    static GRACE_BEGUN: Arc<Notify> = Arc::new(Notify::new());
+}
+
+/// Wakes, on this worker thread, the connections whose grace is over (so
+/// they are released); runs for as long as the worker's runtime. Sleeps
+/// while no connection waits.
+pub async fn sweep_graced() {
+    let begun = GRACE_BEGUN.with(Arc::clone);
+    loop {
+        if GRACED.with(|g| g.borrow().is_empty()) {
+            begun.notified().await;
+        }
+        tokio::time::sleep(GRACE / 2).await;
+        let now = Instant::now();
+        GRACED.with(|g| {
+            g.borrow_mut().retain(|e| {
+                if now.duration_since(e.since) < GRACE {
+                    return true;
+                }
+                if e.state.grace.load(Ordering::Relaxed) == e.generation {
+                    e.waker.wake_by_ref();
+                }
+                false
+            })
+        });
+    }
+}
+
 /// The socket as hyper sees it for one [`ConnState`].
 pub struct LeanIo {
     stream: TcpStream,
     state: Arc<ConnState>,
+    /// Since when an answered connection waits for more ([`GRACE`]).
+    grace_since: Option<Instant>,
+}
+
+impl LeanIo {
+    /// Ends a grace (a request came, or the connection ended).
+    fn end_grace(&mut self) {
+        if self.grace_since.take().is_some() {
+            self.state.grace.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl LeanIo {
     /// Wraps a socket.
     pub fn new(stream: TcpStream, state: Arc<ConnState>) -> LeanIo {
-        LeanIo { stream, state }
+        LeanIo {
+            stream,
+            state,
+            grace_since: None,
+        }
     }
 
     /// The socket back.
@@ -129,7 +202,46 @@ impl AsyncRead for LeanIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.state.releasable() {
+        let this = &mut *self;
+        if this.state.releasable() {
+            // The next request may already be here, or be a moment away:
+            // then it is read on this same connection.
+            let before = buf.filled().len();
+            match Pin::new(&mut this.stream).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) => {
+                    this.end_grace();
+                    this.state.saw(&buf.filled()[before..]);
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Ready(Err(e)) => {
+                    this.end_grace();
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => {}
+            }
+            match this.grace_since {
+                None => {
+                    let now = Instant::now();
+                    this.grace_since = Some(now);
+                    let entry = Graced {
+                        since: now,
+                        state: this.state.clone(),
+                        generation: this.state.grace.load(Ordering::Relaxed),
+                        waker: cx.waker().clone(),
+                    };
+                    let first = GRACED.with(|g| {
+                        let mut g = g.borrow_mut();
+                        g.push(entry);
+                        g.len() == 1
+                    });
+                    if first {
+                        GRACE_BEGUN.with(|n| n.notify_one());
+                    }
+                    return Poll::Pending;
+                }
+                Some(since) if since.elapsed() < GRACE => return Poll::Pending,
+                Some(_) => this.end_grace(),
+            }
             // Once: the next connection on this socket starts afresh.
             self.state.answered.store(false, Ordering::Relaxed);
             self.state.flushed.store(false, Ordering::Relaxed);
@@ -137,8 +249,8 @@ impl AsyncRead for LeanIo {
             tracing::trace!("connection released between requests");
             return Poll::Ready(Ok(()));
         }
-        let before = buf.filled().len();
         let this = &mut *self;
+        let before = buf.filled().len();
         let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
             this.state.saw(&buf.filled()[before..]);

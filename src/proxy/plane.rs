@@ -177,6 +177,7 @@ fn worker(plane: Arc<Plane>, listeners: Vec<Bound>) {
         }
     };
     runtime.block_on(async move {
+        tokio::spawn(super::lean::sweep_graced());
         for (kind, addr, l) in listeners {
             match listener(l) {
                 Ok(l) => {
