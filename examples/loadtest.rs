@@ -647,6 +647,8 @@ fn run(args: &Args) -> Result<(), String> {
     wait_ready(p_port, "/static/ready", "Portero")?;
 
     let cookie = session_cookie()?;
+    // For trying the signed-in path by hand (a test key's session).
+    std::fs::write(out.join("cookie.txt"), &cookie).map_err(|e| e.to_string())?;
 
     if args.soak > 0 {
         return soak(args, &load_cpus, &out, portero_pid, p_port, &cookie);
