@@ -212,9 +212,8 @@ fn render(
 /// read the request first, then wait on the one-time store (which may be
 /// Redis) and, for the first, on the provider.
 async fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
-    let now = |f: &dyn Fn() -> Reply| i18n::scope(seen.lang, f);
     if let Err(bad) = check_fields(seen) {
-        return now(&|| bad_fields(tenant, seen, &bad));
+        return i18n::scope(seen.lang, || bad_fields(tenant, seen, &bad));
     }
     match (seen.path.trim_end_matches('/'), seen.req.method) {
         ("/.portero/oidc/callback", "GET" | "HEAD") => {
@@ -242,7 +241,7 @@ async fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
             }
         }
         ("/.portero/auth", _) => forward_auth(state, cfg, tenant, seen).await,
-        _ => now(&|| reply(state, cfg, tenant, seen)),
+        _ => i18n::scope(seen.lang, || reply(state, cfg, tenant, seen)),
     }
 }
 
