@@ -152,29 +152,18 @@ pub async fn handle(
     };
     let timeout = Duration::from_secs(cfg.server.upstream_timeout);
     let answered = tokio::time::timeout(timeout, upstream::send(&tenant.upstream, to_panel)).await;
-    let mut from_panel = match answered {
-        Ok(Ok(resp)) => resp,
-        Ok(Err(e)) => {
+    let failure = match answered {
+        Ok(Ok(resp)) => Ok(resp),
+        Ok(Err(e)) => Err((502, e.to_string())),
+        Err(_) => Err((504, "the panel did not answer in time".to_string())),
+    };
+    let mut from_panel = match failure {
+        Ok(resp) => resp,
+        Err((code, why)) => {
+            let lang = judged.lang;
             return Ok(panel_failed(
-                &log,
-                &conn,
-                in_flight,
-                head_only,
-                judged.lang,
-                502,
-                &e.to_string(),
+                &log, &conn, in_flight, head_only, lang, code, &why,
             ));
-        }
-        Err(_) => {
-            return Ok(panel_failed(
-                &log,
-                &conn,
-                in_flight,
-                head_only,
-                judged.lang,
-                504,
-                "the panel did not answer in time",
-            ))
         }
     };
     if let Some(login) = from_panel.headers_mut().remove(&UNKNOWN_IMPERSONATION) {
