@@ -800,9 +800,11 @@ fn run(args: &Args) -> Result<(), String> {
     );
     println!("p99 (b) / p99 (e): {:.2}", p99('b') / p99('e'));
 
-    let plot = out.join("latency.svg");
-    std::fs::write(&plot, latency_svg(&scenarios, &results)).map_err(|e| e.to_string())?;
-    println!("latency plot: {}", plot.display());
+    if args.rounds > 0 {
+        let plot = out.join("latency.svg");
+        std::fs::write(&plot, latency_svg(&scenarios, &results)).map_err(|e| e.to_string())?;
+        println!("latency plot: {}", plot.display());
+    }
 
     if args.idle > 0 {
         println!();
@@ -1354,10 +1356,10 @@ fn latency_svg(scenarios: &[Scenario], results: &[Vec<Sample>]) -> String {
     // The round with the median p99 stands for each scenario.
     let curves: Vec<&Sample> = results
         .iter()
-        .map(|rounds| {
+        .filter_map(|rounds| {
             let mut sorted: Vec<&Sample> = rounds.iter().collect();
             sorted.sort_by(|a, b| a.p99.total_cmp(&b.p99));
-            sorted[sorted.len() / 2]
+            sorted.get(sorted.len() / 2).copied()
         })
         .collect();
     let y_max = curves

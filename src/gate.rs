@@ -12,7 +12,7 @@ pub use crate::identity::IdentityHeaders;
 use crate::identity::{AssertionClaims, Holder, Identity, Membership};
 use crate::lang::Lang;
 use crate::members::{self, panel::PanelEndpoint, Source};
-use crate::session::{single_cookie_value, ClassicClaims, Refusal, SessionClaims};
+use crate::session::{ClassicClaims, Refusal, SessionClaims};
 use crate::state::State;
 use portero_policy::{Action, Decision, Facts, Idp, SessionFact};
 use std::borrow::Cow;
@@ -250,8 +250,13 @@ pub async fn evaluate<'r>(state: &State, cfg: &Config, req: &'r RequestView<'r>)
         }
     };
     let now = state.now();
-    let session = read_session(state, cfg, tenant, req, client_ip, now);
-    let identified_as = read_classic(cfg, tenant, req, now);
+    let cookies = own_cookies(
+        &req.cookies,
+        cfg.session.session_name(req.tls),
+        cfg.session.classic_name(req.tls),
+    );
+    let session = read_session(state, cfg, tenant, cookies.session, client_ip, now);
+    let identified_as = read_classic(cfg, tenant, cookies.classic, now);
     let cookie_conflict = matches!(session, Err(Refusal::Ambiguous)) || identified_as.is_err();
     if identified_as.is_err() {
         refused_cookie(state, tenant, client_ip, Refusal::Ambiguous);
@@ -526,12 +531,11 @@ fn read_session(
     state: &State,
     cfg: &Config,
     tenant: &Tenant,
-    req: &RequestView<'_>,
+    cookie: Result<Option<&str>, ()>,
     client: IpAddr,
     now: u64,
 ) -> Result<Arc<SessionClaims>, Refusal> {
-    let name = cfg.session.session_name(req.tls);
-    let opened = match single_cookie_value(req.cookies.iter().copied(), name) {
+    let opened = match cookie {
         Ok(None) => return Err(Refusal::Unreadable),
         Ok(Some(value)) => open_session(state, cfg, tenant, value, now),
         Err(()) => Err(Refusal::Ambiguous),
@@ -589,11 +593,62 @@ fn refused_cookie(state: &State, tenant: &Tenant, client: IpAddr, r: Refusal) {
 fn read_classic(
     cfg: &Config,
     tenant: &Tenant,
-    req: &RequestView<'_>,
+    cookie: Result<Option<&str>, ()>,
     now: u64,
 ) -> Result<Option<String>, ()> {
-    let name = cfg.session.classic_name(req.tls);
-    Ok(single_cookie_value(req.cookies.iter().copied(), name)?
+    Ok(cookie?
         .and_then(|v| ClassicClaims::open(&cfg.session.sealer, &tenant.name, v, now))
         .map(|c| c.email))
+}
+
+/// The values of Portero's session and classic-login cookies, read in one
+/// pass over the request's `Cookie` lines; `Err` for a name sent more than
+/// once (a planted duplicate is a conflict, never a choice).
+struct OwnCookies<'a> {
+    session: Result<Option<&'a str>, ()>,
+    classic: Result<Option<&'a str>, ()>,
+}
+
+fn own_cookies<'a>(lines: &[&'a str], session: &str, classic: &str) -> OwnCookies<'a> {
+    let mut own = OwnCookies {
+        session: Ok(None),
+        classic: Ok(None),
+    };
+    for pair in lines.iter().flat_map(|line| line.split(';')) {
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let name = name.trim();
+        let slot = if name == session {
+            &mut own.session
+        } else if name == classic {
+            &mut own.classic
+        } else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"');
+        *slot = match slot {
+            Ok(None) => Ok(Some(value)),
+            _ => Err(()),
+        };
+    }
+    own
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_cookies;
+
+    #[test]
+    fn own_cookies_are_read_in_one_pass_and_a_duplicate_is_a_conflict() {
+        let c = own_cookies(&["a=1; s=\"x\"", " c = y "], "s", "c");
+        assert_eq!(c.session, Ok(Some("x")));
+        assert_eq!(c.classic, Ok(Some("y")));
+        let c = own_cookies(&["s=1", "other=2; s=2"], "s", "c");
+        assert_eq!(c.session, Err(()));
+        assert_eq!(c.classic, Ok(None));
+        let c = own_cookies(&["c=1; c=1; s"], "s", "c");
+        assert_eq!(c.session, Ok(None));
+        assert_eq!(c.classic, Err(()));
+    }
 }

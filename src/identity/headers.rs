@@ -253,7 +253,9 @@ pub struct Identity<'a> {
 /// Removes Portero's own cookies from the forwarded `Cookie` header(s),
 /// joining what is left into one header (or none).
 pub fn strip_own_cookies<H: HeaderEdit>(req: &mut H, own: &[&str]) {
-    let mut kept: Vec<&str> = Vec::new();
+    // Built only when a pair is kept: a request carrying just Portero's
+    // cookie allocates nothing here.
+    let mut kept = String::new();
     let mut touched = false;
     let mut lines = 0usize;
     for value in req.headers().get_all(COOKIE) {
@@ -267,17 +269,19 @@ pub fn strip_own_cookies<H: HeaderEdit>(req: &mut H, own: &[&str]) {
             if own.contains(&name) {
                 touched = true;
             } else if !pair.trim().is_empty() {
-                kept.push(pair.trim());
+                if !kept.is_empty() {
+                    kept.push_str("; ");
+                }
+                kept.push_str(pair.trim());
             }
         }
     }
     if !touched && lines <= 1 {
         return;
     }
-    let joined = kept.join("; ");
     req.remove(&COOKIE);
-    if !joined.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&joined) {
+    if !kept.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&kept) {
             req.set(COOKIE, v);
         }
     }

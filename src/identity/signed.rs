@@ -13,10 +13,9 @@
 
 use super::Permissions;
 use http::{HeaderName, HeaderValue};
-use moka::sync::Cache;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
-use std::time::Duration;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
 
 /// Identity headers ready to be set on a forwarded request.
 pub type IdentityHeaders = Arc<[(HeaderName, HeaderValue)]>;
@@ -68,16 +67,23 @@ impl Entry {
 }
 
 /// Signed identity headers per (tenant, session, account).
+///
+/// A plain map behind one mutex, keyed by a fast hash of (tenant, session
+/// id, account): only sessions that opened under Portero's own key reach
+/// it, and their ids are random, so nobody outside can aim keys at one
+/// bucket. Bounded: when `capacity` entries are held it is emptied (every
+/// session then pays one signature again); an entry past half its TTL is
+/// replaced when next used.
 pub struct SignedIdentities {
-    cache: Cache<u64, Arc<Entry>>,
-    keys: RandomState,
+    map: Mutex<FxHashMap<u64, Arc<Entry>>>,
+    capacity: usize,
     ttl: u64,
 }
 
 impl std::fmt::Debug for SignedIdentities {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignedIdentities")
-            .field("entries", &self.cache.entry_count())
+            .field("entries", &self.len())
             .field("ttl", &self.ttl)
             .finish()
     }
@@ -87,13 +93,24 @@ impl SignedIdentities {
     /// A cache of up to `capacity` sessions for assertions living `ttl` seconds.
     pub fn new(capacity: u64, ttl: u64) -> SignedIdentities {
         SignedIdentities {
-            cache: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(Duration::from_secs(ttl.max(1)))
-                .build(),
-            keys: RandomState::new(),
+            map: Mutex::default(),
+            capacity: usize::try_from(capacity).unwrap_or(usize::MAX).max(1),
             ttl,
         }
+    }
+
+    /// How many sets of headers are held.
+    pub fn len(&self) -> usize {
+        self.map.lock().map_or(0, |m| m.len())
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn key(holder: &Holder<'_>) -> u64 {
+        FxBuildHasher.hash_one((holder.tenant, holder.sid, holder.account))
     }
 
     /// The headers for `holder` at `now`: the cached ones while they were
@@ -115,14 +132,21 @@ impl SignedIdentities {
         now: u64,
         sign: impl FnOnce(u64) -> IdentityHeaders,
     ) -> (IdentityHeaders, bool) {
-        let key = self.keys.hash_one(holder);
-        if let Some(e) = self.cache.get(&key) {
+        let key = Self::key(&holder);
+        if let Some(e) = self.map.lock().ok().and_then(|m| m.get(&key).cloned()) {
             if e.holds(&holder) && now >= e.issued_at && now - e.issued_at < self.ttl / 2 {
                 return (e.headers.clone(), true);
             }
         }
+        // Signed outside the lock: another worker's hit never waits on it.
         let headers = sign(now);
-        self.cache.insert(
+        let Ok(mut map) = self.map.lock() else {
+            return (headers, false);
+        };
+        if map.len() >= self.capacity && !map.contains_key(&key) {
+            map.clear();
+        }
+        map.insert(
             key,
             Arc::new(Entry {
                 tenant: holder.tenant,
@@ -182,6 +206,23 @@ mod tests {
         assert_eq!(signs.get(), 1);
         assert_eq!(tag(&c.get_or_sign(ana(), 1030, sign)), 1030);
         assert_eq!(signs.get(), 2);
+    }
+
+    #[test]
+    fn never_holds_more_than_its_capacity() {
+        let c = SignedIdentities::new(3, 60);
+        let sids = ["s1", "s2", "s3", "s4", "s5"];
+        for sid in sids {
+            c.get_or_sign(Holder { sid, ..ana() }, 1000, headers);
+            assert!(c.len() <= 3, "{} held", c.len());
+        }
+        // The newest is kept across the clearing.
+        let signs = Cell::new(0);
+        c.get_or_sign(Holder { sid: "s5", ..ana() }, 1001, |n| {
+            signs.set(1);
+            headers(n)
+        });
+        assert_eq!(signs.get(), 0);
     }
 
     #[test]
@@ -260,8 +301,10 @@ mod tests {
             user: "bob@x.test",
             ..ana()
         };
-        let planted = c.cache.get(&c.keys.hash_one(ana())).unwrap();
-        c.cache.insert(c.keys.hash_one(bob), planted);
+        let mut map = c.map.lock().unwrap();
+        let planted = map.get(&SignedIdentities::key(&ana())).unwrap().clone();
+        map.insert(SignedIdentities::key(&bob), planted);
+        drop(map);
         assert_eq!(tag(&c.get_or_sign(bob, 1001, |_| headers(2))), 2);
     }
 }

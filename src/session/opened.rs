@@ -8,9 +8,14 @@
 //! tenant, re-authentication or revocation runs on every request
 //! ([`SessionClaims::open_cached`](super::SessionClaims::open_cached)), and
 //! an entry that fails one of them is dropped.
+//!
+//! The map hashes with a fast unkeyed hash: a value is inserted only after
+//! it opened under Portero's own key, so nobody outside can choose keys
+//! that pile into one bucket (a lookup of any other value costs one hash
+//! and one probe).
 
 use super::SessionClaims;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The most opened cookies remembered.
