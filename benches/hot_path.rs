@@ -10,7 +10,6 @@
 //!   (`sign`) or reused from the per-session cache (`cached`);
 //! * `whole_path`: a signed-in request from its header to the rewritten
 //!   upstream request, as the proxy runs it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use portero::auth::AuthMethod;

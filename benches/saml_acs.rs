@@ -3,7 +3,6 @@
 //! Response and Assertion signed by `xmlsec1`) is verified end to end:
 //! shape checks, xmlsec signature verification and reduction, parsing, and
 //! every semantic check. `cargo bench --bench saml_acs`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../tests/common/saml.rs"]
 mod saml;

@@ -7,6 +7,7 @@
 //! `<origin of return_to>/.portero/jwt/callback?jwt=…&return_to=…&state=…`.
 //!
 //! `EXT_SSO_SECRET=… cargo run --release --example external_signin -- 127.0.0.1:9100 demo`
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};

@@ -28,7 +28,6 @@
 //! `--threads`); the upstream and wrk get the other CPUs (`taskset`).
 //! Loopback only; bounded time (rounds × 6 scenarios × duration, plus
 //! ~20 s, plus ~1 minute for callgrind).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use clap::Parser;
 use http_body_util::Full;

@@ -3,6 +3,7 @@
 //! and an admin console path.
 //!
 //! `cargo run --release --example panel -- 127.0.0.1:9000`
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};

@@ -93,7 +93,6 @@ pub fn client_key(ip: IpAddr) -> u128 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -20,6 +20,7 @@
 //! * [`store`] is the embedded membership store (SQLite) and its rules.
 //! * [`remote`] keeps documents fetched from IdPs (metadata, discovery,
 //!   keys) through [`outbound`], Portero's own HTTP client.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 // Unit tests reuse the integration tests' SAML fixtures
 // (tests/common/saml.rs), which name this crate `portero`.

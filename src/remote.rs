@@ -286,7 +286,6 @@ pub fn cache_file_name(what: &str, url: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

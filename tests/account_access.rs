@@ -1,6 +1,5 @@
 //! Threat: a signed-in user enters an account they have no part in, or is
 //! caught in a redirect loop. CONTRACT §5 rule 3 and §7.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

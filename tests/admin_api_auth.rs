@@ -1,6 +1,5 @@
 //! Threat: anyone who reaches the admin listener forces re-authentication
 //! or reloads the configuration. With `admin_token` set, they need it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

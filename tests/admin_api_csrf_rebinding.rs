@@ -5,7 +5,6 @@
 //! any `Host` that is not its own address and anything a page sends
 //! (`Origin`, `Sec-Fetch-Site` other than `none`), and takes forms only as
 //! URL-encoded UTF-8 (no `enctype="text/plain"` trick).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

@@ -1,7 +1,6 @@
 //! Threat: a panel cannot tell Portero's headers from a forger's. The
 //! `X-Portero-Assertion` JWT must verify against `/.portero/jwks.json`,
 //! carry `aud` = tenant and a short `exp`. CONTRACT §4.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 use jsonwebtoken::jwk::JwkSet;

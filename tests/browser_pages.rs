@@ -5,7 +5,6 @@
 //! to 127.0.0.1 inside the browser. Each step can save a screenshot:
 //! `target/browser-shots/<test>/`, or `docs/screenshots/` with
 //! `PORTERO_SCREENSHOTS=docs`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::simplesamlphp::SimpleSamlPhp;
 use common::*;

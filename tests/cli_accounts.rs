@@ -2,7 +2,6 @@
 //! --as` with an address that is no member's acted as the operator;
 //! `list` with no or an unknown account printed nothing and exited 0;
 //! `keygen --assertion-key FILE` overwrote the key the panel trusts.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use std::process::Command;
 
 const CONFIG: &str = r#"[server]

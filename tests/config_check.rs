@@ -1,6 +1,5 @@
 //! Bad configuration is refused at load with every error and its line,
 //! never silently ignored. CONTRACT §2, §2a, §8.
-#![allow(clippy::unwrap_used)]
 use std::process::Command;
 
 fn check(config: &str) -> (bool, String) {

@@ -1,6 +1,5 @@
 //! A broken configuration on reload must not take Portero down: it keeps
 //! serving with the old one and says why (CONTRACT §8). Also `explain`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

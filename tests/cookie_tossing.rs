@@ -7,7 +7,6 @@
 //! Secure, Path=/ and host-only, so nobody else can set it) and only that
 //! name is read; a request carrying a session (or classic-login) cookie
 //! twice is treated as having none, with an audit line and a clear page.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 use std::sync::Arc;

@@ -4,7 +4,6 @@
 //! service on the same host name but another port (or the plain-HTTP side
 //! of a TLS site) posting a form at Portero in the visitor's browser; the
 //! host alone used to be compared.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

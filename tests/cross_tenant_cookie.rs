@@ -1,6 +1,5 @@
 //! Threat: a session cookie is replayed on another tenant, tampered with,
 //! or kept after an operator forced re-authentication. CONTRACT §1, §5 rule 3.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

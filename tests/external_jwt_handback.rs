@@ -1,6 +1,5 @@
 //! Threat: a forged, swapped, stale, foreign or replayed hand-back token
 //! becomes a session. CONTRACT §6 (external SSO).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 use serde_json::json;

@@ -7,7 +7,6 @@
 //! server-side started sign-in, its id in the `portero_jwt` cookie and in
 //! the `state` the page hands back), of this tenant, once. Unsolicited
 //! hand-backs only where the tenant opts in (`allow_idp_initiated`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

@@ -1,6 +1,5 @@
 //! Threat: a client forges identity or forwarding headers, or smuggles
 //! Portero's own cookie to the panel. CONTRACT §4.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

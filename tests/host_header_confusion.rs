@@ -5,7 +5,6 @@
 //! spelling per host, `name[:port]` or `[IPv6]:port`, judges that, and
 //! forwards only its normalised form (`Host`, `X-Forwarded-Host`) with an
 //! origin-form target.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 use std::io::{Read, Write};

@@ -2,7 +2,6 @@
 //! to the identifier-first page; the e-mail typed there must lead on to the
 //! tenant's sign-in and back — it looped back to the same empty sign-in
 //! page, and only the SSO button got through.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

@@ -4,7 +4,6 @@
 //! HTTP/2 cleartext through the keep-alive wrapper, and the memory an idle
 //! keep-alive connection may hold (many idle connections must not exhaust
 //! the proxy).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use base64::Engine;
 use common::*;

@@ -3,7 +3,6 @@
 //! pipelined requests (whole and cut in the middle), HEAD answers, request
 //! bodies, and protocol upgrades (WebSocket) all go through one
 //! connection as a client sent them, with the right identity.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 use std::io::{Read, Write};

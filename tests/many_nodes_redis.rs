@@ -3,7 +3,6 @@
 //! "force re-authentication now" that only one node hears; a Redis outage
 //! that lets a one-time check pass (it must fail closed: no sign-in, a
 //! clear page, sessions already made keep working).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use base64::Engine;
 use common::redis::RedisServer;

@@ -3,7 +3,6 @@
 //! test switches: cached answers, negative answers, stale answers while it
 //! fails, then a clear page), the IdP's role attribute (real SAML responses
 //! signed by `xmlsec1`), and reseller sublogin in the static list.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use base64::Engine;
 use common::saml::{idp_metadata, SigningKey, Spec};

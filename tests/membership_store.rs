@@ -5,7 +5,6 @@
 //! used in the browser, two administrators removing an account's last two
 //! members at the same moment, reseller sublogin, and just-in-time
 //! provisioning. Every change is in the audit log.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 use serde_json::Value;

@@ -7,7 +7,6 @@
 //! real RSA keys made by `openssl` at test time. And the browser side:
 //! `state` from another browser (CSRF), unknown `state`, an `iss`
 //! parameter naming another issuer, the provider's error answer.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -7,7 +7,6 @@
 //! code, verifies the ID token against the provider's keys → session → the
 //! panel sees the identity. Also: a replayed callback, a code used twice,
 //! `client_secret_post`, an unverified e-mail, and RP-initiated logout.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::saml::KillOnDrop;
 use common::*;

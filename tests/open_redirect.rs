@@ -1,6 +1,5 @@
 //! Threat: Portero's return URLs send a signed-in visitor to another site.
 //! CONTRACT §5: return URLs are same-tenant only; everything else is `/`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

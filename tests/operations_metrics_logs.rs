@@ -1,7 +1,6 @@
 //! What operators read: the JSON access log (no query strings, no tokens)
 //! and the metrics of upstream time, upstream errors and the reuse of
 //! signed identities.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

@@ -1,7 +1,6 @@
 //! Pages in the visitor's language (or the tenant's), white-label: the
 //! tenant's product name, logo and colours, and no mention of Portero
 //! unless the tenant asks for it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

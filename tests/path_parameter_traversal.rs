@@ -4,7 +4,6 @@
 //! that move a path in or out of the bypass and admin paths depending on
 //! whether the panel's server drops them. The first are refused as dot
 //! segments, the second as ambiguous — both 400, never forwarded.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

@@ -4,7 +4,6 @@
 //! values; a value that is not UTF-8 was guessed at (U+FFFD); a body in
 //! another charset was read as UTF-8. Every form and query string of
 //! Portero's own paths is refused with a 400 instead, before anything acts.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

@@ -2,7 +2,6 @@
 //! real response signed by `xmlsec1` that differs from a good one in that
 //! one respect; plus NameID comment/CDATA injection, which survives
 //! exclusive canonicalisation and so keeps the signature valid.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::saml::*;
 use portero::auth::saml::{verify, Expected, Refusal};

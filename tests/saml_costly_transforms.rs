@@ -4,7 +4,6 @@
 //! anonymous POST to the ACS must not cost more than reading the document,
 //! nor stall the other requests of the worker that received it; a
 //! verification that does run long is refused at its time cap.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use base64::Engine;
 use common::saml::*;

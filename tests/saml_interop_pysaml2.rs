@@ -3,7 +3,6 @@
 //! `tests/interop/pysaml2_idp.py` on 127.0.0.1. The test plays the browser:
 //! panel → redirect with an AuthnRequest → the IdP's login form → its
 //! auto-POST page → Portero's ACS → session → the panel sees the identity.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::saml::{input_value, wait_for_port, KillOnDrop, SigningKey};
 use common::*;

@@ -3,7 +3,6 @@
 //! test is the browser — panel → SimpleSAMLphp's SSO service → its
 //! `exampleauth` login form, filled in and posted → its auto-POST page →
 //! Portero's ACS → session → the panel sees the identity.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::saml::input_value;
 use common::simplesamlphp::SimpleSamlPhp;

@@ -4,7 +4,6 @@
 //! that is not metadata, an untrusted certificate — the last good copy
 //! stays in force, across a restart too. What the IdP serves is switched
 //! by the test; the IdP is a real TLS server on 127.0.0.1.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use base64::Engine;
 use common::saml::*;

@@ -4,7 +4,6 @@
 //! must not work: replaying the response, posting it from a browser that did
 //! not start the sign-in, replaying an unsolicited assertion, unknown
 //! RelayState.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use base64::Engine;
 use common::saml::*;

@@ -2,7 +2,6 @@
 //! real responses signed by `xmlsec1` with a real RSA key, then edited the
 //! way the attacks in "On Breaking SAML" (Somorovsky et al., 2012) edit
 //! them. Only the element a valid signature covers may be used.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::saml::*;
 use portero::auth::saml::{verify, Refusal};

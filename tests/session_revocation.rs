@@ -5,7 +5,6 @@
 //! revocation heard by one node of a cluster only. Through the real binary,
 //! the admin API, the `portero accounts` command line, and two nodes on a
 //! real `redis-server`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::redis::RedisServer;
 use common::*;

@@ -2,7 +2,6 @@
 //! connections for ever (slowloris), oversized or endless headers, a panel
 //! that answers slowly or never (each request gets a clear 504 page in
 //! time, other panels keep being served: no pile-up).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 use std::io::{Read, Write};

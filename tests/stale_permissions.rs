@@ -4,7 +4,6 @@
 //! reach the very next request of a session that is already open, not the
 //! next half-TTL. Through the real binary, the embedded store changed over
 //! the admin API, with a long assertion `ttl` (600 s: five minutes of reuse).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use base64::Engine;
 use common::*;

@@ -7,7 +7,6 @@
 //! than `sign_ins_per_client` starts from one address (429); more than
 //! `max_started_sign_ins` waiting at once (503, nothing already started is
 //! dropped). Both back-ends: in process and Redis.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use base64::Engine;
 use common::redis::RedisServer;

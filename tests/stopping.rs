@@ -4,7 +4,6 @@
 //! no stop may leave the process spinning or writing a flood of log lines
 //! (a stop that loops on a dead runtime once wrote gigabytes of log and
 //! ignored SIGTERM).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 use nix::sys::signal::{kill, Signal};

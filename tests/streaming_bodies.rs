@@ -1,7 +1,6 @@
 //! Resource exhaustion: a huge upload or download must stream through
 //! Portero, never be held in its memory. 1 GiB each way; Portero's peak
 //! resident memory must stay far below that.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 use std::io::{BufRead, BufReader, Read, Write};

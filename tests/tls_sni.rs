@@ -1,6 +1,5 @@
 //! TLS listeners: the certificate is chosen by SNI per tenant, HTTP/2 is
 //! offered by ALPN, and sessions get the `Secure` attribute. CONTRACT §2a.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 use std::sync::Arc;

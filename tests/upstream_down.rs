@@ -1,6 +1,5 @@
 //! Faults: the panel is down, the host is unknown, the request is malformed.
 //! Clear pages, never a panic or a loop. CONTRACT §8.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 

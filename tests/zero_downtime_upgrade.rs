@@ -1,7 +1,6 @@
 //! A new binary takes over without a failed request (`portero run
 //! --upgrade`): load keeps running across the hand-over of the listening
 //! sockets, the old process finishes and exits, sessions stay valid.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 use common::*;
 use std::io::{Read, Write};

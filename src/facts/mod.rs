@@ -386,7 +386,6 @@ pub fn request_host(host_header: Option<&str>, authority: Option<&str>) -> Optio
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -132,7 +132,6 @@ pub fn generate_ed25519_pem() -> Option<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use jsonwebtoken::{DecodingKey, Validation};

@@ -176,7 +176,6 @@ impl AccountRule {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use Permission::*;

@@ -298,7 +298,6 @@ pub fn forwarded_chain(incoming: Option<&str>, peer: IpAddr, peer_trusted: bool)
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -165,7 +165,6 @@ impl SignedIdentities {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::cell::Cell;

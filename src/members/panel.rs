@@ -197,7 +197,6 @@ impl PanelEndpoint {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

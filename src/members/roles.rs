@@ -67,7 +67,6 @@ impl RoleMap {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use Permission::*;

@@ -637,7 +637,6 @@ impl Admin {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn addr(a: &str) -> SocketAddr {

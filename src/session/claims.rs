@@ -300,7 +300,6 @@ fn build(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> String 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::session::generate_key;

@@ -430,7 +430,6 @@ pub fn append_line(path: &std::path::Path, e: &Ending) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -101,7 +101,6 @@ pub fn generate_key() -> Option<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

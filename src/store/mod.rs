@@ -735,7 +735,6 @@ pub fn parse_permissions(list: &str) -> Result<Permissions, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use Permission::*;

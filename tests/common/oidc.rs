@@ -1,7 +1,7 @@
 //! Test peers from npm, installed once into `target/interop/node` from
 //! `tests/interop/package-lock.json`: oidc-provider (a certified OpenID
 //! Provider) and playwright-core (drives Debian's Chromium).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code)]
 
 use super::saml::KillOnDrop;
 use std::io::{BufRead, BufReader};

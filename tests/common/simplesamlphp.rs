@@ -1,7 +1,7 @@
 //! SimpleSAMLphp (Debian's `simplesamlphp`) as an IdP for the tests:
 //! configured in a temporary folder, served by `php -S` on 127.0.0.1,
 //! insisting on signed requests from Portero.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code)]
 
 use super::saml::{wait_for_port, KillOnDrop, SigningKey};
 use std::process::{Command, Stdio};

@@ -199,7 +199,6 @@ pub(crate) fn strip_port(host: &str) -> Option<&str> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -10,6 +10,7 @@
 //! [`NetmaskSet`] (CIDR blocks as merged sorted ranges, `O(log n)`),
 //! [`PathPrefixes`] (segment-aware path prefixes) and [`HostTable`] (exact
 //! host names by hash, `*.` wildcards by suffix).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod decision;
 mod hosts;

@@ -1,7 +1,6 @@
 //! The routing rules of CONTRACT §5 as a table, plus sweeps over every
 //! combination that matters: netmask/no netmask × admin path/not ×
 //! super-admin/not × forced external/not × session/none × sso_mode.
-#![allow(clippy::unwrap_used, clippy::panic)]
 
 use portero_policy::*;
 use std::net::IpAddr;

@@ -66,7 +66,6 @@ impl Discovery {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -144,7 +144,6 @@ pub fn verify_id_token(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

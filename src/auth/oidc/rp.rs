@@ -505,7 +505,6 @@ async fn userinfo(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -419,7 +419,6 @@ fn unix(t: &DateTime<Utc>) -> u64 {
 mod fixtures;
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::fixtures::{idp_metadata, SigningKey, Spec};
     use super::*;
