@@ -21,6 +21,7 @@
 //! * [`remote`] keeps documents fetched from IdPs (metadata, discovery,
 //!   keys) through [`outbound`], Portero's own HTTP client.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(missing_docs)]
 
 // Unit tests reuse the integration tests' SAML fixtures
 // (tests/common/saml.rs), which name this crate `portero`.

@@ -11,6 +11,7 @@
 //! [`PathPrefixes`] (segment-aware path prefixes) and [`HostTable`] (exact
 //! host names by hash, `*.` wildcards by suffix).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![warn(missing_docs)]
 
 mod decision;
 mod hosts;
