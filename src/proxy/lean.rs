@@ -34,7 +34,7 @@
 //! hyper 1.x's HTTP/1 dispatcher reading only when it wants a next
 //! request head (`half_close` on) and flushing its buffer before calling
 //! the socket's flush; `Cargo.toml` pins the hyper version this was
-//! proven on, and `tests/lean_connections.rs` guards the mechanism
+//! proven on, and `tests/operations/lean_connections.rs` guards the mechanism
 //! (pipelining, HEAD, bodies, upgrades, memory).
 
 use std::cell::RefCell;

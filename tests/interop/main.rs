@@ -1,0 +1,11 @@
+//! Interoperability with real third-party software started by the tests:
+//! SimpleSAMLphp and pysaml2 as SAML IdPs, oidc-provider (npm) as an OpenID
+//! provider, and Chromium driving the pages.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod browser_pages;
+mod oidc_interop_oidc_provider;
+mod saml_interop_pysaml2;
+mod saml_interop_simplesamlphp;

@@ -1,0 +1,17 @@
+//! End-to-end tests of running Portero: stopping, zero-downtime upgrade,
+//! reloads, `check`, metrics and logs, connection handling and memory,
+//! several nodes over Redis, TLS/SNI, streaming and panels that fail.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod config_check;
+mod config_reload;
+mod lean_connections;
+mod many_nodes_redis;
+mod operations_metrics_logs;
+mod stopping;
+mod streaming_bodies;
+mod tls_sni;
+mod upstream_down;
+mod zero_downtime_upgrade;

@@ -1,0 +1,18 @@
+//! End-to-end tests of the ways in and of accounts: SAML, OpenID Connect
+//! and external-JWT sign-ins, invitations, memberships, netmask routing,
+//! pages, the assertion's keys and the account CLI.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod account_access;
+mod assertion_jwks;
+mod cli_accounts;
+mod external_jwt_handback;
+mod invitation_sign_in;
+mod membership_sources;
+mod membership_store;
+mod netmask_routing;
+mod pages_language_brand;
+mod saml_metadata_url;
+mod saml_sign_in;
