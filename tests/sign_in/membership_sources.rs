@@ -155,6 +155,15 @@ fn the_panel_endpoint_is_cached_and_its_failures_are_bounded() {
     );
     assert_eq!(r.status, 503, "{}", r.body);
     assert!(r.body.contains("cannot check"), "{}", r.body);
+    // Forward-auth says the same to the proxy in front: 503, neither a
+    // 401 (sign in again would not help) nor a 2xx with stale rights.
+    let r = p.send(
+        get(PANEL_HOST, "/.portero/auth")
+            .header("X-Original-URI", "/")
+            .cookie("portero_session", &session),
+    );
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.header("x-portero-user"), None);
     // Back: answers again.
     *endpoint.failing.lock().unwrap() = false;
     std::thread::sleep(std::time::Duration::from_millis(5100));
