@@ -8,6 +8,7 @@ mod common;
 mod config_check;
 mod config_reload;
 mod lean_connections;
+mod listen_address_taken;
 mod many_nodes_redis;
 mod operations_metrics_logs;
 mod stopping;
