@@ -210,3 +210,51 @@ pub fn query_map(url: &str) -> HashMap<String, String> {
     let q = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
+
+/// What an HTTP/2 answer carried: status, whether the echo panel answered
+/// (its `x-upstream` header), and the body.
+#[derive(Debug)]
+pub struct H2Resp {
+    pub status: u16,
+    pub from_upstream: bool,
+    pub body: String,
+}
+
+/// One HTTP/2 request with prior knowledge (h2c) to Portero's plain port,
+/// `uri` as the `:authority`/path and `headers` as given; `None` when the
+/// stream was refused.
+pub fn h2c_send(port: u16, uri: &str, headers: &[(&str, &str)]) -> Option<H2Resp> {
+    use http_body_util::BodyExt;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let (mut send, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            TokioIo::new(tcp),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        let mut req = hyper::Request::builder().uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let resp = send.send_request(req).await.ok()?;
+        let status = resp.status().as_u16();
+        let from_upstream = resp.headers().get("x-upstream").is_some();
+        let body = resp.into_body().collect().await.ok()?.to_bytes();
+        Some(H2Resp {
+            status,
+            from_upstream,
+            body: String::from_utf8_lossy(&body).to_string(),
+        })
+    })
+}

@@ -101,43 +101,18 @@ fn pipelined_requests_whole_and_cut_are_all_answered_in_order() {
 fn reading_panel() -> std::net::SocketAddr {
     use http_body_util::{BodyExt, Full};
     use hyper::body::Bytes;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(
-                        |req: hyper::Request<hyper::body::Incoming>| async move {
-                            let path = req.uri().path().to_string();
-                            let body = req.into_body().collect().await.map(|b| b.to_bytes());
-                            let n = body.map_or(0, |b| b.len());
-                            let out = format!("PATH {path}\nbody-length: {n}\n");
-                            Ok::<_, std::convert::Infallible>(
-                                hyper::Response::builder()
-                                    .header("x-upstream", "echo")
-                                    .body(Full::new(Bytes::from(out)))
-                                    .unwrap(),
-                            )
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
-    });
-    addr
+    serve_http1(|req: hyper::Request<hyper::body::Incoming>| async move {
+        let path = req.uri().path().to_string();
+        let body = req.into_body().collect().await.map(|b| b.to_bytes());
+        let n = body.map_or(0, |b| b.len());
+        let out = format!("PATH {path}\nbody-length: {n}\n");
+        Ok::<_, std::convert::Infallible>(
+            hyper::Response::builder()
+                .header("x-upstream", "echo")
+                .body(Full::new(Bytes::from(out)))
+                .unwrap(),
+        )
+    })
 }
 
 #[test]

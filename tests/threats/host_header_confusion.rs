@@ -212,42 +212,11 @@ fn an_absolute_form_target_is_judged_by_its_host_and_forwarded_in_origin_form() 
 #[test]
 fn http2_authority_is_normalised_and_must_agree_with_host() {
     let (_up, p, eve) = start();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let cookie = format!("portero_session={eve}");
     let send = |uri: String, host: Option<&str>| {
-        rt.block_on(async {
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", p.port))
-                .await
-                .unwrap();
-            let (mut send, conn) = hyper::client::conn::http2::handshake(
-                hyper_util::rt::TokioExecutor::new(),
-                hyper_util::rt::TokioIo::new(tcp),
-            )
-            .await
-            .unwrap();
-            tokio::spawn(conn);
-            let mut req = hyper::Request::builder()
-                .uri(uri)
-                .header("cookie", format!("portero_session={eve}"));
-            if let Some(h) = host {
-                req = req.header("host", h);
-            }
-            let req = req
-                .body(http_body_util::Empty::<hyper::body::Bytes>::new())
-                .unwrap();
-            match send.send_request(req).await {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let upstream = resp.headers().get("x-upstream").is_some();
-                    use http_body_util::BodyExt;
-                    let body = resp.into_body().collect().await.unwrap().to_bytes();
-                    Some((status, upstream, String::from_utf8_lossy(&body).to_string()))
-                }
-                Err(_) => None,
-            }
-        })
+        let mut headers = vec![("cookie", cookie.as_str())];
+        headers.extend(host.map(|h| ("host", h)));
+        h2c_send(p.port, &uri, &headers).map(|r| (r.status, r.from_upstream, r.body))
     };
     let (status, upstream, body) = send("http://X.Gamma.Test.:80/home".into(), None).unwrap();
     assert!(status == 200 && upstream, "{status} {body}");

@@ -129,32 +129,9 @@ fn h2c_prior_knowledge_is_still_served() {
     let up = Upstream::start();
     let p = Portero::start(TENANTS, &up);
     let ana = sign_in(&p, HOST, "latincloud", "ana@latincloud.test");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (status, body) = rt.block_on(async {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", p.port))
-            .await
-            .unwrap();
-        let (mut send, conn) = hyper::client::conn::http2::handshake(
-            hyper_util::rt::TokioExecutor::new(),
-            hyper_util::rt::TokioIo::new(tcp),
-        )
-        .await
-        .unwrap();
-        tokio::spawn(conn);
-        let req = hyper::Request::builder()
-            .uri(format!("http://{HOST}/home"))
-            .header("cookie", format!("portero_session={ana}"))
-            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
-            .unwrap();
-        let resp = send.send_request(req).await.unwrap();
-        let status = resp.status().as_u16();
-        use http_body_util::BodyExt;
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).to_string())
-    });
+    let cookie = format!("portero_session={ana}");
+    let r = h2c_send(p.port, &format!("http://{HOST}/home"), &[("cookie", &cookie)]).unwrap();
+    let (status, body) = (r.status, r.body);
     assert_eq!(status, 200, "{body}");
     assert!(
         body.contains("x-portero-user: ana@latincloud.test"),
