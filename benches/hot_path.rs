@@ -90,17 +90,14 @@ struct Fixture {
 fn fixture(tenants: usize, netmasks: usize) -> Fixture {
     let cfg = config(tenants, netmasks);
     let tenant = tenants / 2;
-    let claims = SessionClaims {
-        tenant: format!("t{tenant}"),
-        user: format!("ana@t{tenant}.test"),
-        email: format!("ana@t{tenant}.test"),
-        name: None,
-        method: AuthMethod::Jwt,
-        issued_at: NOW - 60,
-        account: None,
-        sid: "0123456789abcdef0123456789abcdef".into(),
-        roles: Vec::new(),
-    };
+    let claims = SessionClaims::for_tests(
+        &format!("t{tenant}"),
+        &format!("ana@t{tenant}.test"),
+        None,
+        AuthMethod::Jwt,
+        NOW - 60,
+        "0123456789abcdef0123456789abcdef",
+    );
     let sealed = claims.seal(&cfg.session.sealer).unwrap();
     let cookie = format!("lang=es; {}={sealed}; theme=dark", cfg.session.cookie_name);
     let state = State::new(cfg, "bench.toml".into(), Arc::new(FixedClock::at(NOW))).unwrap();
@@ -260,7 +257,7 @@ fn identity_plan(c: &mut Criterion) {
         let portero::members::MemberSource::Static(directory) = &tenant.members else {
             panic!("the bench tenants list their members");
         };
-        let member = directory.membership(&claims.user, &account).unwrap();
+        let member = directory.membership(claims.user(), &account).unwrap();
         let member = &member;
         let template = f.upstream_template();
         let peer = Peer::new("198.51.100.7".parse().unwrap());
@@ -279,12 +276,12 @@ fn identity_plan(c: &mut Criterion) {
         );
         let holder = Holder {
             tenant: f.tenant,
-            sid: &claims.sid,
-            user: &claims.user,
+            sid: claims.sid(),
+            user: claims.user(),
             account: &member.account,
             permissions: member.permissions,
             impersonate: member.impersonate.as_deref(),
-            name: claims.name.as_deref(),
+            name: claims.name(),
         };
         g.bench_with_input(
             BenchmarkId::new("cached/tenants", tenants),

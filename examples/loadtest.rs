@@ -880,17 +880,14 @@ fn session_cookie() -> Result<String, String> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let claims = SessionClaims {
-        tenant: "load".into(),
-        user: "ana@load.test".into(),
-        email: "ana@load.test".into(),
-        name: Some("Ana Load".into()),
-        method: AuthMethod::Jwt,
-        issued_at: now,
-        account: None,
-        sid: "loadtest-session-0001".into(),
-        roles: Vec::new(),
-    };
+    let claims = SessionClaims::for_tests(
+        "load",
+        "ana@load.test",
+        Some("Ana Load"),
+        AuthMethod::Jwt,
+        now,
+        "loadtest-session-0001",
+    );
     Ok(format!(
         "portero_session={}",
         claims.seal(&sealer).ok_or("cannot seal a session")?

@@ -319,7 +319,7 @@ pub async fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
     if let (Some(Entering::Fetch(endpoint)), Some(s)) = (&account, &seen.session) {
         asked_panel = true;
         let answered = endpoint
-            .fetch(&cfg.server.outbound, &s.user, state.now())
+            .fetch(&cfg.server.outbound, s.user(), state.now())
             .await;
         state
             .metrics
@@ -380,12 +380,12 @@ fn apply_rules(
                 // permissions, impersonation or name signs afresh at once.
                 let holder = Holder {
                     tenant: seen.tenant_index,
-                    sid: &claims.sid,
-                    user: &claims.user,
+                    sid: claims.sid(),
+                    user: claims.user(),
                     account: &m.account,
                     permissions: m.permissions,
                     impersonate: m.impersonate.as_deref(),
-                    name: claims.name.as_deref().or(name.as_deref()),
+                    name: claims.name().or(name.as_deref()),
                 };
                 let (headers, reused) =
                     cfg.signed.get_or_sign_counted(holder, state.now(), |now| {
@@ -414,7 +414,7 @@ fn apply_rules(
             let user = seen
                 .session
                 .as_ref()
-                .map(|s| s.email.clone())
+                .map(|s| s.email().to_string())
                 .unwrap_or_default();
             ("forbidden", Outcome::Forbidden { user, account })
         }
@@ -465,18 +465,18 @@ pub fn entering(state: &State, tenant: &Tenant, seen: &Seen<'_>, s: &SessionClai
     };
     match tenant
         .account_rule
-        .account(seen.host(), s.account.as_deref())
+        .account(seen.host(), s.account())
     {
         None if matches!(tenant.account_rule, crate::identity::AccountRule::Picker) => {
             Entering::NoneChosen
         }
         None => Entering::NotMember(seen.host().to_string()),
-        Some(account) => match dir.membership(&s.user, account) {
+        Some(account) => match dir.membership(s.user(), account) {
             Some(membership) => Entering::Member {
                 name: s
-                    .name
+                    .name()
                     .is_none()
-                    .then(|| dir.name(&s.user).map(str::to_string))
+                    .then(|| dir.name(s.user()).map(str::to_string))
                     .flatten(),
                 membership,
             },
@@ -495,31 +495,31 @@ pub fn identity_headers(
     directory_name: Option<&str>,
     now: u64,
 ) -> IdentityHeaders {
-    let name = s.name.as_deref().or(directory_name);
+    let name = s.name().or(directory_name);
     let claims = AssertionClaims {
         iss: "portero",
         aud: &tenant.name,
-        sub: &s.user,
-        email: &s.email,
+        sub: s.user(),
+        email: s.email(),
         name,
         tenant: &tenant.name,
         account: &m.account,
         permissions: m.permissions.iter().map(|p| p.as_str()).collect(),
         impersonate: m.impersonate.as_deref(),
-        auth: s.method.as_str(),
+        auth: s.method().as_str(),
         iat: now,
         exp: now + cfg.assertion.ttl,
     };
     let assertion = cfg.assertion.sign(&claims).unwrap_or_default();
     Arc::from(tenant.headers.pairs(&Identity {
-        user: &s.user,
-        email: &s.email,
+        user: s.user(),
+        email: s.email(),
         name,
         tenant: &tenant.name,
         account: &m.account,
         permissions: &m.permissions_header,
         impersonate: m.impersonate.as_deref(),
-        auth: s.method.as_str(),
+        auth: s.method().as_str(),
         assertion: &assertion,
     }))
 }
@@ -567,7 +567,7 @@ fn open_session(
     )?;
     if let Err(r) = state
         .ended
-        .check(&tenant.name, &claims.sid, &claims.user, claims.issued_at)
+        .check(&tenant.name, claims.sid(), claims.user(), claims.issued_at())
     {
         cfg.session.opened.forget(value);
         return Err(r);

@@ -11,7 +11,9 @@
 //! * [`config`] compiles the TOML file into validated types.
 //! * [`facts`] gathers what the decision needs from a request.
 //! * [`portero_policy`] (its own crate) decides, purely.
-//! * [`auth`] holds the sign-in protocols; only they make a [`auth::VerifiedLogin`].
+//! * [`auth`] holds the sign-in protocols' verifiers; they make an
+//!   [`auth::UnclaimedLogin`], and only claiming its one-time id makes a
+//!   [`auth::VerifiedLogin`] ([`web::flow`] runs the steps in order).
 //! * [`session`] seals and checks cookies.
 //! * [`identity`] turns a session into headers and a signed assertion.
 //! * [`forward`] rewrites the request for the panel (strip, forward, inject).

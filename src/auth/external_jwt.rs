@@ -1,9 +1,9 @@
 //! External SSO: a sign-in page of the tenant's own hands back a signed JWT
 //! (CONTRACT §6). The token's `alg` is pinned, `aud` must be the tenant,
 //! `exp` and `iat` are checked against the clock we are given, and the `jti`
-//! is accepted once.
+//! is the one-time id the sign-in claims ([`UnclaimedLogin::claim`]).
 
-use super::{clean_display_name, normalize_email, AuthMethod, OnceId, VerifiedLogin};
+use super::{clean_display_name, normalize_email, AuthMethod, OnceId, UnclaimedLogin};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -69,23 +69,6 @@ pub enum Refused {
     /// The `email` claim is not an e-mail address.
     #[error("the token's e-mail is not valid")]
     BadEmail,
-    /// The `jti` was used before.
-    #[error("the token was already used")]
-    Replayed,
-    /// No sign-in was started in this browser (login CSRF: someone else's
-    /// token delivered to it), and the tenant does not take unsolicited
-    /// hand-backs.
-    #[error("the sign-in was not started in this browser")]
-    NotStartedHere,
-    /// The `state` returned is not the sign-in this browser started.
-    #[error("the sign-in was not started in this browser")]
-    StateNotThisBrowser,
-    /// The browser's started sign-in is unknown, expired or already used.
-    #[error("this sign-in is unknown, expired or was already used")]
-    UnknownOrUsedSignIn,
-    /// The started sign-in belongs to another tenant.
-    #[error("the sign-in was started for another site")]
-    SignInOfAnotherTenant,
 }
 
 impl Refused {
@@ -101,11 +84,6 @@ impl Refused {
             Refused::TooLongLived => "too_long_lived",
             Refused::MissingClaim => "missing_claim",
             Refused::BadEmail => "bad_email",
-            Refused::Replayed => "replayed",
-            Refused::NotStartedHere => "not_started_in_this_browser",
-            Refused::StateNotThisBrowser => "state_not_this_browser",
-            Refused::UnknownOrUsedSignIn => "unknown_or_used_sign_in",
-            Refused::SignInOfAnotherTenant => "sign_in_of_another_tenant",
         }
     }
 }
@@ -173,14 +151,9 @@ impl ExternalSso {
         u.to_string()
     }
 
-    /// Verifies a hand-back token for `tenant` at `now`; its `jti` comes
-    /// back to be claimed by the caller (a replayed token is refused there).
-    pub fn verify(
-        &self,
-        tenant: &str,
-        token: &str,
-        now: u64,
-    ) -> Result<(VerifiedLogin, OnceId), Refused> {
+    /// Verifies a hand-back token for `tenant` at `now`: the login, not
+    /// yet claimed (its `jti`; a replayed token is refused at the claim).
+    pub fn verify(&self, tenant: &str, token: &str, now: u64) -> Result<UnclaimedLogin, Refused> {
         if token.len() > 16 * 1024 {
             return Err(Refused::Malformed);
         }
@@ -220,28 +193,20 @@ impl ExternalSso {
         let email = normalize_email(&c.email).ok_or(Refused::BadEmail)?;
         let name = c.name.as_deref().and_then(clean_display_name);
         // Remember the jti until the token could no longer pass the checks above.
-        let once = OnceId {
-            key: format!("jwt:{tenant}:{}", c.jti),
-            ttl: Duration::from_secs(c.exp.saturating_sub(now) + 2 * LEEWAY),
-        };
-        Ok((
-            VerifiedLogin::new(tenant, email, name, AuthMethod::Jwt),
+        let once = OnceId::new(
+            "jwt",
+            tenant,
+            &c.jti,
+            Duration::from_secs(c.exp.saturating_sub(now) + 2 * LEEWAY),
+        );
+        Ok(UnclaimedLogin::new(
+            tenant,
+            email,
+            name,
+            AuthMethod::Jwt,
             once,
         ))
     }
-}
-
-/// An external sign-in Portero started: kept server-side (one-time store)
-/// under its `state`, which the browser also carries in a cookie; the
-/// hand-back must come to that browser and takes it out on first use.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Started {
-    /// The tenant's name.
-    pub tenant: String,
-    /// The random id (the cookie's value, the `state` sent to the page).
-    pub state: String,
-    /// Where to go afterwards (absolute, already sanitised to this tenant).
-    pub return_to: String,
 }
 
 /// A fresh, unguessable `state` (256 random bits, URL-safe); `None` when

@@ -93,14 +93,14 @@ pub fn resolve<'a>(
             Some(d) => Source::Ready(Dir::Shared(d)),
             None => Source::Ready(Dir::Borrowed(&EMPTY)),
         },
-        MemberSource::Panel(p) => match p.cached(&session.user, now) {
+        MemberSource::Panel(p) => match p.cached(session.user(), now) {
             Cached::Use(Some(d)) => Source::Ready(Dir::Shared(d)),
             Cached::Use(None) => Source::Ready(Dir::Borrowed(&EMPTY)),
             Cached::Fetch => Source::Fetch(p.clone()),
             Cached::Unavailable => Source::Unavailable,
         },
         MemberSource::Idp(map) => {
-            Source::Ready(Dir::Owned(map.directory(&session.user, &session.roles)))
+            Source::Ready(Dir::Owned(map.directory(session.user(), session.roles())))
         }
     }
 }

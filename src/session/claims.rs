@@ -5,36 +5,43 @@ use crate::auth::{AuthMethod, VerifiedLogin};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// The content of a session cookie.
+/// The content of a session cookie. Made only from a [`VerifiedLogin`]
+/// ([`SessionClaims::issue`], then [`SessionClaims::with_account`]) and by
+/// opening a cookie ([`SessionClaims::open`]); read through its accessors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClaims(Fields);
+
+/// What a session cookie carries, as sealed (private: nothing outside this
+/// module reads or writes the wire form).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionClaims {
+struct Fields {
     /// The tenant the session was made for.
     #[serde(rename = "t")]
-    pub tenant: String,
+    tenant: String,
     /// The user's stable id inside the tenant (the e-mail, lower-case).
     #[serde(rename = "u")]
-    pub user: String,
+    user: String,
     /// E-mail.
     #[serde(rename = "e")]
-    pub email: String,
+    email: String,
     /// Display name, when known.
     #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    name: Option<String>,
     /// How the session was made.
     #[serde(rename = "m")]
-    pub method: AuthMethod,
+    method: AuthMethod,
     /// When the user signed in (Unix seconds).
     #[serde(rename = "i")]
-    pub issued_at: u64,
+    issued_at: u64,
     /// The account picked on `/.portero/accounts`, for tenants with a picker.
     #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
+    account: Option<String>,
     /// A random id of this session.
     #[serde(rename = "s")]
-    pub sid: String,
+    sid: String,
     /// The IdP's roles at sign-in (tenants with `membership = "idp"`).
     #[serde(rename = "r", default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
+    roles: Vec<String>,
 }
 
 /// Why a session cookie was not accepted (for the audit log).
@@ -88,25 +95,101 @@ pub fn session_life(reauth: Option<u64>) -> u64 {
 }
 
 impl SessionClaims {
-    /// Makes the claims of a new session from a verified login.
-    pub fn issue(login: &VerifiedLogin, now: u64, account: Option<String>) -> SessionClaims {
-        SessionClaims {
+    /// Makes the claims of a new session from a verified login, signed in
+    /// at `now`, no account chosen yet.
+    pub fn issue(login: &VerifiedLogin, now: u64) -> SessionClaims {
+        SessionClaims(Fields {
             tenant: login.tenant().to_string(),
             user: login.email().to_string(),
             email: login.email().to_string(),
             name: login.name().map(str::to_string),
             method: login.method(),
             issued_at: now,
-            account,
+            account: None,
             sid: random_id(),
             roles: login.roles().to_vec(),
-        }
+        })
+    }
+
+    /// The same session with `account` chosen (`/.portero/accounts`).
+    pub fn with_account(&self, account: String) -> SessionClaims {
+        let mut chosen = self.0.clone();
+        chosen.account = Some(account);
+        SessionClaims(chosen)
+    }
+
+    /// Claims made up for tests and benchmarks (no login behind them).
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn for_tests(
+        tenant: &str,
+        email: &str,
+        name: Option<&str>,
+        method: AuthMethod,
+        issued_at: u64,
+        sid: &str,
+    ) -> SessionClaims {
+        SessionClaims(Fields {
+            tenant: tenant.to_string(),
+            user: email.to_string(),
+            email: email.to_string(),
+            name: name.map(str::to_string),
+            method,
+            issued_at,
+            account: None,
+            sid: sid.to_string(),
+            roles: Vec::new(),
+        })
+    }
+
+    /// The tenant the session was made for.
+    pub fn tenant(&self) -> &str {
+        &self.0.tenant
+    }
+
+    /// The user's stable id inside the tenant (the e-mail, lower-case).
+    pub fn user(&self) -> &str {
+        &self.0.user
+    }
+
+    /// The e-mail.
+    pub fn email(&self) -> &str {
+        &self.0.email
+    }
+
+    /// The display name, when known.
+    pub fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    /// How the session was made.
+    pub fn method(&self) -> AuthMethod {
+        self.0.method
+    }
+
+    /// When the user signed in (Unix seconds).
+    pub fn issued_at(&self) -> u64 {
+        self.0.issued_at
+    }
+
+    /// The account picked on `/.portero/accounts`, for tenants with a picker.
+    pub fn account(&self) -> Option<&str> {
+        self.0.account.as_deref()
+    }
+
+    /// The random id of this session.
+    pub fn sid(&self) -> &str {
+        &self.0.sid
+    }
+
+    /// The IdP's roles at sign-in (tenants with `membership = "idp"`).
+    pub fn roles(&self) -> &[String] {
+        &self.0.roles
     }
 
     /// Seals the claims into a cookie value for `tenant`.
     pub fn seal(&self, sealer: &Sealer) -> Option<String> {
-        let json = serde_json::to_vec(self).ok()?;
-        sealer.seal(self.tenant.as_bytes(), &json)
+        let json = serde_json::to_vec(&self.0).ok()?;
+        sealer.seal(self.0.tenant.as_bytes(), &json)
     }
 
     /// Opens a cookie value and checks it for `tenant` at `now`.
@@ -136,7 +219,7 @@ impl SessionClaims {
     ) -> Result<Arc<SessionClaims>, Refusal> {
         // A remembered opening for another tenant is no opening for this
         // one (its key context differs): open it afresh, as anyone would.
-        let claims = match cache.get(value).filter(|c| c.tenant == tenant) {
+        let claims = match cache.get(value).filter(|c| c.tenant() == tenant) {
             Some(c) => c,
             None => {
                 let c = Arc::new(Self::unseal(sealer, tenant, value)?);
@@ -156,7 +239,9 @@ impl SessionClaims {
         let plain = sealer
             .open(tenant.as_bytes(), value)
             .ok_or(Refusal::Unreadable)?;
-        serde_json::from_slice(&plain).map_err(|_| Refusal::Unreadable)
+        serde_json::from_slice(&plain)
+            .map(SessionClaims)
+            .map_err(|_| Refusal::Unreadable)
     }
 
     /// The checks of an opened session for `tenant` at `now`.
@@ -167,7 +252,7 @@ impl SessionClaims {
         reauth: Option<u64>,
         revoked_before: u64,
     ) -> Result<(), Refusal> {
-        let claims = self;
+        let claims = &self.0;
         if claims.tenant != tenant {
             return Err(Refusal::ForeignTenant);
         }
@@ -186,7 +271,8 @@ impl SessionClaims {
     /// When this session expires under `reauth` (an ended session is
     /// remembered until then).
     pub fn expires_at(&self, reauth: Option<u64>) -> u64 {
-        self.issued_at
+        self.0
+            .issued_at
             .saturating_add(session_life(reauth))
             .saturating_add(SKEW)
     }
@@ -305,17 +391,7 @@ mod tests {
     use crate::session::generate_key;
 
     fn claims(tenant: &str, at: u64) -> SessionClaims {
-        SessionClaims {
-            tenant: tenant.into(),
-            user: "ana@x.test".into(),
-            email: "ana@x.test".into(),
-            name: None,
-            method: AuthMethod::Jwt,
-            issued_at: at,
-            account: None,
-            sid: random_id(),
-            roles: Vec::new(),
-        }
+        SessionClaims::for_tests(tenant, "ana@x.test", None, AuthMethod::Jwt, at, &random_id())
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::config::{Config, Tenant};
 use crate::gate::Seen;
 use crate::identity::AccountRule;
 use crate::members::{self, Source};
-use crate::session::{session_cookie, SessionClaims};
+use crate::session::session_cookie;
 use crate::state::State;
 use std::fmt::Write;
 
@@ -28,8 +28,8 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
         Err(bad) => return bad,
     };
     let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index);
-    let memberships = dir.memberships(&s.user);
-    let strong = format!("<strong>{}</strong>", escape(&s.email));
+    let memberships = dir.memberships(s.user());
+    let strong = format!("<strong>{}</strong>", escape(s.email()));
     let mut body = format!("<p>{}</p>", trf("Signed in as {}.", &[&strong]));
     if memberships.is_empty() {
         let _ = write!(
@@ -47,7 +47,7 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
             let account = escape(&m.account);
             match &tenant.account_rule {
                 AccountRule::Picker => {
-                    let current = if s.account.as_deref() == Some(m.account.as_str()) {
+                    let current = if s.account() == Some(m.account.as_str()) {
                         format!(" {}", tr("(current)"))
                     } else {
                         String::new()
@@ -116,17 +116,16 @@ pub fn choose(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
     let Source::Ready(dir) = members::resolve(state.store.as_ref(), tenant, s, state.now()) else {
         return super::members_unavailable(tenant);
     };
-    if dir.membership(&s.user, &account).is_none() {
-        return super::forbidden(tenant, &s.email, &account);
+    if dir.membership(s.user(), &account).is_none() {
+        return super::forbidden(tenant, s.email(), &account);
     }
     let return_to = return_to::sanitize(form.get("return_to"), cfg, seen.tenant_index);
-    let mut chosen = SessionClaims::clone(s);
-    chosen.account = Some(account);
+    let chosen = s.with_account(account);
     let Some(sealed) = chosen.seal(&cfg.session.sealer) else {
         return Reply::html(500, super::internal_error_page());
     };
     let reauth = tenant.reauth.or(cfg.session.reauth);
-    let left = reauth.map(|r| r.saturating_sub(state.now().saturating_sub(s.issued_at)));
+    let left = reauth.map(|r| r.saturating_sub(state.now().saturating_sub(s.issued_at())));
     Reply::redirect(return_to).cookie(&session_cookie(
         cfg.session.session_name(seen.req.tls),
         &sealed,

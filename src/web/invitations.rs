@@ -98,7 +98,7 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
     let result = if accept {
         store
             .store
-            .accept(&tenant.name, &token, &session.email, now)
+            .accept(&tenant.name, &token, session.email(), now)
     } else {
         store.store.reject(&tenant.name, &token, now)
     };
@@ -108,7 +108,7 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
             state.audit(
                 &tenant.name,
                 Event::Membership,
-                Some(&session.email),
+                Some(session.email()),
                 Some(seen.client_ip),
                 &format!("invitation {} to {} {what}", inv.id, inv.account),
             );
@@ -135,7 +135,7 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
             state.audit(
                 &tenant.name,
                 Event::Membership,
-                Some(&session.email),
+                Some(session.email()),
                 Some(seen.client_ip),
                 &format!("invitation refused: {e}"),
             );

@@ -4,6 +4,8 @@
 //! a request ([`Seen`]) and return a reply; the proxy writes it out.
 
 mod accounts;
+pub mod external;
+pub mod flow;
 pub mod form;
 pub mod i18n;
 mod invitations;
@@ -217,22 +219,11 @@ async fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
     }
     match (seen.path.trim_end_matches('/'), seen.req.method) {
         ("/.portero/oidc/callback", "GET" | "HEAD") => {
-            match i18n::scope(seen.lang, || oidc::callback(tenant, seen)) {
-                Ok(job) => oidc::finish(state, cfg, job).await,
-                Err(reply) => reply,
-            }
+            flow::answer::<oidc::Oidc>(state, cfg, tenant, seen).await
         }
-        ("/.portero/saml/acs", "POST") => {
-            match i18n::scope(seen.lang, || saml::acs(tenant, seen)) {
-                Ok(job) => saml::finish_acs(state, cfg, job).await,
-                Err(reply) => reply,
-            }
-        }
+        ("/.portero/saml/acs", "POST") => flow::answer::<saml::Saml>(state, cfg, tenant, seen).await,
         ("/.portero/jwt/callback", "GET" | "HEAD") => {
-            match i18n::scope(seen.lang, || signin::jwt_callback(state, cfg, tenant, seen)) {
-                Ok(job) => signin::finish_jwt(state, cfg, job).await,
-                Err(reply) => reply,
-            }
+            flow::answer::<external::External>(state, cfg, tenant, seen).await
         }
         ("/.portero/logout", "GET" | "HEAD" | "POST") => {
             match i18n::scope(seen.lang, || signin::logout(state, cfg, tenant, seen)) {
@@ -540,7 +531,7 @@ pub fn to_idp(
     let return_to = return_to::bounded(return_to);
     match idp {
         Idp::External => match &tenant.external_sso {
-            Some(ext) => signin::to_external(tenant, ext, seen, return_to, login_hint),
+            Some(ext) => external::to_external(tenant, ext, seen, return_to, login_hint),
             None => no_idp(tenant),
         },
         Idp::Saml => match &tenant.saml {

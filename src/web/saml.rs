@@ -5,15 +5,16 @@
 //! (which is also the opaque `RelayState`) for ten minutes and taken out on
 //! first use; the browser that started it carries the same ID in a cookie,
 //! so a response cannot be replayed into another person's browser (login
-//! CSRF) nor used twice.
+//! CSRF) nor used twice ([`super::flow`]).
 
-use super::{read_form, return_to, tenant_page, Reply};
-use crate::audit::Event;
-use crate::auth::saml::{Pending, SamlSp};
+use super::flow::{self, Ctx, Names, Protocol, Reason, Refusal, Started};
+use super::{read_form, tenant_page, Reply};
+use crate::auth::saml::{Answering, Pending, Refusal as SamlRefusal, SamlSp};
+use crate::auth::UnclaimedLogin;
 use crate::config::{Config, Tenant};
 use crate::gate::Seen;
 use crate::state::State;
-use crate::web::signin::Visitor;
+use std::future::Future;
 
 /// Records a redirect-binding message (its `SAMLRequest`/`SAMLResponse`)
 /// in the tenant's SAML trace.
@@ -33,10 +34,7 @@ pub fn trace_redirect(state: &State, tenant: &Tenant, what: &'static str, url: &
     }
 }
 
-/// The cookie that binds a started sign-in to its browser.
-pub const FLOW_COOKIE: &str = "portero_saml";
-
-/// `302` to the IdP with an AuthnRequest, remembering the sign-in.
+/// `302` to the IdP with an AuthnRequest, starting the sign-in.
 pub fn start(
     state: &State,
     tenant: &Tenant,
@@ -50,200 +48,157 @@ pub fn start(
         return super::idp_unavailable(tenant, portero_policy::Idp::Saml);
     };
     let pending = Pending {
-        tenant: tenant.name.clone(),
-        request_id: request_id.clone(),
-        return_to: return_to.to_string(),
         login_hint: login_hint.map(str::to_string),
     };
-    // The ACS is reached by a cross-site POST from the IdP: on TLS the
-    // cookie must be SameSite=None; on plain HTTP browsers treat a cookie
-    // without SameSite as Lax but still send it on a top-level POST made
-    // within two minutes.
-    let attrs = if seen.req.tls {
-        "; Secure; SameSite=None"
-    } else {
-        ""
-    };
     trace_redirect(state, tenant, "AuthnRequest sent", &url);
-    Reply::redirect(&url)
-        .cookie(&format!(
-            "{FLOW_COOKIE}={request_id}; Path=/.portero/saml; Max-Age=600; HttpOnly{attrs}"
-        ))
-        .remember(
-            format!("saml:{request_id}"),
-            &pending,
-            PENDING_FOR,
-            seen.client_ip,
-        )
+    flow::start::<Saml>(seen, tenant, request_id, return_to, pending, &url)
 }
 
-/// How long a started sign-in waits for the IdP's answer.
-const PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// `POST /.portero/saml/acs`: what the response needs checked, carried
-/// out of the request (the started sign-in is taken out of the one-time
-/// store, which may be Redis) to [`finish_acs`].
-pub fn acs(tenant: &Tenant, seen: &Seen<'_>) -> Result<Acs, Reply> {
-    if tenant.saml.is_none() {
-        return Err(super::not_configured(tenant, portero_policy::Idp::Saml));
-    }
-    let form = read_form(tenant, seen)?;
-    Ok(Acs {
-        tenant: tenant.name.clone(),
-        relay: form.owned("RelayState").unwrap_or_default(),
-        response: form.owned("SAMLResponse").unwrap_or_default(),
-        flow_cookies: crate::session::find_cookie_values(
-            seen.req.cookies.iter().copied(),
-            FLOW_COOKIE,
-        )
-        .map(str::to_string)
-        .collect(),
-        origin: seen.origin(),
-        visitor: Visitor::of(seen),
-    })
-}
+/// SAML's ACS (`POST /.portero/saml/acs`) as a sign-in [`Protocol`]: the
+/// `RelayState` names the started sign-in (the AuthnRequest ID), the
+/// response is verified on the SAML verification pool, its assertion ID
+/// is the one-time id.
+pub struct Saml;
 
 /// A posted SAML response, kept past the request's borrowed facts.
 #[derive(Debug)]
-pub struct Acs {
-    tenant: String,
+pub struct Posted {
     relay: String,
     response: String,
-    flow_cookies: Vec<String>,
     origin: String,
-    visitor: Visitor,
 }
 
-/// Verifies the response, claims its assertion ID, then signs in like any
-/// other method.
-pub async fn finish_acs(state: &State, cfg: &Config, job: Acs) -> Reply {
-    let Some((index, tenant)) = cfg.tenant_and_index(&job.tenant) else {
-        return Reply::html(500, super::internal_error_page());
+impl Protocol for Saml {
+    type Idp = SamlSp;
+    type Data = Pending;
+    type Answer = Posted;
+    type Refusal = crate::auth::saml::Refusal;
+    const NAMES: Names = Names {
+        idp: portero_policy::Idp::Saml,
+        kind: "saml",
+        id_field: "request_id",
+        cookie: "portero_saml",
+        path: "/.portero/saml",
+        cross_site_post: true,
+        cookie_stands_in: false,
+        metric: "saml_response",
+        refused: "SAML response",
+        signed_in: "SAML",
+        not_checked: "SAML response not checked",
     };
-    let Some(sp) = &tenant.saml else {
-        return super::not_configured(tenant, portero_policy::Idp::Saml);
-    };
-    let lang = job.visitor.lang;
-    let store_down = |e| {
-        super::i18n::scope(lang, || {
-            super::shared_store_down(state, tenant, "SAML response not checked", &e)
-        })
-    };
-    // Taken out on first use: a second POST finds nothing.
-    let pending = match state
-        .onetime
-        .take_started::<Pending>("saml", &job.relay)
-        .await
-    {
-        Ok(p) => p,
-        Err(e) => return store_down(e),
-    };
-    let verified = match verify_off_worker(state, tenant, sp, &job, pending.as_ref()).await {
-        Ok((login, once)) => match state.onetime.first_use(&once.key, once.ttl).await {
-            Ok(true) => Ok(login),
-            Ok(false) => Err(crate::auth::saml::Refusal::Replayed.as_str()),
-            Err(e) => return store_down(e),
-        },
-        Err(reason) => Err(reason),
-    };
-    super::i18n::scope(lang, || {
-        if sp.trace {
-            trace_response(
-                state,
-                tenant,
-                &job.response,
-                verified.as_ref().err().copied(),
-            );
-        }
-        match verified {
-            Err(reason) => refuse(state, tenant, job.visitor, reason),
-            Ok(login) => {
-                let return_to = pending.map_or_else(
-                    || "/".to_string(),
-                    |p| return_to::sanitize(Some(&p.return_to), cfg, index).to_string(),
-                );
-                super::signin::complete(state, cfg, tenant, job.visitor, &login, &return_to, "SAML")
-                    .cookie(&format!(
-                        "{FLOW_COOKIE}=; Path=/.portero/saml; Max-Age=0; HttpOnly"
-                    ))
-            }
-        }
-    })
-}
 
-/// Everything but the one-time checks: the started sign-in belongs to
-/// this tenant and this browser, and the response verifies against it —
-/// the XML work on the SAML verification pool, never on this request
-/// worker, refused when it cannot finish within the pool's cap.
-async fn verify_off_worker(
-    state: &State,
-    tenant: &Tenant,
-    sp: &SamlSp,
-    job: &Acs,
-    pending: Option<&Pending>,
-) -> Result<(crate::auth::VerifiedLogin, crate::auth::OnceId), &'static str> {
-    match pending {
-        Some(p) if p.tenant != tenant.name => return Err("relay_state_of_another_tenant"),
-        Some(p) if !job.flow_cookies.contains(&p.request_id) => {
-            return Err("relay_state_not_this_browser")
-        }
-        None if !job.relay.is_empty() => return Err("unknown_or_used_relay_state"),
-        _ => {}
+    fn idp(tenant: &Tenant) -> Option<&SamlSp> {
+        tenant.saml.as_deref()
     }
-    let (sp, name, origin, response) = (
-        sp.clone(),
-        tenant.name.clone(),
-        job.origin.clone(),
-        job.response.clone(),
-    );
-    let (pending, now) = (pending.cloned(), state.now());
-    state
-        .saml_verify
-        .run(move || sp.accept(&name, &origin, &response, pending.as_ref(), now))
-        .await
-        .map_err(|r| r.as_str())
-}
 
-/// Refuses a response: metric, audit line, 401 page saying why in words.
-fn refuse(state: &State, tenant: &Tenant, visitor: Visitor, reason: &str) -> Reply {
-    state.metrics.refused("saml_response", reason);
-    state.audit(
-        &tenant.name,
-        Event::RefusedAssertion,
-        None,
-        Some(visitor.client_ip),
-        &format!("SAML response refused: {reason}"),
-    );
-    let message = match reason {
-        "relay_state_of_another_tenant" => {
-            "The sign-in was started for another site. Nothing was signed in."
+    fn read(_: &State, _: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Result<Posted, Reply> {
+        if tenant.saml.is_none() {
+            return Err(super::not_configured(tenant, portero_policy::Idp::Saml));
         }
-        "relay_state_not_this_browser" => {
-            "The sign-in was not started in this browser. Nothing was signed in."
+        let form = read_form(tenant, seen)?;
+        Ok(Posted {
+            relay: form.owned("RelayState").unwrap_or_default(),
+            response: form.owned("SAMLResponse").unwrap_or_default(),
+            origin: seen.origin(),
+        })
+    }
+
+    fn names(answer: &Posted) -> Option<&str> {
+        Some(&answer.relay)
+    }
+
+    /// The verifier refuses an unsolicited response itself unless the
+    /// tenant allows IdP-initiated sign-in.
+    fn takes_unsolicited(_: &SamlSp) -> bool {
+        true
+    }
+
+    /// The XML work runs on the SAML verification pool, never on this
+    /// request worker, refused when it cannot finish within the pool's cap.
+    fn verify<'a>(
+        ctx: Ctx<'a>,
+        sp: &'a SamlSp,
+        answer: &'a Posted,
+        started: Option<&'a Started<Pending>>,
+    ) -> impl Future<Output = Result<UnclaimedLogin, Refusal<SamlRefusal>>> + Send + 'a {
+        let (sp, name, origin, response, now) = (
+            sp.clone(),
+            ctx.tenant.name.clone(),
+            answer.origin.clone(),
+            answer.response.clone(),
+            ctx.now,
+        );
+        let answering = started.map(|s| (s.id().to_string(), s.data().login_hint.clone()));
+        async move {
+            ctx.state
+                .saml_verify
+                .run(move || {
+                    let answering = answering.as_ref().map(|(id, hint)| Answering {
+                        request_id: id,
+                        login_hint: hint.as_deref(),
+                    });
+                    sp.accept(&name, &origin, &response, answering, now)
+                })
+                .await
+                .map_err(Refusal::Verifier)
         }
-        "unknown_or_used_relay_state" => {
-            "This sign-in is unknown, expired or was already used. Nothing was signed in."
+    }
+
+    fn reason(refusal: &Refusal<SamlRefusal>) -> Reason {
+        Reason::label(match refusal {
+            Refusal::UnknownOrUsed | Refusal::NotStartedHere => "unknown_or_used_relay_state",
+            Refusal::OfAnotherTenant => "relay_state_of_another_tenant",
+            Refusal::NotThisBrowser => "relay_state_not_this_browser",
+            Refusal::Replayed => "replayed_assertion",
+            Refusal::Verifier(r) => r.as_str(),
+        })
+    }
+
+    fn refused_page(
+        tenant: &Tenant,
+        refusal: &Refusal<SamlRefusal>,
+        _: &Reason,
+        _: &Posted,
+    ) -> Reply {
+        use SamlRefusal::{VerificationTimeout, VerifierBusy, VerifierUnavailable};
+        let message = match refusal {
+            Refusal::OfAnotherTenant => {
+                "The sign-in was started for another site. Nothing was signed in."
+            }
+            Refusal::NotThisBrowser => {
+                "The sign-in was not started in this browser. Nothing was signed in."
+            }
+            Refusal::UnknownOrUsed | Refusal::NotStartedHere => {
+                "This sign-in is unknown, expired or was already used. Nothing was signed in."
+            }
+            Refusal::Verifier(VerifierBusy | VerificationTimeout) => {
+                "Too many sign-ins are being checked right now. Nothing was signed in; please try again in a moment."
+            }
+            _ => "The identity provider's answer could not be accepted. Nothing was signed in.",
+        };
+        let status = match refusal {
+            Refusal::Verifier(VerifierBusy | VerificationTimeout | VerifierUnavailable) => 503,
+            _ => 401,
+        };
+        tenant_page(
+            tenant,
+            status,
+            "Sign-in refused",
+            message,
+            &[("/.portero/sso/saml", "Try again")],
+        )
+    }
+
+    /// Records the response in the tenant's SAML trace with the verdict.
+    fn judged(ctx: Ctx<'_>, answer: &Posted, verdict: Result<(), &str>) {
+        if ctx.tenant.saml.as_ref().is_some_and(|sp| sp.trace) {
+            trace_response(ctx, &answer.response, verdict.err());
         }
-        "verifier_busy" | "verification_timeout" => {
-            "Too many sign-ins are being checked right now. Nothing was signed in; please try again in a moment."
-        }
-        _ => "The identity provider's answer could not be accepted. Nothing was signed in.",
-    };
-    let status = match reason {
-        "verifier_busy" | "verification_timeout" | "verifier_unavailable" => 503,
-        _ => 401,
-    };
-    tenant_page(
-        tenant,
-        status,
-        "Sign-in refused",
-        message,
-        &[("/.portero/sso/saml", "Try again")],
-    )
+    }
 }
 
 /// Records a received response in the tenant's SAML trace with the verdict.
-fn trace_response(state: &State, tenant: &Tenant, response: &str, refused: Option<&str>) {
+fn trace_response(ctx: Ctx<'_>, response: &str, refused: Option<&str>) {
     use base64::Engine;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(response.trim())
@@ -254,9 +209,9 @@ fn trace_response(state: &State, tenant: &Tenant, response: &str, refused: Optio
         Some(r) => format!("refused: {r}"),
     };
     if let Some(xml) = decoded {
-        state.saml_trace.record(
-            &tenant.name,
-            state.now(),
+        ctx.state.saml_trace.record(
+            &ctx.tenant.name,
+            ctx.now,
             "Response received",
             &outcome,
             &xml,

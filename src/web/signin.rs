@@ -1,18 +1,16 @@
-//! Signing in and out: the identifier-first page, SSO starts, the external
-//! SSO hand-back, and logout.
+//! Signing in and out: the identifier-first page, SSO starts, and logout
+//! (the ends of a sign-in are [`super::flow`]'s).
 
+use super::flow::Visitor;
 use super::idp_label;
 use super::pages::{self, query_encode, SignInForm, SsoButton};
 use super::{no_idp, read_form, read_query, return_to, same_origin, tenant_page, to_idp, Reply};
 use crate::audit::Event;
-use crate::auth::external_jwt::{random_state, ExternalSso, Refused, Started};
-use crate::auth::{normalize_email, AuthMethod, OnceId, VerifiedLogin};
+use crate::auth::{normalize_email, AuthMethod};
 use crate::config::{Config, Tenant};
 use crate::facts;
 use crate::gate::Seen;
-use crate::session::{
-    classic_cookie, clear_cookie, session_cookie, ClassicClaims, Ending, SessionClaims,
-};
+use crate::session::{classic_cookie, clear_cookie, ClassicClaims, Ending};
 use crate::state::State;
 use portero_policy::{decide, Action, ClassicReason, Facts, Idp, Rule, SessionFact, SsoMode};
 
@@ -143,333 +141,6 @@ pub fn start_sso(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, 
     to_idp(state, tenant, seen, idp, return_to, hint.as_deref())
 }
 
-/// The cookie that binds a started external sign-in to its browser.
-pub const JWT_FLOW_COOKIE: &str = "portero_jwt";
-
-/// How long a started external sign-in waits for the hand-back.
-const EXTERNAL_PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// `302` to the tenant's external sign-in page with `return_to` (absolute,
-/// so the page knows the host to hand back to) and `state`, remembering
-/// the sign-in server-side and binding it to this browser by a cookie.
-pub fn to_external(
-    tenant: &Tenant,
-    ext: &ExternalSso,
-    seen: &Seen<'_>,
-    return_to: &str,
-    login_hint: Option<&str>,
-) -> Reply {
-    let Some(flow) = random_state() else {
-        return Reply::html(500, super::internal_error_page());
-    };
-    let absolute = if return_to.starts_with('/') {
-        format!("{}{}", seen.origin(), return_to)
-    } else {
-        return_to.to_string()
-    };
-    let mut url = ext.redirect_url(&absolute, &flow);
-    if let Some(hint) = login_hint {
-        url.push_str("&login_hint=");
-        url.push_str(&query_encode(hint));
-    }
-    let started = Started {
-        tenant: tenant.name.clone(),
-        state: flow.clone(),
-        return_to: return_to.to_string(),
-    };
-    // The hand-back is a top-level GET redirect: SameSite=Lax cookies go with it.
-    let secure = if seen.req.tls { "; Secure" } else { "" };
-    Reply::redirect(&url)
-        .cookie(&format!(
-            "{JWT_FLOW_COOKIE}={flow}; Path=/.portero/jwt; Max-Age=600; HttpOnly; SameSite=Lax{secure}"
-        ))
-        .remember(
-            format!("ext:{flow}"),
-            &started,
-            EXTERNAL_PENDING_FOR,
-            seen.client_ip,
-        )
-}
-
-/// `GET /.portero/jwt/callback?jwt=…&return_to=…&state=…`: the external
-/// page's hand-back. The token is verified here; the started sign-in it
-/// belongs to is taken out and its `jti` claimed in the one-time store
-/// (which may be Redis) by [`finish_jwt`].
-pub fn jwt_callback(
-    state: &State,
-    cfg: &Config,
-    tenant: &Tenant,
-    seen: &Seen<'_>,
-) -> Result<JwtSignIn, Reply> {
-    let Some(ext) = &tenant.external_sso else {
-        return Err(start_sso(state, cfg, tenant, seen, Idp::External));
-    };
-    let query = read_query(tenant, seen)?;
-    let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index).to_string();
-    let token = query.owned("jwt").unwrap_or_default();
-    let visitor = Visitor::of(seen);
-    match ext.verify(&tenant.name, &token, state.now()) {
-        Err(refused) => {
-            Err(refuse_jwt(state, tenant, visitor, &return_to, &refused).cookie(&clear_jwt_flow()))
-        }
-        Ok((login, once)) => Ok(JwtSignIn {
-            tenant: tenant.name.clone(),
-            login,
-            once,
-            return_to,
-            flow: query.owned("state").filter(|s| !s.is_empty()),
-            flow_cookies: crate::session::find_cookie_values(
-                seen.req.cookies.iter().copied(),
-                JWT_FLOW_COOKIE,
-            )
-            .map(str::to_string)
-            .collect(),
-            visitor,
-        }),
-    }
-}
-
-/// A verified hand-back token whose started sign-in is yet to be found and
-/// whose `jti` is yet to be claimed.
-#[derive(Debug)]
-pub struct JwtSignIn {
-    tenant: String,
-    login: VerifiedLogin,
-    once: OnceId,
-    /// The `return_to` handed back (sanitised), used only for an
-    /// unsolicited hand-back the tenant allows.
-    return_to: String,
-    /// The `state` handed back, when the page returns it.
-    flow: Option<String>,
-    /// The browser's started sign-ins (cookie values).
-    flow_cookies: Vec<String>,
-    visitor: Visitor,
-}
-
-/// Takes out the sign-in this browser started (by the `state` handed back,
-/// or, for a page that does not return it, by the browser's cookie),
-/// checks it is this tenant's and this browser's, claims the token's `jti`
-/// (a replay is refused; a store that cannot be reached refuses too), then
-/// signs in and goes where the started sign-in said.
-pub async fn finish_jwt(state: &State, cfg: &Config, job: JwtSignIn) -> Reply {
-    let Some((index, tenant)) = cfg.tenant_and_index(&job.tenant) else {
-        return Reply::html(500, super::internal_error_page());
-    };
-    let Some(ext) = &tenant.external_sso else {
-        return super::not_configured(tenant, Idp::External);
-    };
-    let lang = job.visitor.lang;
-    let store_down = |e| {
-        super::i18n::scope(lang, || {
-            super::shared_store_down(state, tenant, "external SSO token not checked", &e)
-        })
-    };
-    let id = job.flow.as_ref().or(job.flow_cookies.last());
-    let started = match id {
-        Some(id) => match state.onetime.take_started::<Started>("ext", id).await {
-            Ok(s) => s,
-            Err(e) => return store_down(e),
-        },
-        None => None,
-    };
-    let bound = bound_return_to(&job, tenant, ext.allow_idp_initiated, started);
-    let first = match &bound {
-        Ok(_) => Some(state.onetime.first_use(&job.once.key, job.once.ttl).await),
-        Err(_) => None,
-    };
-    super::i18n::scope(lang, || {
-        let reply = match (bound, first) {
-            (Err(refused), _) => refuse_jwt(state, tenant, job.visitor, &job.return_to, &refused),
-            (Ok(back), Some(Ok(true))) => {
-                let back = return_to::sanitize(Some(&back), cfg, index);
-                complete(
-                    state,
-                    cfg,
-                    tenant,
-                    job.visitor,
-                    &job.login,
-                    back,
-                    "external SSO (jwt)",
-                )
-            }
-            (Ok(_), Some(Err(e))) => {
-                super::shared_store_down(state, tenant, "external SSO token not checked", &e)
-            }
-            (Ok(_), _) => refuse_jwt(
-                state,
-                tenant,
-                job.visitor,
-                &job.return_to,
-                &Refused::Replayed,
-            ),
-        };
-        reply.cookie(&clear_jwt_flow())
-    })
-}
-
-/// Where a hand-back leads, if it is bound to a sign-in this browser
-/// started for this tenant (or is an unsolicited one the tenant allows).
-fn bound_return_to(
-    job: &JwtSignIn,
-    tenant: &Tenant,
-    allow_idp_initiated: bool,
-    started: Option<Started>,
-) -> Result<String, Refused> {
-    match started {
-        Some(s) if s.tenant != tenant.name => Err(Refused::SignInOfAnotherTenant),
-        Some(s) if !job.flow_cookies.contains(&s.state) => Err(Refused::StateNotThisBrowser),
-        Some(s) => Ok(s.return_to),
-        // A `state` that names nothing is never unsolicited.
-        None if job.flow.is_some() => Err(Refused::UnknownOrUsedSignIn),
-        None if allow_idp_initiated => Ok(job.return_to.clone()),
-        None if !job.flow_cookies.is_empty() => Err(Refused::UnknownOrUsedSignIn),
-        None => Err(Refused::NotStartedHere),
-    }
-}
-
-/// Ends the browser's started external sign-in.
-fn clear_jwt_flow() -> String {
-    format!("{JWT_FLOW_COOKIE}=; Path=/.portero/jwt; Max-Age=0; HttpOnly")
-}
-
-/// Refuses a hand-back token: metric, audit line, 401 page with the reason.
-fn refuse_jwt(
-    state: &State,
-    tenant: &Tenant,
-    visitor: Visitor,
-    return_to: &str,
-    refused: &Refused,
-) -> Reply {
-    state.metrics.refused("external_jwt", refused.as_str());
-    let reason = format!("external SSO token refused: {refused}");
-    state.audit(
-        &tenant.name,
-        Event::RefusedAssertion,
-        None,
-        Some(visitor.client_ip),
-        &reason,
-    );
-    let retry = format!(
-        "/.portero/sso/external?return_to={}",
-        query_encode(return_to)
-    );
-    tenant_page(
-        tenant,
-        401,
-        "Sign-in refused",
-        &super::i18n::trf(
-            "The sign-in could not be completed: {}. Nothing was signed in.",
-            &[&refused.to_string()],
-        ),
-        &[(&retry, "Try again")],
-    )
-}
-
-/// A verified sign-in, whatever the protocol: a session cookie, an audit
-/// line, a metric, and the way back to `return_to`.
-pub fn complete(
-    state: &State,
-    cfg: &Config,
-    tenant: &Tenant,
-    visitor: Visitor,
-    login: &VerifiedLogin,
-    return_to: &str,
-    how: &str,
-) -> Reply {
-    provision(state, cfg, tenant, login);
-    let claims = SessionClaims::issue(login, state.now(), None);
-    let Some(sealed) = claims.seal(&cfg.session.sealer) else {
-        return Reply::html(500, super::internal_error_page());
-    };
-    state
-        .metrics
-        .sign_ins
-        .with_label_values(&[&tenant.name, login.method().as_str()])
-        .inc();
-    state.audit(
-        &tenant.name,
-        Event::SignIn,
-        Some(login.email()),
-        Some(visitor.client_ip),
-        how,
-    );
-    let reauth = tenant.reauth.or(cfg.session.reauth);
-    Reply::redirect(return_to)
-        .cookie(&session_cookie(
-            cfg.session.session_name(visitor.tls),
-            &sealed,
-            visitor.tls,
-            reauth,
-        ))
-        .cookie(&clear_cookie(
-            cfg.session.classic_name(visitor.tls),
-            visitor.tls,
-        ))
-}
-
-/// Just-in-time provisioning (`provision = true`, tenants on the embedded
-/// store): the first sign-in through an IdP creates the user (e-mail, name,
-/// username, roles); with `refresh_profile`, each one refreshes them. A store that
-/// cannot be written does not stop the sign-in (it is logged).
-fn provision(state: &State, cfg: &Config, tenant: &Tenant, login: &VerifiedLogin) {
-    let (true, crate::members::MemberSource::Store, Some(store)) =
-        (tenant.provision, &tenant.members, state.store.as_ref())
-    else {
-        return;
-    };
-    let profile = crate::store::Profile {
-        email: login.email(),
-        name: login.name(),
-        username: login.username(),
-        roles: login.roles(),
-    };
-    match store
-        .store
-        .provision(&tenant.name, &profile, state.now(), tenant.refresh_profile)
-    {
-        Ok(created) => {
-            if created {
-                state.audit(
-                    &tenant.name,
-                    Event::Membership,
-                    Some(login.email()),
-                    None,
-                    "user created at first sign-in (provisioning)",
-                );
-            }
-            if created || tenant.refresh_profile {
-                if let Err(e) = store.reload_tenant(cfg, &tenant.name) {
-                    tracing::error!("membership store: {e}");
-                }
-            }
-        }
-        Err(e) => tracing::error!(tenant = %tenant.name, "provisioning {}: {e}", login.email()),
-    }
-}
-
-/// What finishing a sign-in needs to know of the visitor, kept past the
-/// request's borrowed facts (an OpenID Connect callback awaits the IdP).
-#[derive(Debug, Clone, Copy)]
-pub struct Visitor {
-    /// The client address (audit).
-    pub client_ip: std::net::IpAddr,
-    /// Whether the request came over TLS (cookie attributes).
-    pub tls: bool,
-    /// The language of the pages.
-    pub lang: super::i18n::Lang,
-}
-
-impl Visitor {
-    /// The visitor of this request.
-    pub fn of(seen: &Seen<'_>) -> Visitor {
-        Visitor {
-            client_ip: seen.client_ip,
-            tls: seen.req.tls,
-            lang: seen.lang,
-        }
-    }
-}
-
 /// `/.portero/logout`: ends the session server-side (its cookie, or any
 /// copy of it, is refused from now on, on every node) and any classic-login
 /// choice. The ending is told to the other nodes before the answer goes out
@@ -485,10 +156,10 @@ pub fn logout(
     // which sends the browser back to /.portero/saml/slo.
     // An OpenID Connect one goes to the provider's end-session endpoint,
     // which sends it back here.
-    let at_idp = seen.session.as_ref().and_then(|s| match s.method {
+    let at_idp = seen.session.as_ref().and_then(|s| match s.method() {
         AuthMethod::Saml => {
             let sp = tenant.saml.as_ref().filter(|sp| sp.single_logout)?;
-            sp.logout_url(&seen.origin(), &s.email, state.now(), "signed-out")
+            sp.logout_url(&seen.origin(), s.email(), state.now(), "signed-out")
         }
         AuthMethod::Oidc => {
             let rp = tenant.oidc.as_ref().filter(|rp| rp.single_logout)?;
@@ -510,7 +181,7 @@ pub fn logout(
             user: seen
                 .session
                 .as_ref()
-                .map(|s| s.user.clone())
+                .map(|s| s.user().to_string())
                 .unwrap_or_default(),
             ending,
             reply: clear(reply),
@@ -538,8 +209,8 @@ pub fn ending_of(cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Option<Endin
     let s = seen.session.as_ref()?;
     Some(Ending::Session {
         tenant: tenant.name.clone(),
-        sid: s.sid.clone(),
-        user: s.user.clone(),
+        sid: s.sid().to_string(),
+        user: s.user().to_string(),
         until: s.expires_at(tenant.reauth.or(cfg.session.reauth)),
     })
 }
@@ -582,7 +253,7 @@ pub fn audit_sign_out(state: &State, tenant: &Tenant, seen: &Seen<'_>, how: &str
         state.audit(
             &tenant.name,
             Event::SignOut,
-            Some(&s.user),
+            Some(s.user()),
             Some(seen.client_ip),
             how,
         );

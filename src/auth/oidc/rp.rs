@@ -1,9 +1,9 @@
 //! One tenant's OpenID Connect relying party: the authorization request,
-//! the code exchange, the key set, userinfo, and the [`VerifiedLogin`].
+//! the code exchange, the key set, userinfo, and the [`UnclaimedLogin`].
 
 use super::discovery::Discovery;
 use super::id_token::{verify_id_token, IdTokenCheck};
-use crate::auth::{clean_display_name, normalize_email, AuthMethod, VerifiedLogin};
+use crate::auth::{clean_display_name, normalize_email, AuthMethod, OnceId, UnclaimedLogin};
 use crate::outbound::Outbound;
 use crate::remote::Remote;
 use arc_swap::ArcSwapOption;
@@ -120,21 +120,17 @@ impl Refusal {
     }
 }
 
-/// A sign-in Portero started: what the callback must match.
+/// What a started OpenID Connect sign-in remembers besides its `state`
+/// (the flow keeps that, the tenant and `return_to`): what the callback
+/// must match.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Pending {
-    /// The tenant's name.
-    pub tenant: String,
-    /// The `state` sent (also the key it is kept under).
-    pub state: String,
     /// The `nonce` sent.
     pub nonce: String,
     /// The PKCE code verifier.
     pub verifier: String,
     /// The redirect URI used (the token request repeats it).
     pub redirect_uri: String,
-    /// Where to go afterwards (already sanitised to this tenant).
-    pub return_to: String,
 }
 
 /// The key set in force and when it was fetched.
@@ -224,24 +220,21 @@ impl OidcRp {
         }
     }
 
-    /// Starts a sign-in: the pending record (to keep under its `state`)
-    /// and the URL to send the browser to. `None` without discovery.
+    /// Starts a sign-in: its `state`, the pending record (to keep under
+    /// that `state`) and the URL to send the browser to. `None` without
+    /// discovery.
     pub fn start(
         &self,
-        tenant: &str,
         redirect_uri: &str,
-        return_to: &str,
         login_hint: Option<&str>,
-    ) -> Option<(Pending, String)> {
+    ) -> Option<(String, Pending, String)> {
         use sha2::{Digest, Sha256};
         let discovery = self.discovery.get()?;
+        let state = random_token()?;
         let pending = Pending {
-            tenant: tenant.to_string(),
-            state: random_token()?,
             nonce: random_token()?,
             verifier: random_token()?,
             redirect_uri: redirect_uri.to_string(),
-            return_to: return_to.to_string(),
         };
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(pending.verifier.as_bytes()));
         let mut url = url::Url::parse(&discovery.authorization_endpoint).ok()?;
@@ -250,25 +243,28 @@ impl OidcRp {
             .append_pair("client_id", &self.client_id)
             .append_pair("redirect_uri", redirect_uri)
             .append_pair("scope", &self.scopes)
-            .append_pair("state", &pending.state)
+            .append_pair("state", &state)
             .append_pair("nonce", &pending.nonce)
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256");
         if let Some(hint) = login_hint {
             url.query_pairs_mut().append_pair("login_hint", hint);
         }
-        Some((pending, url.to_string()))
+        Some((state, pending, url.to_string()))
     }
 
-    /// Finishes a sign-in: exchanges `code`, verifies the ID token, reads
-    /// userinfo when the token has no e-mail, and makes the login.
+    /// Finishes the sign-in `state` of `tenant`: exchanges `code`, verifies
+    /// the ID token, reads userinfo when the token has no e-mail, and makes
+    /// the login, not yet claimed (its `state`, remembered as long as the
+    /// ID token could pass).
     pub async fn finish(
         &self,
         client: &Outbound,
+        (tenant, state): (&str, &str),
         code: &str,
         pending: &Pending,
         now: u64,
-    ) -> Result<VerifiedLogin, Refusal> {
+    ) -> Result<UnclaimedLogin, Refusal> {
         let discovery = self.discovery.get().ok_or(Refusal::NoDiscovery)?;
         let tokens = self.exchange(client, &discovery, code, pending).await?;
         let id_token = tokens
@@ -351,8 +347,15 @@ impl OidcRp {
             .and_then(|u| source.get(u).or_else(|| claims.get(u)))
             .and_then(Value::as_str)
             .map(str::to_string);
+        let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(now);
+        let once = OnceId::new(
+            "oidc",
+            tenant,
+            state,
+            std::time::Duration::from_secs(exp.saturating_sub(now).saturating_add(SKEW)),
+        );
         Ok(
-            VerifiedLogin::new(&pending.tenant, email, name, AuthMethod::Oidc)
+            UnclaimedLogin::new(tenant, email, name, AuthMethod::Oidc, once)
                 .with_roles(roles)
                 .with_username(username),
         )
@@ -524,23 +527,21 @@ mod tests {
     fn the_authorization_request_carries_pkce_state_and_nonce() {
         let rp = rp();
         assert!(
-            rp.start("t", "https://p/cb", "/", None).is_none(),
+            rp.start("https://p/cb", None).is_none(),
             "no discovery yet"
         );
         use crate::remote::Refresh;
         rp.discovery
             .offer(r#"{"issuer":"https://op.test","authorization_endpoint":"https://op.test/auth","token_endpoint":"https://op.test/token","jwks_uri":"https://op.test/jwks"}"#, 1)
             .unwrap();
-        let (p, url) = rp
-            .start("t", "https://p/cb", "/x", Some("ana@t.test"))
-            .unwrap();
+        let (state, p, url) = rp.start("https://p/cb", Some("ana@t.test")).unwrap();
         let q: std::collections::HashMap<_, _> = url::Url::parse(&url)
             .unwrap()
             .query_pairs()
             .into_owned()
             .collect();
         assert_eq!(q["scope"], "openid email");
-        assert_eq!(q["state"], p.state);
+        assert_eq!(q["state"], state);
         assert_eq!(q["nonce"], p.nonce);
         assert_eq!(q["code_challenge_method"], "S256");
         use sha2::{Digest, Sha256};
@@ -549,7 +550,7 @@ mod tests {
             URL_SAFE_NO_PAD.encode(Sha256::digest(p.verifier.as_bytes()))
         );
         assert_eq!(q["login_hint"], "ana@t.test");
-        assert!(p.verifier.len() >= 43 && p.state != p.nonce);
+        assert!(p.verifier.len() >= 43 && state != p.nonce);
     }
 
     #[test]

@@ -193,8 +193,6 @@ pub enum Refusal {
     OutOfTime,
     /// The NameID is not the e-mail the sign-in began with.
     NotTheHintedUser,
-    /// This assertion was used before.
-    Replayed,
     /// No usable e-mail in the NameID or the mapped attribute.
     NoEmail,
 }
@@ -223,7 +221,6 @@ impl Refusal {
             Refusal::InResponseTo => "unknown_in_response_to",
             Refusal::OutOfTime => "out_of_time",
             Refusal::NotTheHintedUser => "name_id_not_hinted_user",
-            Refusal::Replayed => "replayed_assertion",
             Refusal::NoEmail => "no_email",
             Refusal::NoIdpMetadata => "no_idp_metadata",
         }

@@ -1,9 +1,9 @@
 //! One tenant's SAML service provider: the IdP from its metadata, the
 //! AuthnRequest (HTTP-Redirect), the SP metadata, and turning a verified
-//! response into a [`VerifiedLogin`].
+//! response into a [`UnclaimedLogin`] (its assertion ID to be claimed).
 
 use super::response::{self, Expected, IdpTrust, Refusal, TrustError};
-use crate::auth::{clean_display_name, normalize_email, AuthMethod, OnceId, VerifiedLogin};
+use crate::auth::{clean_display_name, normalize_email, AuthMethod, OnceId, UnclaimedLogin};
 use crate::remote::Remote;
 use samael::crypto::CertificateDer;
 use samael::metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING};
@@ -144,17 +144,22 @@ pub enum MetadataError {
     NoRedirectSso,
 }
 
-/// A sign-in Portero started: what the ACS must match later.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// What a started SAML sign-in remembers besides its request ID (the
+/// flow keeps that, the tenant and `return_to`).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Pending {
-    /// The tenant's name (not its index, which a reload may reorder).
-    pub tenant: String,
-    /// The AuthnRequest ID.
-    pub request_id: String,
-    /// Where to go afterwards (already sanitised to this tenant).
-    pub return_to: String,
     /// The e-mail the flow began with.
     pub login_hint: Option<String>,
+}
+
+/// The sign-in a response answers: the AuthnRequest's ID and the e-mail
+/// the flow began with.
+#[derive(Debug, Clone, Copy)]
+pub struct Answering<'a> {
+    /// The AuthnRequest ID (`InResponseTo` must be it).
+    pub request_id: &'a str,
+    /// The e-mail the flow began with (the NameID must be it).
+    pub login_hint: Option<&'a str>,
 }
 
 impl IdpMetadata {
@@ -283,17 +288,16 @@ impl SamlSp {
     }
 
     /// Verifies a base64 `SAMLResponse` posted to this origin's ACS for the
-    /// sign-in `pending` (or an IdP-initiated one) and makes the login, with
-    /// the assertion's ID that the caller must claim (a replayed assertion
-    /// is refused there).
+    /// sign-in `answering` (or an IdP-initiated one): the login, not yet
+    /// claimed (its assertion ID; a replayed assertion is refused there).
     pub fn accept(
         &self,
         tenant: &str,
         origin: &str,
         saml_response: &str,
-        pending: Option<&Pending>,
+        answering: Option<Answering<'_>>,
         now: u64,
-    ) -> Result<(VerifiedLogin, OnceId), Refusal> {
+    ) -> Result<UnclaimedLogin, Refusal> {
         use base64::Engine;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(saml_response.trim())
@@ -305,18 +309,20 @@ impl SamlSp {
         let expected = Expected {
             sp_entity_id: &entity,
             acs_url: &acs,
-            request_id: pending.map(|p| p.request_id.as_str()),
+            request_id: answering.map(|a| a.request_id),
             allow_idp_initiated: self.allow_idp_initiated,
-            login_hint: pending.and_then(|p| p.login_hint.as_deref()),
+            login_hint: answering.and_then(|a| a.login_hint),
             now,
             skew: SKEW,
             max_age: MAX_AGE,
         };
         let login = response::verify(xml, &idp.trust, &expected)?;
-        let once = OnceId {
-            key: format!("saml:{tenant}:{}", login.assertion_id),
-            ttl: Duration::from_secs(login.usable_until.saturating_sub(now).max(1)),
-        };
+        let once = OnceId::new(
+            "saml",
+            tenant,
+            &login.assertion_id,
+            Duration::from_secs(login.usable_until.saturating_sub(now).max(1)),
+        );
         let raw_email = match &self.attributes.email {
             Some(attr) => login.attribute(attr).unwrap_or_default().to_string(),
             None => login.name_id.clone(),
@@ -356,12 +362,11 @@ impl SamlSp {
             .as_deref()
             .and_then(|a| login.attribute(a))
             .map(str::to_string);
-        Ok((
-            VerifiedLogin::new(tenant, email, name, AuthMethod::Saml)
+        Ok(
+            UnclaimedLogin::new(tenant, email, name, AuthMethod::Saml, once)
                 .with_roles(roles)
                 .with_username(username),
-            once,
-        ))
+        )
     }
 }
 
