@@ -3,7 +3,7 @@
 //! signature by jsonwebtoken, then `iss`, `aud`, `azp`, `exp`, `iat` and
 //! `nonce` on the clock we are given.
 
-use super::rp::Refusal;
+use super::refusal::Refusal;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,

@@ -7,8 +7,10 @@
 
 mod discovery;
 mod id_token;
+mod refusal;
 mod rp;
 
 pub use discovery::Discovery;
 pub use id_token::{verify_id_token, IdTokenCheck};
-pub use rp::{ClaimNames, ClientAuth, OidcRp, Pending, Refusal};
+pub use refusal::Refusal;
+pub use rp::{ClaimNames, ClientAuth, OidcRp, Pending};
