@@ -32,6 +32,7 @@ extern crate self as portero;
 
 pub mod audit;
 pub mod auth;
+pub mod brand;
 pub mod budget;
 pub mod clock;
 pub mod config;

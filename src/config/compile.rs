@@ -11,13 +11,13 @@ use crate::identity::{
     AccountRule, AssertionSigner, Directory, HeaderNames, Membership, Permission, Permissions,
     SignedIdentities,
 };
+use crate::lang::Lang;
 use crate::members::panel::PanelEndpoint;
 use crate::members::roles::RoleMap;
 use crate::members::MemberSource;
 use crate::outbound::Outbound;
 use crate::remote::{Refresh, Remote};
 use crate::session::Sealer;
-use crate::web::i18n::Lang;
 use ipnet::IpNet;
 use portero_policy::{
     HostPattern, HostTable, Idp, NetmaskSet, PathPrefixes, SsoMode, TenantPolicy,
@@ -57,8 +57,8 @@ pub struct Config {
 
 impl Tenant {
     /// How its pages look.
-    pub fn brand(&self) -> crate::web::pages::Brand<'_> {
-        crate::web::pages::Brand {
+    pub fn brand(&self) -> crate::brand::Brand<'_> {
+        crate::brand::Brand {
             name: Some(&self.display_name),
             stylesheet: self.css.is_some(),
             logo: self.logo.is_some(),
