@@ -42,6 +42,7 @@ pub mod forward;
 pub mod gate;
 pub mod identity;
 pub mod lang;
+pub mod member_source;
 pub mod members;
 pub mod metrics;
 pub mod onetime;

@@ -12,9 +12,9 @@ use crate::identity::{
     SignedIdentities,
 };
 use crate::lang::Lang;
-use crate::members::panel::PanelEndpoint;
-use crate::members::roles::RoleMap;
-use crate::members::MemberSource;
+use crate::member_source::panel::PanelEndpoint;
+use crate::member_source::roles::RoleMap;
+use crate::member_source::MemberSource;
 use crate::outbound::Outbound;
 use crate::remote::{Refresh, Remote};
 use crate::session::Sealer;
