@@ -4,10 +4,12 @@
 
 mod compile;
 pub mod duration;
+mod model;
 mod raw;
 pub mod secret;
 
-pub use compile::{compile_str, Config, Server, SessionSettings, Tenant, Upstream};
+pub use compile::compile_str;
+pub use model::{Config, RedisSettings, Server, SessionSettings, Tenant, Upstream};
 pub use secret::{Env, ProcessEnv};
 
 use std::fmt;
