@@ -8,9 +8,7 @@ use super::raw::{RawAssertion, RawServer, RawSession, RawTenant};
 use super::secret::Env;
 use super::{server, session, tenant, Diagnostic, Loaded, Severity};
 use crate::identity::SignedIdentities;
-use portero_policy::HostTable;
 use serde::de::DeserializeOwned;
-use std::collections::HashSet;
 use std::path::Path;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
@@ -18,7 +16,9 @@ use toml::Spanned;
 /// How many sessions' signed identity headers are kept for reuse.
 const SIGNED_SESSIONS_CACHED: u64 = 200_000;
 
-/// Compiles configuration text; `file` names it in findings and anchors relative paths.
+/// Compiles configuration text; `file` names it in findings and anchors
+/// relative paths. `env` answers `env:NAME` secrets: [`super::ProcessEnv`]
+/// for the process's own environment, a map when compiling in memory.
 pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<Diagnostic>> {
     let mut cx = Ctx::new(src, file, env);
     let root = match DeTable::parse(src) {
@@ -95,17 +95,9 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
     }
     let default_reauth = session.as_ref().and_then(|s: &SessionSettings| s.reauth);
     let mut tenants = Vec::new();
-    let mut hosts = HostTable::default();
-    let mut names: HashSet<String> = HashSet::new();
+    let mut taken = tenant::Taken::default();
     for raw in raw_tenants {
-        if let Some(t) = tenant::compile_tenant(
-            &mut cx,
-            raw,
-            default_reauth,
-            &mut names,
-            &mut hosts,
-            tenants.len(),
-        ) {
+        if let Some(t) = tenant::compile(&mut cx, raw, default_reauth, &mut taken, tenants.len()) {
             tenants.push(t);
         }
     }
@@ -131,7 +123,7 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
                 signed: SignedIdentities::new(SIGNED_SESSIONS_CACHED, assertion.ttl),
                 assertion,
                 tenants,
-                hosts,
+                hosts: taken.hosts,
                 remote,
             },
             warnings: diags,

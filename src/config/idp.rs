@@ -2,19 +2,112 @@
 //! `[tenant.external_sso]` (one of each at most).
 
 use super::context::Ctx;
-use super::raw::{RawExternalSso, RawOidc, RawSaml};
+use super::raw::{RawExternalSso, RawOidc, RawSaml, RawTenant};
 use super::secret;
 use crate::auth::external_jwt::{parse_alg, ExternalSso};
 use crate::auth::oidc::{ClaimNames, ClientAuth, OidcRp};
 use crate::auth::saml::{AttributeNames, IdpMetadata, IdpSource, SamlSp, SpEntityId, SpSigning};
 use crate::remote::Remote;
+use portero_policy::Idp;
 use std::sync::Arc;
 
-pub(super) fn compile_external(
+/// A tenant's identity providers, compiled.
+pub(super) struct Providers {
+    /// `[tenant.external_sso]`, when configured and sound.
+    pub(super) external_sso: Option<ExternalSso>,
+    /// `[tenant.saml]`, when configured and sound.
+    pub(super) saml: Option<Arc<SamlSp>>,
+    /// `[tenant.oidc]`, when configured and sound.
+    pub(super) oidc: Option<Arc<OidcRp>>,
+    /// The providers configured, in button order.
+    pub(super) idps: Vec<Idp>,
+    /// Where `auto_redirect` goes (`default_idp`, or the only provider).
+    pub(super) default_idp: Option<Idp>,
+}
+
+/// Each provider the tenant configures, then which one is the default.
+/// `auto_redirect`: the tenant's `sso_mode` sends visitors straight to it.
+pub(super) fn compile(
     cx: &mut Ctx<'_>,
-    raw: &RawExternalSso,
+    raw: &RawTenant,
     w: &str,
-) -> Option<ExternalSso> {
+    auto_redirect: bool,
+) -> Providers {
+    let external_sso = raw
+        .external_sso
+        .as_ref()
+        .and_then(|e| compile_external(cx, e, w));
+    let saml = raw
+        .saml
+        .as_ref()
+        .and_then(|s| compile_saml(cx, s.get_ref(), raw.name.get_ref(), w, auto_redirect))
+        .map(Arc::new);
+    let oidc = raw
+        .oidc
+        .as_ref()
+        .and_then(|o| compile_oidc(cx, o.get_ref(), w, auto_redirect))
+        .map(Arc::new);
+    let mut idps = Vec::new();
+    if raw.saml.is_some() {
+        idps.push(Idp::Saml);
+    }
+    if raw.oidc.is_some() {
+        idps.push(Idp::Oidc);
+    }
+    if raw.external_sso.is_some() {
+        idps.push(Idp::External);
+    }
+    let default_idp = match &raw.default_idp {
+        Some(d) => {
+            let parsed = match d.get_ref().as_str() {
+                "saml" => Some(Idp::Saml),
+                "oidc" => Some(Idp::Oidc),
+                "external" => Some(Idp::External),
+                other => {
+                    cx.err(
+                        d.span(),
+                        format!("{w}: default_idp `{other}` is not one of saml, oidc, external"),
+                    );
+                    None
+                }
+            };
+            if let Some(p) = parsed {
+                if !idps.contains(&p) {
+                    cx.err(
+                        d.span(),
+                        format!(
+                            "{w}: default_idp `{}` is not configured for this tenant",
+                            p.as_str()
+                        ),
+                    );
+                }
+            }
+            parsed
+        }
+        None if idps.len() > 1 => {
+            cx.err(raw.name.span(), format!("{w}: it has {} identity providers; set default_idp to say where auto_redirect goes", idps.len()));
+            None
+        }
+        None => idps.first().copied(),
+    };
+    if idps.is_empty() {
+        cx.warn(
+            raw.name.span(),
+            format!("{w}: no identity provider ([tenant.saml], [tenant.oidc] or [tenant.external_sso]): whoever is sent to SSO sees an error page"),
+        );
+    }
+    Providers {
+        external_sso,
+        saml,
+        oidc,
+        idps,
+        default_idp,
+    }
+}
+
+/// `[tenant.external_sso]`: the sign-in page, the key of its tokens, their
+/// algorithm and age.
+fn compile_external(cx: &mut Ctx<'_>, raw: &RawExternalSso, w: &str) -> Option<ExternalSso> {
     let url = match url::Url::parse(raw.url.get_ref()) {
         Ok(u) if matches!(u.scheme(), "https" | "http") => Some(u),
         _ => {
@@ -62,7 +155,7 @@ pub(super) fn compile_external(
 
 /// `[tenant.saml]`: the IdP's metadata (a file, or a URL kept fresh),
 /// the SP's entity ID, attribute mapping, signing key, single logout.
-pub(super) fn compile_saml(
+fn compile_saml(
     cx: &mut Ctx<'_>,
     raw: &RawSaml,
     tenant: &str,
@@ -176,12 +269,7 @@ pub(super) fn compile_saml(
 }
 
 /// `[tenant.oidc]`: issuer (discovery kept fresh), client, scopes, claims.
-pub(super) fn compile_oidc(
-    cx: &mut Ctx<'_>,
-    raw: &RawOidc,
-    w: &str,
-    auto_redirect: bool,
-) -> Option<OidcRp> {
+fn compile_oidc(cx: &mut Ctx<'_>, raw: &RawOidc, w: &str, auto_redirect: bool) -> Option<OidcRp> {
     let issuer = raw.issuer.get_ref();
     if let Err(e) = crate::outbound::check_url(issuer) {
         cx.err(

@@ -2,13 +2,66 @@
 //! Portero"), its stylesheet and its language.
 
 use super::context::Ctx;
-use super::raw::RawBrand;
+use super::raw::{RawBrand, RawTenant};
 use super::secret;
+use crate::lang::Lang;
 use toml::Spanned;
+
+/// How a tenant's pages look, compiled.
+pub(super) struct Look {
+    /// Its stylesheet: the brand's colours, then its CSS file.
+    pub(super) css: Option<String>,
+    /// Its logo and content type.
+    pub(super) logo: Option<(bytes::Bytes, &'static str)>,
+    /// Say "Secured by Portero".
+    pub(super) powered_by: bool,
+    /// The language of its pages (`None`: the browser's).
+    pub(super) language: Option<Lang>,
+}
+
+/// `css`, `language` and `[tenant.brand]`.
+pub(super) fn compile(cx: &mut Ctx<'_>, raw: &RawTenant, w: &str) -> Look {
+    let css = raw.css.as_ref().and_then(|c| {
+        let p = secret::resolve_path(c.get_ref(), &cx.dir);
+        match std::fs::read_to_string(&p) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                cx.err(
+                    c.span(),
+                    format!("{w}: cannot read css {}: {e}", p.display()),
+                );
+                None
+            }
+        }
+    });
+    let language = raw
+        .language
+        .as_ref()
+        .and_then(|l| match l.get_ref().as_str() {
+            "auto" => None,
+            other => match Lang::parse(other) {
+                Some(lang) => Some(lang),
+                None => {
+                    cx.err(
+                        l.span(),
+                        format!("{w}: language `{other}` is not one of auto, en, es"),
+                    );
+                    None
+                }
+            },
+        });
+    let (css, logo, powered_by) = compile_brand(cx, raw.brand.as_ref(), css, w);
+    Look {
+        css,
+        logo,
+        powered_by,
+        language,
+    }
+}
 
 /// `[tenant.brand]`: colours become stylesheet rules in front of the
 /// tenant's CSS file; the logo is read once (PNG, SVG, JPEG or WebP).
-pub(super) fn compile_brand(
+fn compile_brand(
     cx: &mut Ctx<'_>,
     raw: Option<&RawBrand>,
     css: Option<String>,

@@ -7,6 +7,8 @@ use super::raw::{RawAssertion, RawSession};
 use crate::identity::AssertionSigner;
 use crate::session::Sealer;
 
+/// `[session]`: the cookie keys (each one usable), `reauth`, the cookie
+/// names and `classic_ttl`.
 pub(super) fn compile_session(cx: &mut Ctx<'_>, raw: RawSession) -> Option<SessionSettings> {
     if raw.keys.get_ref().is_empty() {
         cx.err(
@@ -61,17 +63,19 @@ pub(super) fn compile_session(cx: &mut Ctx<'_>, raw: RawSession) -> Option<Sessi
 
 /// Whether a cookie name starts with a prefix browsers give a meaning to
 /// (compared as browsers do: without regard to case).
-pub(super) fn has_cookie_prefix(name: &str) -> bool {
+fn has_cookie_prefix(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.starts_with("__host-") || lower.starts_with("__secure-")
 }
 
-pub(super) fn is_token(s: &str) -> bool {
+/// Whether a cookie name holds only letters, digits, `-` and `_`.
+fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// `[assertion]`: the signing key and a short `ttl` (1s to 1h).
 pub(super) fn compile_assertion(cx: &mut Ctx<'_>, raw: RawAssertion) -> Option<AssertionSigner> {
     let ttl = cx.duration(&raw.ttl, 60, "[assertion].ttl");
     if ttl == 0 || ttl > 3600 {

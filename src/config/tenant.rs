@@ -6,47 +6,114 @@ use super::context::Ctx;
 use super::model::{Tenant, Upstream};
 use super::raw::{RawHeaders, RawTenant, RawTls};
 use super::{idp, members, pages, secret};
-use crate::auth::normalize_email;
-use crate::identity::{AccountRule, Directory, HeaderNames, Membership, Permission, Permissions};
-use crate::lang::Lang;
-use portero_policy::{HostPattern, HostTable, Idp, NetmaskSet, SsoMode, TenantPolicy};
+use crate::identity::{AccountRule, HeaderNames};
+use portero_policy::{HostPattern, HostTable, NetmaskSet, SsoMode, TenantPolicy};
 use std::collections::HashSet;
 use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use toml::Spanned;
 
-pub(super) fn compile_tenant(
+/// What the tenants compiled so far have taken: a name and a host each
+/// belong to one tenant.
+#[derive(Default)]
+pub(super) struct Taken {
+    /// Tenant names.
+    pub(super) names: HashSet<String>,
+    /// Host pattern → index of its tenant.
+    pub(super) hosts: HostTable<usize>,
+}
+
+/// One `[[tenant]]`, the `index`-th to be kept: each of its sections in
+/// turn (every finding is collected), and the tenant only when none of
+/// them found an error.
+pub(super) fn compile(
     cx: &mut Ctx<'_>,
     raw: RawTenant,
     default_reauth: Option<u64>,
-    names: &mut HashSet<String>,
-    hosts: &mut HostTable<usize>,
+    taken: &mut Taken,
     index: usize,
 ) -> Option<Tenant> {
     let before = cx.errors();
     let name = raw.name.get_ref().clone();
     let w = format!("tenant `{name}`");
+    check_name(cx, &raw.name, &w, &mut taken.names);
+    add_hosts(cx, &raw.hosts, &w, &mut taken.hosts, index);
+    let upstream = compile_upstream(cx, &raw.upstream, &w);
+    let mut policy = compile_policy(cx, &raw, &w);
+    let account_rule = compile_account_rule(cx, &raw, &w);
+    let reauth = match &raw.reauth {
+        Some(r) => cx
+            .duration_or_never(r, &format!("{w} reauth"))
+            .unwrap_or(default_reauth),
+        None => default_reauth,
+    };
+    let (members, client_accounts) = members::compile(cx, &raw, account_rule.as_ref(), &w);
+    let providers = idp::compile(cx, &raw, &w, policy.sso_mode == SsoMode::AutoRedirect);
+    policy.forced_external = providers.external_sso.as_ref().is_some_and(|e| e.forced);
+    policy.default_idp = providers.default_idp;
+    let headers = compile_headers(cx, raw.headers.as_ref(), &w);
+    let tls = raw.tls.as_ref().and_then(|t| compile_tls(cx, t, &w));
+    let look = pages::compile(cx, &raw, &w);
+
+    if cx.errors() > before {
+        return None;
+    }
+    Some(Tenant {
+        counters: crate::metrics::TenantCounters::default(),
+        display_name: raw.display_name.clone().unwrap_or_else(|| name.clone()),
+        name,
+        policy,
+        upstream: upstream?,
+        reauth,
+        account_rule: account_rule?,
+        members: members?,
+        client_accounts,
+        sublogin_keeps_sublogin: raw.sublogin_keeps_sublogin.unwrap_or(false),
+        provision: raw.provision.unwrap_or(false),
+        refresh_profile: raw.refresh_profile.unwrap_or(false),
+        headers: headers?,
+        external_sso: providers.external_sso,
+        saml: providers.saml,
+        oidc: providers.oidc,
+        idps: providers.idps,
+        tls,
+        css: look.css,
+        logo: look.logo,
+        powered_by: look.powered_by,
+        language: look.language,
+    })
+}
+
+/// The tenant's name: letters, digits, `-`, `_` and `.`, and no other
+/// tenant's.
+fn check_name(cx: &mut Ctx<'_>, raw: &Spanned<String>, w: &str, names: &mut HashSet<String>) {
+    let name = raw.get_ref();
     if name.is_empty()
         || !name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     {
         cx.err(
-            raw.name.span(),
+            raw.span(),
             format!("{w}: the name may hold only letters, digits, `-`, `_` and `.`"),
         );
     } else if !names.insert(name.clone()) {
-        cx.err(
-            raw.name.span(),
-            format!("{w}: another tenant has the same name"),
-        );
+        cx.err(raw.span(), format!("{w}: another tenant has the same name"));
     }
+}
 
-    // Hosts.
-    if raw.hosts.get_ref().is_empty() {
-        cx.err(raw.hosts.span(), format!("{w}: hosts is empty"));
+/// `hosts`: each a host pattern no earlier tenant serves.
+fn add_hosts(
+    cx: &mut Ctx<'_>,
+    raw: &Spanned<Vec<Spanned<String>>>,
+    w: &str,
+    hosts: &mut HostTable<usize>,
+    index: usize,
+) {
+    if raw.get_ref().is_empty() {
+        cx.err(raw.span(), format!("{w}: hosts is empty"));
     }
-    for h in raw.hosts.get_ref() {
+    for h in raw.get_ref() {
         match HostPattern::parse(h.get_ref()) {
             Ok(p) => {
                 let shown = p.to_string();
@@ -60,9 +127,12 @@ pub(super) fn compile_tenant(
             Err(e) => cx.err(h.span(), format!("{w}: {e}")),
         }
     }
+}
 
-    let upstream = compile_upstream(cx, &raw.upstream, &w);
-
+/// The routing policy: `sso_mode`, `netmasks`, `super_admins`,
+/// `classic_users`, `admin_paths`, `bypass_paths`, `superadmin_bypass`.
+/// Its identity-provider fields are set once those are compiled.
+fn compile_policy(cx: &mut Ctx<'_>, raw: &RawTenant, w: &str) -> TenantPolicy {
     let sso_mode = match raw
         .sso_mode
         .as_ref()
@@ -88,251 +158,21 @@ pub(super) fn compile_tenant(
             format!("{w}: super_admins are set but admin_paths is empty: with auto_redirect or netmasks they have no way in"),
         );
     }
-
-    let account_rule = compile_account_rule(cx, &raw, &w);
-    let reauth = match &raw.reauth {
-        Some(r) => cx
-            .duration_or_never(r, &format!("{w} reauth"))
-            .unwrap_or(default_reauth),
-        None => default_reauth,
-    };
-
-    // Memberships.
-    let mut directory = Directory::default();
-    for m in &raw.member {
-        let Some(user) = normalize_email(m.user.get_ref()) else {
-            cx.err(
-                m.user.span(),
-                format!(
-                    "{w} member: `{}` is not an e-mail address",
-                    m.user.get_ref()
-                ),
-            );
-            continue;
-        };
-        let mut perms = Vec::new();
-        for p in m.permissions.get_ref() {
-            match Permission::parse(p.get_ref()) {
-                Some(p) => perms.push(p),
-                None => cx.err(
-                    p.span(),
-                    format!("{w} member {user}: `{}` is not a permission (admin, commercial, invite, sublogin, technical)", p.get_ref()),
-                ),
-            }
-        }
-        if m.permissions.get_ref().is_empty() {
-            cx.err(
-                m.permissions.span(),
-                format!("{w} member {user}: permissions is empty"),
-            );
-        }
-        let account = m.account.get_ref().trim().to_ascii_lowercase();
-        if account.is_empty() {
-            cx.err(
-                m.account.span(),
-                format!("{w} member {user}: account is empty"),
-            );
-        }
-        if let Some(AccountRule::Fixed(fixed)) = &account_rule {
-            if *fixed != account {
-                cx.warn(
-                    m.account.span(),
-                    format!("{w} member {user}: account `{account}` is never entered: this tenant always enters `{fixed}`"),
-                );
-            }
-        }
-        if directory.membership(&user, &account).is_some() {
-            cx.err(
-                m.user.span(),
-                format!("{w}: {user} is listed twice for account {account}"),
-            );
-        }
-        let permissions = Permissions::of(perms);
-        directory.add(
-            &user,
-            m.name.clone(),
-            Membership {
-                account,
-                permissions,
-                permissions_header: permissions.header_value().into(),
-                impersonate: m.impersonate.as_ref().map(|i| i.get_ref().clone()),
-            },
-        );
+    TenantPolicy {
+        sso_mode,
+        netmasks,
+        super_admins,
+        classic_users,
+        superadmin_bypass,
+        admin_paths,
+        bypass_paths,
+        forced_external: false,
+        default_idp: None,
     }
-
-    let client_accounts: Vec<(String, String)> = raw
-        .client_account
-        .iter()
-        .map(|c| {
-            let (name, reseller) = (
-                c.name.get_ref().trim().to_ascii_lowercase(),
-                c.reseller.get_ref().trim().to_ascii_lowercase(),
-            );
-            if name.is_empty() || reseller.is_empty() || name == reseller {
-                cx.err(
-                    c.name.span(),
-                    format!("{w} client_account: name and reseller must be two accounts"),
-                );
-            }
-            (name, reseller)
-        })
-        .collect();
-    for (client, reseller) in &client_accounts {
-        directory.set_reseller(client, reseller);
-    }
-    directory.sublogin_keeps_sublogin = raw.sublogin_keeps_sublogin.unwrap_or(false);
-    let members = members::compile_members(cx, &raw, directory, &account_rule, &w);
-
-    // Identity providers.
-    let external_sso = raw
-        .external_sso
-        .as_ref()
-        .and_then(|e| idp::compile_external(cx, e, &w));
-    let saml = raw
-        .saml
-        .as_ref()
-        .and_then(|s| {
-            idp::compile_saml(
-                cx,
-                s.get_ref(),
-                &name,
-                &w,
-                sso_mode == SsoMode::AutoRedirect,
-            )
-        })
-        .map(Arc::new);
-    let oidc = raw
-        .oidc
-        .as_ref()
-        .and_then(|o| idp::compile_oidc(cx, o.get_ref(), &w, sso_mode == SsoMode::AutoRedirect))
-        .map(Arc::new);
-    let mut idps = Vec::new();
-    if raw.saml.is_some() {
-        idps.push(Idp::Saml);
-    }
-    if raw.oidc.is_some() {
-        idps.push(Idp::Oidc);
-    }
-    if raw.external_sso.is_some() {
-        idps.push(Idp::External);
-    }
-    let default_idp = match &raw.default_idp {
-        Some(d) => {
-            let parsed = match d.get_ref().as_str() {
-                "saml" => Some(Idp::Saml),
-                "oidc" => Some(Idp::Oidc),
-                "external" => Some(Idp::External),
-                other => {
-                    cx.err(
-                        d.span(),
-                        format!("{w}: default_idp `{other}` is not one of saml, oidc, external"),
-                    );
-                    None
-                }
-            };
-            if let Some(p) = parsed {
-                if !idps.contains(&p) {
-                    cx.err(
-                        d.span(),
-                        format!(
-                            "{w}: default_idp `{}` is not configured for this tenant",
-                            p.as_str()
-                        ),
-                    );
-                }
-            }
-            parsed
-        }
-        None if idps.len() > 1 => {
-            cx.err(raw.name.span(), format!("{w}: it has {} identity providers; set default_idp to say where auto_redirect goes", idps.len()));
-            None
-        }
-        None => idps.first().copied(),
-    };
-    if idps.is_empty() {
-        cx.warn(
-            raw.name.span(),
-            format!("{w}: no identity provider ([tenant.saml], [tenant.oidc] or [tenant.external_sso]): whoever is sent to SSO sees an error page"),
-        );
-    }
-
-    let headers = compile_headers(cx, raw.headers.as_ref(), &w);
-    let tls = raw.tls.as_ref().and_then(|t| compile_tls(cx, t, &w));
-    let css = raw.css.as_ref().and_then(|c| {
-        let p = secret::resolve_path(c.get_ref(), &cx.dir);
-        match std::fs::read_to_string(&p) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                cx.err(
-                    c.span(),
-                    format!("{w}: cannot read css {}: {e}", p.display()),
-                );
-                None
-            }
-        }
-    });
-    let language = raw
-        .language
-        .as_ref()
-        .and_then(|l| match l.get_ref().as_str() {
-            "auto" => None,
-            other => match Lang::parse(other) {
-                Some(lang) => Some(lang),
-                None => {
-                    cx.err(
-                        l.span(),
-                        format!("{w}: language `{other}` is not one of auto, en, es"),
-                    );
-                    None
-                }
-            },
-        });
-    let (css, logo, powered_by) = pages::compile_brand(cx, raw.brand.as_ref(), css, &w);
-
-    if cx.errors() > before {
-        return None;
-    }
-    Some(Tenant {
-        counters: crate::metrics::TenantCounters::default(),
-        display_name: raw.display_name.clone().unwrap_or_else(|| name.clone()),
-        name,
-        policy: TenantPolicy {
-            sso_mode,
-            netmasks,
-            super_admins,
-            classic_users,
-            superadmin_bypass,
-            admin_paths,
-            bypass_paths,
-            forced_external: external_sso.as_ref().is_some_and(|e| e.forced),
-            default_idp,
-        },
-        upstream: upstream?,
-        reauth,
-        account_rule: account_rule?,
-        members: members?,
-        client_accounts,
-        sublogin_keeps_sublogin: raw.sublogin_keeps_sublogin.unwrap_or(false),
-        provision: raw.provision.unwrap_or(false),
-        refresh_profile: raw.refresh_profile.unwrap_or(false),
-        headers: headers?,
-        external_sso,
-        saml,
-        oidc,
-        idps,
-        tls,
-        css,
-        logo,
-        powered_by,
-        language,
-    })
 }
 
-pub(super) fn compile_upstream(
-    cx: &mut Ctx<'_>,
-    raw: &Spanned<String>,
-    w: &str,
-) -> Option<Upstream> {
+/// `upstream`: `host:port` or `http(s)://host[:port]`, resolved now.
+fn compile_upstream(cx: &mut Ctx<'_>, raw: &Spanned<String>, w: &str) -> Option<Upstream> {
     let text = raw.get_ref().trim();
     let (tls, rest) = if let Some(r) = text.strip_prefix("https://") {
         (true, r)
@@ -370,11 +210,9 @@ pub(super) fn compile_upstream(
     }
 }
 
-pub(super) fn compile_account_rule(
-    cx: &mut Ctx<'_>,
-    raw: &RawTenant,
-    w: &str,
-) -> Option<AccountRule> {
+/// Which account a request enters: exactly one of `account`,
+/// `account_from_host` (holding `{account}` once) or `account_picker`.
+fn compile_account_rule(cx: &mut Ctx<'_>, raw: &RawTenant, w: &str) -> Option<AccountRule> {
     let picker = raw.account_picker.as_ref().is_some_and(|p| *p.get_ref());
     let given = [
         raw.account.is_some(),
@@ -410,11 +248,9 @@ pub(super) fn compile_account_rule(
     Some(AccountRule::Picker)
 }
 
-pub(super) fn compile_headers(
-    cx: &mut Ctx<'_>,
-    raw: Option<&RawHeaders>,
-    w: &str,
-) -> Option<HeaderNames> {
+/// `[tenant.headers]`: valid, distinct names that no hop-by-hop or
+/// routing header already means something by.
+fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Option<HeaderNames> {
     let Some(h) = raw else {
         return Some(HeaderNames::new(Default::default()));
     };
@@ -478,11 +314,8 @@ pub(super) fn compile_headers(
     ok.then(|| HeaderNames::new(renamed))
 }
 
-pub(super) fn compile_tls(
-    cx: &mut Ctx<'_>,
-    raw: &RawTls,
-    w: &str,
-) -> Option<Arc<rustls::sign::CertifiedKey>> {
+/// `[tenant.tls]`: a PEM certificate chain and its private key.
+fn compile_tls(cx: &mut Ctx<'_>, raw: &RawTls, w: &str) -> Option<Arc<rustls::sign::CertifiedKey>> {
     let cert_path = secret::resolve_path(raw.cert.get_ref(), &cx.dir);
     let key_path = secret::resolve_path(raw.key.get_ref(), &cx.dir);
     let certs: Vec<_> = match std::fs::read(&cert_path) {
