@@ -15,6 +15,8 @@ pub mod secret;
 mod server;
 mod session;
 mod tenant;
+#[cfg(test)]
+mod tests;
 
 pub use compile::compile_str;
 pub use diagnostics::{Diagnostic, Severity};
