@@ -32,6 +32,7 @@ extern crate self as portero;
 
 pub mod audit;
 pub mod auth;
+pub mod brand;
 pub mod budget;
 pub mod clock;
 pub mod config;
@@ -41,6 +42,7 @@ pub mod forward;
 pub mod gate;
 pub mod identity;
 pub mod lang;
+pub mod member_source;
 pub mod members;
 pub mod metrics;
 pub mod onetime;

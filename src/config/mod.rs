@@ -3,57 +3,27 @@
 //! line; nothing half-valid is ever used.
 
 mod compile;
+mod context;
+mod diagnostics;
 pub mod duration;
+mod idp;
+mod members;
+mod model;
+mod pages;
 mod raw;
 pub mod secret;
+mod server;
+mod session;
+mod tenant;
+#[cfg(test)]
+mod tests;
 
-pub use compile::{compile_str, Config, Server, SessionSettings, Tenant, Upstream};
+pub use compile::compile_str;
+pub use diagnostics::{Diagnostic, Severity};
+pub use model::{Config, RedisSettings, Server, SessionSettings, Tenant, Upstream};
 pub use secret::{Env, ProcessEnv};
 
-use std::fmt;
-use std::path::{Path, PathBuf};
-
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    /// The configuration is refused.
-    Error,
-    /// Accepted, but probably not what was meant.
-    Warning,
-}
-
-/// One finding about the configuration, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    /// Error or warning.
-    pub severity: Severity,
-    /// The file.
-    pub file: PathBuf,
-    /// The 1-based line, when known.
-    pub line: Option<usize>,
-    /// What is wrong, and how to fix it where we can tell.
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sev = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        match self.line {
-            Some(l) => write!(
-                f,
-                "{}:{}: {}: {}",
-                self.file.display(),
-                l,
-                sev,
-                self.message
-            ),
-            None => write!(f, "{}: {}: {}", self.file.display(), sev, self.message),
-        }
-    }
-}
+use std::path::Path;
 
 /// A compiled configuration and the warnings found on the way.
 #[derive(Debug)]

@@ -6,8 +6,8 @@
 //! ([`Source::Fetch`]).
 
 pub mod admin;
-pub mod panel;
-pub mod roles;
+
+pub use crate::member_source::{panel, roles, MemberSource};
 
 use crate::config::{Config, Tenant};
 use crate::identity::Directory;
@@ -15,35 +15,9 @@ use crate::session::SessionClaims;
 use crate::store::{Store, StoreError};
 use arc_swap::ArcSwap;
 use panel::{Cached, PanelEndpoint};
-use roles::RoleMap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
-
-/// A tenant's source of memberships (`membership = …`).
-#[derive(Debug)]
-pub enum MemberSource {
-    /// `[[tenant.member]]` in the configuration.
-    Static(Directory),
-    /// The embedded store (`<data_dir>/portero.db`).
-    Store,
-    /// The panel's endpoint.
-    Panel(Arc<PanelEndpoint>),
-    /// The IdP's roles, read at sign-in and kept in the session.
-    Idp(RoleMap),
-}
-
-impl MemberSource {
-    /// The name used in configuration.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            MemberSource::Static(_) => "static",
-            MemberSource::Store => "store",
-            MemberSource::Panel(_) => "panel",
-            MemberSource::Idp(_) => "idp",
-        }
-    }
-}
 
 static EMPTY: LazyLock<Directory> = LazyLock::new(Directory::default);
 

@@ -2,22 +2,8 @@
 //! the error pages. Every value written into a page goes through [`escape`].
 
 use super::i18n::{current, tr};
+pub use crate::brand::Brand;
 use std::fmt::Write;
-
-/// How a tenant's pages look: its product name, its stylesheet (colours
-/// and the tenant's CSS file), its logo, and whether to say "Secured by
-/// Portero" (white-label: not unless asked).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Brand<'a> {
-    /// The product name ("Miempresa ID"), shown above the title.
-    pub name: Option<&'a str>,
-    /// Link `/.portero/assets/tenant.css`.
-    pub stylesheet: bool,
-    /// Show `/.portero/assets/logo` instead of the name.
-    pub logo: bool,
-    /// A "Secured by Portero" line at the bottom.
-    pub powered_by: bool,
-}
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {

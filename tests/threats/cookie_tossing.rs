@@ -246,17 +246,17 @@ fn a_cookie_name_with_a_browser_prefix_is_a_config_error() {
     )
     .unwrap();
     std::fs::write(dir.path().join("reseller.pub"), ed25519_pair().1).unwrap();
+    // Compiled in memory, with the environment `portero` is started with.
     let path = dir.path().join("portero.toml");
-    std::fs::write(&path, config).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portero"))
-        .args(["check", "--config"])
-        .arg(&path)
-        .env("PORTERO_SESSION_KEY", SESSION_KEY)
-        .env("EXT_SSO_SECRET", EXT_SECRET)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let env = std::collections::HashMap::from([
+        ("PORTERO_SESSION_KEY".to_string(), SESSION_KEY.to_string()),
+        ("EXT_SSO_SECRET".to_string(), EXT_SECRET.to_string()),
+    ]);
+    let findings = match portero::config::compile_str(&config, &path, &env) {
+        Ok(_) => panic!("cookie_name = \"__Host-portero\" was accepted"),
+        Err(findings) => findings,
+    };
+    let err: String = findings.iter().map(|d| format!("{d}\n")).collect();
     assert!(
         err.contains("portero.toml:") && err.contains("__Host-"),
         "{err}"

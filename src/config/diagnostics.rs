@@ -1,0 +1,103 @@
+//! Findings about the configuration file: each error or warning with the
+//! file and line it is about, collected over the whole compile so that one
+//! run reports every problem.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The configuration is refused.
+    Error,
+    /// Accepted, but probably not what was meant.
+    Warning,
+}
+
+/// One finding about the configuration, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file.
+    pub file: PathBuf,
+    /// The 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong, and how to fix it where we can tell.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        match self.line {
+            Some(l) => write!(
+                f,
+                "{}:{}: {}: {}",
+                self.file.display(),
+                l,
+                sev,
+                self.message
+            ),
+            None => write!(f, "{}: {}: {}", self.file.display(), sev, self.message),
+        }
+    }
+}
+
+/// The findings of one compile: turns a byte span of the source into its
+/// line, and keeps every finding in the order found.
+#[derive(Debug)]
+pub(super) struct Diagnostics<'a> {
+    src: &'a str,
+    file: &'a Path,
+    found: Vec<Diagnostic>,
+}
+
+impl<'a> Diagnostics<'a> {
+    /// An empty collector for `src`, read from `file`.
+    pub(super) fn new(src: &'a str, file: &'a Path) -> Diagnostics<'a> {
+        Diagnostics {
+            src,
+            file,
+            found: Vec::new(),
+        }
+    }
+
+    /// The 1-based line a span starts on.
+    fn line_of(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.src.len());
+        self.src.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    /// Adds a finding, on the line of `span` when there is one.
+    pub(super) fn push(&mut self, severity: Severity, span: Option<Range<usize>>, message: String) {
+        let line = span.map(|s| self.line_of(&s));
+        self.found.push(Diagnostic {
+            severity,
+            file: self.file.to_path_buf(),
+            line,
+            message,
+        });
+    }
+
+    /// How many errors were found so far.
+    pub(super) fn errors(&self) -> usize {
+        self.found
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    /// Every finding, in the order found.
+    pub(super) fn into_vec(self) -> Vec<Diagnostic> {
+        self.found
+    }
+}

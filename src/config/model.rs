@@ -1,0 +1,252 @@
+//! The compiled configuration: what the rest of Portero reads once the
+//! file has been checked. Every value here is valid; [`super::compile_str`]
+//! builds it.
+
+use crate::auth::external_jwt::ExternalSso;
+use crate::auth::oidc::OidcRp;
+use crate::auth::saml::SamlSp;
+use crate::identity::{AccountRule, AssertionSigner, HeaderNames, SignedIdentities};
+use crate::lang::Lang;
+use crate::member_source::MemberSource;
+use crate::outbound::Outbound;
+use crate::remote::Refresh;
+use crate::session::Sealer;
+use portero_policy::{HostTable, Idp, NetmaskSet, TenantPolicy};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The whole, validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The file it came from.
+    pub source: PathBuf,
+    /// `[server]`.
+    pub server: Server,
+    /// `[session]`.
+    pub session: SessionSettings,
+    /// `[assertion]`.
+    pub assertion: AssertionSigner,
+    /// `[[tenant]]`, in file order.
+    pub tenants: Vec<Tenant>,
+    /// Host name → index into `tenants`.
+    pub hosts: HostTable<usize>,
+    /// Identity headers signed for recent sessions (emptied by a reload).
+    pub signed: SignedIdentities,
+    /// Documents fetched from IdPs (metadata URLs, discovery, keys).
+    pub remote: Vec<Arc<dyn Refresh>>,
+}
+
+impl Tenant {
+    /// How its pages look.
+    pub fn brand(&self) -> crate::brand::Brand<'_> {
+        crate::brand::Brand {
+            name: Some(&self.display_name),
+            stylesheet: self.css.is_some(),
+            logo: self.logo.is_some(),
+            powered_by: self.powered_by,
+        }
+    }
+}
+
+impl Config {
+    /// The tenant serving `host` (a `Host` header value).
+    pub fn tenant_for_host(&self, host: &str) -> Option<&Tenant> {
+        self.hosts.lookup(host).and_then(|&i| self.tenants.get(i))
+    }
+
+    /// The tenant called `name`.
+    pub fn tenant_named(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.name == name)
+    }
+
+    /// The tenant called `name` and its index (work carried past a
+    /// request names its tenant, as a reload may reorder them).
+    pub fn tenant_and_index(&self, name: &str) -> Option<(usize, &Tenant)> {
+        self.tenants
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.name == name)
+    }
+}
+
+/// `[server]`, validated.
+#[derive(Debug)]
+pub struct Server {
+    /// Plain HTTP listeners.
+    pub listen: Vec<SocketAddr>,
+    /// TLS listeners.
+    pub listen_tls: Vec<SocketAddr>,
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`, admin API).
+    pub admin_listen: SocketAddr,
+    /// Peers allowed to set `X-Forwarded-For`.
+    pub trusted_proxies: NetmaskSet,
+    /// Worker threads.
+    pub threads: usize,
+    /// Bearer token required by the admin API's write calls, when set.
+    pub admin_token: Option<String>,
+    /// Host names the admin listener answers to besides its own address
+    /// (lowercase; see `docs/admin-listener.md`).
+    pub admin_hosts: Vec<String>,
+    /// Audit log file (`None`: standard error).
+    pub audit_log: Option<PathBuf>,
+    /// Access log file (`None`: no access log).
+    pub access_log: Option<PathBuf>,
+    /// Seconds to finish in-flight requests on shutdown.
+    pub grace_period: u64,
+    /// Seconds an upstream may stay silent before the request fails.
+    pub upstream_timeout: u64,
+    /// Where state that must survive a restart is kept (default: `data/`
+    /// beside the configuration file).
+    pub data_dir: Option<PathBuf>,
+    /// The HTTP client for IdP calls (system CAs plus `outbound_ca`).
+    pub outbound: Outbound,
+    /// Reload when the configuration file changes (besides SIGHUP).
+    pub watch_config: bool,
+    /// The Redis shared by several nodes, when set.
+    pub redis: Option<RedisSettings>,
+    /// Seconds a client has to send a request's header, from its first byte
+    /// (slow clients are cut off).
+    pub header_timeout: u64,
+    /// The Unix socket over which a running Portero hands its listeners to
+    /// its successor (`portero run --upgrade`); default `<data_dir>/upgrade.sock`.
+    pub upgrade_sock: PathBuf,
+    /// The running server's process ID is written here (`<data_dir>/portero.pid`).
+    pub pid_file: PathBuf,
+    /// How long the ACS waits for a SAML response's verification, queueing
+    /// included, before refusing it (read at start).
+    pub saml_verify_timeout: std::time::Duration,
+    /// How many sign-ins one client address (IPv6: its /64) may start at
+    /// once; one more every ten minutes / this ([`crate::budget`]).
+    pub sign_ins_per_client: u32,
+    /// The most sign-ins waiting for their IdP's answer at once (in this
+    /// process, or in Redis across nodes); read at start.
+    pub max_started_sign_ins: u64,
+}
+
+/// `[server].redis`: one-time records and revocation marks shared by every
+/// node. Read at start; a reload does not change it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisSettings {
+    /// `redis://[user:password@]host:port/db`.
+    pub url: String,
+    /// Prefix of every key Portero writes (several clusters may share one Redis).
+    pub prefix: String,
+    /// The longest Portero waits for one Redis operation.
+    pub timeout: std::time::Duration,
+}
+
+/// `[session]`, validated.
+#[derive(Debug)]
+pub struct SessionSettings {
+    /// The cookie keys.
+    pub sealer: Sealer,
+    /// Session cookies opened under these keys.
+    pub opened: crate::session::OpenedCookies,
+    /// Default re-authentication period in seconds (`None`: never).
+    pub reauth: Option<u64>,
+    /// The session cookie's name (plain listeners).
+    pub cookie_name: String,
+    /// The classic-login cookie's name (plain listeners).
+    pub classic_cookie_name: String,
+    /// The session cookie's name on TLS listeners (`__Host-` + `cookie_name`).
+    pub tls_cookie_name: String,
+    /// The classic-login cookie's name on TLS listeners.
+    pub tls_classic_cookie_name: String,
+    /// How long a classic-login choice is kept, in seconds.
+    pub classic_ttl: u64,
+}
+
+impl SessionSettings {
+    /// The session cookie's name on a TLS listener (`__Host-` prefixed: no
+    /// sibling subdomain can plant it) or on a plain one. Only that name is
+    /// read on that kind of listener.
+    pub fn session_name(&self, tls: bool) -> &str {
+        if tls {
+            &self.tls_cookie_name
+        } else {
+            &self.cookie_name
+        }
+    }
+
+    /// The classic-login cookie's name on a TLS or a plain listener.
+    pub fn classic_name(&self, tls: bool) -> &str {
+        if tls {
+            &self.tls_classic_cookie_name
+        } else {
+            &self.classic_cookie_name
+        }
+    }
+
+    /// Every cookie name Portero uses (never forwarded to the panel).
+    pub fn all_names(&self) -> [&str; 4] {
+        [
+            &self.cookie_name,
+            &self.classic_cookie_name,
+            &self.tls_cookie_name,
+            &self.tls_classic_cookie_name,
+        ]
+    }
+}
+
+/// An upstream panel.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Resolved address.
+    pub addr: SocketAddr,
+    /// HTTPS to the panel.
+    pub tls: bool,
+    /// The name to present (SNI and certificate check) when `tls`.
+    pub sni: String,
+    /// As written.
+    pub display: String,
+}
+
+/// One tenant, validated.
+#[derive(Debug)]
+pub struct Tenant {
+    /// The tenant name (the `aud` of its tokens and assertions).
+    pub name: String,
+    /// The product name shown on its pages.
+    pub display_name: String,
+    /// Its routing policy.
+    pub policy: TenantPolicy,
+    /// Its panel.
+    pub upstream: Upstream,
+    /// Re-authentication period in seconds (`None`: never).
+    pub reauth: Option<u64>,
+    /// Which account a request enters.
+    pub account_rule: AccountRule,
+    /// Where its memberships come from.
+    pub members: MemberSource,
+    /// Reseller client accounts from the configuration: (client, reseller).
+    pub client_accounts: Vec<(String, String)>,
+    /// Whether a sublogin into a client account keeps `sublogin`.
+    pub sublogin_keeps_sublogin: bool,
+    /// Just-in-time provisioning: SSO sign-ins create the user in the store.
+    pub provision: bool,
+    /// Refresh a provisioned user's name and roles on each sign-in.
+    pub refresh_profile: bool,
+    /// Its logo and content type, served at `/.portero/assets/logo`.
+    pub logo: Option<(bytes::Bytes, &'static str)>,
+    /// Say "Secured by Portero" on its pages.
+    pub powered_by: bool,
+    /// The language of its pages (`None`: the browser's).
+    pub language: Option<Lang>,
+    /// Identity header names.
+    pub headers: HeaderNames,
+    /// External SSO, when configured.
+    pub external_sso: Option<ExternalSso>,
+    /// The SAML service provider, when `[tenant.saml]` is configured.
+    pub saml: Option<Arc<SamlSp>>,
+    /// The OpenID Connect relying party, when `[tenant.oidc]` is configured.
+    pub oidc: Option<Arc<OidcRp>>,
+    /// The identity providers it has, in button order.
+    pub idps: Vec<Idp>,
+    /// Its TLS certificate, chosen by SNI.
+    pub tls: Option<Arc<rustls::sign::CertifiedKey>>,
+    /// Its stylesheet, served at `/.portero/assets/tenant.css`.
+    pub css: Option<String>,
+    /// Its request metrics, resolved once ([`crate::metrics::TenantCounters`]).
+    pub counters: crate::metrics::TenantCounters,
+}

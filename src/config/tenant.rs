@@ -1,0 +1,372 @@
+//! `[[tenant]]`: its name, hosts, panel, routing policy, account rule,
+//! identity headers and certificate; the other sections of a tenant are
+//! compiled by [`super::members`], [`super::idp`] and [`super::pages`].
+
+use super::context::Ctx;
+use super::model::{Tenant, Upstream};
+use super::raw::{RawHeaders, RawTenant, RawTls};
+use super::{idp, members, pages, secret};
+use crate::identity::{AccountRule, HeaderNames};
+use portero_policy::{HostPattern, HostTable, NetmaskSet, SsoMode, TenantPolicy};
+use std::collections::HashSet;
+use std::net::ToSocketAddrs;
+use std::sync::Arc;
+use toml::Spanned;
+
+/// What the tenants compiled so far have taken: a name and a host each
+/// belong to one tenant.
+#[derive(Default)]
+pub(super) struct Taken {
+    /// Tenant names.
+    pub(super) names: HashSet<String>,
+    /// Host pattern → index of its tenant.
+    pub(super) hosts: HostTable<usize>,
+}
+
+/// One `[[tenant]]`, the `index`-th to be kept: each of its sections in
+/// turn (every finding is collected), and the tenant only when none of
+/// them found an error.
+pub(super) fn compile(
+    cx: &mut Ctx<'_>,
+    raw: RawTenant,
+    default_reauth: Option<u64>,
+    taken: &mut Taken,
+    index: usize,
+) -> Option<Tenant> {
+    let before = cx.errors();
+    let name = raw.name.get_ref().clone();
+    let w = format!("tenant `{name}`");
+    check_name(cx, &raw.name, &w, &mut taken.names);
+    add_hosts(cx, &raw.hosts, &w, &mut taken.hosts, index);
+    let upstream = compile_upstream(cx, &raw.upstream, &w);
+    let mut policy = compile_policy(cx, &raw, &w);
+    let account_rule = compile_account_rule(cx, &raw, &w);
+    let reauth = match &raw.reauth {
+        Some(r) => cx
+            .duration_or_never(r, &format!("{w} reauth"))
+            .unwrap_or(default_reauth),
+        None => default_reauth,
+    };
+    let (members, client_accounts) = members::compile(cx, &raw, account_rule.as_ref(), &w);
+    let providers = idp::compile(cx, &raw, &w, policy.sso_mode == SsoMode::AutoRedirect);
+    policy.forced_external = providers.external_sso.as_ref().is_some_and(|e| e.forced);
+    policy.default_idp = providers.default_idp;
+    let headers = compile_headers(cx, raw.headers.as_ref(), &w);
+    let tls = raw.tls.as_ref().and_then(|t| compile_tls(cx, t, &w));
+    let look = pages::compile(cx, &raw, &w);
+
+    if cx.errors() > before {
+        return None;
+    }
+    Some(Tenant {
+        counters: crate::metrics::TenantCounters::default(),
+        display_name: raw.display_name.clone().unwrap_or_else(|| name.clone()),
+        name,
+        policy,
+        upstream: upstream?,
+        reauth,
+        account_rule: account_rule?,
+        members: members?,
+        client_accounts,
+        sublogin_keeps_sublogin: raw.sublogin_keeps_sublogin.unwrap_or(false),
+        provision: raw.provision.unwrap_or(false),
+        refresh_profile: raw.refresh_profile.unwrap_or(false),
+        headers: headers?,
+        external_sso: providers.external_sso,
+        saml: providers.saml,
+        oidc: providers.oidc,
+        idps: providers.idps,
+        tls,
+        css: look.css,
+        logo: look.logo,
+        powered_by: look.powered_by,
+        language: look.language,
+    })
+}
+
+/// The tenant's name: letters, digits, `-`, `_` and `.`, and no other
+/// tenant's.
+fn check_name(cx: &mut Ctx<'_>, raw: &Spanned<String>, w: &str, names: &mut HashSet<String>) {
+    let name = raw.get_ref();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        cx.err(
+            raw.span(),
+            format!("{w}: the name may hold only letters, digits, `-`, `_` and `.`"),
+        );
+    } else if !names.insert(name.clone()) {
+        cx.err(raw.span(), format!("{w}: another tenant has the same name"));
+    }
+}
+
+/// `hosts`: each a host pattern no earlier tenant serves.
+fn add_hosts(
+    cx: &mut Ctx<'_>,
+    raw: &Spanned<Vec<Spanned<String>>>,
+    w: &str,
+    hosts: &mut HostTable<usize>,
+    index: usize,
+) {
+    if raw.get_ref().is_empty() {
+        cx.err(raw.span(), format!("{w}: hosts is empty"));
+    }
+    for h in raw.get_ref() {
+        match HostPattern::parse(h.get_ref()) {
+            Ok(p) => {
+                let shown = p.to_string();
+                if hosts.insert(p, index).is_some() {
+                    cx.err(
+                        h.span(),
+                        format!("{w}: host `{shown}` is already served by an earlier tenant"),
+                    );
+                }
+            }
+            Err(e) => cx.err(h.span(), format!("{w}: {e}")),
+        }
+    }
+}
+
+/// The routing policy: `sso_mode`, `netmasks`, `super_admins`,
+/// `classic_users`, `admin_paths`, `bypass_paths`, `superadmin_bypass`.
+/// Its identity-provider fields are set once those are compiled.
+fn compile_policy(cx: &mut Ctx<'_>, raw: &RawTenant, w: &str) -> TenantPolicy {
+    let sso_mode = match raw
+        .sso_mode
+        .as_ref()
+        .map(|m| (m.get_ref().as_str(), m.span()))
+    {
+        None | Some(("login_page", _)) => SsoMode::LoginPage,
+        Some(("auto_redirect", _)) => SsoMode::AutoRedirect,
+        Some(("sso_buttons_only", _)) => SsoMode::SsoButtonsOnly,
+        Some((other, span)) => {
+            cx.err(span, format!("{w}: sso_mode `{other}` is not one of auto_redirect, login_page, sso_buttons_only"));
+            SsoMode::LoginPage
+        }
+    };
+    let netmasks = NetmaskSet::new(cx.nets(&raw.netmasks, &format!("{w} netmasks")));
+    let super_admins = cx.emails(&raw.super_admins, &format!("{w} super_admins"));
+    let classic_users = cx.emails(&raw.classic_users, &format!("{w} classic_users"));
+    let admin_paths = cx.paths(&raw.admin_paths, &format!("{w} admin_paths"));
+    let bypass_paths = cx.paths(&raw.bypass_paths, &format!("{w} bypass_paths"));
+    let superadmin_bypass = raw.superadmin_bypass.unwrap_or(true);
+    if superadmin_bypass && !super_admins.is_empty() && admin_paths.as_slice().is_empty() {
+        cx.warn(
+            raw.name.span(),
+            format!("{w}: super_admins are set but admin_paths is empty: with auto_redirect or netmasks they have no way in"),
+        );
+    }
+    TenantPolicy {
+        sso_mode,
+        netmasks,
+        super_admins,
+        classic_users,
+        superadmin_bypass,
+        admin_paths,
+        bypass_paths,
+        forced_external: false,
+        default_idp: None,
+    }
+}
+
+/// `upstream`: `host:port` or `http(s)://host[:port]`, resolved now.
+fn compile_upstream(cx: &mut Ctx<'_>, raw: &Spanned<String>, w: &str) -> Option<Upstream> {
+    let text = raw.get_ref().trim();
+    let (tls, rest) = if let Some(r) = text.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = text.strip_prefix("http://") {
+        (false, r)
+    } else {
+        (false, text)
+    };
+    let rest = rest.trim_end_matches('/');
+    let with_port = if rest
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+        && !rest.ends_with(']')
+    {
+        rest.to_string()
+    } else {
+        format!("{rest}:{}", if tls { 443 } else { 80 })
+    };
+    let host = with_port.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
+    let sni = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    match with_port.to_socket_addrs().ok().and_then(|mut a| a.next()) {
+        Some(addr) => Some(Upstream {
+            addr,
+            tls,
+            sni,
+            display: text.to_string(),
+        }),
+        None => {
+            cx.err(raw.span(), format!("{w}: upstream `{text}` is not host:port (or http(s)://host:port) that resolves"));
+            None
+        }
+    }
+}
+
+/// Which account a request enters: exactly one of `account`,
+/// `account_from_host` (holding `{account}` once) or `account_picker`.
+fn compile_account_rule(cx: &mut Ctx<'_>, raw: &RawTenant, w: &str) -> Option<AccountRule> {
+    let picker = raw.account_picker.as_ref().is_some_and(|p| *p.get_ref());
+    let given = [
+        raw.account.is_some(),
+        raw.account_from_host.is_some(),
+        picker,
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        cx.err(
+            raw.name.span(),
+            format!("{w}: say which account a request enters with exactly one of account, account_from_host or account_picker = true"),
+        );
+        return None;
+    }
+    if let Some(a) = &raw.account {
+        let a = a.get_ref().trim().to_ascii_lowercase();
+        return Some(AccountRule::Fixed(a));
+    }
+    if let Some(p) = &raw.account_from_host {
+        let pat = p.get_ref().to_ascii_lowercase();
+        return match pat.split_once("{account}") {
+            Some((prefix, suffix)) if !suffix.contains("{account}") => {
+                Some(AccountRule::FromHost {
+                    prefix: prefix.to_string(),
+                    suffix: suffix.to_string(),
+                })
+            }
+            _ => {
+                cx.err(p.span(), format!("{w}: account_from_host must hold `{{account}}` once, e.g. \"panel.{{account}}\""));
+                None
+            }
+        };
+    }
+    Some(AccountRule::Picker)
+}
+
+/// `[tenant.headers]`: valid, distinct names that no hop-by-hop or
+/// routing header already means something by.
+fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Option<HeaderNames> {
+    let Some(h) = raw else {
+        return Some(HeaderNames::new(Default::default()));
+    };
+    let fields = [
+        &h.user,
+        &h.email,
+        &h.name,
+        &h.tenant,
+        &h.account,
+        &h.permissions,
+        &h.impersonate,
+        &h.auth,
+        &h.assertion,
+    ];
+    let mut renamed: [Option<http::HeaderName>; 9] = Default::default();
+    let mut seen = HashSet::new();
+    let mut ok = true;
+    const FORBIDDEN: [&str; 12] = [
+        "host",
+        "cookie",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+        "proxy-authorization",
+        "authorization",
+        "x-forwarded-for",
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        let Some(name) = f else { continue };
+        match http::HeaderName::from_bytes(name.get_ref().as_bytes()) {
+            Ok(n) if FORBIDDEN.contains(&n.as_str()) => {
+                cx.err(
+                    name.span(),
+                    format!("{w}: header `{}` cannot carry identity", name.get_ref()),
+                );
+                ok = false;
+            }
+            Ok(n) => {
+                if !seen.insert(n.as_str().replace('_', "-")) {
+                    cx.err(
+                        name.span(),
+                        format!("{w}: header `{}` is used twice", name.get_ref()),
+                    );
+                    ok = false;
+                }
+                renamed[i] = Some(n);
+            }
+            Err(_) => {
+                cx.err(
+                    name.span(),
+                    format!("{w}: `{}` is not a valid header name", name.get_ref()),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then(|| HeaderNames::new(renamed))
+}
+
+/// `[tenant.tls]`: a PEM certificate chain and its private key.
+fn compile_tls(cx: &mut Ctx<'_>, raw: &RawTls, w: &str) -> Option<Arc<rustls::sign::CertifiedKey>> {
+    let cert_path = secret::resolve_path(raw.cert.get_ref(), &cx.dir);
+    let key_path = secret::resolve_path(raw.key.get_ref(), &cx.dir);
+    let certs: Vec<_> = match std::fs::read(&cert_path) {
+        Ok(b) => rustls_pemfile::certs(&mut b.as_slice())
+            .filter_map(Result::ok)
+            .collect(),
+        Err(e) => {
+            cx.err(
+                raw.cert.span(),
+                format!("{w}: cannot read tls.cert {}: {e}", cert_path.display()),
+            );
+            return None;
+        }
+    };
+    if certs.is_empty() {
+        cx.err(
+            raw.cert.span(),
+            format!(
+                "{w}: tls.cert {} holds no PEM certificate",
+                cert_path.display()
+            ),
+        );
+        return None;
+    }
+    let key = match std::fs::read(&key_path) {
+        Ok(b) => rustls_pemfile::private_key(&mut b.as_slice())
+            .ok()
+            .flatten(),
+        Err(e) => {
+            cx.err(
+                raw.key.span(),
+                format!("{w}: cannot read tls.key {}: {e}", key_path.display()),
+            );
+            return None;
+        }
+    };
+    let Some(key) = key else {
+        cx.err(
+            raw.key.span(),
+            format!(
+                "{w}: tls.key {} holds no PEM private key",
+                key_path.display()
+            ),
+        );
+        return None;
+    };
+    match rustls::crypto::ring::sign::any_supported_type(&key) {
+        Ok(signing) => Some(Arc::new(rustls::sign::CertifiedKey::new(certs, signing))),
+        Err(e) => {
+            cx.err(raw.key.span(), format!("{w}: tls.key is not usable: {e}"));
+            None
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! The configuration's findings, compiled in memory: the environment is a
+//! map (`K` holds a session key), files live in a temporary folder, and no
+//! `portero` process is started. `tests/operations/config_check.rs` keeps the cases
+//! that need the binary (exit codes, `check`'s output, the real environment).
+
+use super::compile_str;
+use std::collections::HashMap;
+
+/// Compiles `config` (`{DIR}`: a folder holding `a.pem`, an Ed25519 key) as
+/// `{DIR}/portero.toml`: whether it was accepted, and every finding, one a
+/// line, as `portero check` prints them (the folder shown as `DIR`).
+fn check(config: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.pem"),
+        crate::identity::generate_ed25519_pem().unwrap(),
+    )
+    .unwrap();
+    let path = dir.path().join("portero.toml");
+    let text = config.replace("{DIR}", dir.path().to_str().unwrap());
+    let env = HashMap::from([(
+        "K".to_string(),
+        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
+    )]);
+    let (ok, findings) = match compile_str(&text, &path, &env) {
+        Ok(loaded) => (true, loaded.warnings),
+        Err(findings) => (false, findings),
+    };
+    let out: String = findings.iter().map(|d| format!("{d}\n")).collect();
+    (ok, out.replace(dir.path().to_str().unwrap(), "DIR"))
+}
+
+const GOOD: &str = r#"[server]
+listen = ["127.0.0.1:8080"]
+
+[session]
+keys = ["env:K"]
+
+[assertion]
+signing_key = "file:{DIR}/a.pem"
+
+[[tenant]]
+name = "t"
+hosts = ["panel.t.test"]
+upstream = "127.0.0.1:9000"
+account = "t.test"
+"#;
+
+#[test]
+fn unknown_keys_in_tenants_are_errors() {
+    let bad = GOOD.to_string() + "supper_admins = [\"x@t.test\"]\n";
+    let (ok, out) = check(&bad);
+    assert!(!ok);
+    assert!(
+        out.contains("portero.toml:15:") && out.contains("supper_admins"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_bad_external_sso_url_is_named() {
+    let bad =
+        GOOD.to_string() + "[tenant.external_sso]\nurl = \"not a url\"\njwt_key = \"short\"\n";
+    let (ok, out) = check(&bad);
+    assert!(!ok);
+    assert!(
+        out.contains("portero.toml:16:") && out.contains("not a url"),
+        "{out}"
+    );
+}
+
+/// Metadata without a certificate (samael would accept unsigned responses),
+/// with one xmlsec cannot load, a missing file, and a plain-http URL to
+/// another machine are errors on their line.
+#[test]
+fn saml_metadata_that_cannot_verify_anything_is_an_error_with_its_line() {
+    for (idp_metadata, what) in [
+        ("{DIR}/bare.xml", "no signing certificate"),
+        ("{DIR}/junk.xml", "signing certificate cannot be loaded"),
+        ("{DIR}/missing.xml", "missing.xml"),
+        ("http://idp.t.test/metadata", "use https://"),
+        ("file:///etc/passwd", "use https://"),
+    ] {
+        let config = format!("{GOOD}[tenant.saml]\nidp_metadata = \"{idp_metadata}\"\n");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("bare.xml"),
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.t.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.t.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("junk.xml"),
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.t.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>MIIBszCCAVmgAwIBAgIUXv1Z</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.t.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+        )
+        .unwrap();
+        let config = config
+            .replace(
+                "{DIR}/bare.xml",
+                dir.path().join("bare.xml").to_str().unwrap(),
+            )
+            .replace(
+                "{DIR}/junk.xml",
+                dir.path().join("junk.xml").to_str().unwrap(),
+            );
+        let (ok, out) = check(&config);
+        assert!(!ok, "accepted {idp_metadata}");
+        assert!(
+            out.contains("portero.toml:16:") && out.contains(what),
+            "{idp_metadata}: {out}"
+        );
+    }
+}
+
+/// `check` does not fetch: an https URL is accepted as written; the SP's
+/// name is given one way at most.
+#[test]
+fn saml_metadata_url_and_sp_entity_id() {
+    let url = "[tenant.saml]\nidp_metadata = \"https://idp.t.test/metadata\"\nmetadata_refresh = \"15m\"\n";
+    let (ok, out) = check(&format!("{GOOD}{url}"));
+    assert!(ok, "{out}");
+    let (ok, out) = check(&format!(
+        "{GOOD}{url}tenant_specific_issuer = true\nsp_entity_id = \"urn:x\"\n"
+    ));
+    assert!(
+        !ok && out.contains("portero.toml:19:") && out.contains("keep one"),
+        "{out}"
+    );
+    let (ok, out) = check(
+        &format!("{GOOD}{url}metadata_refresh = \"soon\"\n")
+            .replace("metadata_refresh = \"15m\"\n", ""),
+    );
+    assert!(!ok && out.contains("metadata_refresh"), "{out}");
+}
+
+#[test]
+fn single_logout_needs_an_idp_slo_url_and_warns_with_auto_redirect() {
+    let dir = tempfile::tempdir().unwrap();
+    // A real certificate: the metadata's certificates are loaded into
+    // xmlsec keys when it is read, and one that does not load is refused.
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/fixtures/idp-metadata.xml"
+    ))
+    .unwrap();
+    let cert = fixture
+        .split("<ds:X509Certificate>")
+        .nth(1)
+        .and_then(|c| c.split("</ds:X509Certificate>").next())
+        .unwrap();
+    let md = |slo: &str| {
+        format!(
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.t.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>{slo}<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.t.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+        )
+    };
+    let with_slo = dir.path().join("slo.xml");
+    let without = dir.path().join("noslo.xml");
+    std::fs::write(&with_slo, md(r#"<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.t.test/slo"/>"#)).unwrap();
+    std::fs::write(&without, md("")).unwrap();
+    let config = |file: &std::path::Path, mode: &str| {
+        GOOD.replace(
+            "account = \"t.test\"\n",
+            &format!("account = \"t.test\"\nsso_mode = \"{mode}\"\n"),
+        ) + &format!(
+            "[tenant.saml]\nidp_metadata = \"{}\"\nsingle_logout = true\n",
+            file.display()
+        )
+    };
+    let (ok, out) = check(&config(&without, "login_page"));
+    assert!(
+        !ok && out.contains("portero.toml:18:") && out.contains("SingleLogoutService"),
+        "{out}"
+    );
+    let (ok, out) = check(&config(&with_slo, "auto_redirect"));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("portero.toml:18:")
+            && out.contains("warning")
+            && out.contains("auto_redirect"),
+        "{out}"
+    );
+    let (ok, out) = check(&config(&with_slo, "login_page"));
+    assert!(ok && !out.contains("auto_redirect"), "{out}");
+}
+
+#[test]
+fn an_sp_signing_key_needs_its_certificate() {
+    let md = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/fixtures/idp-metadata.xml"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("idp.xml");
+    std::fs::write(&path, md.unwrap()).unwrap();
+    let config = format!(
+        "{GOOD}[tenant.saml]\nidp_metadata = \"{}\"\nsp_signing_key = \"file:{}/a.pem\"\n",
+        path.display(),
+        "{DIR}"
+    );
+    let (ok, out) = check(&config);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("portero.toml:17:") && out.contains("go together"),
+        "{out}"
+    );
+}
+
+/// One OpenID provider per tenant (a second `[tenant.oidc]` or an array of
+/// them is refused), a usable issuer, a secret, a known client
+/// authentication.
+#[test]
+fn oidc_settings_are_checked() {
+    let oidc = "[tenant.oidc]\nissuer = \"https://op.t.test\"\nclient_id = \"portero\"\nclient_secret = \"env:K\"\n";
+    let (ok, out) = check(&format!("{GOOD}{oidc}"));
+    assert!(ok, "{out}");
+    let (ok, out) = check(&format!("{GOOD}{oidc}{oidc}"));
+    assert!(
+        !ok && out.contains("portero.toml:19:") && out.contains("duplicate"),
+        "two [tenant.oidc]: {out}"
+    );
+    let twice = "[[tenant.oidc]]\nissuer = \"https://op.t.test\"\nclient_id = \"a\"\nclient_secret = \"x\"\n[[tenant.oidc]]\nissuer = \"https://op2.t.test\"\nclient_id = \"b\"\nclient_secret = \"y\"\n";
+    let (ok, out) = check(&format!("{GOOD}{twice}"));
+    assert!(
+        !ok && out.contains("one OpenID Connect provider"),
+        "array of providers: {out}"
+    );
+    for (bad, what, line) in [
+        (
+            oidc.replace("https://op.t.test", "http://op.t.test"),
+            "use https://",
+            16,
+        ),
+        (
+            oidc.replace("client_secret = \"env:K\"\n", ""),
+            "client_secret",
+            15,
+        ),
+        (
+            format!("{oidc}client_auth = \"private_key_jwt\"\n"),
+            "client_auth",
+            19,
+        ),
+        (
+            format!("{oidc}discovery_refresh = \"often\"\n"),
+            "discovery_refresh",
+            19,
+        ),
+    ] {
+        let (ok, out) = check(&format!("{GOOD}{bad}"));
+        assert!(
+            !ok && out.contains(what) && out.contains(&format!("portero.toml:{line}:")),
+            "{what}: {out}"
+        );
+    }
+}
+
+#[test]
+fn brand_and_language_are_checked() {
+    let (ok, out) = check(&format!("{GOOD}language = \"fr\"\n"));
+    assert!(
+        !ok && out.contains("portero.toml:15:") && out.contains("language"),
+        "{out}"
+    );
+    let (ok, out) = check(&format!(
+        "{GOOD}[tenant.brand]\nprimary_color = \"blue\"\nlogo = \"{{DIR}}/logo.gif\"\n"
+    ));
+    assert!(
+        !ok && out.contains("portero.toml:16:") && out.contains("#rgb"),
+        "{out}"
+    );
+    assert!(
+        out.contains("portero.toml:17:") && out.contains(".png"),
+        "{out}"
+    );
+}
+
+#[test]
+fn redis_and_header_timeout_keys_are_checked_with_their_line() {
+    let with = |extra: &str| GOOD.replace("[server]\n", &format!("[server]\n{extra}"));
+    let (ok, out) = check(&with(
+        "redis = \"redis://127.0.0.1:6379/0\"\nredis_timeout = \"2s\"\nheader_timeout = \"5s\"\n",
+    ));
+    assert!(ok, "{out}");
+    let (ok, out) = check(&with("redis = \"http://127.0.0.1:6379\"\n"));
+    assert!(
+        !ok && out.contains("portero.toml:2:") && out.contains("redis:// URL"),
+        "{out}"
+    );
+    let (ok, out) = check(&with("redis = \"env:NO_SUCH_REDIS_VARIABLE\"\n"));
+    assert!(!ok && out.contains("portero.toml:2:"), "{out}");
+    let (ok, out) = check(&with("redis_timeout = \"1s\"\n"));
+    assert!(
+        ok && out.contains("portero.toml:2:") && out.contains("no effect without [server].redis"),
+        "{out}"
+    );
+    let (ok, out) = check(&with("header_timeout = \"soon\"\n"));
+    assert!(
+        !ok && out.contains("portero.toml:2:") && out.contains("header_timeout"),
+        "{out}"
+    );
+    let long = "x".repeat(120);
+    let (ok, out) = check(&with(&format!("upgrade_sock = \"/tmp/{long}.sock\"\n")));
+    assert!(
+        !ok && out.contains("portero.toml:2:") && out.contains("107 bytes"),
+        "{out}"
+    );
+}
+
+/// Threat: an admin listener off loopback without a token lets anyone who
+/// reaches it add administrators; `check` said "warning" and `run` served.
+#[test]
+fn an_admin_listener_off_loopback_needs_a_token() {
+    for listen in ["0.0.0.0:9090", "10.0.0.5:9090", "[::]:9090"] {
+        let cfg = GOOD.replace(
+            "listen = [\"127.0.0.1:8080\"]",
+            &format!("listen = [\"127.0.0.1:8080\"]\nadmin_listen = \"{listen}\""),
+        );
+        let (ok, out) = check(&cfg);
+        assert!(!ok, "{listen}: {out}");
+        assert!(
+            out.contains("portero.toml:3:") && out.contains("admin_token"),
+            "{listen}: {out}"
+        );
+    }
+    let with_token = GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]",
+        "listen = [\"127.0.0.1:8080\"]\nadmin_listen = \"0.0.0.0:9090\"\nadmin_token = \"env:K\"\nadmin_hosts = [\"portero-admin.internal\"]",
+    );
+    let (ok, out) = check(&with_token);
+    assert!(ok, "{out}");
+    let empty_token = GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]",
+        "listen = [\"127.0.0.1:8080\"]\nadmin_listen = \"0.0.0.0:9090\"\nadmin_token = \"\"",
+    );
+    let (ok, out) = check(&empty_token);
+    assert!(
+        !ok && out.contains("portero.toml:4:") && out.contains("empty"),
+        "{out}"
+    );
+    let bad_host = GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]",
+        "listen = [\"127.0.0.1:8080\"]\nadmin_hosts = [\"http://admin.internal:9090\"]",
+    );
+    let (ok, out) = check(&bad_host);
+    assert!(
+        !ok && out.contains("portero.toml:3:") && out.contains("admin_hosts"),
+        "{out}"
+    );
+    let (ok, out) = check(GOOD);
+    assert!(ok, "loopback without a token is fine: {out}");
+}
+
+/// `check` said ok, then `run` failed with "No such file or directory"
+/// naming no file.
+#[test]
+fn log_files_in_a_missing_folder_are_errors_with_their_line() {
+    let cfg = GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]",
+        "listen = [\"127.0.0.1:8080\"]\naudit_log = \"{DIR}/nope/audit.log\"\naccess_log = \"{DIR}/gone/access.log\"",
+    );
+    let (ok, out) = check(&cfg);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("portero.toml:3:") && out.contains("DIR/nope"),
+        "{out}"
+    );
+    assert!(
+        out.contains("portero.toml:4:") && out.contains("DIR/gone"),
+        "{out}"
+    );
+    let cfg = GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]",
+        "listen = [\"127.0.0.1:8080\"]\naudit_log = \"{DIR}\"",
+    );
+    let (ok, out) = check(&cfg);
+    assert!(!ok && out.contains("is a folder"), "{out}");
+    let cfg = GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]",
+        "listen = [\"127.0.0.1:8080\"]\naudit_log = \"{DIR}/audit.log\"\naccess_log = \"{DIR}/access.log\"",
+    );
+    let (ok, out) = check(&cfg);
+    assert!(ok, "{out}");
+}
