@@ -254,7 +254,7 @@ fn identity_plan(c: &mut Criterion) {
         )
         .unwrap();
         let account = format!("t{}.test", f.tenant);
-        let portero::members::MemberSource::Static(directory) = &tenant.members else {
+        let portero::membership::MemberSource::Static(directory) = &tenant.members else {
             panic!("the bench tenants list their members");
         };
         let member = directory.membership(claims.user(), &account).unwrap();

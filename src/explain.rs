@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::facts;
-use crate::identity::AccountRule;
+use crate::membership::AccountRule;
 use portero_policy::{decide_traced, Action, ClassicReason, Facts, SessionFact};
 use serde::Serialize;
 use std::fmt::Write;
@@ -104,7 +104,7 @@ pub fn explain(cfg: &Config, q: &Question) -> Result<Explanation, String> {
                 // Only the static list can be read offline; other sources
                 // are taken to say yes.
                 Some(a) => match &tenant.members {
-                    crate::members::MemberSource::Static(d) if d.membership(u, a).is_none() => {
+                    crate::membership::MemberSource::Static(d) if d.membership(u, a).is_none() => {
                         SessionFact::NotMember
                     }
                     _ => SessionFact::Member,

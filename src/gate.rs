@@ -9,7 +9,8 @@ use crate::audit::Event;
 use crate::config::{Config, Tenant};
 use crate::facts::{self, Authority, BadHost, BadPath};
 pub use crate::identity::IdentityHeaders;
-use crate::identity::{AssertionClaims, Holder, Identity, Membership};
+use crate::identity::{AssertionClaims, Holder, Identity};
+use crate::membership::Membership;
 use crate::lang::Lang;
 use crate::members::{self, panel::PanelEndpoint, Source};
 use crate::session::{ClassicClaims, Refusal, SessionClaims};
@@ -334,7 +335,7 @@ pub async fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
     }
     let decided = apply_rules(state, cfg, tenant, seen, account);
     if matches!(decided.outcome, Outcome::Forward { identity: Some(_) })
-        && matches!(tenant.members, crate::members::MemberSource::Panel(_))
+        && matches!(tenant.members, crate::membership::MemberSource::Panel(_))
     {
         state.metrics.panel_members(!asked_panel).inc();
     }
@@ -467,7 +468,7 @@ pub fn entering(state: &State, tenant: &Tenant, seen: &Seen<'_>, s: &SessionClai
         .account_rule
         .account(seen.host(), s.account())
     {
-        None if matches!(tenant.account_rule, crate::identity::AccountRule::Picker) => {
+        None if matches!(tenant.account_rule, crate::membership::AccountRule::Picker) => {
             Entering::NoneChosen
         }
         None => Entering::NotMember(seen.host().to_string()),

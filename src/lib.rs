@@ -19,7 +19,9 @@
 //! * [`forward`] rewrites the request for the panel (strip, forward, inject).
 //! * [`web`] answers the reserved `/.portero/` paths and renders pages.
 //! * [`proxy`] is the data plane (hyper) and the admin listener.
-//! * [`store`] is the embedded membership store (SQLite) and its rules.
+//! * [`membership`] is what a membership is and where a tenant's come from;
+//!   [`members`] looks them up per request and administers them; [`store`]
+//!   is the embedded membership store (SQLite) and its rules.
 //! * [`remote`] keeps documents fetched from IdPs (metadata, discovery,
 //!   keys) through [`outbound`], Portero's own HTTP client.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -42,7 +44,7 @@ pub mod forward;
 pub mod gate;
 pub mod identity;
 pub mod lang;
-pub mod member_source;
+pub mod membership;
 pub mod members;
 pub mod metrics;
 pub mod onetime;

@@ -5,10 +5,11 @@
 use super::context::Ctx;
 use super::raw::RawTenant;
 use crate::auth::normalize_email;
-use crate::identity::{AccountRule, Directory, Membership, Permission, Permissions};
-use crate::member_source::panel::PanelEndpoint;
-use crate::member_source::roles::RoleMap;
-use crate::member_source::MemberSource;
+use crate::identity::{Permission, Permissions};
+use crate::membership::{AccountRule, Directory, Membership};
+use crate::membership::panel::PanelEndpoint;
+use crate::membership::roles::RoleMap;
+use crate::membership::MemberSource;
 use std::sync::Arc;
 
 /// A tenant's memberships: its source (`None` after an error) and its

@@ -5,9 +5,10 @@
 use crate::auth::external_jwt::ExternalSso;
 use crate::auth::oidc::OidcRp;
 use crate::auth::saml::SamlSp;
-use crate::identity::{AccountRule, AssertionSigner, HeaderNames, SignedIdentities};
+use crate::identity::{AssertionSigner, HeaderNames, SignedIdentities};
+use crate::membership::AccountRule;
 use crate::lang::Lang;
-use crate::member_source::MemberSource;
+use crate::membership::MemberSource;
 use crate::outbound::Outbound;
 use crate::remote::Refresh;
 use crate::session::Sealer;

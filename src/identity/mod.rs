@@ -1,16 +1,18 @@
-//! Who the panel is told this is: memberships, permissions, the identity
-//! headers and the signed assertion (CONTRACT §4 and §7).
+//! Who the panel is told this is: permissions, the identity headers and
+//! the signed assertion (CONTRACT §4 and §7). What a membership is lives
+//! in [`crate::membership`].
 
 mod assertion;
-mod directory;
 mod headers;
 mod permissions;
 mod signed;
 
 pub use assertion::{generate_ed25519_pem, AssertionClaims, AssertionSigner};
-pub use directory::{AccountRule, Directory, Membership};
 pub use headers::{
     forwarded_chain, strip_own_cookies, HeaderEdit, HeaderNames, Identity, DEFAULT_NAMES,
 };
 pub use permissions::{Permission, Permissions};
+// Transitional: the old paths of the membership types, until every user
+// names crate::membership.
+pub use crate::membership::{AccountRule, Directory, Membership};
 pub use signed::{Holder, IdentityHeaders, SignedIdentities};

@@ -7,10 +7,10 @@
 
 pub mod admin;
 
-pub use crate::member_source::{panel, roles, MemberSource};
+pub use crate::membership::{panel, roles, MemberSource};
 
 use crate::config::{Config, Tenant};
-use crate::identity::Directory;
+use crate::membership::Directory;
 use crate::session::SessionClaims;
 use crate::store::{Store, StoreError};
 use arc_swap::ArcSwap;

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::config::{Config, Tenant};
 use crate::gate::Seen;
-use crate::identity::AccountRule;
+use crate::membership::AccountRule;
 use crate::members::{self, Source};
 use crate::session::session_cookie;
 use crate::state::State;

@@ -8,7 +8,7 @@ use super::{read_form, read_query, same_origin, tenant_page, to_sign_in_page, Re
 use crate::audit::Event;
 use crate::config::{Config, Tenant};
 use crate::gate::Seen;
-use crate::members::MemberSource;
+use crate::membership::MemberSource;
 use crate::state::State;
 
 fn store<'s>(state: &'s State, tenant: &Tenant) -> Option<&'s crate::members::StoreHandle> {

@@ -60,7 +60,7 @@ pub(super) fn complete(
 /// username, roles); with `refresh_profile`, each one refreshes them. A store that
 /// cannot be written does not stop the sign-in (it is logged).
 fn provision(state: &State, cfg: &Config, tenant: &Tenant, login: &VerifiedLogin, now: u64) {
-    let (true, crate::members::MemberSource::Store, Some(store)) =
+    let (true, crate::membership::MemberSource::Store, Some(store)) =
         (tenant.provision, &tenant.members, state.store.as_ref())
     else {
         return;

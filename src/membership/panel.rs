@@ -9,7 +9,8 @@
 //! for [`RETRY_AFTER_FAILURE`] seconds; beyond that the visitor sees a
 //! "cannot check your accounts" page (never someone else's access).
 
-use crate::identity::{Directory, Membership, Permission, Permissions};
+use crate::identity::{Permission, Permissions};
+use crate::membership::{Directory, Membership};
 use crate::outbound::Outbound;
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,7 +1,8 @@
 //! Memberships from the IdP's role attribute or claim: `account:permission`
 //! entries, and the white-label roles mapped to permission sets.
 
-use crate::identity::{Directory, Membership, Permission, Permissions};
+use crate::identity::{Permission, Permissions};
+use crate::membership::{Directory, Membership};
 
 /// How a tenant reads roles (`[tenant.roles]`).
 #[derive(Debug, Clone)]

@@ -1,15 +1,18 @@
-//! Where a tenant's memberships come from, as the configuration sets it
-//! (`membership = …`): the kinds of source and the two that hold state of
-//! their own, the panel's endpoint and the IdP's role mapping.
+//! What a membership is and where a tenant's memberships come from: the
+//! [`Membership`] and [`Directory`] types, the account rule, and the kinds
+//! of source the configuration sets (`membership = …`) with the two that
+//! hold state of their own, the panel's endpoint and the IdP's role mapping.
 //!
-//! Kept below both [`crate::config`], which builds them, and
-//! [`crate::members`], which looks memberships up through them (and
-//! re-exports this module's items under its own paths).
+//! A leaf below both [`crate::config`], which builds sources, and
+//! [`crate::members`], which looks memberships up through them at request
+//! time and administers them; [`crate::store`] keeps the embedded store's.
 
+mod directory;
 pub mod panel;
 pub mod roles;
 
-use crate::identity::Directory;
+pub use directory::{AccountRule, Directory, Membership};
+
 use panel::PanelEndpoint;
 use roles::RoleMap;
 use std::sync::Arc;

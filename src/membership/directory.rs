@@ -3,7 +3,7 @@
 //! from a snapshot of the embedded store; reseller client accounts are
 //! entered through the reseller membership's `sublogin`.
 
-use super::{Permission, Permissions};
+use crate::identity::{Permission, Permissions};
 use std::collections::HashMap;
 use std::sync::Arc;
 
