@@ -3,7 +3,7 @@
 # auth_request to a separate auth service, and with auth_request to Portero), on
 # this machine, in one run, plus instructions per request under callgrind.
 # Installs nginx, wrk and valgrind when missing, builds the release binaries,
-# and runs examples/loadtest.rs. Arguments go to the example:
+# and runs examples/loadtest/. Arguments go to the example:
 #   --duration 5 --rounds 3 --connections 64 --idle 10000 --callgrind 2000
 #   --threads 1
 set -euo pipefail

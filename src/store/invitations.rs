@@ -1,0 +1,392 @@
+//! Invitations: one-time links that make a person a member of an account;
+//! created, re-sent, cancelled, accepted and rejected under the rules of
+//! [`super::rules`]. Only a hash of each link's token is kept.
+
+use super::memberships::{actor_in, ensure_account};
+use super::people::ensure_user;
+use super::rules;
+use super::{perms, Store, StoreError};
+use crate::identity::Permissions;
+use rusqlite::{params, OptionalExtension};
+
+/// An invitation, as listed (the token itself is shown only once).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Invitation {
+    /// Its id (stable across re-sends).
+    pub id: String,
+    /// The account it lets one into.
+    pub account: String,
+    /// Who is invited.
+    pub email: String,
+    /// What they will hold.
+    pub permissions: String,
+    /// Who invited (an e-mail, or `operator`).
+    pub invited_by: String,
+    /// `pending`, `accepted`, `rejected`, `cancelled` (or `expired`).
+    pub state: String,
+    /// When the current link stops working (Unix seconds).
+    pub expires_at: u64,
+}
+
+fn random_token() -> Result<String, StoreError> {
+    use base64::Engine;
+    let mut bytes = [0u8; 24];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| StoreError::Invitation(format!("no randomness: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn hash_token(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Store {
+    /// Invites `email` into `account` with `grant`, as `actor`; returns the
+    /// invitation and its one-time token (valid `ttl` seconds).
+    #[allow(clippy::too_many_arguments)]
+    pub fn invite(
+        &self,
+        tenant: &str,
+        actor: Option<&str>,
+        account: &str,
+        email: &str,
+        grant: Permissions,
+        now: u64,
+        ttl: u64,
+    ) -> Result<(Invitation, String), StoreError> {
+        let token = random_token()?;
+        let id = random_token()?;
+        self.write(|tx| {
+            let who = actor_in(tx, tenant, account, actor)?;
+            rules::may_invite(who, grant)?;
+            ensure_account(tx, tenant, account)?;
+            tx.execute(
+                "INSERT INTO invitations (id, tenant, account, email, permissions, invited_by, token_hash, expires_at, state, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)",
+                params![id, tenant, account, email, grant.bits() as i64, actor.unwrap_or("operator"), hash_token(&token), (now + ttl) as i64, now as i64],
+            )?;
+            Ok(())
+        })?;
+        Ok((self.invitation(tenant, &id, now)?, token))
+    }
+
+    /// One invitation by id.
+    pub fn invitation(&self, tenant: &str, id: &str, now: u64) -> Result<Invitation, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT id, account, email, permissions, invited_by, state, expires_at FROM invitations WHERE tenant = ?1 AND id = ?2",
+                params![tenant, id],
+                |r| row_invitation(r, now),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound("no such invitation".into()))
+    }
+
+    /// The invitation a token opens, if it is still usable.
+    pub fn invitation_by_token(
+        &self,
+        tenant: &str,
+        token: &str,
+        now: u64,
+    ) -> Result<Invitation, StoreError> {
+        let inv = self
+            .conn()
+            .query_row(
+                "SELECT id, account, email, permissions, invited_by, state, expires_at FROM invitations WHERE tenant = ?1 AND token_hash = ?2",
+                params![tenant, hash_token(token)],
+                |r| row_invitation(r, now),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::Invitation("this invitation link is not valid (it may have been re-sent or cancelled)".into()))?;
+        usable(&inv)?;
+        Ok(inv)
+    }
+
+    /// Every invitation of an account.
+    pub fn invitations(
+        &self,
+        tenant: &str,
+        account: &str,
+        now: u64,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare(
+            "SELECT id, account, email, permissions, invited_by, state, expires_at FROM invitations
+             WHERE tenant = ?1 AND account = ?2 ORDER BY created_at",
+        )?;
+        let out = q
+            .query_map(params![tenant, account], |r| row_invitation(r, now))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(out)
+    }
+
+    /// Accepts an invitation as the signed-in `email`: they become a member
+    /// (or gain the invited permissions) and the link stops working.
+    pub fn accept(
+        &self,
+        tenant: &str,
+        token: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Invitation, StoreError> {
+        let inv = self.invitation_by_token(tenant, token, now)?;
+        if !inv.email.eq_ignore_ascii_case(email) {
+            return Err(StoreError::Invitation(format!(
+                "this invitation is for {}; sign in as that person to accept it",
+                inv.email
+            )));
+        }
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE invitations SET state = 'accepted' WHERE tenant = ?1 AND token_hash = ?2 AND state = 'pending'",
+                params![tenant, hash_token(token)],
+            )?;
+            if n == 0 {
+                return Err(StoreError::Invitation("this invitation was already used".into()));
+            }
+            let grant: i64 = tx.query_row(
+                "SELECT permissions FROM invitations WHERE tenant = ?1 AND token_hash = ?2",
+                params![tenant, hash_token(token)],
+                |r| r.get(0),
+            )?;
+            ensure_user(tx, tenant, &inv.email, now)?;
+            tx.execute(
+                "INSERT INTO members (tenant, account, user, permissions) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant, account, user) DO UPDATE SET permissions = permissions | excluded.permissions",
+                params![tenant, inv.account, inv.email, grant],
+            )?;
+            Ok(())
+        })?;
+        self.invitation(tenant, &inv.id, now)
+    }
+
+    /// Rejects an invitation (by its link); the link stops working.
+    pub fn reject(&self, tenant: &str, token: &str, now: u64) -> Result<Invitation, StoreError> {
+        let inv = self.invitation_by_token(tenant, token, now)?;
+        self.set_state(tenant, &inv.id, None, "rejected")?;
+        self.invitation(tenant, &inv.id, now)
+    }
+
+    /// Cancels a pending invitation, as `actor` (who must be allowed to
+    /// invite with its permissions); its link stops working.
+    pub fn cancel(
+        &self,
+        tenant: &str,
+        actor: Option<&str>,
+        id: &str,
+        now: u64,
+    ) -> Result<Invitation, StoreError> {
+        self.set_state(tenant, id, Some(actor), "cancelled")?;
+        self.invitation(tenant, id, now)
+    }
+
+    /// Re-sends a pending invitation: a new link valid `ttl` seconds; the
+    /// old link stops working.
+    pub fn resend(
+        &self,
+        tenant: &str,
+        actor: Option<&str>,
+        id: &str,
+        now: u64,
+        ttl: u64,
+    ) -> Result<(Invitation, String), StoreError> {
+        let token = random_token()?;
+        self.write(|tx| {
+            let (account, grant, state) = invitation_row(tx, tenant, id)?;
+            if state != "pending" {
+                return Err(StoreError::Invitation(format!("the invitation is {state}")));
+            }
+            rules::may_invite(actor_in(tx, tenant, &account, actor)?, grant)?;
+            tx.execute(
+                "UPDATE invitations SET token_hash = ?3, expires_at = ?4 WHERE tenant = ?1 AND id = ?2",
+                params![tenant, id, hash_token(&token), (now + ttl) as i64],
+            )?;
+            Ok(())
+        })?;
+        Ok((self.invitation(tenant, id, now)?, token))
+    }
+
+    fn set_state(
+        &self,
+        tenant: &str,
+        id: &str,
+        actor: Option<Option<&str>>,
+        state: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let (account, grant, current) = invitation_row(tx, tenant, id)?;
+            if current != "pending" {
+                return Err(StoreError::Invitation(format!(
+                    "the invitation is {current}"
+                )));
+            }
+            if let Some(actor) = actor {
+                rules::may_invite(actor_in(tx, tenant, &account, actor)?, grant)?;
+            }
+            tx.execute(
+                "UPDATE invitations SET state = ?3 WHERE tenant = ?1 AND id = ?2",
+                params![tenant, id, state],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+fn row_invitation(r: &rusqlite::Row<'_>, now: u64) -> rusqlite::Result<Invitation> {
+    let state: String = r.get(5)?;
+    let expires_at = r.get::<_, i64>(6)?.max(0) as u64;
+    let state = if state == "pending" && now >= expires_at {
+        "expired".to_string()
+    } else {
+        state
+    };
+    Ok(Invitation {
+        id: r.get(0)?,
+        account: r.get(1)?,
+        email: r.get(2)?,
+        permissions: perms(r.get(3)?).header_value(),
+        invited_by: r.get(4)?,
+        state,
+        expires_at,
+    })
+}
+
+fn usable(inv: &Invitation) -> Result<(), StoreError> {
+    match inv.state.as_str() {
+        "pending" => Ok(()),
+        "expired" => Err(StoreError::Invitation(
+            "this invitation has expired; ask for it to be re-sent".into(),
+        )),
+        other => Err(StoreError::Invitation(format!(
+            "this invitation was {other}"
+        ))),
+    }
+}
+
+fn invitation_row(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &str,
+    id: &str,
+) -> Result<(String, Permissions, String), StoreError> {
+    tx.query_row(
+        "SELECT account, permissions, state FROM invitations WHERE tenant = ?1 AND id = ?2",
+        params![tenant, id],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                perms(r.get(1)?),
+                r.get::<_, String>(2)?,
+            ))
+        },
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound("no such invitation".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::rules::RuleError;
+    use super::super::test_store as store;
+    use super::*;
+    use crate::identity::Permission::*;
+
+    #[test]
+    fn invitations_accept_once_and_links_stop_working() {
+        let (_d, s) = store();
+        s.add_member(
+            "t",
+            "a.test",
+            "boss@a.test",
+            Permissions::of([Invite, Technical]),
+            1,
+        )
+        .unwrap();
+        // Beyond what the inviter holds.
+        let e = s.invite(
+            "t",
+            Some("boss@a.test"),
+            "a.test",
+            "x@a.test",
+            Permissions::of([Commercial]),
+            10,
+            100,
+        );
+        assert!(matches!(e, Err(StoreError::Rule(RuleError::BeyondOwn(_)))));
+        let (inv, token) = s
+            .invite(
+                "t",
+                Some("boss@a.test"),
+                "a.test",
+                "new@a.test",
+                Permissions::of([Technical]),
+                10,
+                100,
+            )
+            .unwrap();
+        assert_eq!(inv.state, "pending");
+        // Someone else cannot accept it.
+        assert!(s.accept("t", &token, "other@a.test", 20).is_err());
+        // Re-sent: the old link stops working, the new one works once.
+        let (_, token2) = s
+            .resend("t", Some("boss@a.test"), &inv.id, 30, 100)
+            .unwrap();
+        assert!(s.accept("t", &token, "new@a.test", 40).is_err());
+        assert_eq!(
+            s.accept("t", &token2, "new@a.test", 40).unwrap().state,
+            "accepted"
+        );
+        assert!(s.accept("t", &token2, "new@a.test", 41).is_err());
+        let d = s.directory("t").unwrap();
+        assert_eq!(
+            d.membership("new@a.test", "a.test").unwrap().permissions,
+            Permissions::of([Technical])
+        );
+        // Cancelled and expired links.
+        let (inv, token) = s
+            .invite(
+                "t",
+                None,
+                "a.test",
+                "c@a.test",
+                Permissions::of([Technical]),
+                50,
+                100,
+            )
+            .unwrap();
+        s.cancel("t", Some("boss@a.test"), &inv.id, 60).unwrap();
+        assert!(s.accept("t", &token, "c@a.test", 61).is_err());
+        let (_, token) = s
+            .invite(
+                "t",
+                None,
+                "a.test",
+                "late@a.test",
+                Permissions::of([Technical]),
+                50,
+                100,
+            )
+            .unwrap();
+        assert!(s
+            .accept("t", &token, "late@a.test", 150)
+            .unwrap_err()
+            .to_string()
+            .contains("expired"));
+        let (_, token) = s
+            .invite(
+                "t",
+                None,
+                "a.test",
+                "no@a.test",
+                Permissions::of([Technical]),
+                50,
+                100,
+            )
+            .unwrap();
+        assert_eq!(s.reject("t", &token, 60).unwrap().state, "rejected");
+        assert!(s.accept("t", &token, "no@a.test", 61).is_err());
+    }
+}
