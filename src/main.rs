@@ -175,7 +175,8 @@ fn accounts(
     fields: &[(&str, Option<String>)],
     actor: Option<&str>,
 ) -> ExitCode {
-    use portero::members::{admin, MemberSource};
+    use portero::members::admin;
+    use portero::membership::MemberSource;
     let Some(loaded) = load_or_report(path) else {
         return ExitCode::FAILURE;
     };

@@ -12,7 +12,4 @@ pub use headers::{
     forwarded_chain, strip_own_cookies, HeaderEdit, HeaderNames, Identity, DEFAULT_NAMES,
 };
 pub use permissions::{Permission, Permissions};
-// Transitional: the old paths of the membership types, until every user
-// names crate::membership.
-pub use crate::membership::{AccountRule, Directory, Membership};
 pub use signed::{Holder, IdentityHeaders, SignedIdentities};

@@ -1,4 +1,5 @@
-//! Where a tenant's memberships come from, behind one lookup: the embedded
+//! A tenant's memberships looked up per request, behind one call, from the
+//! source [`crate::membership`] describes: the embedded
 //! store (a snapshot in memory), the static `[[tenant.member]]` list, the
 //! panel's HTTP endpoint (cached), or the IdP's roles carried by the
 //! session. Every lookup is in memory; the panel endpoint is asked before
@@ -7,14 +8,13 @@
 
 pub mod admin;
 
-pub use crate::membership::{panel, roles, MemberSource};
-
 use crate::config::{Config, Tenant};
 use crate::membership::Directory;
 use crate::session::SessionClaims;
 use crate::store::{Store, StoreError};
 use arc_swap::ArcSwap;
-use panel::{Cached, PanelEndpoint};
+use crate::membership::panel::{Cached, PanelEndpoint};
+use crate::membership::MemberSource;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};

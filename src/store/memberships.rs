@@ -5,7 +5,8 @@
 use super::people::ensure_user;
 use super::rules::{self, Actor, RuleError};
 use super::{perms, Store, StoreError};
-use crate::identity::{Directory, Membership, Permission, Permissions};
+use crate::identity::{Permission, Permissions};
+use crate::membership::{Directory, Membership};
 use rusqlite::{params, OptionalExtension};
 
 impl Store {

@@ -4,7 +4,7 @@
 //! (`PRAGMA user_version`).
 //!
 //! Requests never read it: each tenant's memberships are loaded into a
-//! [`Directory`](crate::identity::Directory) snapshot, loaded again after
+//! [`Directory`](crate::membership::Directory) snapshot, loaded again after
 //! every change (and when another process, such as `portero accounts`,
 //! changed the file). Every change runs in one `BEGIN IMMEDIATE`
 //! transaction that also checks the rules of [`rules`], so two

@@ -39,7 +39,7 @@ impl Admin {
             out.push('\n');
         }
         for t in &cfg.tenants {
-            if let crate::members::MemberSource::Panel(p) = &t.members {
+            if let crate::membership::MemberSource::Panel(p) = &t.members {
                 use std::sync::atomic::Ordering;
                 let (ok, failed) = (
                     p.last_success.load(Ordering::Relaxed),

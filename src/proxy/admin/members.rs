@@ -25,7 +25,7 @@ impl Admin {
             )));
         };
         match (&t.members, self.state.store.as_ref()) {
-            (crate::members::MemberSource::Store, Some(store)) => Ok(store),
+            (crate::membership::MemberSource::Store, Some(store)) => Ok(store),
             (other, _) => Err(Box::new(reply(
                 409,
                 text,
