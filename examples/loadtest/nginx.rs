@@ -36,7 +36,7 @@ pub(crate) fn nginx_config(
         portero,
     } = n;
     format!(
-        r#"# Written by examples/loadtest.rs: nginx as a plain reverse proxy (d), with
+        r#"# Written by examples/loadtest: nginx as a plain reverse proxy (d), with
 # auth_request to a separate auth service (e), and with auth_request to
 # Portero (f); upstream keep-alive everywhere.
 #

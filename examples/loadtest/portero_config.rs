@@ -17,7 +17,7 @@ pub(crate) fn portero_config(
     pem: &Path,
 ) -> String {
     format!(
-        r#"# Written by examples/loadtest.rs.
+        r#"# Written by examples/loadtest.
 [server]
 listen = ["127.0.0.1:{port}"]
 admin_listen = "127.0.0.1:{admin}"
