@@ -295,6 +295,7 @@ fn facts_for<'a>(seen: &Seen<'_>, path: &'a str, identified_as: Option<&'a str>)
         accepts_html: true,
         session: SessionFact::None,
         identified_as,
+        forward_auth: None,
     }
 }
 
