@@ -198,6 +198,7 @@ fn decision(c: &mut Criterion) {
                     accepts_html: true,
                     session: SessionFact::None,
                     identified_as: None,
+                    forward_auth: None,
                 };
                 decide(&cfg.tenants[i].policy, &facts)
             })

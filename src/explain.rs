@@ -1,10 +1,13 @@
 //! `portero explain`: the decision for one request and the rule chain that
 //! led there, from the configuration alone (no network, no clock).
 
-use crate::config::Config;
+use crate::config::{Config, Tenant};
 use crate::facts;
-use crate::membership::AccountRule;
-use portero_policy::{decide_traced, Action, ClassicReason, Facts, SessionFact};
+use crate::gate::{entering_from, session_fact, SessionView};
+use crate::identity::Permissions;
+use crate::membership::{Directory, MemberSource, Membership};
+use crate::members::{Dir, Source};
+use portero_policy::{decide_traced, Action, ClassicReason, Facts, ForwardAuth, SessionFact};
 use serde::Serialize;
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -30,6 +33,36 @@ pub struct Question {
     /// The request carries a valid session.
     #[arg(long)]
     pub session: bool,
+    /// With --session on a tenant with an account picker: the account
+    /// chosen in the session (none chosen without it).
+    #[arg(long, requires = "session")]
+    pub account: Option<String>,
+    /// With --session: the membership source cannot answer (the panel's
+    /// endpoint down, nothing cached).
+    #[arg(long, requires = "session")]
+    pub members_unavailable: bool,
+    /// Judge the request as forward-auth does for this proxy: `traefik`
+    /// (passes a redirect on) or `nginx` (auth_request: allow or deny only).
+    #[arg(long, value_enum)]
+    pub forward_auth: Option<Proxy>,
+}
+
+/// The proxy a forward-auth sub-request comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Proxy {
+    /// Traefik `forwardAuth` (`X-Forwarded-Uri`): passes a redirect on.
+    Traefik,
+    /// nginx `auth_request` (`X-Original-URI`): allow or deny only.
+    Nginx,
+}
+
+impl Proxy {
+    fn fact(self) -> ForwardAuth {
+        match self {
+            Proxy::Traefik => ForwardAuth::PassesRedirects,
+            Proxy::Nginx => ForwardAuth::AllowOrDeny,
+        }
+    }
 }
 
 /// One rule looked at.
@@ -58,6 +91,9 @@ pub struct Explanation {
     pub client_ip_from: &'static str,
     /// The session fact.
     pub session: &'static str,
+    /// The forward-auth proxy the request was judged for, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forward_auth: Option<&'static str>,
     /// Who identified on the sign-in page, if anyone.
     pub identified_as: Option<String>,
     /// The rule chain.
@@ -94,32 +130,38 @@ pub fn explain(cfg: &Config, q: &Question) -> Result<Explanation, String> {
     };
     let user = q.user.as_deref().and_then(crate::auth::normalize_email);
     let host = facts::request_host(Some(&q.host), None).unwrap_or_default();
-    let session = if !q.session {
-        SessionFact::None
+    let session = if q.session {
+        let view = SessionView {
+            user: user.as_deref().unwrap_or_default(),
+            picked: q.account.as_deref(),
+            named: true,
+        };
+        let offline = offline_directory(tenant, &host, &view);
+        let source = match (&tenant.members, &offline) {
+            _ if q.members_unavailable => Source::Unavailable,
+            (MemberSource::Static(d), None) => Source::Ready(Dir::Borrowed(d)),
+            (_, Some(d)) => Source::Ready(Dir::Borrowed(d)),
+            (_, None) => Source::Ready(Dir::Owned(Directory::default())),
+        };
+        // The gate's own builder: account entered, membership, fact.
+        session_fact(Some(&entering_from(
+            &tenant.account_rule,
+            &host,
+            &view,
+            source,
+        )))
     } else {
-        match (&tenant.account_rule, &user) {
-            (AccountRule::Picker, _) => SessionFact::NoAccountChosen,
-            (_, None) => SessionFact::Member,
-            (rule, Some(u)) => match rule.account(&host, None) {
-                // Only the static list can be read offline; other sources
-                // are taken to say yes.
-                Some(a) => match &tenant.members {
-                    crate::membership::MemberSource::Static(d) if d.membership(u, a).is_none() => {
-                        SessionFact::NotMember
-                    }
-                    _ => SessionFact::Member,
-                },
-                _ => SessionFact::NotMember,
-            },
-        }
+        session_fact(None)
     };
     let identified_as = if q.session { None } else { user.clone() };
+    let forward_auth = q.forward_auth.map(Proxy::fact);
     let facts = Facts {
         path: &path,
         client_ip,
         accepts_html: true,
         session,
         identified_as: identified_as.as_deref(),
+        forward_auth,
     };
     let mut trace = Vec::new();
     let d = decide_traced(&tenant.policy, &facts, &mut trace);
@@ -133,7 +175,12 @@ pub fn explain(cfg: &Config, q: &Question) -> Result<Explanation, String> {
             SessionFact::Member => "valid, member of the account",
             SessionFact::NotMember => "valid, not a member of the account",
             SessionFact::NoAccountChosen => "valid, no account chosen yet",
+            SessionFact::MembershipUnknown => "valid, membership source cannot answer",
         },
+        forward_auth: forward_auth.map(|f| match f {
+            ForwardAuth::PassesRedirects => "traefik (passes a redirect on)",
+            ForwardAuth::AllowOrDeny => "nginx (allow or deny only)",
+        }),
         identified_as,
         steps: trace
             .iter()
@@ -150,6 +197,26 @@ pub fn explain(cfg: &Config, q: &Question) -> Result<Explanation, String> {
     })
 }
 
+/// The memberships `explain` reads when the tenant's source cannot be read
+/// from the configuration alone (the store, the panel's endpoint, the
+/// IdP's roles), or no `--user` says whose session it is: it takes them to
+/// say yes, a directory in which the user is a member of the account
+/// entered. `None` for the static list and a user, read as they are.
+fn offline_directory(tenant: &Tenant, host: &str, view: &SessionView<'_>) -> Option<Directory> {
+    if matches!(tenant.members, MemberSource::Static(_)) && !view.user.is_empty() {
+        return None;
+    }
+    let mut d = Directory::default();
+    if let Some(account) = tenant.account_rule.account(host, view.picked) {
+        d.add(
+            view.user,
+            None,
+            Membership::new(account, Permissions::default(), None),
+        );
+    }
+    Some(d)
+}
+
 /// An action in words.
 pub fn describe(action: Action) -> String {
     match action {
@@ -160,6 +227,9 @@ pub fn describe(action: Action) -> String {
         Action::ForwardIdentity => "forward to the panel with identity headers".into(),
         Action::Forbidden => "403 page: signed in, but not a member of this account".into(),
         Action::PickAccount => "302 to /.portero/accounts to choose an account".into(),
+        Action::MembersUnavailable => {
+            "503 page: the membership source cannot answer now (not a refusal)".into()
+        }
         Action::Classic(ClassicReason::OutsideNetmasks) => {
             "classic login: forward without identity headers (outside the netmasks)".into()
         }
@@ -172,7 +242,9 @@ pub fn describe(action: Action) -> String {
         Action::SignInPage => "302 to the sign-in page /.portero/login".into(),
         Action::Sso(idp) => format!("302 to single sign-on ({})", idp.as_str()),
         Action::NoIdp => "503 page: SSO required but the tenant has no identity provider".into(),
-        Action::Unauthorized => "401 (not a browser)".into(),
+        Action::Unauthorized => {
+            "401 (not a browser, or a forward-auth proxy that cannot pass this on)".into()
+        }
     }
 }
 
@@ -187,6 +259,9 @@ pub fn render_text(e: &Explanation) -> String {
         e.client_ip, e.client_ip_from
     );
     let _ = writeln!(out, "session:   {}", e.session);
+    if let Some(proxy) = e.forward_auth {
+        let _ = writeln!(out, "forward-auth for: {proxy}");
+    }
     if let Some(u) = &e.identified_as {
         let _ = writeln!(out, "identified on the sign-in page as: {u}");
     }

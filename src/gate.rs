@@ -10,13 +10,13 @@ use crate::config::{Config, Tenant};
 use crate::facts::{self, Authority, BadHost, BadPath};
 pub use crate::identity::IdentityHeaders;
 use crate::identity::{AssertionClaims, Holder, Identity};
-use crate::membership::Membership;
+use crate::membership::{AccountRule, Membership};
 use crate::lang::Lang;
 use crate::members::{self, Source};
 use crate::membership::panel::PanelEndpoint;
 use crate::session::{ClassicClaims, Refusal, SessionClaims};
 use crate::state::State;
-use portero_policy::{Action, Decision, Facts, Idp, SessionFact};
+use portero_policy::{Action, Decision, Facts, ForwardAuth, Idp, SessionFact};
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -165,8 +165,11 @@ pub struct Seen<'r> {
     pub client_ip: IpAddr,
     /// Whether the peer is a trusted proxy.
     pub peer_trusted: bool,
-    /// Whether the client is a browser.
+    /// Whether the client is a browser (`Accept` names `text/html`).
     pub accepts_html: bool,
+    /// `Some` when this is the request a forward-auth sub-request judges
+    /// (see [`crate::web`]'s `/.portero/auth`).
+    pub forward_auth: Option<ForwardAuth>,
     /// The session, when one is valid.
     pub session: Option<Arc<SessionClaims>>,
     /// The e-mail kept in the classic-login cookie.
@@ -204,6 +207,25 @@ impl Seen<'_> {
     /// This host's origin, `scheme://authority` (normalised).
     pub fn origin(&self) -> String {
         format!("{}://{}", self.scheme(), self.authority)
+    }
+
+    /// Whether the client can be sent to a page by a redirect
+    /// ([`portero_policy::follows_redirects`]).
+    pub fn follows_redirects(&self) -> bool {
+        portero_policy::follows_redirects(self.accepts_html, self.forward_auth)
+    }
+
+    /// The facts the policy decides this request on, with the session's
+    /// fact ([`session_fact`]).
+    pub fn facts(&self, session: SessionFact) -> Facts<'_> {
+        Facts {
+            path: &self.path,
+            client_ip: self.client_ip,
+            accepts_html: self.accepts_html,
+            session,
+            identified_as: self.identified_as.as_deref(),
+            forward_auth: self.forward_auth,
+        }
     }
 }
 
@@ -271,6 +293,7 @@ pub async fn evaluate<'r>(state: &State, cfg: &Config, req: &'r RequestView<'r>)
         client_ip,
         peer_trusted,
         accepts_html: facts::accepts_html(req.accept, req.requested_with),
+        forward_auth: None,
         session: session.ok(),
         identified_as: identified_as.ok().flatten(),
         cookie_conflict,
@@ -350,21 +373,7 @@ fn apply_rules(
     seen: &Seen<'_>,
     entering: Option<Entering>,
 ) -> Decided {
-    let session_fact = match &entering {
-        None => SessionFact::None,
-        Some(Entering::Member { .. }) => SessionFact::Member,
-        Some(Entering::NotMember(_) | Entering::Unavailable | Entering::Fetch(_)) => {
-            SessionFact::NotMember
-        }
-        Some(Entering::NoneChosen) => SessionFact::NoAccountChosen,
-    };
-    let facts = Facts {
-        path: &seen.path,
-        client_ip: seen.client_ip,
-        accepts_html: seen.accepts_html,
-        session: session_fact,
-        identified_as: seen.identified_as.as_deref(),
-    };
+    let facts = seen.facts(session_fact(entering.as_ref()));
     let decision = portero_policy::decide(&tenant.policy, &facts);
     let (label, outcome) = match decision.action {
         Action::Answer => ("portero", Outcome::Reserved),
@@ -404,10 +413,6 @@ fn apply_rules(
             // Unreachable by construction; refuse rather than forward unsigned.
             _ => ("internal_error", Outcome::InternalError),
         },
-        // A membership that cannot be known is not a refusal.
-        Action::Forbidden if matches!(entering, Some(Entering::Unavailable)) => {
-            ("members_unavailable", Outcome::MembersUnavailable)
-        }
         Action::Forbidden => {
             let account = match entering {
                 Some(Entering::NotMember(a)) => a,
@@ -421,6 +426,7 @@ fn apply_rules(
             ("forbidden", Outcome::Forbidden { user, account })
         }
         Action::PickAccount => ("pick_account", Outcome::PickAccount),
+        Action::MembersUnavailable => ("members_unavailable", Outcome::MembersUnavailable),
         // Signing in again would not help: the planted cookie stays.
         Action::SignInPage | Action::Sso(_) if seen.cookie_conflict => {
             ("cookie_conflict", Outcome::CookieConflict)
@@ -458,32 +464,70 @@ pub enum Entering {
     Unavailable,
 }
 
-/// Works out the account a session enters on this host.
+/// Works out the account a session enters on this host: asks the
+/// tenant's membership source ([`members::resolve`]), then [`entering_from`].
 pub fn entering(state: &State, tenant: &Tenant, seen: &Seen<'_>, s: &SessionClaims) -> Entering {
-    let dir = match members::resolve(state.store.as_ref(), tenant, s, state.now()) {
+    let source = members::resolve(state.store.as_ref(), tenant, s, state.now());
+    let session = SessionView {
+        user: s.user(),
+        picked: s.account(),
+        named: s.name().is_some(),
+    };
+    entering_from(&tenant.account_rule, seen.host(), &session, source)
+}
+
+/// What [`entering_from`] reads of a session.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionView<'a> {
+    /// The user (lower-case e-mail or subject).
+    pub user: &'a str,
+    /// The account picked in the session (picker tenants).
+    pub picked: Option<&'a str>,
+    /// Whether the session carries a display name (else the directory's is used).
+    pub named: bool,
+}
+
+/// The account a session enters on `host` and whether its user is in it,
+/// from what the membership source said. Pure: the gate (after asking the
+/// source) and `portero explain` (from the configuration) both build the
+/// session's fact with it and [`session_fact`].
+pub fn entering_from(
+    rule: &AccountRule,
+    host: &str,
+    session: &SessionView<'_>,
+    source: Source<'_>,
+) -> Entering {
+    let dir = match source {
         Source::Ready(d) => d,
         Source::Fetch(p) => return Entering::Fetch(p),
         Source::Unavailable => return Entering::Unavailable,
     };
-    match tenant
-        .account_rule
-        .account(seen.host(), s.account())
-    {
-        None if matches!(tenant.account_rule, crate::membership::AccountRule::Picker) => {
-            Entering::NoneChosen
-        }
-        None => Entering::NotMember(seen.host().to_string()),
-        Some(account) => match dir.membership(s.user(), account) {
+    match rule.account(host, session.picked) {
+        None if matches!(rule, AccountRule::Picker) => Entering::NoneChosen,
+        None => Entering::NotMember(host.to_string()),
+        Some(account) => match dir.membership(session.user, account) {
             Some(membership) => Entering::Member {
-                name: s
-                    .name()
-                    .is_none()
-                    .then(|| dir.name(s.user()).map(str::to_string))
+                name: (!session.named)
+                    .then(|| dir.name(session.user).map(str::to_string))
                     .flatten(),
                 membership,
             },
             None => Entering::NotMember(account.to_string()),
         },
+    }
+}
+
+/// The policy's fact about a request's session: `None` without a valid
+/// session, else what [`entering_from`] found. A source that has not
+/// answered (not asked yet, or failed with nothing cached) is
+/// [`SessionFact::MembershipUnknown`], never a refusal.
+pub fn session_fact(entering: Option<&Entering>) -> SessionFact {
+    match entering {
+        None => SessionFact::None,
+        Some(Entering::Member { .. }) => SessionFact::Member,
+        Some(Entering::NotMember(_)) => SessionFact::NotMember,
+        Some(Entering::NoneChosen) => SessionFact::NoAccountChosen,
+        Some(Entering::Unavailable | Entering::Fetch(_)) => SessionFact::MembershipUnknown,
     }
 }
 

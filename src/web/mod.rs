@@ -22,7 +22,7 @@ use bytes::Bytes;
 pub use form::{BadFields, Fields};
 use http::{HeaderName, HeaderValue};
 use i18n::{tr, trf};
-use portero_policy::Idp;
+use portero_policy::{ForwardAuth, Idp};
 
 /// A response Portero sends itself.
 #[derive(Debug, Clone)]
@@ -187,7 +187,7 @@ fn render(
     match outcome {
         Outcome::Forbidden { user, account } => forbidden(tenant, user, account),
         Outcome::MembersUnavailable => members_unavailable(tenant),
-        Outcome::PickAccount if seen.accepts_html => Reply::redirect(&format!(
+        Outcome::PickAccount if seen.follows_redirects() => Reply::redirect(&format!(
             "/.portero/accounts?return_to={}",
             pages::query_encode(&seen.path_and_query())
         )),
@@ -331,7 +331,9 @@ const KNOWN: [&str; 12] = [
 
 /// `/.portero/auth`: forward-auth for nginx `auth_request` and Traefik
 /// `forwardAuth`. The path judged is `X-Forwarded-Uri`/`X-Original-URI`
-/// when the caller is a trusted proxy, `/` otherwise.
+/// when the caller is a trusted proxy, `/` otherwise. The policy decides
+/// for the proxy that asks ([`ForwardAuth`]): nginx sends `X-Original-URI`
+/// and reads allow or deny only; Traefik passes a redirect on.
 async fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let uri = seen
         .peer_trusted
@@ -359,7 +361,12 @@ async fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<
         path: decision_path,
         client_ip: seen.client_ip,
         peer_trusted: seen.peer_trusted,
-        accepts_html: seen.accepts_html && seen.req.original_uri.is_none(),
+        accepts_html: seen.accepts_html,
+        forward_auth: Some(if seen.req.original_uri.is_some() {
+            ForwardAuth::AllowOrDeny
+        } else {
+            ForwardAuth::PassesRedirects
+        }),
         session: seen.session.clone(),
         identified_as: seen.identified_as.clone(),
         cookie_conflict: seen.cookie_conflict,
@@ -373,12 +380,17 @@ async fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<
                 .extend(identity.iter().flat_map(|h| h.iter().cloned()));
             r
         }
-        Outcome::MembersUnavailable => i18n::scope(judged.lang, || members_unavailable(tenant)),
         outcome => {
             let r = i18n::scope(judged.lang, || {
                 render(state, Some(tenant), Some(&judged), &outcome)
             });
-            if matches!(r.status, 302 | 403) {
+            // The rules answer forward-auth only with what its proxy can
+            // carry back; a page the reply could not be built into (a
+            // conflicting cookie, a sign-in that could not start) is a 401
+            // to the proxy as well.
+            if matches!(r.status, 302 | 401 | 403)
+                || matches!(outcome, Outcome::MembersUnavailable)
+            {
                 r
             } else {
                 i18n::scope(judged.lang, || unauthorized(tenant))

@@ -12,7 +12,10 @@ use crate::facts;
 use crate::gate::Seen;
 use crate::session::{classic_cookie, clear_cookie, ClassicClaims, Ending};
 use crate::state::State;
-use portero_policy::{decide, Action, ClassicReason, Facts, Idp, Rule, SessionFact, SsoMode};
+use portero_policy::{
+    decide, sign_in_options, sso_destination, Action, ClassicReason, Facts, Idp, SessionFact,
+    SignInOptions,
+};
 
 /// `GET /.portero/login?return_to=…`: the sign-in page.
 pub fn login_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
@@ -25,11 +28,11 @@ pub fn login_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>)
         return Reply::redirect(&return_to);
     }
     let target = target_path(&return_to);
-    let d = decide(&tenant.policy, &facts_for(seen, &target, None));
-    if d.rule == Rule::ForcedExternalSso {
-        return to_idp(state, tenant, seen, Idp::External, &return_to, None);
+    let options = sign_in_options(&tenant.policy, &tenant.idps, &facts_for(seen, &target, None));
+    if let Some(idp) = options.straight_to {
+        return to_idp(state, tenant, seen, idp, &return_to, None);
     }
-    render(tenant, &return_to, &target, "", None, 200)
+    render_options(tenant, &options, &return_to, "", None, 200)
 }
 
 /// `POST /.portero/login` with `email` and `return_to`: routes by the e-mail.
@@ -46,6 +49,7 @@ pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
     let typed = form.owned("email").unwrap_or_default();
     let Some(email) = normalize_email(&typed) else {
         return render(
+            seen,
             tenant,
             &return_to,
             &target,
@@ -110,12 +114,7 @@ fn own_page_sign_in(
     return_to: &str,
     email: &str,
 ) -> Reply {
-    let idp = if tenant.policy.forced_external {
-        Some(Idp::External)
-    } else {
-        tenant.policy.default_idp
-    };
-    match idp {
+    match sso_destination(&tenant.policy, None) {
         Some(idp) => to_idp(state, tenant, seen, idp, return_to, Some(email)),
         None => no_idp(tenant),
     }
@@ -133,12 +132,10 @@ pub fn start_sso(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, 
     let hint = query.get("login_hint").and_then(normalize_email);
     let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index);
     // Forced external SSO overrides every other login method, SSO buttons included.
-    let idp = if tenant.policy.forced_external {
-        Idp::External
-    } else {
-        idp
-    };
-    to_idp(state, tenant, seen, idp, return_to, hint.as_deref())
+    match sso_destination(&tenant.policy, Some(idp)) {
+        Some(idp) => to_idp(state, tenant, seen, idp, return_to, hint.as_deref()),
+        None => no_idp(tenant),
+    }
 }
 
 /// `/.portero/logout`: ends the session server-side (its cookie, or any
@@ -295,6 +292,7 @@ fn facts_for<'a>(seen: &Seen<'_>, path: &'a str, identified_as: Option<&'a str>)
         accepts_html: true,
         session: SessionFact::None,
         identified_as,
+        forward_auth: None,
     }
 }
 
@@ -316,7 +314,10 @@ fn target_path(return_to: &str) -> String {
         .unwrap_or_else(|_| "/".to_string())
 }
 
+/// The sign-in page again (an e-mail that is not one), with what the
+/// policy offers for the request it was sent from.
 fn render(
+    seen: &Seen<'_>,
     tenant: &Tenant,
     return_to: &str,
     target: &str,
@@ -324,18 +325,26 @@ fn render(
     error: Option<&str>,
     status: u16,
 ) -> Reply {
-    let p = &tenant.policy;
-    let on_admin_path = p.admin_paths.matches(target);
-    let idps: Vec<Idp> = if p.forced_external {
-        vec![Idp::External]
-    } else {
-        tenant.idps.clone()
-    };
+    let options = sign_in_options(&tenant.policy, &tenant.idps, &facts_for(seen, target, None));
+    render_options(tenant, &options, return_to, email, error, status)
+}
+
+/// The sign-in page with the field and buttons the policy offers
+/// ([`sign_in_options`]).
+fn render_options(
+    tenant: &Tenant,
+    options: &SignInOptions,
+    return_to: &str,
+    email: &str,
+    error: Option<&str>,
+    status: u16,
+) -> Reply {
     let form = SignInForm {
-        email_field: p.sso_mode != SsoMode::SsoButtonsOnly || on_admin_path || idps.is_empty(),
+        email_field: options.email_field,
         email,
         return_to,
-        buttons: idps
+        buttons: options
+            .idps
             .iter()
             .map(|&idp| SsoButton {
                 href: format!(

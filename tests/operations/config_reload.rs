@@ -128,3 +128,77 @@ fn explain_prints_the_rule_chain_as_json() {
     assert!(v["action"].as_str().unwrap().contains("super-admin"));
     assert_eq!(v["steps"].as_array().unwrap().len(), 5);
 }
+
+/// `explain` builds the session's fact with the gate's own builder: a
+/// picker tenant's chosen account is looked up (not always "no account
+/// chosen"), a membership source that cannot answer is its own fact, and a
+/// forward-auth sub-request is judged for the proxy that asks.
+#[test]
+fn explain_shows_the_session_and_forward_auth_facts() {
+    let (_up, p) = start();
+    let explain = |args: &[&str]| -> serde_json::Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_portero"))
+            .args(["explain", "--config"])
+            .arg(p.path("portero.toml"))
+            .args(args)
+            .arg("--json")
+            .env("PORTERO_SESSION_KEY", SESSION_KEY)
+            .env("EXT_SSO_SECRET", EXT_SECRET)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let picker = ["--host", "panel.picker.test", "--path", "/", "--session"];
+    let v = explain(&[&picker[..], &["--user", "ana@picker.test"]].concat());
+    assert_eq!(v["session"], "valid, no account chosen yet");
+    let v = explain(
+        &[
+            &picker[..],
+            &["--user", "ana@picker.test", "--account", "client-two.test"],
+        ]
+        .concat(),
+    );
+    assert_eq!(v["session"], "valid, member of the account");
+    assert_eq!(v["rule"], 3);
+    let v = explain(
+        &[
+            &picker[..],
+            &["--user", "ana@picker.test", "--account", "someone-else.test"],
+        ]
+        .concat(),
+    );
+    assert_eq!(v["session"], "valid, not a member of the account");
+    assert!(v["action"].as_str().unwrap().starts_with("403"), "{v}");
+
+    let v = explain(&[
+        "--host",
+        "panel.latincloud.test",
+        "--path",
+        "/",
+        "--session",
+        "--user",
+        "ana@latincloud.test",
+        "--members-unavailable",
+    ]);
+    assert_eq!(v["session"], "valid, membership source cannot answer");
+    assert_eq!(v["rule"], 3);
+    assert!(v["action"].as_str().unwrap().starts_with("503"), "{v}");
+    assert!(v.get("forward_auth").is_none(), "{v}");
+
+    // No session, no netmask: a browser is sent to sign in, but nginx's
+    // auth_request cannot follow that redirect.
+    let nomask = ["--host", "panel.nomask.test", "--path", "/"];
+    let v = explain(&nomask);
+    assert!(v["action"].as_str().unwrap().starts_with("302"), "{v}");
+    let v = explain(&[&nomask[..], &["--forward-auth", "traefik"]].concat());
+    assert!(v["action"].as_str().unwrap().starts_with("302"), "{v}");
+    let v = explain(&[&nomask[..], &["--forward-auth", "nginx"]].concat());
+    assert!(v["action"].as_str().unwrap().starts_with("401"), "{v}");
+    assert_eq!(v["rule"], 7);
+    assert!(v["forward_auth"].as_str().unwrap().starts_with("nginx"), "{v}");
+}

@@ -90,6 +90,29 @@ pub enum SessionFact {
     NotMember,
     /// A valid session, on a tenant where the user picks the account, with none picked yet.
     NoAccountChosen,
+    /// A valid session, but the membership source (the panel's endpoint)
+    /// cannot answer now and nothing about this user is cached.
+    MembershipUnknown,
+}
+
+/// A forward-auth sub-request (`/.portero/auth`): a proxy asks whether
+/// *another* request may pass, and can carry only some answers back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardAuth {
+    /// The proxy passes Portero's answer on as it is, a redirect included
+    /// (Traefik `forwardAuth`, which sends `X-Forwarded-Uri`).
+    PassesRedirects,
+    /// The proxy reads allow or deny only: a `2xx`, `401` or `403`
+    /// (nginx `auth_request`, which sends `X-Original-URI` and cannot
+    /// follow a redirect).
+    AllowOrDeny,
+}
+
+/// Whether the client can be sent to a page by a redirect: a browser
+/// (`Accept` names `text/html`), reached directly or through a forward-auth
+/// proxy that passes redirects on.
+pub fn follows_redirects(accepts_html: bool, forward_auth: Option<ForwardAuth>) -> bool {
+    accepts_html && forward_auth != Some(ForwardAuth::AllowOrDeny)
 }
 
 /// The facts of one request, gathered before the decision.
@@ -106,6 +129,17 @@ pub struct Facts<'a> {
     /// The e-mail the visitor gave on the sign-in page (now, or earlier and
     /// kept in the classic-login cookie), lower-case. It routes, never vouches.
     pub identified_as: Option<&'a str>,
+    /// `Some` when the request is a forward-auth sub-request, judged for
+    /// the proxy that asked.
+    pub forward_auth: Option<ForwardAuth>,
+}
+
+impl Facts<'_> {
+    /// Whether the client can be sent to a page by a redirect
+    /// ([`follows_redirects`]).
+    pub fn follows_redirects(&self) -> bool {
+        follows_redirects(self.accepts_html, self.forward_auth)
+    }
 }
 
 /// The rules of CONTRACT §5, in order.
@@ -185,6 +219,9 @@ pub enum Action {
     Forbidden,
     /// Signed in, no account picked yet: send to `/.portero/accounts`.
     PickAccount,
+    /// Signed in, but the membership source cannot answer now: a 503 page
+    /// (never someone else's access, never a refusal, never a loop).
+    MembersUnavailable,
     /// Forward without identity headers to the panel's own login.
     Classic(ClassicReason),
     /// `302` to `/.portero/login?return_to=…`.
@@ -193,7 +230,8 @@ pub enum Action {
     Sso(Idp),
     /// Someone must sign in but the tenant has no identity provider: an error page.
     NoIdp,
-    /// Someone must sign in but the client is not a browser: `401`.
+    /// Someone must sign in but the client cannot be sent to a page (not a
+    /// browser, or a forward-auth proxy that passes no redirect or page): `401`.
     Unauthorized,
 }
 
@@ -240,6 +278,7 @@ pub struct Step {
 ///     accepts_html: true,
 ///     session: SessionFact::None,
 ///     identified_as: None,
+///     forward_auth: None,
 /// };
 /// let d = decide(&policy, &facts);
 /// assert_eq!(d.action, Action::Sso(Idp::Saml));
@@ -311,6 +350,14 @@ fn run<F: FnMut(Step)>(p: &TenantPolicy, f: &Facts<'_>, trace: &mut F) -> Decisi
                 "a valid session, but no account is picked yet",
             )
         }
+        SessionFact::MembershipUnknown => {
+            return applied(
+                trace,
+                Action::MembersUnavailable,
+                Rule::ValidSession,
+                "a valid session, but the membership source cannot answer now",
+            )
+        }
         SessionFact::None => pass(Rule::ValidSession, "no valid session"),
     }
 
@@ -343,7 +390,7 @@ fn run<F: FnMut(Step)>(p: &TenantPolicy, f: &Facts<'_>, trace: &mut F) -> Decisi
     if admin_path {
         match identified {
             None => {
-                if !f.accepts_html {
+                if !f.follows_redirects() {
                     return applied(
                         trace,
                         Action::Unauthorized,
@@ -464,9 +511,11 @@ fn applied<F: FnMut(Step)>(
     }
 }
 
-/// "Sent to SSO": a 401 for non-browsers, an error page without an IdP,
-/// straight to the IdP once the visitor identified, else per `sso_mode`
-/// (applied by [`Decision::with_mode`] so the forced rule can skip it).
+/// "Sent to SSO": a 401 for clients that cannot follow a redirect, an
+/// error page without an IdP (a 401 for forward-auth, whose proxy passes
+/// no such page on), straight to the IdP once the visitor identified, else
+/// per `sso_mode` (applied by [`Decision::with_mode`] so the forced rule
+/// can skip it).
 fn sent_to<F: FnMut(Step)>(
     trace: &mut F,
     f: &Facts<'_>,
@@ -474,10 +523,11 @@ fn sent_to<F: FnMut(Step)>(
     rule: Rule,
     reason: &'static str,
 ) -> Decision {
-    let action = if !f.accepts_html {
+    let action = if !f.follows_redirects() {
         Action::Unauthorized
     } else {
         match idp {
+            None if f.forward_auth.is_some() => Action::Unauthorized,
             None => Action::NoIdp,
             Some(idp) => Action::Sso(idp),
         }

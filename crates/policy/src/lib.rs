@@ -6,6 +6,13 @@
 //! everything it needs arrives in [`Facts`], so every rule can be tested as a
 //! table and explained by `portero explain`.
 //!
+//! Every routing rule is here: rules 1–7 of [`decide`] (a membership source
+//! that cannot answer is a fact, [`SessionFact::MembershipUnknown`]; a
+//! forward-auth sub-request is one too, [`ForwardAuth`], so the decision
+//! is already what its proxy can carry back), and what the sign-in page
+//! offers or skips to, with where a started sign-on goes
+//! ([`sign_in_options`], [`sso_destination`]).
+//!
 //! The lookups the decision needs are here too, because they are pure data:
 //! [`NetmaskSet`] (CIDR blocks as merged sorted ranges, `O(log n)`),
 //! [`PathPrefixes`] (segment-aware path prefixes) and [`HostTable`] (exact
@@ -17,11 +24,13 @@ mod decision;
 mod hosts;
 mod netmask;
 mod paths;
+mod signin;
 
 pub use decision::{
-    decide, decide_traced, Action, ClassicReason, Decision, Facts, Idp, Rule, SessionFact, SsoMode,
-    Step, TenantPolicy,
+    decide, decide_traced, follows_redirects, Action, ClassicReason, Decision, Facts, ForwardAuth,
+    Idp, Rule, SessionFact, SsoMode, Step, TenantPolicy,
 };
 pub use hosts::{is_host_name, HostPattern, HostPatternError, HostTable};
 pub use netmask::NetmaskSet;
 pub use paths::PathPrefixes;
+pub use signin::{sign_in_options, sso_destination, SignInOptions};

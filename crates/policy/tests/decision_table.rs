@@ -1,6 +1,7 @@
 //! The routing rules of CONTRACT §5 as a table, plus sweeps over every
 //! combination that matters: netmask/no netmask × admin path/not ×
-//! super-admin/not × forced external/not × session/none × sso_mode.
+//! super-admin/not × forced external/not × session/none × sso_mode ×
+//! browser/not × forward-auth (none, passes redirects, allow-or-deny).
 
 use portero_policy::*;
 use std::net::IpAddr;
@@ -39,6 +40,7 @@ fn facts<'a>(path: &'a str, ip: &str, session: SessionFact, who: Option<&'a str>
         accepts_html: true,
         session,
         identified_as: who,
+        forward_auth: None,
     }
 }
 
@@ -74,6 +76,9 @@ fn rows() -> Vec<Row> {
         r("valid session on admin path forwards", true, false, LoginPage, "/admin", OUTSIDE, S::Member, None, ForwardIdentity, Rule::ValidSession),
         r("session without membership: 403", false, false, LoginPage, "/", OUTSIDE, S::NotMember, None, Forbidden, Rule::ValidSession),
         r("session without account picked", false, false, LoginPage, "/", OUTSIDE, S::NoAccountChosen, None, PickAccount, Rule::ValidSession),
+        r("session, membership source cannot answer: 503, not 403", false, false, LoginPage, "/", OUTSIDE, S::MembershipUnknown, None, MembersUnavailable, Rule::ValidSession),
+        r("membership unknown on an admin path under forced external", true, true, AutoRedirect, "/admin", INSIDE, S::MembershipUnknown, Some(ROOT), MembersUnavailable, Rule::ValidSession),
+        r("membership unknown on a bypass path: still anonymous", false, false, LoginPage, "/static/a.css", OUTSIDE, S::MembershipUnknown, None, ForwardBypass, Rule::BypassPath),
         r("forced external over netmask outside", true, true, LoginPage, "/", OUTSIDE, S::None, None, Sso(Idp::External), Rule::ForcedExternalSso),
         r("forced external over netmask inside", true, true, AutoRedirect, "/", INSIDE, S::None, None, Sso(Idp::External), Rule::ForcedExternalSso),
         r("forced external over a super-admin off admin paths", false, true, LoginPage, "/", OUTSIDE, S::None, Some(ROOT), Sso(Idp::External), Rule::ForcedExternalSso),
@@ -178,7 +183,18 @@ fn tenant_without_idp_gets_an_error_page_not_a_loop() {
 const PATHS: [&str; 4] = ["/", "/admin", "/admin/x", "/billing"];
 const IPS: [&str; 3] = [INSIDE, OUTSIDE, "2001:db8::1"];
 const WHO: [Option<&str>; 4] = [None, Some(ROOT), Some(LEGACY), Some(ANA)];
-const SESSIONS: [SessionFact; 4] = [S::None, S::Member, S::NotMember, S::NoAccountChosen];
+const SESSIONS: [SessionFact; 5] = [
+    S::None,
+    S::Member,
+    S::NotMember,
+    S::NoAccountChosen,
+    S::MembershipUnknown,
+];
+const FORWARD_AUTH: [Option<ForwardAuth>; 3] = [
+    None,
+    Some(ForwardAuth::PassesRedirects),
+    Some(ForwardAuth::AllowOrDeny),
+];
 const MODES: [SsoMode; 3] = [AutoRedirect, LoginPage, SsoButtonsOnly];
 
 /// Runs `check` over every combination.
@@ -194,10 +210,13 @@ fn sweep(mut check: impl FnMut(&TenantPolicy, &Facts<'_>, Decision)) {
                             for session in SESSIONS {
                                 for who in WHO {
                                     for html in [true, false] {
-                                        let mut f = facts(path, ip, session, who);
-                                        f.accepts_html = html;
-                                        let d = decide(&p, &f);
-                                        check(&p, &f, d);
+                                        for fa in FORWARD_AUTH {
+                                            let mut f = facts(path, ip, session, who);
+                                            f.accepts_html = html;
+                                            f.forward_auth = fa;
+                                            let d = decide(&p, &f);
+                                            check(&p, &f, d);
+                                        }
                                     }
                                 }
                             }
@@ -255,7 +274,7 @@ fn break_glass_super_admin_is_never_locked_out() {
 #[test]
 fn non_browsers_never_get_a_sign_in_redirect() {
     sweep(|_, f, d| {
-        if !f.accepts_html {
+        if !f.follows_redirects() {
             assert!(
                 !matches!(d.action, SignInPage | Sso(_) | NoIdp),
                 "{f:?} → {d:?}"
@@ -297,4 +316,102 @@ fn two_readings_of_a_path_route_alike_only_under_the_same_rules() {
             );
         }
     }
+}
+
+/// Forward-auth (`/.portero/auth`): the proxy that asks carries back only
+/// allow (`2xx`), deny (`401`, `403`) and, for Traefik, a redirect.
+struct FaRow {
+    name: &'static str,
+    forced: bool,
+    idp: Option<Idp>,
+    path: &'static str,
+    session: SessionFact,
+    html: bool,
+    via: Option<ForwardAuth>,
+    action: Action,
+    rule: Rule,
+}
+
+#[rustfmt::skip]
+fn forward_auth_rows() -> Vec<FaRow> {
+    let r = |name, forced, idp, path, session, html, via, action, rule| FaRow {
+        name, forced, idp, path, session, html, via, action, rule,
+    };
+    const PASSES: Option<ForwardAuth> = Some(ForwardAuth::PassesRedirects);
+    const ALLOW_DENY: Option<ForwardAuth> = Some(ForwardAuth::AllowOrDeny);
+    vec![
+        r("traefik, browser: 302 to the IdP", false, Some(Idp::Saml), "/", S::None, true, PASSES, Sso(Idp::Saml), Rule::NoNetmasks),
+        r("traefik, browser, admin path: 302 to the sign-in page", false, Some(Idp::Saml), "/admin", S::None, true, PASSES, SignInPage, Rule::AdminPath),
+        r("traefik, API client: 401", false, Some(Idp::Saml), "/", S::None, false, PASSES, Unauthorized, Rule::NoNetmasks),
+        r("traefik, no IdP: 401, not the 503 page", false, None, "/", S::None, true, PASSES, Unauthorized, Rule::NoNetmasks),
+        r("direct, no IdP: the 503 page", false, None, "/", S::None, true, None, NoIdp, Rule::NoNetmasks),
+        r("nginx, browser: 401 (auth_request cannot follow a redirect)", false, Some(Idp::Saml), "/", S::None, true, ALLOW_DENY, Unauthorized, Rule::NoNetmasks),
+        r("nginx, browser, admin path: 401", false, Some(Idp::Saml), "/admin", S::None, true, ALLOW_DENY, Unauthorized, Rule::AdminPath),
+        r("nginx, browser, forced external: 401", true, Some(Idp::Saml), "/", S::None, true, ALLOW_DENY, Unauthorized, Rule::ForcedExternalSso),
+        r("traefik, browser, forced external: 302 external", true, Some(Idp::Saml), "/", S::None, true, PASSES, Sso(Idp::External), Rule::ForcedExternalSso),
+        r("nginx, member: allowed", false, Some(Idp::Saml), "/", S::Member, false, ALLOW_DENY, ForwardIdentity, Rule::ValidSession),
+        r("nginx, not a member: 403", false, Some(Idp::Saml), "/", S::NotMember, true, ALLOW_DENY, Forbidden, Rule::ValidSession),
+        r("nginx, membership unknown: members unavailable", false, Some(Idp::Saml), "/", S::MembershipUnknown, true, ALLOW_DENY, MembersUnavailable, Rule::ValidSession),
+        r("nginx, no account picked", false, Some(Idp::Saml), "/", S::NoAccountChosen, true, ALLOW_DENY, PickAccount, Rule::ValidSession),
+        r("nginx, bypass path: allowed anonymously", false, None, "/api/x", S::None, false, ALLOW_DENY, ForwardBypass, Rule::BypassPath),
+    ]
+}
+
+#[test]
+fn forward_auth_rows_of_the_table() {
+    let mut failures = Vec::new();
+    for row in forward_auth_rows() {
+        let mut p = policy(false, row.forced, AutoRedirect);
+        p.default_idp = row.idp;
+        let mut f = facts(row.path, OUTSIDE, row.session, None);
+        f.accepts_html = row.html;
+        f.forward_auth = row.via;
+        let d = decide(&p, &f);
+        if (d.action, d.rule) != (row.action, row.rule) {
+            failures.push(format!(
+                "{}: got {:?} by {}, want {:?} by {}",
+                row.name, d.action, d.rule, row.action, row.rule
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn forward_auth_never_gets_a_page_its_proxy_cannot_pass_on() {
+    sweep(|_, f, d| match f.forward_auth {
+        None => {}
+        Some(ForwardAuth::PassesRedirects) => assert_ne!(d.action, NoIdp, "{f:?}"),
+        Some(ForwardAuth::AllowOrDeny) => assert!(
+            !matches!(d.action, SignInPage | Sso(_) | NoIdp),
+            "{f:?} → {d:?}"
+        ),
+    });
+}
+
+#[test]
+fn forward_auth_decides_like_a_direct_request_but_for_the_reply() {
+    // The same rule applies either way; only what the proxy can carry back differs.
+    sweep(|p, f, d| {
+        let direct = decide(
+            p,
+            &Facts {
+                forward_auth: None,
+                ..*f
+            },
+        );
+        assert_eq!(direct.rule, d.rule, "{f:?}");
+        if d.action != direct.action {
+            assert_eq!(d.action, Unauthorized, "{f:?}: {direct:?} → {d:?}");
+        }
+    });
+}
+
+#[test]
+fn membership_unknown_is_never_a_refusal_or_an_entry() {
+    sweep(|p, f, d| {
+        if f.session == S::MembershipUnknown && !p.bypass_paths.matches(f.path) {
+            assert_eq!((d.action, d.rule), (MembersUnavailable, Rule::ValidSession), "{f:?}");
+        }
+    });
 }
