@@ -10,10 +10,10 @@ use crate::config::{Config, Tenant};
 use crate::facts::{self, Authority, BadHost, BadPath};
 pub use crate::identity::IdentityHeaders;
 use crate::identity::{AssertionClaims, Holder, Identity};
-use crate::membership::{AccountRule, Membership};
 use crate::lang::Lang;
 use crate::members::{self, Source};
 use crate::membership::panel::PanelEndpoint;
+use crate::membership::{AccountRule, Membership};
 use crate::session::{ClassicClaims, Refusal, SessionClaims};
 use crate::state::State;
 use portero_policy::{Action, Decision, Facts, ForwardAuth, Idp, SessionFact};
@@ -611,10 +611,12 @@ fn open_session(
         reauth,
         revoked_before,
     )?;
-    if let Err(r) = state
-        .ended
-        .check(&tenant.name, claims.sid(), claims.user(), claims.issued_at())
-    {
+    if let Err(r) = state.ended.check(
+        &tenant.name,
+        claims.sid(),
+        claims.user(),
+        claims.issued_at(),
+    ) {
         cfg.session.opened.forget(value);
         return Err(r);
     }

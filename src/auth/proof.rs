@@ -112,7 +112,10 @@ impl UnclaimedLogin {
     /// Claims the one-time id in `store`: the first claim yields the
     /// [`VerifiedLogin`], every later one (on any node sharing the store)
     /// is [`Replayed`]. A store that cannot be asked refuses too.
-    pub async fn claim(self, store: &OneTime) -> Result<Result<VerifiedLogin, Replayed>, Unavailable> {
+    pub async fn claim(
+        self,
+        store: &OneTime,
+    ) -> Result<Result<VerifiedLogin, Replayed>, Unavailable> {
         Ok(if store.first_use(&self.once.key, self.once.ttl).await? {
             Ok(VerifiedLogin {
                 person: self.person,
@@ -182,7 +185,10 @@ mod tests {
         let store = OneTime::local(10, 10);
         let login = unclaimed("a").claim(&store).await.unwrap().unwrap();
         assert_eq!(login.email(), "ana@t.test");
-        assert_eq!(unclaimed("a").claim(&store).await.unwrap().unwrap_err(), Replayed);
+        assert_eq!(
+            unclaimed("a").claim(&store).await.unwrap().unwrap_err(),
+            Replayed
+        );
         assert!(unclaimed("b").claim(&store).await.unwrap().is_ok());
     }
 }

@@ -6,10 +6,10 @@ use super::context::Ctx;
 use super::raw::RawTenant;
 use crate::auth::normalize_email;
 use crate::identity::{Permission, Permissions};
-use crate::membership::{AccountRule, Directory, Membership};
 use crate::membership::panel::PanelEndpoint;
 use crate::membership::roles::RoleMap;
 use crate::membership::MemberSource;
+use crate::membership::{AccountRule, Directory, Membership};
 use std::sync::Arc;
 
 /// A tenant's memberships: its source (`None` after an error) and its

@@ -9,12 +9,12 @@
 pub mod admin;
 
 use crate::config::{Config, Tenant};
+use crate::membership::panel::{Cached, PanelEndpoint};
 use crate::membership::Directory;
+use crate::membership::MemberSource;
 use crate::session::SessionClaims;
 use crate::store::{Store, StoreError};
 use arc_swap::ArcSwap;
-use crate::membership::panel::{Cached, PanelEndpoint};
-use crate::membership::MemberSource;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};

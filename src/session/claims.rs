@@ -391,7 +391,14 @@ mod tests {
     use crate::session::generate_key;
 
     fn claims(tenant: &str, at: u64) -> SessionClaims {
-        SessionClaims::for_tests(tenant, "ana@x.test", None, AuthMethod::Jwt, at, &random_id())
+        SessionClaims::for_tests(
+            tenant,
+            "ana@x.test",
+            None,
+            AuthMethod::Jwt,
+            at,
+            &random_id(),
+        )
     }
 
     #[test]

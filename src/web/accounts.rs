@@ -9,8 +9,8 @@ use super::{
 };
 use crate::config::{Config, Tenant};
 use crate::gate::Seen;
-use crate::membership::AccountRule;
 use crate::members::{self, Source};
+use crate::membership::AccountRule;
 use crate::session::session_cookie;
 use crate::state::State;
 use std::fmt::Write;

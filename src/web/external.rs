@@ -93,7 +93,13 @@ impl Protocol for External {
         seen: &Seen<'_>,
     ) -> Result<HandBack, Reply> {
         if tenant.external_sso.is_none() {
-            return Err(super::signin::start_sso(state, cfg, tenant, seen, Idp::External));
+            return Err(super::signin::start_sso(
+                state,
+                cfg,
+                tenant,
+                seen,
+                Idp::External,
+            ));
         }
         let query = read_query(tenant, seen)?;
         Ok(HandBack {
@@ -156,7 +162,12 @@ impl Protocol for External {
         }
     }
 
-    fn refused_page(tenant: &Tenant, _: &Refusal<Refused>, reason: &Reason, answer: &HandBack) -> Reply {
+    fn refused_page(
+        tenant: &Tenant,
+        _: &Refusal<Refused>,
+        reason: &Reason,
+        answer: &HandBack,
+    ) -> Reply {
         let retry = format!(
             "/.portero/sso/external?return_to={}",
             query_encode(&answer.return_to)

@@ -221,7 +221,9 @@ async fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
         ("/.portero/oidc/callback", "GET" | "HEAD") => {
             flow::answer::<oidc::Oidc>(state, cfg, tenant, seen).await
         }
-        ("/.portero/saml/acs", "POST") => flow::answer::<saml::Saml>(state, cfg, tenant, seen).await,
+        ("/.portero/saml/acs", "POST") => {
+            flow::answer::<saml::Saml>(state, cfg, tenant, seen).await
+        }
         ("/.portero/jwt/callback", "GET" | "HEAD") => {
             flow::answer::<external::External>(state, cfg, tenant, seen).await
         }
@@ -388,8 +390,7 @@ async fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<
             // carry back; a page the reply could not be built into (a
             // conflicting cookie, a sign-in that could not start) is a 401
             // to the proxy as well.
-            if matches!(r.status, 302 | 401 | 403)
-                || matches!(outcome, Outcome::MembersUnavailable)
+            if matches!(r.status, 302 | 401 | 403) || matches!(outcome, Outcome::MembersUnavailable)
             {
                 r
             } else {

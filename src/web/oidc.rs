@@ -133,9 +133,15 @@ impl Protocol for Oidc {
                 return Err(Refusal::Verifier(Refused::NoCode));
             };
             let this = (ctx.tenant.name.as_str(), started.id());
-            rp.finish(&ctx.cfg.server.outbound, this, code, started.data(), ctx.now)
-                .await
-                .map_err(|r| Refusal::Verifier(Refused::Rp(r)))
+            rp.finish(
+                &ctx.cfg.server.outbound,
+                this,
+                code,
+                started.data(),
+                ctx.now,
+            )
+            .await
+            .map_err(|r| Refusal::Verifier(Refused::Rp(r)))
         }
     }
 

@@ -28,7 +28,11 @@ pub fn login_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>)
         return Reply::redirect(&return_to);
     }
     let target = target_path(&return_to);
-    let options = sign_in_options(&tenant.policy, &tenant.idps, &facts_for(seen, &target, None));
+    let options = sign_in_options(
+        &tenant.policy,
+        &tenant.idps,
+        &facts_for(seen, &target, None),
+    );
     if let Some(idp) = options.straight_to {
         return to_idp(state, tenant, seen, idp, &return_to, None);
     }

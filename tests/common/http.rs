@@ -244,9 +244,7 @@ pub fn h2c_send(port: u16, uri: &str, headers: &[(&str, &str)]) -> Option<H2Resp
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req
-            .body(http_body_util::Empty::<Bytes>::new())
-            .unwrap();
+        let req = req.body(http_body_util::Empty::<Bytes>::new()).unwrap();
         let resp = send.send_request(req).await.ok()?;
         let status = resp.status().as_u16();
         let from_upstream = resp.headers().get("x-upstream").is_some();

@@ -168,7 +168,12 @@ fn explain_shows_the_session_and_forward_auth_facts() {
     let v = explain(
         &[
             &picker[..],
-            &["--user", "ana@picker.test", "--account", "someone-else.test"],
+            &[
+                "--user",
+                "ana@picker.test",
+                "--account",
+                "someone-else.test",
+            ],
         ]
         .concat(),
     );
@@ -200,5 +205,8 @@ fn explain_shows_the_session_and_forward_auth_facts() {
     let v = explain(&[&nomask[..], &["--forward-auth", "nginx"]].concat());
     assert!(v["action"].as_str().unwrap().starts_with("401"), "{v}");
     assert_eq!(v["rule"], 7);
-    assert!(v["forward_auth"].as_str().unwrap().starts_with("nginx"), "{v}");
+    assert!(
+        v["forward_auth"].as_str().unwrap().starts_with("nginx"),
+        "{v}"
+    );
 }

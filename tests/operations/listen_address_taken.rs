@@ -12,7 +12,10 @@ fn a_second_portero_on_a_taken_address_fails_instead_of_sharing_it() {
     let (_up, first) = start();
     let config = std::fs::read_to_string(first.path("portero.toml"))
         .unwrap()
-        .replace(&format!(":{}\"", first.admin), &format!(":{}\"", free_port()));
+        .replace(
+            &format!(":{}\"", first.admin),
+            &format!(":{}\"", free_port()),
+        );
     let second_config = first.path("second.toml");
     std::fs::write(&second_config, config).unwrap();
     let mut second = Command::new(env!("CARGO_BIN_EXE_portero"))

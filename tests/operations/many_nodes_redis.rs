@@ -3,10 +3,10 @@
 //! "force re-authentication now" that only one node hears; a Redis outage
 //! that lets a one-time check pass (it must fail closed: no sign-in, a
 //! clear page, sessions already made keep working).
-use base64::Engine;
 use crate::common::redis::RedisServer;
 use crate::common::saml::*;
 use crate::common::*;
+use base64::Engine;
 use std::time::{Duration, Instant};
 
 const SAML_HOST: &str = "panel.samlco.test";

@@ -3,9 +3,9 @@
 //! test switches: cached answers, negative answers, stale answers while it
 //! fails, then a clear page), the IdP's role attribute (real SAML responses
 //! signed by `xmlsec1`), and reseller sublogin in the static list.
-use base64::Engine;
 use crate::common::saml::{idp_metadata, SigningKey, Spec};
 use crate::common::*;
+use base64::Engine;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

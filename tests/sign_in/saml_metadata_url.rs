@@ -4,9 +4,9 @@
 //! that is not metadata, an untrusted certificate — the last good copy
 //! stays in force, across a restart too. What the IdP serves is switched
 //! by the test; the IdP is a real TLS server on 127.0.0.1.
-use base64::Engine;
 use crate::common::saml::*;
 use crate::common::*;
+use base64::Engine;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -4,9 +4,9 @@
 //! must not work: replaying the response, posting it from a browser that did
 //! not start the sign-in, replaying an unsolicited assertion, unknown
 //! RelayState.
-use base64::Engine;
 use crate::common::saml::*;
 use crate::common::*;
+use base64::Engine;
 use std::io::Read;
 
 const HOST: &str = "panel.samlco.test";

@@ -4,8 +4,8 @@
 //! HTTP/2 cleartext through the keep-alive wrapper, and the memory an idle
 //! keep-alive connection may hold (many idle connections must not exhaust
 //! the proxy).
-use base64::Engine;
 use crate::common::*;
+use base64::Engine;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -130,7 +130,12 @@ fn h2c_prior_knowledge_is_still_served() {
     let p = Portero::start(TENANTS, &up);
     let ana = sign_in(&p, HOST, "latincloud", "ana@latincloud.test");
     let cookie = format!("portero_session={ana}");
-    let r = h2c_send(p.port, &format!("http://{HOST}/home"), &[("cookie", &cookie)]).unwrap();
+    let r = h2c_send(
+        p.port,
+        &format!("http://{HOST}/home"),
+        &[("cookie", &cookie)],
+    )
+    .unwrap();
     let (status, body) = (r.status, r.body);
     assert_eq!(status, 200, "{body}");
     assert!(

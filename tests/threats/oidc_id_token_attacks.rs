@@ -7,10 +7,10 @@
 //! real RSA keys made by `openssl` at test time. And the browser side:
 //! `state` from another browser (CSRF), unknown `state`, an `iss`
 //! parameter naming another issuer, the provider's error answer.
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use crate::common::saml::SigningKey;
 use crate::common::*;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};

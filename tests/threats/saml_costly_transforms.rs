@@ -4,9 +4,9 @@
 //! anonymous POST to the ACS must not cost more than reading the document,
 //! nor stall the other requests of the worker that received it; a
 //! verification that does run long is refused at its time cap.
-use base64::Engine;
 use crate::common::saml::*;
 use crate::common::*;
+use base64::Engine;
 use portero::auth::saml::{verify, Refusal};
 use std::time::{Duration, Instant};
 

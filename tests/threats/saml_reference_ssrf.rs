@@ -3,9 +3,9 @@
 //! `http://…` or `file:…` would make the verifier fetch it, unauthenticated,
 //! before any signature is checked. Portero refuses such a document before
 //! xmlsec sees it, and xmlsec itself has no network or file input left.
-use base64::Engine;
 use crate::common::saml::*;
 use crate::common::*;
+use base64::Engine;
 use portero::auth::saml::{verify, Refusal};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};

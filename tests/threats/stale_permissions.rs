@@ -4,8 +4,8 @@
 //! reach the very next request of a session that is already open, not the
 //! next half-TTL. Through the real binary, the embedded store changed over
 //! the admin API, with a long assertion `ttl` (600 s: five minutes of reuse).
-use base64::Engine;
 use crate::common::*;
+use base64::Engine;
 use std::time::{Duration, Instant};
 
 const TENANTS: &str = r#"

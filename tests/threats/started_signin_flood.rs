@@ -7,10 +7,10 @@
 //! than `sign_ins_per_client` starts from one address (429); more than
 //! `max_started_sign_ins` waiting at once (503, nothing already started is
 //! dropped). Both back-ends: in process and Redis.
-use base64::Engine;
 use crate::common::redis::RedisServer;
 use crate::common::saml::*;
 use crate::common::*;
+use base64::Engine;
 
 const HOST: &str = "panel.samlco.test";
 

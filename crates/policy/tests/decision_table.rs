@@ -411,7 +411,11 @@ fn forward_auth_decides_like_a_direct_request_but_for_the_reply() {
 fn membership_unknown_is_never_a_refusal_or_an_entry() {
     sweep(|p, f, d| {
         if f.session == S::MembershipUnknown && !p.bypass_paths.matches(f.path) {
-            assert_eq!((d.action, d.rule), (MembersUnavailable, Rule::ValidSession), "{f:?}");
+            assert_eq!(
+                (d.action, d.rule),
+                (MembersUnavailable, Rule::ValidSession),
+                "{f:?}"
+            );
         }
     });
 }

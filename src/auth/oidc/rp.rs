@@ -2,8 +2,8 @@
 //! the code exchange, the key set, userinfo, and the [`UnclaimedLogin`].
 
 use super::discovery::Discovery;
-use super::refusal::Refusal;
 use super::id_token::{verify_id_token, IdTokenCheck};
+use super::refusal::Refusal;
 use crate::auth::{clean_display_name, normalize_email, AuthMethod, OnceId, UnclaimedLogin};
 use crate::outbound::Outbound;
 use crate::remote::Remote;
@@ -462,10 +462,7 @@ mod tests {
     #[test]
     fn the_authorization_request_carries_pkce_state_and_nonce() {
         let rp = rp();
-        assert!(
-            rp.start("https://p/cb", None).is_none(),
-            "no discovery yet"
-        );
+        assert!(rp.start("https://p/cb", None).is_none(), "no discovery yet");
         use crate::remote::Refresh;
         rp.discovery
             .offer(r#"{"issuer":"https://op.test","authorization_endpoint":"https://op.test/auth","token_endpoint":"https://op.test/token","jwks_uri":"https://op.test/jwks"}"#, 1)

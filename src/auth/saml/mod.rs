@@ -16,6 +16,6 @@ pub use response::{verify, Expected, IdpTrust, Refusal, SamlLogin, TrustError};
 /// Certificates as samael takes them (DER).
 pub use samael::crypto::CertificateDer;
 pub use sp::{
-    acs_url, entity_id, inflate, Answering, AttributeNames, IdpMetadata, IdpSource, MetadataError, Pending,
-    SamlSp, SpEntityId, SpSigning,
+    acs_url, entity_id, inflate, Answering, AttributeNames, IdpMetadata, IdpSource, MetadataError,
+    Pending, SamlSp, SpEntityId, SpSigning,
 };

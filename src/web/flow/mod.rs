@@ -97,8 +97,12 @@ pub trait Protocol: Sized + 'static {
     fn idp(tenant: &Tenant) -> Option<&Self::Idp>;
     /// Reads the answer off the request, before anything is awaited (a
     /// reply when it cannot be).
-    fn read(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>)
-        -> Result<Self::Answer, Reply>;
+    fn read(
+        state: &State,
+        cfg: &Config,
+        tenant: &Tenant,
+        seen: &Seen<'_>,
+    ) -> Result<Self::Answer, Reply>;
     /// The started sign-in the answer names (its `RelayState`, `state`).
     fn names(answer: &Self::Answer) -> Option<&str>;
     /// Whether an answer that names no started sign-in goes on to

@@ -94,4 +94,3 @@ fn provision(state: &State, cfg: &Config, tenant: &Tenant, login: &VerifiedLogin
         Err(e) => tracing::error!(tenant = %tenant.name, "provisioning {}: {e}", login.email()),
     }
 }
-

@@ -129,7 +129,10 @@ fn flow_cookie(names: &Names, id: &str, tls: bool) -> String {
 
 /// The `Set-Cookie` that ends the browser's flow cookie.
 pub(super) fn clear_flow_cookie(names: &Names) -> String {
-    format!("{}=; Path={}; Max-Age=0; HttpOnly", names.cookie, names.path)
+    format!(
+        "{}=; Path={}; Max-Age=0; HttpOnly",
+        names.cookie, names.path
+    )
 }
 
 /// Every value of the flow cookie in the request (the browser's started
@@ -163,7 +166,10 @@ mod tests {
             serde_json::json!({"tenant": "t", "state": "abc", "return_to": "/x", "nonce": "n"})
         );
         let back = Started::<Data>::from_record(record.clone(), "state").unwrap();
-        assert_eq!((back.tenant(), back.id(), back.return_to()), ("t", "abc", "/x"));
+        assert_eq!(
+            (back.tenant(), back.id(), back.return_to()),
+            ("t", "abc", "/x")
+        );
         assert_eq!(back.data(), &Data { nonce: "n".into() });
         assert!(Started::<Data>::from_record(record, "request_id").is_none());
     }
