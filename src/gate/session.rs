@@ -1,0 +1,225 @@
+//! The session's side of a request's facts: Portero's cookies read in one
+//! pass, the session opened and checked (revocation, ended sessions), the
+//! classic-login choice, and which account the session enters — the
+//! builders `portero explain` uses too.
+
+use super::*;
+
+/// Which account a signed-in request enters, and whether the user is in it.
+#[derive(Debug)]
+pub enum Entering {
+    /// The user's membership in the account entered (and the directory's
+    /// name for them, when the session has none).
+    Member {
+        /// The membership.
+        membership: Membership,
+        /// A display name from the directory.
+        name: Option<String>,
+    },
+    /// The account entered, which the user is not a member of.
+    NotMember(String),
+    /// A picker tenant where no account is chosen yet.
+    NoneChosen,
+    /// The panel's endpoint must be asked first.
+    Fetch(Arc<PanelEndpoint>),
+    /// The membership source cannot answer now.
+    Unavailable,
+}
+
+/// Works out the account a session enters on this host: asks the
+/// tenant's membership source ([`members::resolve`]), then [`entering_from`].
+pub fn entering(state: &State, tenant: &Tenant, seen: &Seen<'_>, s: &SessionClaims) -> Entering {
+    let source = members::resolve(state.store.as_ref(), tenant, s, state.now());
+    let session = SessionView {
+        user: s.user(),
+        picked: s.account(),
+        named: s.name().is_some(),
+    };
+    entering_from(&tenant.account_rule, seen.host(), &session, source)
+}
+
+/// What [`entering_from`] reads of a session.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionView<'a> {
+    /// The user (lower-case e-mail or subject).
+    pub user: &'a str,
+    /// The account picked in the session (picker tenants).
+    pub picked: Option<&'a str>,
+    /// Whether the session carries a display name (else the directory's is used).
+    pub named: bool,
+}
+
+/// The account a session enters on `host` and whether its user is in it,
+/// from what the membership source said. Pure: the gate (after asking the
+/// source) and `portero explain` (from the configuration) both build the
+/// session's fact with it and [`session_fact`].
+pub fn entering_from(
+    rule: &AccountRule,
+    host: &str,
+    session: &SessionView<'_>,
+    source: Source<'_>,
+) -> Entering {
+    let dir = match source {
+        Source::Ready(d) => d,
+        Source::Fetch(p) => return Entering::Fetch(p),
+        Source::Unavailable => return Entering::Unavailable,
+    };
+    match rule.account(host, session.picked) {
+        None if matches!(rule, AccountRule::Picker) => Entering::NoneChosen,
+        None => Entering::NotMember(host.to_string()),
+        Some(account) => match dir.membership(session.user, account) {
+            Some(membership) => Entering::Member {
+                name: (!session.named)
+                    .then(|| dir.name(session.user).map(str::to_string))
+                    .flatten(),
+                membership,
+            },
+            None => Entering::NotMember(account.to_string()),
+        },
+    }
+}
+
+/// The policy's fact about a request's session: `None` without a valid
+/// session, else what [`entering_from`] found. A source that has not
+/// answered (not asked yet, or failed with nothing cached) is
+/// [`SessionFact::MembershipUnknown`], never a refusal.
+pub fn session_fact(entering: Option<&Entering>) -> SessionFact {
+    match entering {
+        None => SessionFact::None,
+        Some(Entering::Member { .. }) => SessionFact::Member,
+        Some(Entering::NotMember(_)) => SessionFact::NotMember,
+        Some(Entering::NoneChosen) => SessionFact::NoAccountChosen,
+        Some(Entering::Unavailable | Entering::Fetch(_)) => SessionFact::MembershipUnknown,
+    }
+}
+
+/// The session cookie of this request, when there is exactly one (of the
+/// name used on this kind of listener) and it opens for this tenant and was
+/// not ended; refusals are audited.
+pub(super) fn read_session(
+    state: &State,
+    cfg: &Config,
+    tenant: &Tenant,
+    cookie: Result<Option<&str>, ()>,
+    client: IpAddr,
+    now: u64,
+) -> Result<Arc<SessionClaims>, Refusal> {
+    let opened = match cookie {
+        Ok(None) => return Err(Refusal::Unreadable),
+        Ok(Some(value)) => open_session(state, cfg, tenant, value, now),
+        Err(()) => Err(Refusal::Ambiguous),
+    };
+    if let Err(r) = opened {
+        refused_cookie(state, tenant, client, r);
+    }
+    opened
+}
+
+/// Opens one session cookie value and checks it against every revocation.
+fn open_session(
+    state: &State,
+    cfg: &Config,
+    tenant: &Tenant,
+    value: &str,
+    now: u64,
+) -> Result<Arc<SessionClaims>, Refusal> {
+    let reauth = tenant.reauth.or(cfg.session.reauth);
+    let revoked_before = state.revocations.revoked_before(&tenant.name);
+    let claims = SessionClaims::open_cached(
+        &cfg.session.sealer,
+        &cfg.session.opened,
+        &tenant.name,
+        value,
+        now,
+        reauth,
+        revoked_before,
+    )?;
+    if let Err(r) = state.ended.check(
+        &tenant.name,
+        claims.sid(),
+        claims.user(),
+        claims.issued_at(),
+    ) {
+        cfg.session.opened.forget(value);
+        return Err(r);
+    }
+    Ok(claims)
+}
+
+/// Counts and audits a refused session or classic-login cookie.
+pub(super) fn refused_cookie(state: &State, tenant: &Tenant, client: IpAddr, r: Refusal) {
+    state.metrics.refused("session_cookie", r.as_str());
+    state.audit(
+        &tenant.name,
+        Event::RefusedCookie,
+        None,
+        Some(client),
+        r.as_str(),
+    );
+}
+
+/// The e-mail kept by an earlier identifier-first choice, if its cookie
+/// opens; `Err` when the cookie is there twice.
+#[allow(clippy::result_unit_err)]
+pub(super) fn read_classic(
+    cfg: &Config,
+    tenant: &Tenant,
+    cookie: Result<Option<&str>, ()>,
+    now: u64,
+) -> Result<Option<String>, ()> {
+    Ok(cookie?
+        .and_then(|v| ClassicClaims::open(&cfg.session.sealer, &tenant.name, v, now))
+        .map(|c| c.email))
+}
+
+/// The values of Portero's session and classic-login cookies, read in one
+/// pass over the request's `Cookie` lines; `Err` for a name sent more than
+/// once (a planted duplicate is a conflict, never a choice).
+pub(super) struct OwnCookies<'a> {
+    pub(super) session: Result<Option<&'a str>, ()>,
+    pub(super) classic: Result<Option<&'a str>, ()>,
+}
+
+pub(super) fn own_cookies<'a>(lines: &[&'a str], session: &str, classic: &str) -> OwnCookies<'a> {
+    let mut own = OwnCookies {
+        session: Ok(None),
+        classic: Ok(None),
+    };
+    for pair in lines.iter().flat_map(|line| line.split(';')) {
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let name = name.trim();
+        let slot = if name == session {
+            &mut own.session
+        } else if name == classic {
+            &mut own.classic
+        } else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"');
+        *slot = match slot {
+            Ok(None) => Ok(Some(value)),
+            _ => Err(()),
+        };
+    }
+    own
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_cookies;
+
+    #[test]
+    fn own_cookies_are_read_in_one_pass_and_a_duplicate_is_a_conflict() {
+        let c = own_cookies(&["a=1; s=\"x\"", " c = y "], "s", "c");
+        assert_eq!(c.session, Ok(Some("x")));
+        assert_eq!(c.classic, Ok(Some("y")));
+        let c = own_cookies(&["s=1", "other=2; s=2"], "s", "c");
+        assert_eq!(c.session, Err(()));
+        assert_eq!(c.classic, Ok(None));
+        let c = own_cookies(&["c=1; c=1; s"], "s", "c");
+        assert_eq!(c.session, Ok(None));
+        assert_eq!(c.classic, Err(()));
+    }
+}
