@@ -170,7 +170,7 @@ pub async fn handle(
         if identity.is_some() {
             let login = String::from_utf8_lossy(login.as_bytes()).to_string();
             tracing::warn!(tenant = %tenant.name, %login, "the panel has no user for this impersonation mapping");
-            let page = web::i18n::scope(judged.lang, || web::unknown_impersonation(tenant, &login));
+            let page = web::unknown_impersonation(tenant, judged.lang, &login);
             log.write(page.status, true);
             return Ok(reply_response(page, head_only, &conn, in_flight));
         }
@@ -318,7 +318,7 @@ fn panel_failed(
         .upstream_errors
         .with_label_values(&[tenant.map_or("-", |t| t.name.as_str()), &code.to_string()])
         .inc();
-    let mut reply = web::i18n::scope(lang, || web::upstream_down(tenant));
+    let mut reply = web::upstream_down(tenant, lang);
     reply.status = code;
     let with_label = Logged {
         label: "upstream_error",

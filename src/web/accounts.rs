@@ -21,21 +21,23 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
         return must_sign_in(tenant, seen);
     };
     let Source::Ready(dir) = members::resolve(state.store.as_ref(), tenant, s, state.now()) else {
-        return super::members_unavailable(tenant);
+        return super::members_unavailable(tenant, seen.lang);
     };
     let query = match read_query(tenant, seen) {
         Ok(q) => q,
         Err(bad) => return bad,
     };
     let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index);
+    let lang = seen.lang;
     let memberships = dir.memberships(s.user());
     let strong = format!("<strong>{}</strong>", escape(s.email()));
-    let mut body = format!("<p>{}</p>", trf("Signed in as {}.", &[&strong]));
+    let mut body = format!("<p>{}</p>", trf(lang, "Signed in as {}.", &[&strong]));
     if memberships.is_empty() {
         let _ = write!(
             body,
             "<p>{}</p>",
             escape(&trf(
+                lang,
                 "You take part in no account of {} yet.",
                 &[&tenant.display_name]
             ))
@@ -48,11 +50,11 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
             match &tenant.account_rule {
                 AccountRule::Picker => {
                     let current = if s.account() == Some(m.account.as_str()) {
-                        format!(" {}", tr("(current)"))
+                        format!(" {}", tr(lang, "(current)"))
                     } else {
                         String::new()
                     };
-                    let enter = escape(&trf("Enter {}", &[&m.account]));
+                    let enter = escape(&trf(lang, "Enter {}", &[&m.account]));
                     let _ = write!(
                         body,
                         "<li><form method=\"post\" action=\"/.portero/accounts\">\
@@ -89,9 +91,12 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
     let _ = write!(
         body,
         "<p><a class=\"button secondary\" href=\"/.portero/logout\">{}</a></p>",
-        escape(tr("Sign out"))
+        escape(tr(lang, "Sign out"))
     );
-    Reply::html(200, pages::page(&tenant.brand(), "Your accounts", &body))
+    Reply::html(
+        200,
+        pages::page(&tenant.brand(), lang, "Your accounts", &body),
+    )
 }
 
 /// `POST` with `account` and `return_to`: enters that account (picker tenants).
@@ -102,6 +107,7 @@ pub fn choose(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
     if !same_origin(seen) || !matches!(tenant.account_rule, AccountRule::Picker) {
         return tenant_page(
             tenant,
+            seen.lang,
             403,
             "Not allowed",
             "Accounts cannot be chosen here.",
@@ -114,15 +120,15 @@ pub fn choose(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
     };
     let account = form.owned("account").unwrap_or_default();
     let Source::Ready(dir) = members::resolve(state.store.as_ref(), tenant, s, state.now()) else {
-        return super::members_unavailable(tenant);
+        return super::members_unavailable(tenant, seen.lang);
     };
     if dir.membership(s.user(), &account).is_none() {
-        return super::forbidden(tenant, s.email(), &account);
+        return super::forbidden(tenant, seen.lang, s.email(), &account);
     }
     let return_to = return_to::sanitize(form.get("return_to"), cfg, seen.tenant_index);
     let chosen = s.with_account(account);
     let Some(sealed) = chosen.seal(&cfg.session.sealer) else {
-        return Reply::html(500, super::internal_error_page());
+        return Reply::html(500, super::internal_error_page(seen.lang));
     };
     let reauth = tenant.reauth.or(cfg.session.reauth);
     let left = reauth.map(|r| r.saturating_sub(state.now().saturating_sub(s.issued_at())));

@@ -26,7 +26,7 @@ pub fn to_external(
     login_hint: Option<&str>,
 ) -> Reply {
     let Some(state) = random_state() else {
-        return Reply::html(500, super::internal_error_page());
+        return Reply::html(500, super::internal_error_page(seen.lang));
     };
     let absolute = if return_to.starts_with('/') {
         format!("{}{}", seen.origin(), return_to)
@@ -164,6 +164,7 @@ impl Protocol for External {
 
     fn refused_page(
         tenant: &Tenant,
+        lang: super::i18n::Lang,
         _: &Refusal<Refused>,
         reason: &Reason,
         answer: &HandBack,
@@ -174,9 +175,11 @@ impl Protocol for External {
         );
         tenant_page(
             tenant,
+            lang,
             401,
             "Sign-in refused",
             &super::i18n::trf(
+                lang,
                 "The sign-in could not be completed: {}. Nothing was signed in.",
                 &[&reason.words],
             ),

@@ -3,34 +3,15 @@
 //!
 //! The English text is the key: page helpers ([`super::tenant_page`], the
 //! sign-in and accounts pages) pass every fixed string through [`tr`], and
-//! messages with values in them are built with [`trf`]. The language of the
-//! request being answered is set for the duration of its rendering with
-//! [`scope`] (the request is rendered on one thread, without awaiting).
-
-use std::cell::Cell;
+//! messages with values in them are built with [`trf`]. Every page helper
+//! takes the language of the request it answers as an argument (the
+//! verdict's, [`crate::gate::Seen::lang`]: the tenant's, else the browser's).
 
 pub use crate::lang::Lang;
 
-thread_local! {
-    static CURRENT: Cell<Lang> = const { Cell::new(Lang::En) };
-}
-
-/// Runs `f` with `lang` as the language pages are rendered in.
-pub fn scope<T>(lang: Lang, f: impl FnOnce() -> T) -> T {
-    let before = CURRENT.with(|c| c.replace(lang));
-    let out = f();
-    CURRENT.with(|c| c.set(before));
-    out
-}
-
-/// The language pages are being rendered in.
-pub fn current() -> Lang {
-    CURRENT.with(Cell::get)
-}
-
-/// `en` in the current language (itself when there is no translation).
-pub fn tr(en: &str) -> &str {
-    match current() {
+/// `en` in `lang` (itself when there is no translation).
+pub fn tr(lang: Lang, en: &str) -> &str {
+    match lang {
         Lang::En => en,
         Lang::Es => SPANISH
             .iter()
@@ -39,11 +20,12 @@ pub fn tr(en: &str) -> &str {
     }
 }
 
-/// A translated template with each `{}` replaced by the next value.
-pub fn trf(template: &str, values: &[&str]) -> String {
+/// A template translated into `lang` with each `{}` replaced by the next
+/// value.
+pub fn trf(lang: Lang, template: &str, values: &[&str]) -> String {
     let mut out = String::new();
     let mut values = values.iter();
-    let mut rest = tr(template);
+    let mut rest = tr(lang, template);
     while let Some(i) = rest.find("{}") {
         out.push_str(&rest[..i]);
         out.push_str(values.next().copied().unwrap_or(""));
@@ -223,14 +205,12 @@ mod tests {
     }
 
     #[test]
-    fn translated_in_scope_only() {
-        assert_eq!(tr("Sign in"), "Sign in");
-        scope(Lang::Es, || {
-            assert_eq!(tr("Sign in"), "Iniciar sesión");
-            assert_eq!(tr("not in the catalogue"), "not in the catalogue");
-            assert_eq!(trf("Enter {}", &["a.test"]), "Entrar en a.test");
-        });
-        assert_eq!(trf("Enter {}", &["a.test"]), "Enter a.test");
+    fn translated_into_the_language_given() {
+        assert_eq!(tr(Lang::En, "Sign in"), "Sign in");
+        assert_eq!(tr(Lang::Es, "Sign in"), "Iniciar sesión");
+        assert_eq!(tr(Lang::Es, "not in the catalogue"), "not in the catalogue");
+        assert_eq!(trf(Lang::Es, "Enter {}", &["a.test"]), "Entrar en a.test");
+        assert_eq!(trf(Lang::En, "Enter {}", &["a.test"]), "Enter a.test");
     }
 
     #[test]

@@ -20,7 +20,7 @@ fn store<'s>(state: &'s State, tenant: &Tenant) -> Option<&'s crate::members::St
 /// `GET`: what the invitation offers, with Accept and Reject.
 pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(store) = store(state, tenant) else {
-        return super::not_found(tenant);
+        return super::not_found(tenant, seen.lang);
     };
     let token = match read_query(tenant, seen) {
         Ok(q) => q.owned("token").unwrap_or_default(),
@@ -35,6 +35,7 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     {
         Err(e) => tenant_page(
             tenant,
+            seen.lang,
             410,
             "Invitation not usable",
             &format!("{e}."),
@@ -45,13 +46,14 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
                 format!(
                     "<form method=\"post\" action=\"/.portero/invitations\"><input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"decision\" value=\"{decision}\"><button type=\"submit\">{}</button></form>",
                     escape(&token),
-                    escape(tr(label))
+                    escape(tr(seen.lang, label))
                 )
             };
             let strong = |s: &str| format!("<strong>{}</strong>", escape(s));
             let body = format!(
                 "<p>{}</p>{}{}",
                 trf(
+                    seen.lang,
                     "{} invites {} into {} with: {}.",
                     &[
                         &escape(&inv.invited_by),
@@ -65,7 +67,7 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
             );
             Reply::html(
                 200,
-                super::pages::page(&tenant.brand(), "Invitation", &body),
+                super::pages::page(&tenant.brand(), seen.lang, "Invitation", &body),
             )
         }
     }
@@ -74,7 +76,7 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
 /// `POST`: accept (as the invited e-mail) or reject.
 pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(store) = store(state, tenant) else {
-        return super::not_found(tenant);
+        return super::not_found(tenant, seen.lang);
     };
     let Some(session) = &seen.session else {
         return super::unauthorized(tenant);
@@ -82,6 +84,7 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
     if !same_origin(seen) {
         return tenant_page(
             tenant,
+            seen.lang,
             403,
             "Not allowed",
             "This form must be sent from this site.",
@@ -117,6 +120,7 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
             }
             let message = if accept {
                 trf(
+                    seen.lang,
                     "You are now a member of {} ({}).",
                     &[&inv.account, &inv.permissions],
                 )
@@ -125,6 +129,7 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
             };
             tenant_page(
                 tenant,
+                seen.lang,
                 200,
                 "Invitation",
                 &message,
@@ -141,6 +146,7 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
             );
             tenant_page(
                 tenant,
+                seen.lang,
                 409,
                 "Invitation not usable",
                 &format!("{e}."),

@@ -21,7 +21,7 @@ use crate::state::State;
 use bytes::Bytes;
 pub use form::{BadFields, Fields};
 use http::{HeaderName, HeaderValue};
-use i18n::{tr, trf};
+use i18n::{tr, trf, Lang};
 use portero_policy::{ForwardAuth, Idp};
 
 /// A response Portero sends itself.
@@ -120,13 +120,15 @@ impl Reply {
     }
 
     /// Keeps `record` under `key` for `ttl` before this reply is sent,
-    /// paid for by `client`'s budget of started sign-ins.
+    /// paid for by `client`'s budget of started sign-ins (a record that
+    /// cannot be written down is a 500 page in `lang`).
     pub fn remember(
         mut self,
         key: String,
         record: &impl serde::Serialize,
         ttl: std::time::Duration,
         client: std::net::IpAddr,
+        lang: Lang,
     ) -> Reply {
         match serde_json::to_string(record) {
             Ok(value) => {
@@ -138,7 +140,7 @@ impl Reply {
                 }));
                 self
             }
-            Err(_) => Reply::html(500, internal_error_page()),
+            Err(_) => Reply::html(500, internal_error_page(lang)),
         }
     }
 
@@ -155,38 +157,44 @@ pub async fn respond(state: &State, cfg: &Config, verdict: &Verdict<'_>) -> Repl
     let tenant = verdict.tenant.and_then(|i| cfg.tenants.get(i));
     let reply = match (&verdict.outcome, tenant, &verdict.seen) {
         (Outcome::Reserved, Some(tenant), Some(seen)) => answer(state, cfg, tenant, seen).await,
-        (outcome, _, seen) => i18n::scope(verdict.lang, || {
-            render(state, tenant, seen.as_ref(), outcome)
-        }),
+        (outcome, _, seen) => render(state, tenant, seen.as_ref(), outcome, verdict.lang),
     };
     keep_started(state, cfg, tenant, verdict.lang, reply).await
 }
 
 /// The page, redirect or refusal for an outcome of the rules (not a
-/// reserved path, not a forward).
+/// reserved path, not a forward), its pages in `lang`.
 fn render(
     state: &State,
     tenant: Option<&Tenant>,
     seen: Option<&Seen<'_>>,
     outcome: &Outcome,
+    lang: Lang,
 ) -> Reply {
     match outcome {
-        Outcome::BadHost(bad) => return bad_host(bad.message()),
-        Outcome::UnknownHost => return unknown_host(),
+        Outcome::BadHost(bad) => return bad_host(lang, bad.message()),
+        Outcome::UnknownHost => return unknown_host(lang),
         _ => {}
     }
     let Some(tenant) = tenant else {
-        return unknown_host();
+        return unknown_host(lang);
     };
     if let Outcome::BadPath(bad) = outcome {
-        return tenant_page(tenant, 400, "Bad request", bad.message(), &[("/", "Home")]);
+        return tenant_page(
+            tenant,
+            lang,
+            400,
+            "Bad request",
+            bad.message(),
+            &[("/", "Home")],
+        );
     }
     let Some(seen) = seen else {
-        return Reply::html(500, internal_error_page());
+        return Reply::html(500, internal_error_page(lang));
     };
     match outcome {
-        Outcome::Forbidden { user, account } => forbidden(tenant, user, account),
-        Outcome::MembersUnavailable => members_unavailable(tenant),
+        Outcome::Forbidden { user, account } => forbidden(tenant, lang, user, account),
+        Outcome::MembersUnavailable => members_unavailable(tenant, lang),
         Outcome::PickAccount if seen.follows_redirects() => Reply::redirect(&format!(
             "/.portero/accounts?return_to={}",
             pages::query_encode(&seen.path_and_query())
@@ -195,17 +203,17 @@ fn render(
             403,
             "No account chosen yet: choose one at /.portero/accounts\n",
         ),
-        Outcome::CookieConflict => cookie_conflict(tenant),
+        Outcome::CookieConflict => cookie_conflict(tenant, lang),
         Outcome::SignInPage => to_sign_in_page(&seen.path_and_query()),
         Outcome::Sso(idp) => to_idp(state, tenant, seen, *idp, &seen.path_and_query(), None),
-        Outcome::NoIdp => no_idp(tenant),
+        Outcome::NoIdp => no_idp(tenant, lang),
         Outcome::Unauthorized => unauthorized(tenant),
         Outcome::BadHost(_)
         | Outcome::UnknownHost
         | Outcome::BadPath(_)
         | Outcome::Reserved
         | Outcome::Forward { .. }
-        | Outcome::InternalError => Reply::html(500, internal_error_page()),
+        | Outcome::InternalError => Reply::html(500, internal_error_page(lang)),
     }
 }
 
@@ -215,7 +223,7 @@ fn render(
 /// Redis) and, for the first, on the provider.
 async fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     if let Err(bad) = check_fields(seen) {
-        return i18n::scope(seen.lang, || bad_fields(tenant, seen, &bad));
+        return bad_fields(tenant, seen, &bad);
     }
     match (seen.path.trim_end_matches('/'), seen.req.method) {
         ("/.portero/oidc/callback", "GET" | "HEAD") => {
@@ -228,17 +236,17 @@ async fn answer(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -
             flow::answer::<external::External>(state, cfg, tenant, seen).await
         }
         ("/.portero/logout", "GET" | "HEAD" | "POST") => {
-            match i18n::scope(seen.lang, || signin::logout(state, cfg, tenant, seen)) {
+            match signin::logout(state, cfg, tenant, seen) {
                 Ok(job) => signin::finish_logout(state, job).await,
                 Err(reply) => reply,
             }
         }
         ("/.portero/auth", _) => forward_auth(state, cfg, tenant, seen).await,
-        _ => i18n::scope(seen.lang, || reply(state, cfg, tenant, seen)),
+        _ => reply(state, cfg, tenant, seen),
     }
 }
 
-/// Every other reserved path.
+/// Every other reserved path (its pages in the request's language).
 fn reply(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     /// What a reserved path does with a method.
     enum Method {
@@ -284,7 +292,7 @@ fn reply(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply
                     "content-security-policy",
                     "default-src 'none'; style-src 'unsafe-inline'",
                 ),
-            None => not_found(tenant),
+            None => not_found(tenant, seen.lang),
         },
         ("/.portero/assets/tenant.css", Read) => Reply::with_body(
             200,
@@ -294,20 +302,22 @@ fn reply(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply
         .header("cache-control", "public, max-age=300"),
         (path, _) if KNOWN.contains(&path) => tenant_page(
             tenant,
+            seen.lang,
             405,
             "Method not allowed",
             "This address does not take that method.",
             &[],
         )
         .header("allow", "GET, HEAD, POST"),
-        _ => not_found(tenant),
+        _ => not_found(tenant, seen.lang),
     }
 }
 
 /// No such page under `/.portero/`.
-pub fn not_found(tenant: &Tenant) -> Reply {
+pub fn not_found(tenant: &Tenant, lang: Lang) -> Reply {
     tenant_page(
         tenant,
+        lang,
         404,
         "Not found",
         "There is no page at this address.",
@@ -383,9 +393,7 @@ async fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<
             r
         }
         outcome => {
-            let r = i18n::scope(judged.lang, || {
-                render(state, Some(tenant), Some(&judged), &outcome)
-            });
+            let r = render(state, Some(tenant), Some(&judged), &outcome, judged.lang);
             // The rules answer forward-auth only with what its proxy can
             // carry back; a page the reply could not be built into (a
             // conflicting cookie, a sign-in that could not start) is a 401
@@ -394,7 +402,7 @@ async fn forward_auth(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<
             {
                 r
             } else {
-                i18n::scope(judged.lang, || unauthorized(tenant))
+                unauthorized(tenant)
             }
         }
     }
@@ -438,23 +446,30 @@ pub fn read_form(tenant: &Tenant, seen: &Seen<'_>) -> Result<Fields, Reply> {
     body_fields(seen).map_err(|bad| bad_fields(tenant, seen, &bad))
 }
 
-/// A refused form or query string: 400, a page in the tenant's look for
-/// browsers, plain text for other clients. Nothing was acted on.
+/// A refused form or query string: 400, a page in the tenant's look (in
+/// the request's language) for browsers, plain text for other clients.
+/// Nothing was acted on.
 pub fn bad_fields(tenant: &Tenant, seen: &Seen<'_>, bad: &BadFields) -> Reply {
+    let lang = seen.lang;
     let message = match bad {
         BadFields::Repeated(name) => trf(
+            lang,
             "The field “{}” was sent more than once, so nothing was done.",
             &[&name.chars().take(40).collect::<String>()],
         ),
-        BadFields::NotUtf8 => {
-            tr("A field was not valid text (UTF-8), so nothing was done.").to_string()
-        }
-        BadFields::ContentType(_) => {
-            tr("The form was not sent as a web form in UTF-8, so nothing was done.").to_string()
-        }
+        BadFields::NotUtf8 => tr(
+            lang,
+            "A field was not valid text (UTF-8), so nothing was done.",
+        )
+        .to_string(),
+        BadFields::ContentType(_) => tr(
+            lang,
+            "The form was not sent as a web form in UTF-8, so nothing was done.",
+        )
+        .to_string(),
     };
     if seen.accepts_html {
-        tenant_page(tenant, 400, "Bad request", &message, &[])
+        tenant_page(tenant, lang, 400, "Bad request", &message, &[])
     } else {
         Reply::text(400, &format!("{bad}\n"))
     }
@@ -497,12 +512,14 @@ fn own_origin(tls: bool, authority: &str) -> Option<(String, String, u16)> {
 /// The request carried Portero's session (or classic-login) cookie twice,
 /// so neither is believed; signing in again would not help while the other
 /// one (perhaps planted by a sibling site) is still in the browser.
-pub fn cookie_conflict(tenant: &Tenant) -> Reply {
+pub fn cookie_conflict(tenant: &Tenant, lang: Lang) -> Reply {
     tenant_page(
         tenant,
+        lang,
         400,
         "Conflicting sign-in cookies",
         &trf(
+            lang,
             "Your browser sent two sign-in cookies for {}; one of them may have been set by another site under the same domain, so neither is trusted. Remove this site's cookies in your browser (or use a private window), then sign in again.",
             &[&tenant.display_name],
         ),
@@ -510,15 +527,20 @@ pub fn cookie_conflict(tenant: &Tenant) -> Reply {
     )
 }
 
-/// A page in the tenant's look: title, one sentence, links that lead on.
+/// A page in the tenant's look, in `lang`: title, one sentence, links that
+/// lead on.
 pub fn tenant_page(
     tenant: &Tenant,
+    lang: Lang,
     status: u16,
     title: &str,
     message: &str,
     links: &[(&str, &str)],
 ) -> Reply {
-    Reply::html(status, pages::error(&tenant.brand(), title, message, links))
+    Reply::html(
+        status,
+        pages::error(&tenant.brand(), lang, title, message, links),
+    )
 }
 
 /// `302` to the sign-in page, carrying where the visitor was going.
@@ -532,7 +554,8 @@ pub fn to_sign_in_page(return_to: &str) -> Reply {
 /// "Sent to SSO" with one identity provider: `302` to it, or a clear page
 /// when it cannot be reached from this build. Every sign-in Portero starts
 /// goes through here: `return_to` longer than [`return_to::MAX_LEN`] falls
-/// back to `/`, so no started sign-in holds more.
+/// back to `/`, so no started sign-in holds more. Its pages are in the
+/// request's language.
 pub fn to_idp(
     state: &State,
     tenant: &Tenant,
@@ -545,15 +568,15 @@ pub fn to_idp(
     match idp {
         Idp::External => match &tenant.external_sso {
             Some(ext) => external::to_external(tenant, ext, seen, return_to, login_hint),
-            None => no_idp(tenant),
+            None => no_idp(tenant, seen.lang),
         },
         Idp::Saml => match &tenant.saml {
             Some(sp) => saml::start(state, tenant, sp, seen, return_to, login_hint),
-            None => no_idp(tenant),
+            None => no_idp(tenant, seen.lang),
         },
         Idp::Oidc => match &tenant.oidc {
             Some(rp) => oidc::start(tenant, rp, seen, return_to, login_hint),
-            None => no_idp(tenant),
+            None => no_idp(tenant, seen.lang),
         },
     }
 }
@@ -567,7 +590,7 @@ pub async fn keep_started(
     state: &State,
     cfg: &Config,
     tenant: Option<&Tenant>,
-    lang: i18n::Lang,
+    lang: Lang,
     mut reply: Reply,
 ) -> Reply {
     let Some(started) = reply.remember.take() else {
@@ -582,7 +605,7 @@ pub async fn keep_started(
             "sign-in not started: {reason}"
         );
         match tenant {
-            Some(t) => i18n::scope(lang, || sign_in_start_refused(t, reason)),
+            Some(t) => sign_in_start_refused(t, lang, reason),
             None => Reply::empty(503),
         }
     };
@@ -601,9 +624,7 @@ pub async fn keep_started(
         Err(crate::onetime::NotKept::Full) => refused("too_many_in_progress"),
         Err(crate::onetime::NotKept::TooLarge) => refused("too_large"),
         Err(crate::onetime::NotKept::Unavailable(e)) => match tenant {
-            Some(t) => i18n::scope(lang, || {
-                shared_store_down(state, t, "sign-in not started", &e)
-            }),
+            Some(t) => shared_store_down(state, t, lang, "sign-in not started", &e),
             None => Reply::empty(503),
         },
     }
@@ -611,7 +632,7 @@ pub async fn keep_started(
 
 /// A sign-in that was not started: 429 when this address started too
 /// many, 503 when too many are in progress everywhere.
-fn sign_in_start_refused(tenant: &Tenant, reason: &str) -> Reply {
+fn sign_in_start_refused(tenant: &Tenant, lang: Lang, reason: &str) -> Reply {
     let (status, title, message, retry) = match reason {
         "client_budget" => (
             429,
@@ -626,17 +647,20 @@ fn sign_in_start_refused(tenant: &Tenant, reason: &str) -> Reply {
             "60",
         ),
     };
-    tenant_page(tenant, status, title, message, &[("/", "Try again")]).header("retry-after", retry)
+    tenant_page(tenant, lang, status, title, message, &[("/", "Try again")])
+        .header("retry-after", retry)
 }
 
 /// The tenant has no such identity provider.
-pub fn not_configured(tenant: &Tenant, idp: Idp) -> Reply {
+pub fn not_configured(tenant: &Tenant, lang: Lang, idp: Idp) -> Reply {
     let msg = trf(
+        lang,
         "{} has no {} configured.",
-        &[&tenant.display_name, tr(idp_label(idp))],
+        &[&tenant.display_name, tr(lang, idp_label(idp))],
     );
     tenant_page(
         tenant,
+        lang,
         404,
         "Not configured",
         &msg,
@@ -647,50 +671,69 @@ pub fn not_configured(tenant: &Tenant, idp: Idp) -> Reply {
 /// The page for an identity provider that cannot be used now (down, or
 /// its metadata or discovery never fetched): names the way in that never
 /// depends on it (CONTRACT §8).
-pub fn idp_unavailable(tenant: &Tenant, idp: Idp) -> Reply {
+pub fn idp_unavailable(tenant: &Tenant, lang: Lang, idp: Idp) -> Reply {
     let message = trf(
+        lang,
         "{} cannot be reached right now, so {} cannot sign you in with it right now. {}",
         &[
-            tr(idp_label(idp)),
+            tr(lang, idp_label(idp)),
             &tenant.display_name,
-            &classic_way_in(tenant),
+            &classic_way_in(tenant, lang),
         ],
     );
-    tenant_page(tenant, 503, "Single sign-on unavailable", &message, &[])
+    tenant_page(
+        tenant,
+        lang,
+        503,
+        "Single sign-on unavailable",
+        &message,
+        &[],
+    )
 }
 
 /// The tenant has no identity provider for someone who must use one.
-pub fn no_idp(tenant: &Tenant) -> Reply {
+pub fn no_idp(tenant: &Tenant, lang: Lang) -> Reply {
     let message = trf(
+        lang,
         "{} is not configured, so {} cannot sign you in with it. {}",
         &[
-            tr("Company sign-in"),
+            tr(lang, "Company sign-in"),
             &tenant.display_name,
-            &classic_way_in(tenant),
+            &classic_way_in(tenant, lang),
         ],
     );
-    tenant_page(tenant, 503, "Single sign-on unavailable", &message, &[])
+    tenant_page(
+        tenant,
+        lang,
+        503,
+        "Single sign-on unavailable",
+        &message,
+        &[],
+    )
 }
 
 /// How super-admins and classic users still get in when SSO cannot be used.
-fn classic_way_in(tenant: &Tenant) -> String {
+fn classic_way_in(tenant: &Tenant, lang: Lang) -> String {
     match tenant.policy.admin_paths.as_slice().first() {
         Some(admin) if tenant.policy.superadmin_bypass => trf(
+            lang,
             "Administrators of this panel can still sign in with the panel's own login at {} (enter your e-mail first).",
             &[admin],
         ),
-        _ => tr("People the panel's own login is kept for can still sign in with their e-mail on the sign-in page.").to_string(),
+        _ => tr(lang, "People the panel's own login is kept for can still sign in with their e-mail on the sign-in page.").to_string(),
     }
 }
 
 /// The panel has no user for the login a member is mapped to act as: say
 /// so, and how to fix it (not a 500, not a loop).
-pub fn unknown_impersonation(tenant: &Tenant, login: &str) -> Reply {
+pub fn unknown_impersonation(tenant: &Tenant, lang: Lang, login: &str) -> Reply {
     tenant_page(
         tenant,
+        lang,
         409,
         "Unknown panel user",
         &trf(
+            lang,
             "Your access to {} is set up to act as the panel user “{}”, which the panel does not have. An administrator can fix this: create that user in the panel, or change the mapping (`impersonate` in the configuration, or `portero accounts {} impersonate --account … --user … --login …`).",
             &[&tenant.display_name, login, &tenant.name],
         ),
@@ -700,12 +743,14 @@ pub fn unknown_impersonation(tenant: &Tenant, login: &str) -> Reply {
 
 /// The membership source (the panel's endpoint) cannot answer: a clear
 /// page, never someone else's access, never a loop.
-pub fn members_unavailable(tenant: &Tenant) -> Reply {
+pub fn members_unavailable(tenant: &Tenant, lang: Lang) -> Reply {
     tenant_page(
         tenant,
+        lang,
         503,
         "Accounts cannot be checked right now",
         &trf(
+            lang,
             "{} cannot check which accounts you may enter at the moment. Please try again in a minute.",
             &[&tenant.display_name],
         ),
@@ -718,6 +763,7 @@ pub fn members_unavailable(tenant: &Tenant) -> Reply {
 pub fn shared_store_down(
     state: &State,
     tenant: &Tenant,
+    lang: Lang,
     what: &str,
     e: &crate::onetime::Unavailable,
 ) -> Reply {
@@ -725,17 +771,19 @@ pub fn shared_store_down(
     state
         .metrics
         .refused("shared_store_unavailable", "unreachable");
-    sign_in_unavailable(tenant)
+    sign_in_unavailable(tenant, lang)
 }
 
 /// The one-time store (Redis) cannot be reached: no sign-in can start or
 /// finish (fail closed); sessions already made keep working.
-pub fn sign_in_unavailable(tenant: &Tenant) -> Reply {
+pub fn sign_in_unavailable(tenant: &Tenant, lang: Lang) -> Reply {
     tenant_page(
         tenant,
+        lang,
         503,
         "Signing in is not possible right now",
         &trf(
+            lang,
             "{} cannot check sign-ins at the moment, so nothing was signed in. If you are already signed in, you can keep working. Please try again in a minute.",
             &[&tenant.display_name],
         ),
@@ -745,13 +793,15 @@ pub fn sign_in_unavailable(tenant: &Tenant) -> Reply {
 }
 
 /// Signed in, but not a member of the account entered.
-pub fn forbidden(tenant: &Tenant, user: &str, account: &str) -> Reply {
+pub fn forbidden(tenant: &Tenant, lang: Lang, user: &str, account: &str) -> Reply {
     let message = trf(
+        lang,
         "You are signed in as {}, but you have no access to the account {}. Choose one of your accounts, or sign out and sign in as someone else.",
         &[user, account],
     );
     tenant_page(
         tenant,
+        lang,
         403,
         "No access to this account",
         &message,
@@ -774,13 +824,17 @@ pub fn unauthorized(tenant: &Tenant) -> Reply {
 }
 
 /// A host no tenant serves.
-pub fn unknown_host() -> Reply {
+pub fn unknown_host(lang: Lang) -> Reply {
     Reply::html(
         421,
         pages::error(
             &pages::Brand::default(),
-            tr("Unknown host"),
-            tr("This address is not served here. Check the address you typed."),
+            lang,
+            tr(lang, "Unknown host"),
+            tr(
+                lang,
+                "This address is not served here. Check the address you typed.",
+            ),
             &[],
         ),
     )
@@ -788,38 +842,41 @@ pub fn unknown_host() -> Reply {
 
 /// The request's host cannot be read as one host name (400): it is never
 /// looked up, forwarded or guessed at.
-pub fn bad_host(message: &str) -> Reply {
+pub fn bad_host(lang: Lang, message: &str) -> Reply {
     Reply::html(
         400,
         pages::error(
             &pages::Brand::default(),
-            tr("Bad request"),
-            tr(message),
+            lang,
+            tr(lang, "Bad request"),
+            tr(lang, message),
             &[],
         ),
     )
 }
 
 /// The panel could not be reached.
-pub fn upstream_down(tenant: Option<&Tenant>) -> Reply {
+pub fn upstream_down(tenant: Option<&Tenant>, lang: Lang) -> Reply {
     let brand = tenant.map(Tenant::brand).unwrap_or_default();
     Reply::html(
         502,
         pages::error(
             &brand,
-            tr("The panel is not answering"),
-            tr("The control panel could not be reached. This is usually short: try again in a minute."),
-            &[("", tr("Try again"))],
+            lang,
+            tr(lang, "The panel is not answering"),
+            tr(lang, "The control panel could not be reached. This is usually short: try again in a minute."),
+            &[("", tr(lang, "Try again"))],
         ),
     )
 }
 
-/// Something went wrong inside Portero.
-pub fn internal_error_page() -> String {
+/// Something went wrong inside Portero (the page, in `lang`).
+pub fn internal_error_page(lang: Lang) -> String {
     pages::error(
         &pages::Brand::default(),
-        tr("Something went wrong"),
-        tr("This request could not be handled. Please try again."),
+        lang,
+        tr(lang, "Something went wrong"),
+        tr(lang, "This request could not be handled. Please try again."),
         &[],
     )
 }

@@ -5,6 +5,7 @@
 //! [`super::flow::finish`].
 
 use super::flow::{self, Ctx, Names, Protocol, Reason, Refusal, Started};
+use super::i18n::Lang;
 use super::{tenant_page, Reply};
 use crate::auth::oidc::{OidcRp, Pending, Refusal as RpRefusal};
 use crate::auth::UnclaimedLogin;
@@ -29,7 +30,7 @@ pub fn start(
     let redirect = redirect_uri(&seen.origin());
     let Some((state, pending, url)) = rp.start(&redirect, login_hint) else {
         tracing::warn!(tenant = %tenant.name, "OpenID Connect sign-in asked for, but there is no copy of the discovery document yet");
-        return super::idp_unavailable(tenant, portero_policy::Idp::Oidc);
+        return super::idp_unavailable(tenant, seen.lang, portero_policy::Idp::Oidc);
     };
     flow::start::<Oidc>(seen, tenant, state, return_to, pending, &url)
 }
@@ -88,7 +89,11 @@ impl Protocol for Oidc {
 
     fn read(_: &State, _: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Result<Callback, Reply> {
         if tenant.oidc.is_none() {
-            return Err(super::not_configured(tenant, portero_policy::Idp::Oidc));
+            return Err(super::not_configured(
+                tenant,
+                seen.lang,
+                portero_policy::Idp::Oidc,
+            ));
         }
         let query = super::read_query(tenant, seen)?;
         Ok(Callback {
@@ -166,9 +171,16 @@ impl Protocol for Oidc {
         }
     }
 
-    fn refused_page(tenant: &Tenant, _: &Refusal<Refused>, _: &Reason, _: &Callback) -> Reply {
+    fn refused_page(
+        tenant: &Tenant,
+        lang: Lang,
+        _: &Refusal<Refused>,
+        _: &Reason,
+        _: &Callback,
+    ) -> Reply {
         tenant_page(
             tenant,
+            lang,
             401,
             "Sign-in refused",
             "The identity provider's answer could not be accepted. Nothing was signed in.",

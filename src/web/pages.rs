@@ -1,7 +1,7 @@
 //! HTML pages Portero shows itself: the sign-in page, the accounts page and
 //! the error pages. Every value written into a page goes through [`escape`].
 
-use super::i18n::{current, tr};
+use super::i18n::{tr, Lang};
 pub use crate::brand::Brand;
 use std::fmt::Write;
 
@@ -40,15 +40,15 @@ img.logo{max-height:3rem;max-width:100%}footer{margin-top:1.5rem}\
 a:focus,button:focus,input:focus{outline:3px solid #f0b429;outline-offset:2px}\
 @media (max-width:30rem){main{margin:0;border-radius:0;min-height:100vh;padding:1.5rem}}";
 
-/// A whole page in the current language: title, the tenant's brand and
-/// the body (already HTML).
-pub fn page(brand: &Brand<'_>, title: &str, body: &str) -> String {
-    let title = tr(title);
+/// A whole page in `lang`: title, the tenant's brand and the body (already
+/// HTML).
+pub fn page(brand: &Brand<'_>, lang: Lang, title: &str, body: &str) -> String {
+    let title = tr(lang, title);
     let mut out = String::with_capacity(1024 + body.len());
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\">",
-        current().code()
+        lang.code()
     );
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
     let _ = write!(out, "<title>{}</title>", escape(title));
@@ -76,7 +76,7 @@ pub fn page(brand: &Brand<'_>, title: &str, body: &str) -> String {
         let _ = write!(
             out,
             "<footer class=\"muted\">{}</footer>",
-            escape(tr("Secured by Portero"))
+            escape(tr(lang, "Secured by Portero"))
         );
     }
     out.push_str("</main></body></html>\n");
@@ -108,13 +108,13 @@ pub struct SignInForm<'a> {
 }
 
 /// The identifier-first sign-in page (no JavaScript).
-pub fn sign_in(brand: &Brand<'_>, form: &SignInForm<'_>) -> String {
+pub fn sign_in(brand: &Brand<'_>, lang: Lang, form: &SignInForm<'_>) -> String {
     let mut body = String::new();
     if let Some(e) = form.error {
         let _ = write!(
             body,
             "<p class=\"error\" role=\"alert\">{}</p>",
-            escape(tr(e))
+            escape(tr(lang, e))
         );
     }
     if form.email_field {
@@ -125,10 +125,10 @@ pub fn sign_in(brand: &Brand<'_>, form: &SignInForm<'_>) -> String {
              <input type=\"email\" id=\"email\" name=\"email\" value=\"{}\" autocomplete=\"username\" required autofocus>\
              <input type=\"hidden\" name=\"return_to\" value=\"{}\">\
              <button type=\"submit\">{}</button></form>",
-            escape(tr("E-mail")),
+            escape(tr(lang, "E-mail")),
             escape(form.email),
             escape(form.return_to),
-            escape(tr("Continue"))
+            escape(tr(lang, "Continue"))
         );
     }
     if !form.buttons.is_empty() {
@@ -136,7 +136,7 @@ pub fn sign_in(brand: &Brand<'_>, form: &SignInForm<'_>) -> String {
             let _ = write!(
                 body,
                 "<p class=\"muted\">{}</p>",
-                escape(tr("or sign in directly with"))
+                escape(tr(lang, "or sign in directly with"))
             );
         }
         for b in &form.buttons {
@@ -144,25 +144,31 @@ pub fn sign_in(brand: &Brand<'_>, form: &SignInForm<'_>) -> String {
                 body,
                 "<p><a class=\"button secondary\" href=\"{}\">{}</a></p>",
                 escape(&b.href),
-                escape(tr(&b.label))
+                escape(tr(lang, &b.label))
             );
         }
     }
-    page(brand, "Sign in", &body)
+    page(brand, lang, "Sign in", &body)
 }
 
-/// An error page: a sentence, and the links that lead on.
-pub fn error(brand: &Brand<'_>, title: &str, message: &str, links: &[(&str, &str)]) -> String {
-    let mut body = format!("<p>{}</p>", escape(tr(message)));
+/// An error page in `lang`: a sentence, and the links that lead on.
+pub fn error(
+    brand: &Brand<'_>,
+    lang: Lang,
+    title: &str,
+    message: &str,
+    links: &[(&str, &str)],
+) -> String {
+    let mut body = format!("<p>{}</p>", escape(tr(lang, message)));
     for (href, label) in links {
         let _ = write!(
             body,
             "<p><a class=\"button secondary\" href=\"{}\">{}</a></p>",
             escape(href),
-            escape(tr(label))
+            escape(tr(lang, label))
         );
     }
-    page(brand, title, &body)
+    page(brand, lang, title, &body)
 }
 
 #[cfg(test)]
@@ -186,6 +192,7 @@ mod tests {
         };
         let html = sign_in(
             &brand,
+            Lang::En,
             &SignInForm {
                 email_field: true,
                 email: "\"><script>",

@@ -8,6 +8,7 @@
 //! CSRF) nor used twice ([`super::flow`]).
 
 use super::flow::{self, Ctx, Names, Protocol, Reason, Refusal, Started};
+use super::i18n::Lang;
 use super::{read_form, tenant_page, Reply};
 use crate::auth::saml::{Answering, Pending, Refusal as SamlRefusal, SamlSp};
 use crate::auth::UnclaimedLogin;
@@ -45,7 +46,7 @@ pub fn start(
 ) -> Reply {
     let Some((request_id, url)) = sp.authn_request(&seen.origin(), login_hint) else {
         tracing::warn!(tenant = %tenant.name, "SAML sign-in asked for, but there is no copy of the IdP's metadata yet");
-        return super::idp_unavailable(tenant, portero_policy::Idp::Saml);
+        return super::idp_unavailable(tenant, seen.lang, portero_policy::Idp::Saml);
     };
     let pending = Pending {
         login_hint: login_hint.map(str::to_string),
@@ -93,7 +94,11 @@ impl Protocol for Saml {
 
     fn read(_: &State, _: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Result<Posted, Reply> {
         if tenant.saml.is_none() {
-            return Err(super::not_configured(tenant, portero_policy::Idp::Saml));
+            return Err(super::not_configured(
+                tenant,
+                seen.lang,
+                portero_policy::Idp::Saml,
+            ));
         }
         let form = read_form(tenant, seen)?;
         Ok(Posted {
@@ -156,6 +161,7 @@ impl Protocol for Saml {
 
     fn refused_page(
         tenant: &Tenant,
+        lang: Lang,
         refusal: &Refusal<SamlRefusal>,
         _: &Reason,
         _: &Posted,
@@ -182,6 +188,7 @@ impl Protocol for Saml {
         };
         tenant_page(
             tenant,
+            lang,
             status,
             "Sign-in refused",
             message,
@@ -222,12 +229,12 @@ fn trace_response(ctx: Ctx<'_>, response: &str, refused: Option<&str>) {
 /// `GET /.portero/saml/metadata`: this host's SP metadata.
 pub fn metadata(tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(sp) = &tenant.saml else {
-        return super::not_configured(tenant, portero_policy::Idp::Saml);
+        return super::not_configured(tenant, seen.lang, portero_policy::Idp::Saml);
     };
     match sp.metadata_xml(&seen.origin()) {
         Some(xml) => Reply::with_body(200, "application/samlmetadata+xml", xml)
             .header("cache-control", "public, max-age=300"),
-        None => Reply::html(500, super::internal_error_page()),
+        None => Reply::html(500, super::internal_error_page(seen.lang)),
     }
 }
 
@@ -270,7 +277,7 @@ pub fn slo(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Rep
             trace_redirect(state, tenant, "LogoutResponse sent", &url);
             Reply::redirect(&url)
         }
-        None => super::signin::signed_out_page(tenant),
+        None => super::signin::signed_out_page(tenant, seen.lang),
     };
     super::signin::clear_session_cookies(reply, cfg, seen)
 }

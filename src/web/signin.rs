@@ -2,6 +2,7 @@
 //! (the ends of a sign-in are [`super::flow`]'s).
 
 use super::flow::Visitor;
+use super::i18n::Lang;
 use super::idp_label;
 use super::pages::{self, query_encode, SignInForm, SsoButton};
 use super::{no_idp, read_form, read_query, return_to, same_origin, tenant_page, to_idp, Reply};
@@ -36,13 +37,13 @@ pub fn login_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>)
     if let Some(idp) = options.straight_to {
         return to_idp(state, tenant, seen, idp, &return_to, None);
     }
-    render_options(tenant, &options, &return_to, "", None, 200)
+    render_options(tenant, seen.lang, &options, &return_to, "", None, 200)
 }
 
 /// `POST /.portero/login` with `email` and `return_to`: routes by the e-mail.
 pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     if !same_origin(seen) {
-        return cross_site(tenant);
+        return cross_site(tenant, seen.lang);
     }
     let form = match read_form(tenant, seen) {
         Ok(f) => f,
@@ -86,7 +87,7 @@ pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
                 expires: now + cfg.session.classic_ttl,
             };
             let Some(sealed) = claims.seal(&cfg.session.sealer) else {
-                return Reply::html(500, super::internal_error_page());
+                return Reply::html(500, super::internal_error_page(seen.lang));
             };
             Reply::redirect(&return_to).cookie(&classic_cookie(
                 cfg.session.classic_name(seen.req.tls),
@@ -98,9 +99,9 @@ pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
         Action::Sso(idp) => to_idp(state, tenant, seen, idp, &return_to, Some(&email)),
         Action::SignInPage => match tenant.policy.default_idp {
             Some(idp) => to_idp(state, tenant, seen, idp, &return_to, Some(&email)),
-            None => no_idp(tenant),
+            None => no_idp(tenant, seen.lang),
         },
-        Action::NoIdp => no_idp(tenant),
+        Action::NoIdp => no_idp(tenant, seen.lang),
         Action::Answer => own_page_sign_in(state, tenant, seen, &return_to, &email),
         _ => Reply::redirect(&return_to),
     }
@@ -120,14 +121,14 @@ fn own_page_sign_in(
 ) -> Reply {
     match sso_destination(&tenant.policy, None) {
         Some(idp) => to_idp(state, tenant, seen, idp, return_to, Some(email)),
-        None => no_idp(tenant),
+        None => no_idp(tenant, seen.lang),
     }
 }
 
 /// `GET /.portero/sso/{saml,oidc,external}?return_to=…`: start SSO now.
 pub fn start_sso(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, idp: Idp) -> Reply {
     if !tenant.idps.contains(&idp) {
-        return super::not_configured(tenant, idp);
+        return super::not_configured(tenant, seen.lang, idp);
     }
     let query = match read_query(tenant, seen) {
         Ok(q) => q,
@@ -138,7 +139,7 @@ pub fn start_sso(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>, 
     // Forced external SSO overrides every other login method, SSO buttons included.
     match sso_destination(&tenant.policy, Some(idp)) {
         Some(idp) => to_idp(state, tenant, seen, idp, return_to, hint.as_deref()),
-        None => no_idp(tenant),
+        None => no_idp(tenant, seen.lang),
     }
 }
 
@@ -173,7 +174,10 @@ pub fn logout(
             super::saml::trace_redirect(state, tenant, "LogoutRequest sent", &url);
             (Reply::redirect(&url), None)
         }
-        None => (signed_out_page(tenant), Some(signed_out_here_only(tenant))),
+        None => (
+            signed_out_page(tenant, seen.lang),
+            Some(signed_out_here_only(tenant, seen.lang)),
+        ),
     };
     let clear = |r| clear_session_cookies(r, cfg, seen);
     match ending_of(cfg, tenant, seen) {
@@ -238,9 +242,10 @@ pub async fn finish_logout(state: &State, job: Logout) -> Reply {
 }
 
 /// The logout page when the other nodes could not be told yet.
-fn signed_out_here_only(tenant: &Tenant) -> Reply {
+fn signed_out_here_only(tenant: &Tenant, lang: Lang) -> Reply {
     tenant_page(
         tenant,
+        lang,
         200,
         "You are signed out",
         "Your session has ended on this server. The other servers are told as soon as they can be reached (usually within seconds).",
@@ -261,10 +266,11 @@ pub fn audit_sign_out(state: &State, tenant: &Tenant, seen: &Seen<'_>, how: &str
     }
 }
 
-/// The logout landing page.
-pub fn signed_out_page(tenant: &Tenant) -> Reply {
+/// The logout landing page, in `lang`.
+pub fn signed_out_page(tenant: &Tenant, lang: Lang) -> Reply {
     tenant_page(
         tenant,
+        lang,
         200,
         "You are signed out",
         "Your session has ended.",
@@ -330,13 +336,14 @@ fn render(
     status: u16,
 ) -> Reply {
     let options = sign_in_options(&tenant.policy, &tenant.idps, &facts_for(seen, target, None));
-    render_options(tenant, &options, return_to, email, error, status)
+    render_options(tenant, seen.lang, &options, return_to, email, error, status)
 }
 
-/// The sign-in page with the field and buttons the policy offers
-/// ([`sign_in_options`]).
+/// The sign-in page, in `lang`, with the field and buttons the policy
+/// offers ([`sign_in_options`]).
 fn render_options(
     tenant: &Tenant,
+    lang: Lang,
     options: &SignInOptions,
     return_to: &str,
     email: &str,
@@ -361,12 +368,13 @@ fn render_options(
             .collect(),
         error,
     };
-    Reply::html(status, pages::sign_in(&tenant.brand(), &form))
+    Reply::html(status, pages::sign_in(&tenant.brand(), lang, &form))
 }
 
-fn cross_site(tenant: &Tenant) -> Reply {
+fn cross_site(tenant: &Tenant, lang: Lang) -> Reply {
     tenant_page(
         tenant,
+        lang,
         403,
         "Form sent from another site",
         "This form was sent from another web site, so it was not acted on.",

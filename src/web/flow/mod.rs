@@ -96,7 +96,7 @@ pub trait Protocol: Sized + 'static {
     /// The tenant's settings, when the protocol is configured.
     fn idp(tenant: &Tenant) -> Option<&Self::Idp>;
     /// Reads the answer off the request, before anything is awaited (a
-    /// reply when it cannot be).
+    /// reply, in the request's language, when it cannot be).
     fn read(
         state: &State,
         cfg: &Config,
@@ -118,9 +118,10 @@ pub trait Protocol: Sized + 'static {
     ) -> impl Future<Output = Result<UnclaimedLogin, Refusal<Self::Refusal>>> + Send + 'a;
     /// Its name for a refusal (metric label, audit words).
     fn reason(refusal: &Refusal<Self::Refusal>) -> Reason;
-    /// The page of a refusal.
+    /// The page of a refusal, in `lang`.
     fn refused_page(
         tenant: &Tenant,
+        lang: i18n::Lang,
         refusal: &Refusal<Self::Refusal>,
         reason: &Reason,
         answer: &Self::Answer,
@@ -172,8 +173,7 @@ pub async fn answer<P: Protocol>(
     tenant: &Tenant,
     seen: &Seen<'_>,
 ) -> Reply {
-    let read = i18n::scope(seen.lang, || P::read(state, cfg, tenant, seen));
-    match read {
+    match P::read(state, cfg, tenant, seen) {
         Ok(answer) => {
             let answered = Answered::<P> {
                 answer,
@@ -197,7 +197,7 @@ pub async fn finish<P: Protocol>(
     let names = &P::NAMES;
     let lang = answered.visitor.lang;
     let Some(idp) = P::idp(tenant) else {
-        return i18n::scope(lang, || crate::web::not_configured(tenant, names.idp));
+        return crate::web::not_configured(tenant, lang, names.idp);
     };
     let ctx = Ctx {
         state,
@@ -206,11 +206,7 @@ pub async fn finish<P: Protocol>(
         index,
         now: state.now(),
     };
-    let store_down = |e| {
-        i18n::scope(lang, || {
-            crate::web::shared_store_down(state, tenant, names.not_checked, &e)
-        })
-    };
+    let store_down = |e| crate::web::shared_store_down(state, tenant, lang, names.not_checked, &e);
     // 1. Taken out on first use: a second answer finds nothing.
     let named = P::names(&answered.answer).filter(|id| !id.is_empty());
     let lookup = named.or_else(|| {
@@ -241,24 +237,22 @@ pub async fn finish<P: Protocol>(
         Err(refusal) => Err(refusal),
     };
     // 5. The session, or the refusal.
-    i18n::scope(lang, || {
-        let reply = match login {
-            Err(refusal) => {
-                P::judged(ctx, &answered.answer, Err(P::reason(&refusal).label));
-                refusal::refuse(state, tenant, &answered, &refusal)
-            }
-            Ok((login, started)) => {
-                P::judged(ctx, &answered.answer, Ok(()));
-                let back = started.as_ref().map_or_else(
-                    || P::unsolicited_return_to(&answered.answer),
-                    Started::return_to,
-                );
-                let back = return_to::sanitize(Some(back), cfg, index);
-                session::complete(ctx, answered.visitor, &login, back, names.signed_in)
-            }
-        };
-        reply.cookie(&started::clear_flow_cookie(names))
-    })
+    let reply = match login {
+        Err(refusal) => {
+            P::judged(ctx, &answered.answer, Err(P::reason(&refusal).label));
+            refusal::refuse(state, tenant, &answered, &refusal)
+        }
+        Ok((login, started)) => {
+            P::judged(ctx, &answered.answer, Ok(()));
+            let back = started.as_ref().map_or_else(
+                || P::unsolicited_return_to(&answered.answer),
+                Started::return_to,
+            );
+            let back = return_to::sanitize(Some(back), cfg, index);
+            session::complete(ctx, answered.visitor, &login, back, names.signed_in)
+        }
+    };
+    reply.cookie(&started::clear_flow_cookie(names))
 }
 
 /// Step 2: the started sign-in (if any) belongs to this tenant and this

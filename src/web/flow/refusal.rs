@@ -49,7 +49,8 @@ impl Reason {
     }
 }
 
-/// Refuses a sign-in: metric, audit line, and the protocol's page.
+/// Refuses a sign-in: metric, audit line, and the protocol's page (in the
+/// visitor's language).
 pub(super) fn refuse<P: Protocol>(
     state: &State,
     tenant: &Tenant,
@@ -66,5 +67,11 @@ pub(super) fn refuse<P: Protocol>(
         Some(answered.visitor.client_ip),
         &format!("{} refused: {}", names.refused, reason.words),
     );
-    P::refused_page(tenant, refusal, &reason, &answered.answer)
+    P::refused_page(
+        tenant,
+        answered.visitor.lang,
+        refusal,
+        &reason,
+        &answered.answer,
+    )
 }

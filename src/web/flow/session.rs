@@ -27,7 +27,7 @@ pub(super) fn complete(
     provision(state, cfg, tenant, login, now);
     let claims = SessionClaims::issue(login, now);
     let Some(sealed) = claims.seal(&cfg.session.sealer) else {
-        return Reply::html(500, crate::web::internal_error_page());
+        return Reply::html(500, crate::web::internal_error_page(visitor.lang));
     };
     state
         .metrics

@@ -99,7 +99,7 @@ pub fn start<P: Protocol>(
         data,
     };
     let Some(record) = started.to_record(names.id_field) else {
-        return Reply::html(500, crate::web::internal_error_page());
+        return Reply::html(500, crate::web::internal_error_page(seen.lang));
     };
     Reply::redirect(to)
         .cookie(&flow_cookie(names, &started.id, seen.req.tls))
@@ -108,6 +108,7 @@ pub fn start<P: Protocol>(
             &record,
             LIVES_FOR,
             seen.client_ip,
+            seen.lang,
         )
 }
 
