@@ -37,7 +37,24 @@ impl Portero {
     }
 
     pub fn start_with(template: &str, upstream: &Upstream, files: &[(&str, &str)]) -> Portero {
-        Portero::start_on(free_port(), template, upstream, files)
+        Portero::retrying_taken_ports(|| {
+            Portero::try_start_on(free_port(), template, upstream, files)
+        })
+    }
+
+    /// A free port is only free until someone binds it: tests running side
+    /// by side can take one between `free_port()` and Portero's bind. Such a
+    /// start is tried again on fresh ports; any other failure is reported.
+    fn retrying_taken_ports(mut start: impl FnMut() -> Result<Portero, String>) -> Portero {
+        let mut last = String::new();
+        for _ in 0..5 {
+            match start() {
+                Ok(p) => return p,
+                Err(e) if e.contains("Address already in use") => last = e,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("{last}")
     }
 
     /// As `start_with`, listening on `port` (for URLs that must be known
@@ -48,6 +65,15 @@ impl Portero {
         upstream: &Upstream,
         files: &[(&str, &str)],
     ) -> Portero {
+        Portero::retrying_taken_ports(|| Portero::try_start_on(port, template, upstream, files))
+    }
+
+    fn try_start_on(
+        port: u16,
+        template: &str,
+        upstream: &Upstream,
+        files: &[(&str, &str)],
+    ) -> Result<Portero, String> {
         let dir = tempfile::tempdir().unwrap();
         let pem = portero::identity::generate_ed25519_pem().unwrap();
         std::fs::write(dir.path().join("assertion.pem"), pem).unwrap();
@@ -84,24 +110,24 @@ impl Portero {
             admin,
             dir,
         };
-        p.wait_ready();
-        p
+        p.wait_ready()?;
+        Ok(p)
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("portero exited with {status}: {}", self.stderr());
+                return Err(format!("portero exited with {status}: {}", self.stderr()));
             }
             let admin_up = TcpStream::connect(("127.0.0.1", self.admin)).is_ok();
             let proxy_up = TcpStream::connect(("127.0.0.1", self.port)).is_ok();
             if admin_up && proxy_up {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(30));
         }
-        panic!("portero did not start: {}", self.stderr());
+        Err(format!("portero did not start: {}", self.stderr()))
     }
 
     /// Peak resident memory of the Portero process, in KiB (Linux `VmHWM`).
