@@ -55,7 +55,10 @@ pub async fn judge(
         .observe(started.elapsed().as_secs_f64());
     let reply = match verdict.outcome {
         Outcome::Forward { .. } => None,
-        _ => Some(web::respond(state, cfg, &verdict).await),
+        // Boxed: Portero's own answers (sign-in finishes included) make a
+        // large future; inline, every forwarded request would carry and
+        // copy its room.
+        _ => Some(Box::pin(web::respond(state, cfg, &verdict)).await),
     };
     let (rule, reason) = (verdict.rule(), verdict.reason());
     let answer = match (reply, verdict.outcome) {
