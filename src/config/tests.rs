@@ -30,21 +30,8 @@ fn check(config: &str) -> (bool, String) {
     (ok, out.replace(dir.path().to_str().unwrap(), "DIR"))
 }
 
-const GOOD: &str = r#"[server]
-listen = ["127.0.0.1:8080"]
-
-[session]
-keys = ["env:K"]
-
-[assertion]
-signing_key = "file:{DIR}/a.pem"
-
-[[tenant]]
-name = "t"
-hosts = ["panel.t.test"]
-upstream = "127.0.0.1:9000"
-account = "t.test"
-"#;
+/// The smallest configuration that passes (shared with the end-to-end config tests).
+const GOOD: &str = include_str!("../../tests/common/good_config.toml");
 
 #[test]
 fn unknown_keys_in_tenants_are_errors() {

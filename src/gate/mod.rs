@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 mod session;
 pub use session::{entering, entering_from, session_fact, Entering, SessionView};
-use session::{own_cookies, read_classic, read_session, refused_cookie};
+use session::{read_classic, read_session, refused_cookie};
 
 /// What the gate reads of a request. Borrowed from the proxy's request
 /// header; tests build one by hand.
@@ -278,13 +278,13 @@ pub async fn evaluate<'r>(state: &State, cfg: &Config, req: &'r RequestView<'r>)
         }
     };
     let now = state.now();
-    let cookies = own_cookies(
+    let (session_cookie, classic_cookie) = crate::session::own_cookie_values(
         &req.cookies,
         cfg.session.session_name(req.tls),
         cfg.session.classic_name(req.tls),
     );
-    let session = read_session(state, cfg, tenant, cookies.session, client_ip, now);
-    let identified_as = read_classic(cfg, tenant, cookies.classic, now);
+    let session = read_session(state, cfg, tenant, session_cookie, client_ip, now);
+    let identified_as = read_classic(cfg, tenant, classic_cookie, now);
     let cookie_conflict = matches!(session, Err(Refusal::Ambiguous)) || identified_as.is_err();
     if identified_as.is_err() {
         refused_cookie(state, tenant, client_ip, Refusal::Ambiguous);

@@ -100,7 +100,7 @@ pub(super) fn read_session(
     state: &State,
     cfg: &Config,
     tenant: &Tenant,
-    cookie: Result<Option<&str>, ()>,
+    cookie: crate::session::OneCookie<'_>,
     client: IpAddr,
     now: u64,
 ) -> Result<Arc<SessionClaims>, Refusal> {
@@ -164,62 +164,10 @@ pub(super) fn refused_cookie(state: &State, tenant: &Tenant, client: IpAddr, r: 
 pub(super) fn read_classic(
     cfg: &Config,
     tenant: &Tenant,
-    cookie: Result<Option<&str>, ()>,
+    cookie: crate::session::OneCookie<'_>,
     now: u64,
 ) -> Result<Option<String>, ()> {
     Ok(cookie?
         .and_then(|v| ClassicClaims::open(&cfg.session.sealer, &tenant.name, v, now))
         .map(|c| c.email))
-}
-
-/// The values of Portero's session and classic-login cookies, read in one
-/// pass over the request's `Cookie` lines; `Err` for a name sent more than
-/// once (a planted duplicate is a conflict, never a choice).
-pub(super) struct OwnCookies<'a> {
-    pub(super) session: Result<Option<&'a str>, ()>,
-    pub(super) classic: Result<Option<&'a str>, ()>,
-}
-
-pub(super) fn own_cookies<'a>(lines: &[&'a str], session: &str, classic: &str) -> OwnCookies<'a> {
-    let mut own = OwnCookies {
-        session: Ok(None),
-        classic: Ok(None),
-    };
-    for pair in lines.iter().flat_map(|line| line.split(';')) {
-        let Some((name, value)) = pair.split_once('=') else {
-            continue;
-        };
-        let name = name.trim();
-        let slot = if name == session {
-            &mut own.session
-        } else if name == classic {
-            &mut own.classic
-        } else {
-            continue;
-        };
-        let value = value.trim().trim_matches('"');
-        *slot = match slot {
-            Ok(None) => Ok(Some(value)),
-            _ => Err(()),
-        };
-    }
-    own
-}
-
-#[cfg(test)]
-mod tests {
-    use super::own_cookies;
-
-    #[test]
-    fn own_cookies_are_read_in_one_pass_and_a_duplicate_is_a_conflict() {
-        let c = own_cookies(&["a=1; s=\"x\"", " c = y "], "s", "c");
-        assert_eq!(c.session, Ok(Some("x")));
-        assert_eq!(c.classic, Ok(Some("y")));
-        let c = own_cookies(&["s=1", "other=2; s=2"], "s", "c");
-        assert_eq!(c.session, Err(()));
-        assert_eq!(c.classic, Ok(None));
-        let c = own_cookies(&["c=1; c=1; s"], "s", "c");
-        assert_eq!(c.session, Ok(None));
-        assert_eq!(c.classic, Err(()));
-    }
 }

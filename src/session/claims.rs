@@ -321,19 +321,38 @@ fn random_id() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The one value of cookie `name` in the request: `Ok(None)` when absent,
-/// `Err(())` when it is there more than once (a sibling subdomain or a
-/// network attacker may have planted one: neither is believed).
-#[allow(clippy::result_unit_err)]
-pub fn single_cookie_value<'a>(
-    cookie_headers: impl Iterator<Item = &'a str> + 'a,
-    name: &'a str,
-) -> Result<Option<&'a str>, ()> {
-    let mut values = find_cookie_values(cookie_headers, name);
-    match (values.next(), values.next()) {
-        (first, None) => Ok(first),
-        (Some(_), Some(_)) | (None, Some(_)) => Err(()),
+/// One cookie's value in the request: `Ok(None)` when absent, `Err(())`
+/// when it is there more than once (a sibling subdomain or a network
+/// attacker may have planted one: neither is believed).
+pub type OneCookie<'a> = Result<Option<&'a str>, ()>;
+
+/// The values of Portero's session and classic-login cookies (names `a`
+/// and `b`), read in one pass over the request's `Cookie` lines.
+pub fn own_cookie_values<'a>(
+    lines: &[&'a str],
+    a: &str,
+    b: &str,
+) -> (OneCookie<'a>, OneCookie<'a>) {
+    let (mut first, mut second): (OneCookie<'a>, OneCookie<'a>) = (Ok(None), Ok(None));
+    for pair in lines.iter().flat_map(|line| line.split(';')) {
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let name = name.trim();
+        let slot = if name == a {
+            &mut first
+        } else if name == b {
+            &mut second
+        } else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"');
+        *slot = match slot {
+            Ok(None) => Ok(Some(value)),
+            _ => Err(()),
+        };
     }
+    (first, second)
 }
 
 /// The prefix of cookie names on TLS listeners: the browser keeps such a
@@ -505,21 +524,20 @@ mod tests {
         let found: Vec<_> =
             find_cookie_values(headers.iter().copied(), "portero_session").collect();
         assert_eq!(found, vec!["xyz", "q"]);
-        assert_eq!(
-            single_cookie_value(headers.iter().copied(), "portero_session"),
-            Err(())
-        );
-        assert_eq!(
-            single_cookie_value(headers.iter().copied(), "a"),
-            Ok(Some("1"))
-        );
-        assert_eq!(single_cookie_value(headers.iter().copied(), "zz"), Ok(None));
+        let one = |lines: &[&'static str], name| own_cookie_values(lines, name, "unused").0;
+        assert_eq!(one(&headers, "portero_session"), Err(()));
+        assert_eq!(one(&headers, "a"), Ok(Some("1")));
+        assert_eq!(one(&headers, "zz"), Ok(None));
         // Spaces around the name do not make it another cookie.
         let spaced = ["portero_session=a; portero_session =b"];
-        assert_eq!(
-            single_cookie_value(spaced.iter().copied(), "portero_session"),
-            Err(())
-        );
+        assert_eq!(one(&spaced, "portero_session"), Err(()));
+        // Both names in one pass; a duplicate of one leaves the other read.
+        let both = own_cookie_values(&["a=1; s=\"x\"", " c = y "], "s", "c");
+        assert_eq!(both, (Ok(Some("x")), Ok(Some("y"))));
+        let both = own_cookie_values(&["s=1", "other=2; s=2"], "s", "c");
+        assert_eq!(both, (Err(()), Ok(None)));
+        let both = own_cookie_values(&["c=1; c=1; s"], "s", "c");
+        assert_eq!(both, (Ok(None), Err(())));
     }
 
     #[test]

@@ -13,8 +13,8 @@ mod revocation;
 mod seal;
 
 pub use claims::{
-    classic_cookie, clear_cookie, find_cookie_values, session_cookie, session_life,
-    single_cookie_value, ClassicClaims, Refusal, SessionClaims, HOST_PREFIX, MAX_SESSION_LIFE,
+    classic_cookie, clear_cookie, find_cookie_values, own_cookie_values, session_cookie,
+    session_life, ClassicClaims, OneCookie, Refusal, SessionClaims, HOST_PREFIX, MAX_SESSION_LIFE,
 };
 pub use ended::{append_line, EndedSessions, Ending, CAPACITY};
 pub use opened::{OpenedCookies, OPENED_CAPACITY};

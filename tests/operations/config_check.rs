@@ -30,21 +30,8 @@ fn check(config: &str) -> (bool, String) {
     )
 }
 
-const GOOD: &str = r#"[server]
-listen = ["127.0.0.1:8080"]
-
-[session]
-keys = ["env:K"]
-
-[assertion]
-signing_key = "file:{DIR}/a.pem"
-
-[[tenant]]
-name = "t"
-hosts = ["panel.t.test"]
-upstream = "127.0.0.1:9000"
-account = "t.test"
-"#;
+/// The smallest configuration that passes (shared with the in-memory config tests).
+const GOOD: &str = include_str!("../common/good_config.toml");
 
 #[test]
 fn a_good_config_passes() {
