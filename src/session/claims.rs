@@ -328,6 +328,7 @@ pub type OneCookie<'a> = Result<Option<&'a str>, ()>;
 
 /// The values of Portero's session and classic-login cookies (names `a`
 /// and `b`), read in one pass over the request's `Cookie` lines.
+#[inline]
 pub fn own_cookie_values<'a>(
     lines: &[&'a str],
     a: &str,
