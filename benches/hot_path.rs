@@ -17,7 +17,7 @@ use portero::clock::FixedClock;
 use portero::config::{compile_str, Config};
 use portero::forward::{self, Arrival, Peer};
 use portero::gate::{self, identity_headers, Outcome, RequestView};
-use portero::identity::Holder;
+use portero::identity::SignedFor;
 use portero::policy::{decide, Facts, SessionFact};
 use portero::session::SessionClaims;
 use portero::state::State;
@@ -199,6 +199,7 @@ fn decision(c: &mut Criterion) {
                     session: SessionFact::None,
                     identified_as: None,
                     forward_auth: None,
+                    cookie_conflict: false,
                 };
                 decide(&cfg.tenants[i].policy, &facts)
             })
@@ -275,7 +276,7 @@ fn identity_plan(c: &mut Criterion) {
                 })
             },
         );
-        let holder = Holder {
+        let holder = SignedFor {
             tenant: f.tenant,
             sid: claims.sid(),
             user: claims.user(),

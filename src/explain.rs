@@ -45,6 +45,10 @@ pub struct Question {
     /// (passes a redirect on) or `nginx` (auth_request: allow or deny only).
     #[arg(long, value_enum)]
     pub forward_auth: Option<Proxy>,
+    /// The request carries Portero's session or classic-login cookie twice
+    /// (one perhaps planted by a sibling site).
+    #[arg(long)]
+    pub cookie_conflict: bool,
 }
 
 /// The proxy a forward-auth sub-request comes from.
@@ -162,6 +166,7 @@ pub fn explain(cfg: &Config, q: &Question) -> Result<Explanation, String> {
         session,
         identified_as: identified_as.as_deref(),
         forward_auth,
+        cookie_conflict: q.cookie_conflict,
     };
     let mut trace = Vec::new();
     let d = decide_traced(&tenant.policy, &facts, &mut trace);
@@ -240,6 +245,9 @@ pub fn describe(action: Action) -> String {
             "classic login: forward without identity headers (classic user)".into()
         }
         Action::SignInPage => "302 to the sign-in page /.portero/login".into(),
+        Action::CookieConflict => {
+            "400 page: a sign-in cookie came twice; clear this site's cookies, then sign in".into()
+        }
         Action::Sso(idp) => format!("302 to single sign-on ({})", idp.as_str()),
         Action::NoIdp => "503 page: SSO required but the tenant has no identity provider".into(),
         Action::Unauthorized => {

@@ -361,3 +361,30 @@ fn naming_file(e: std::io::Error, setting: &str, path: Option<&std::path::Path>)
     let file = path.map(|p| p.display().to_string()).unwrap_or_default();
     std::io::Error::new(e.kind(), format!("{setting} `{file}`: {e}"))
 }
+
+#[cfg(test)]
+impl State {
+    /// A process for unit tests: the smallest configuration (one tenant,
+    /// `t`, on `panel.t.test`) compiled in memory, the clock standing at
+    /// `now`. The folder holds its key file; keep it while the state lives.
+    pub(crate) fn for_tests(now: u64) -> (State, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.pem"),
+            crate::identity::generate_ed25519_pem().unwrap(),
+        )
+        .unwrap();
+        let text = include_str!("../tests/common/good_config.toml")
+            .replace("{DIR}", dir.path().to_str().unwrap());
+        let env = std::collections::HashMap::from([(
+            "K".to_string(),
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
+        )]);
+        let path = dir.path().join("portero.toml");
+        let cfg = crate::config::compile_str(&text, &path, &env)
+            .unwrap()
+            .config;
+        let clock = Arc::new(crate::clock::FixedClock::at(now));
+        (State::new(cfg, path, clock).unwrap(), dir)
+    }
+}

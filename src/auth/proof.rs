@@ -126,6 +126,16 @@ impl UnclaimedLogin {
     }
 }
 
+#[cfg(test)]
+impl UnclaimedLogin {
+    /// What a made-up protocol's verifier returns in the flow's unit tests:
+    /// `email` of `tenant`, to be claimed under one-time id `once`.
+    pub(crate) fn for_tests(tenant: &str, email: &str, once: &str) -> UnclaimedLogin {
+        let once = OnceId::new("test", tenant, once, Duration::from_secs(600));
+        UnclaimedLogin::new(tenant, email.to_string(), None, AuthMethod::Jwt, once)
+    }
+}
+
 /// Proof that an identity provider vouched for this person and that the
 /// answer was used once. Its only constructor is [`UnclaimedLogin::claim`].
 #[derive(Debug, Clone)]

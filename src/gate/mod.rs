@@ -9,7 +9,7 @@ use crate::audit::Event;
 use crate::config::{Config, Tenant};
 use crate::facts::{self, Authority, BadHost, BadPath};
 pub use crate::identity::IdentityHeaders;
-use crate::identity::{AssertionClaims, Holder, Identity};
+use crate::identity::{AssertionClaims, Identity, SignedFor};
 use crate::lang::Lang;
 use crate::members::{self, Source};
 use crate::membership::panel::PanelEndpoint;
@@ -229,6 +229,7 @@ impl Seen<'_> {
             session,
             identified_as: self.identified_as.as_deref(),
             forward_auth: self.forward_auth,
+            cookie_conflict: self.cookie_conflict,
         }
     }
 }
@@ -303,10 +304,10 @@ pub async fn evaluate<'r>(state: &State, cfg: &Config, req: &'r RequestView<'r>)
         cookie_conflict,
         lang: v.lang,
     };
-    let decided = decide(state, cfg, tenant, &seen).await;
-    v.label = decided.label;
-    v.decision = Some(decided.decision);
-    v.outcome = decided.outcome;
+    let ruling = rule_on(state, cfg, tenant, &seen).await;
+    v.label = ruling.label;
+    v.decision = Some(ruling.decision);
+    v.outcome = ruling.outcome;
     v.seen = Some(seen);
     v
 }
@@ -327,7 +328,7 @@ pub fn judged_path<'p>(tenant: &Tenant, raw: &'p str) -> Result<Cow<'p, str>, Ba
 
 /// Rules 1–7 applied to a request whose facts are known.
 #[derive(Debug)]
-pub struct Decided {
+pub struct Ruling {
     /// A label for metrics and logs.
     pub label: &'static str,
     /// The policy's decision.
@@ -339,7 +340,7 @@ pub struct Decided {
 /// Rules 1–7 for a request whose facts are known. A session entering an
 /// account whose membership comes from the panel's endpoint waits for
 /// that endpoint first (once; then it is in the cache).
-pub async fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Decided {
+pub async fn rule_on(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Ruling {
     let mut account = seen
         .session
         .as_ref()
@@ -361,22 +362,22 @@ pub async fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
             known => Some(known),
         };
     }
-    let decided = apply_rules(state, cfg, tenant, seen, account);
-    if matches!(decided.outcome, Outcome::Forward { identity: Some(_) })
+    let ruling = ruling_for(state, cfg, tenant, seen, account);
+    if matches!(ruling.outcome, Outcome::Forward { identity: Some(_) })
         && matches!(tenant.members, crate::membership::MemberSource::Panel(_))
     {
         state.metrics.panel_members(!asked_panel).inc();
     }
-    decided
+    ruling
 }
 
-fn apply_rules(
+fn ruling_for(
     state: &State,
     cfg: &Config,
     tenant: &Tenant,
     seen: &Seen<'_>,
     entering: Option<Entering>,
-) -> Decided {
+) -> Ruling {
     let facts = seen.facts(session_fact(entering.as_ref()));
     let decision = portero_policy::decide(&tenant.policy, &facts);
     let (label, outcome) = match decision.action {
@@ -393,7 +394,7 @@ fn apply_rules(
             ) => {
                 // The membership's content is part of the key: a change of
                 // permissions, impersonation or name signs afresh at once.
-                let holder = Holder {
+                let signed_for = SignedFor {
                     tenant: seen.tenant_index,
                     sid: claims.sid(),
                     user: claims.user(),
@@ -403,9 +404,10 @@ fn apply_rules(
                     name: claims.name().or(name.as_deref()),
                 };
                 let (headers, reused) =
-                    cfg.signed.get_or_sign_counted(holder, state.now(), |now| {
-                        identity_headers(cfg, tenant, claims, &m, name.as_deref(), now)
-                    });
+                    cfg.signed
+                        .get_or_sign_counted(signed_for, state.now(), |now| {
+                            identity_headers(cfg, tenant, claims, &m, name.as_deref(), now)
+                        });
                 state.metrics.signed_identity(reused).inc();
                 (
                     "forward_identity",
@@ -431,16 +433,13 @@ fn apply_rules(
         }
         Action::PickAccount => ("pick_account", Outcome::PickAccount),
         Action::MembersUnavailable => ("members_unavailable", Outcome::MembersUnavailable),
-        // Signing in again would not help: the planted cookie stays.
-        Action::SignInPage | Action::Sso(_) if seen.cookie_conflict => {
-            ("cookie_conflict", Outcome::CookieConflict)
-        }
+        Action::CookieConflict => ("cookie_conflict", Outcome::CookieConflict),
         Action::SignInPage => ("sign_in", Outcome::SignInPage),
         Action::Sso(idp) => ("sso", Outcome::Sso(idp)),
         Action::NoIdp => ("no_idp", Outcome::NoIdp),
         Action::Unauthorized => ("unauthorized", Outcome::Unauthorized),
     };
-    Decided {
+    Ruling {
         label,
         decision,
         outcome,

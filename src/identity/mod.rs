@@ -12,4 +12,4 @@ pub use headers::{
     forwarded_chain, strip_own_cookies, HeaderEdit, HeaderNames, Identity, DEFAULT_NAMES,
 };
 pub use permissions::{Permission, Permissions};
-pub use signed::{Holder, IdentityHeaders, SignedIdentities};
+pub use signed::{IdentityHeaders, SignedFor, SignedIdentities};

@@ -25,7 +25,7 @@ pub type IdentityHeaders = Arc<[(HeaderName, HeaderValue)]>;
 /// signature, never hand one person's headers (or yesterday's permissions)
 /// to another request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Holder<'a> {
+pub struct SignedFor<'a> {
     /// Index of the tenant in the configuration.
     pub tenant: usize,
     /// The session's random id.
@@ -55,7 +55,7 @@ struct Entry {
 }
 
 impl Entry {
-    fn holds(&self, h: &Holder<'_>) -> bool {
+    fn holds(&self, h: &SignedFor<'_>) -> bool {
         self.tenant == h.tenant
             && *self.sid == *h.sid
             && *self.user == *h.user
@@ -109,32 +109,32 @@ impl SignedIdentities {
         self.len() == 0
     }
 
-    fn key(holder: &Holder<'_>) -> u64 {
-        FxBuildHasher.hash_one((holder.tenant, holder.sid, holder.account))
+    fn key(signed_for: &SignedFor<'_>) -> u64 {
+        FxBuildHasher.hash_one((signed_for.tenant, signed_for.sid, signed_for.account))
     }
 
-    /// The headers for `holder` at `now`: the cached ones while they were
+    /// The headers for `signed_for` at `now`: the cached ones while they were
     /// issued less than half a TTL ago, else the result of `sign(now)`,
     /// which is then kept.
     pub fn get_or_sign(
         &self,
-        holder: Holder<'_>,
+        signed_for: SignedFor<'_>,
         now: u64,
         sign: impl FnOnce(u64) -> IdentityHeaders,
     ) -> IdentityHeaders {
-        self.get_or_sign_counted(holder, now, sign).0
+        self.get_or_sign_counted(signed_for, now, sign).0
     }
 
     /// As [`SignedIdentities::get_or_sign`], saying whether it was reused.
     pub fn get_or_sign_counted(
         &self,
-        holder: Holder<'_>,
+        signed_for: SignedFor<'_>,
         now: u64,
         sign: impl FnOnce(u64) -> IdentityHeaders,
     ) -> (IdentityHeaders, bool) {
-        let key = Self::key(&holder);
+        let key = Self::key(&signed_for);
         if let Some(e) = self.map.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            if e.holds(&holder) && now >= e.issued_at && now - e.issued_at < self.ttl / 2 {
+            if e.holds(&signed_for) && now >= e.issued_at && now - e.issued_at < self.ttl / 2 {
                 return (e.headers.clone(), true);
             }
         }
@@ -149,13 +149,13 @@ impl SignedIdentities {
         map.insert(
             key,
             Arc::new(Entry {
-                tenant: holder.tenant,
-                sid: holder.sid.into(),
-                user: holder.user.into(),
-                account: holder.account.into(),
-                permissions: holder.permissions,
-                impersonate: holder.impersonate.map(Into::into),
-                name: holder.name.map(Into::into),
+                tenant: signed_for.tenant,
+                sid: signed_for.sid.into(),
+                user: signed_for.user.into(),
+                account: signed_for.account.into(),
+                permissions: signed_for.permissions,
+                impersonate: signed_for.impersonate.map(Into::into),
+                name: signed_for.name.map(Into::into),
                 issued_at: now,
                 headers: headers.clone(),
             }),
@@ -180,8 +180,8 @@ mod tests {
         h[0].1.to_str().unwrap().parse().unwrap()
     }
 
-    fn ana() -> Holder<'static> {
-        Holder {
+    fn ana() -> SignedFor<'static> {
+        SignedFor {
             tenant: 0,
             sid: "s1",
             user: "ana@x.test",
@@ -212,12 +212,12 @@ mod tests {
         let c = SignedIdentities::new(3, 60);
         let sids = ["s1", "s2", "s3", "s4", "s5"];
         for sid in sids {
-            c.get_or_sign(Holder { sid, ..ana() }, 1000, headers);
+            c.get_or_sign(SignedFor { sid, ..ana() }, 1000, headers);
             assert!(c.len() <= 3, "{} held", c.len());
         }
         // The newest is kept across the clearing.
         let signs = Cell::new(0);
-        c.get_or_sign(Holder { sid: "s5", ..ana() }, 1001, |n| {
+        c.get_or_sign(SignedFor { sid: "s5", ..ana() }, 1001, |n| {
             signs.set(1);
             headers(n)
         });
@@ -236,23 +236,23 @@ mod tests {
         let c = SignedIdentities::new(100, 60);
         c.get_or_sign(ana(), 1000, |_| headers(1));
         let others = [
-            Holder { sid: "s2", ..ana() },
-            Holder {
+            SignedFor { sid: "s2", ..ana() },
+            SignedFor {
                 user: "bob@x.test",
                 ..ana()
             },
-            Holder {
+            SignedFor {
                 account: "y.test",
                 ..ana()
             },
-            Holder { tenant: 1, ..ana() },
+            SignedFor { tenant: 1, ..ana() },
         ];
         for (i, h) in others.into_iter().enumerate() {
             let got = c.get_or_sign(h, 1001, |_| headers(10 + i as u64));
             assert_eq!(
                 tag(&got),
                 10 + i as u64,
-                "{h:?} got another holder's headers"
+                "{h:?} got another signed_for's headers"
             );
         }
     }
@@ -261,7 +261,7 @@ mod tests {
     fn a_membership_change_is_signed_afresh_at_once() {
         use crate::identity::Permission;
         let c = SignedIdentities::new(100, 600);
-        let admin = Holder {
+        let admin = SignedFor {
             permissions: Permissions::of([Permission::Admin]),
             ..ana()
         };
@@ -272,15 +272,15 @@ mod tests {
             "reused"
         );
         let changes = [
-            Holder {
+            SignedFor {
                 permissions: Permissions::of([Permission::Technical]),
                 ..admin
             },
-            Holder {
+            SignedFor {
                 impersonate: Some("legacy"),
                 ..admin
             },
-            Holder {
+            SignedFor {
                 name: Some("Ana"),
                 ..admin
             },
@@ -295,8 +295,8 @@ mod tests {
     fn a_colliding_key_is_a_miss_not_a_hit() {
         let c = SignedIdentities::new(100, 60);
         c.get_or_sign(ana(), 1000, |_| headers(1));
-        // Plant ana()'s entry under the key another holder hashes to.
-        let bob = Holder {
+        // Plant ana()'s entry under the key another signed_for hashes to.
+        let bob = SignedFor {
             user: "bob@x.test",
             ..ana()
         };

@@ -138,28 +138,13 @@ impl OneTime {
         }
     }
 
-    /// [`take`](Self::take) a record kept as JSON; one that does not read
-    /// as `T` counts as absent.
-    pub async fn take_json<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> Result<Option<T>, Unavailable> {
-        Ok(self
-            .take(key)
-            .await?
-            .and_then(|json| serde_json::from_str(&json).ok()))
-    }
-
-    /// Takes the started sign-in kept as `<kind>:<id>` (none for an empty id).
-    pub async fn take_started<T: serde::de::DeserializeOwned>(
-        &self,
-        kind: &str,
-        id: &str,
-    ) -> Result<Option<T>, Unavailable> {
+    /// Takes the started sign-in kept as `<kind>:<id>`: the record as it
+    /// was kept (none for an empty id, an unknown one, or one taken before).
+    pub async fn take_started(&self, kind: &str, id: &str) -> Result<Option<String>, Unavailable> {
         if id.is_empty() {
             return Ok(None);
         }
-        self.take_json(&format!("{kind}:{id}")).await
+        self.take(&format!("{kind}:{id}")).await
     }
 
     /// Exchanges revocation marks with the other nodes: marks this node

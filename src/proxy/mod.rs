@@ -1,15 +1,16 @@
 //! The data plane, on hyper 1.x: [`plane`] runs the listeners (one
 //! current-thread runtime per worker thread), [`serve`] takes one request
-//! from its head to its answer ([`judge`] decides; the panel is reached
+//! from its head to its answer ([`answer`] decides; the panel is reached
 //! through [`upstream`]), [`lean`] releases idle HTTP/1 connections'
 //! state, [`handover`] passes the listening sockets to a successor, and
 //! [`stop`] handles the stop signals. [`admin`] is the admin listener's
 //! application.
 
 mod admin;
+pub mod answer;
+mod body;
 mod control;
 mod handover;
-pub mod judge;
 mod lean;
 mod plane;
 mod serve;

@@ -12,10 +12,11 @@
 //! * a signal thread ([`super::stop`]); the hand-over ([`super::handover`]).
 
 use super::admin::{Admin, MAX_ADMIN_BODY};
+use super::body::OutBody;
 use super::control::{hand_over, refresh_forever, reload_on_hangup};
 use super::handover::{self, Inherited, Kind};
 use super::lean::{ConnState, LeanIo};
-use super::serve::{self, ConnInfo, OutBody};
+use super::serve::{self, ConnInfo};
 use super::stop::{self, Stopping};
 use super::tls::SniResolver;
 use crate::forward::Peer;

@@ -1,8 +1,9 @@
 //! The hyper data plane's request path: read the request head, judge it
-//! ([`super::judge`]), then answer it or forward it to the panel and
+//! ([`super::answer`]), then answer it or forward it to the panel and
 //! stream the panel's answer back.
 
-use super::judge::{self, Answer};
+use super::answer::{self, Answer};
+use super::body::OutBody;
 use super::lean::ConnState;
 use super::stop::InFlight;
 use super::{upstream, MAX_FORM_BODY, MAX_HEADER_BYTES, UNKNOWN_IMPERSONATION};
@@ -14,14 +15,11 @@ use crate::web::{self, Reply};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use hyper::body::Incoming;
 use std::convert::Infallible;
-use std::future::Future as _;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// What a request knows about the connection it came on.
@@ -34,9 +32,6 @@ pub struct ConnInfo {
     /// For HTTP/1 connections released between requests ([`super::lean`]).
     pub lean: Option<Arc<ConnState>>,
 }
-
-/// An error while streaming a body.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Handles one request; never fails (every failure is an answer).
 pub async fn handle(
@@ -81,19 +76,19 @@ pub async fn handle(
     };
     let peer = conn.peer.ip;
     let (view, upgrade_asked) = view_of(&parts, &conn, &form);
-    let judged = judge::judge(&state, &cfg, &view, started).await;
+    let decided = answer::answer(&state, &cfg, &view, started).await;
     let forwarded_for =
-        forward::forwarded_for(&view.forwarded_for, &conn.peer, judged.peer_trusted);
+        forward::forwarded_for(&view.forwarded_for, &conn.peer, decided.peer_trusted);
     drop(view);
-    let tenant = judged.tenant.and_then(|i| cfg.tenants.get(i));
+    let tenant = decided.tenant.and_then(|i| cfg.tenants.get(i));
     // The host as sent, for the log (the header map goes on to the panel).
     let host_sent = parts.headers.get(header::HOST).cloned();
     let log = Logged {
         state: &state,
         tenant,
-        label: judged.label,
-        rule: judged.rule,
-        reason: judged.reason,
+        label: decided.label,
+        rule: decided.rule,
+        reason: decided.reason,
         method: &parts.method,
         host: host_sent
             .as_ref()
@@ -104,7 +99,7 @@ pub async fn handle(
         peer,
         started,
     };
-    let identity = match judged.answer {
+    let identity = match decided.answer {
         Answer::Reply(reply) => {
             log.write(reply.status, false);
             let resp = reply_response(reply, head_only, &conn, in_flight);
@@ -117,7 +112,7 @@ pub async fn handle(
         }
         Answer::Forward(identity) => identity,
     };
-    let (Some(tenant), Some(authority), Some(body)) = (tenant, judged.authority.as_ref(), body)
+    let (Some(tenant), Some(authority), Some(body)) = (tenant, decided.authority.as_ref(), body)
     else {
         log.write(500, false);
         return Ok(reply_response(
@@ -130,7 +125,7 @@ pub async fn handle(
     let arrival = Arrival {
         forwarded_for,
         peer: &conn.peer,
-        client_ip: judged.client_ip.unwrap_or(peer),
+        client_ip: decided.client_ip.unwrap_or(peer),
         tls: conn.tls,
         authority,
     };
@@ -160,7 +155,7 @@ pub async fn handle(
     let mut from_panel = match failure {
         Ok(resp) => resp,
         Err((code, why)) => {
-            let lang = judged.lang;
+            let lang = decided.lang;
             return Ok(panel_failed(
                 &log, &conn, in_flight, head_only, lang, code, &why,
             ));
@@ -170,7 +165,7 @@ pub async fn handle(
         if identity.is_some() {
             let login = String::from_utf8_lossy(login.as_bytes()).to_string();
             tracing::warn!(tenant = %tenant.name, %login, "the panel has no user for this impersonation mapping");
-            let page = web::unknown_impersonation(tenant, judged.lang, &login);
+            let page = web::unknown_impersonation(tenant, decided.lang, &login);
             log.write(page.status, true);
             return Ok(reply_response(page, head_only, &conn, in_flight));
         }
@@ -183,7 +178,7 @@ pub async fn handle(
             &conn,
             in_flight,
             head_only,
-            judged.lang,
+            decided.lang,
             502,
             "the panel switched protocols unasked",
         ));
@@ -207,12 +202,7 @@ pub async fn handle(
     // The client's protocol, whatever the panel speaks.
     head.version = parts.version;
     drop_hop_by_hop(&mut head.headers, status == StatusCode::SWITCHING_PROTOCOLS);
-    let body = OutBody {
-        kind: Kind::Panel(body, None),
-        read_timeout: timeout,
-        lean: conn.lean.clone(),
-        _in_flight: Some(in_flight),
-    };
+    let body = OutBody::panel(body, timeout, conn.lean.clone(), in_flight);
     Ok(Response::from_parts(head, body))
 }
 
@@ -336,16 +326,11 @@ pub fn reply_response(
     in_flight: InFlight,
 ) -> Response<OutBody> {
     let len = reply.body.len();
-    let body = OutBody {
-        kind: Kind::Full(if head_only || reply.body.is_empty() {
-            None
-        } else {
-            Some(reply.body)
-        }),
-        read_timeout: Duration::ZERO,
-        lean: conn.lean.clone(),
-        _in_flight: Some(in_flight),
-    };
+    let body = OutBody::page(
+        if head_only { Bytes::new() } else { reply.body },
+        conn.lean.clone(),
+        in_flight,
+    );
     let mut resp = Response::new(body);
     *resp.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -539,101 +524,5 @@ fn drop_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     } else {
         headers.remove(header::CONNECTION);
         headers.remove(header::UPGRADE);
-    }
-}
-
-/// An answer's body: a page Portero made, or the panel's, streamed.
-pub struct OutBody {
-    kind: Kind,
-    /// The longest the panel may stay silent mid-body.
-    read_timeout: Duration,
-    /// Told when the body has ended ([`super::lean`]).
-    lean: Option<Arc<ConnState>>,
-    /// The request is in flight until its answer has gone out.
-    _in_flight: Option<InFlight>,
-}
-
-enum Kind {
-    Full(Option<Bytes>),
-    Panel(Incoming, Option<Pin<Box<tokio::time::Sleep>>>),
-}
-
-impl OutBody {
-    /// A body of `bytes` (for the admin listener).
-    pub fn full(bytes: Bytes) -> OutBody {
-        OutBody {
-            kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
-            read_timeout: Duration::ZERO,
-            lean: None,
-            _in_flight: None,
-        }
-    }
-}
-
-impl Body for OutBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        let read_timeout = this.read_timeout;
-        let polled = match &mut this.kind {
-            Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Panel(body, silence) => match Pin::new(&mut *body).poll_frame(cx) {
-                Poll::Ready(frame) => {
-                    *silence = None;
-                    Poll::Ready(frame.map(|f| f.map_err(BoxError::from)))
-                }
-                Poll::Pending => {
-                    let timer =
-                        silence.get_or_insert_with(|| Box::pin(tokio::time::sleep(read_timeout)));
-                    match timer.as_mut().poll(cx) {
-                        Poll::Ready(()) => {
-                            tracing::warn!("the panel went silent mid-answer; the answer is cut");
-                            Poll::Ready(Some(Err("the panel went silent mid-answer".into())))
-                        }
-                        Poll::Pending => Poll::Pending,
-                    }
-                }
-            },
-        };
-        // The last bytes are handed over: hyper may end the message (and
-        // flush it) before it polls or drops this body again.
-        if polled.is_ready() && self_ended(&this.kind) {
-            if let Some(lean) = &this.lean {
-                lean.answered();
-            }
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self_ended(&self.kind)
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match &self.kind {
-            Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Kind::Panel(body, _) => body.size_hint(),
-        }
-    }
-}
-
-/// Whether nothing is left to send.
-fn self_ended(kind: &Kind) -> bool {
-    match kind {
-        Kind::Full(b) => b.is_none(),
-        Kind::Panel(body, _) => body.is_end_stream(),
-    }
-}
-
-impl Drop for OutBody {
-    fn drop(&mut self) {
-        if let Some(lean) = &self.lean {
-            lean.answered();
-        }
     }
 }

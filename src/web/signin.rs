@@ -102,6 +102,7 @@ pub fn login_submit(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
             None => no_idp(tenant, seen.lang),
         },
         Action::NoIdp => no_idp(tenant, seen.lang),
+        Action::CookieConflict => super::cookie_conflict(tenant, seen.lang),
         Action::Answer => own_page_sign_in(state, tenant, seen, &return_to, &email),
         _ => Reply::redirect(&return_to),
     }
@@ -303,6 +304,7 @@ fn facts_for<'a>(seen: &Seen<'_>, path: &'a str, identified_as: Option<&'a str>)
         session: SessionFact::None,
         identified_as,
         forward_auth: None,
+        cookie_conflict: seen.cookie_conflict,
     }
 }
 

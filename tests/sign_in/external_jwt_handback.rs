@@ -138,6 +138,26 @@ fn a_token_for_one_tenant_does_not_sign_in_to_another() {
 }
 
 #[test]
+fn a_sign_in_started_on_another_tenant_is_not_finished_here() {
+    let (_up, p) = start();
+    // Started on nomask; its `state` (and flow cookie value) brought to
+    // latincloud with a token that is good for latincloud.
+    let (cookie, state) = start_external(&p, "panel.nomask.test", "/home");
+    let token = hs256(EXT_SECRET, &claims("latincloud", "ana@latincloud.test"));
+    let r = p.send(
+        get(HOST, &handback(&token, "/home", &state))
+            .html()
+            .cookie("portero_jwt", &cookie),
+    );
+    refused(&r);
+    assert!(
+        p.audit().contains("sign_in_of_another_tenant"),
+        "{}",
+        p.audit()
+    );
+}
+
+#[test]
 fn forced_external_sso_redirects_with_return_to() {
     let (_up, p) = start();
     let r = p.send(get("panel.reseller.test", "/billing?x=1").html());

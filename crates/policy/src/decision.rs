@@ -132,6 +132,10 @@ pub struct Facts<'a> {
     /// `Some` when the request is a forward-auth sub-request, judged for
     /// the proxy that asked.
     pub forward_auth: Option<ForwardAuth>,
+    /// Portero's session or classic-login cookie came twice (one may have
+    /// been planted by a sibling site): neither was believed, and sending
+    /// the visitor to sign in would not help while both stay.
+    pub cookie_conflict: bool,
 }
 
 impl Facts<'_> {
@@ -226,6 +230,9 @@ pub enum Action {
     Classic(ClassicReason),
     /// `302` to `/.portero/login?return_to=…`.
     SignInPage,
+    /// Someone must sign in, but the request carried a sign-in cookie twice:
+    /// a page that says how to clear them (a sign-in would not help).
+    CookieConflict,
     /// `302` to this identity provider now.
     Sso(Idp),
     /// Someone must sign in but the tenant has no identity provider: an error page.
@@ -279,6 +286,7 @@ pub struct Step {
 ///     session: SessionFact::None,
 ///     identified_as: None,
 ///     forward_auth: None,
+///     cookie_conflict: false,
 /// };
 /// let d = decide(&policy, &facts);
 /// assert_eq!(d.action, Action::Sso(Idp::Saml));
@@ -294,6 +302,18 @@ pub fn decide_traced(policy: &TenantPolicy, facts: &Facts<'_>, trace: &mut Vec<S
 }
 
 fn run<F: FnMut(Step)>(p: &TenantPolicy, f: &Facts<'_>, trace: &mut F) -> Decision {
+    let d = rules(p, f, trace);
+    match d.action {
+        Action::SignInPage | Action::Sso(_) if f.cookie_conflict => Decision {
+            action: Action::CookieConflict,
+            rule: d.rule,
+            reason: "someone must sign in, but a sign-in cookie came twice (perhaps planted by a sibling site): signing in again would not help while both stay",
+        },
+        _ => d,
+    }
+}
+
+fn rules<F: FnMut(Step)>(p: &TenantPolicy, f: &Facts<'_>, trace: &mut F) -> Decision {
     let mut pass = |rule, note| {
         trace(Step {
             rule,

@@ -93,6 +93,7 @@ mod tests {
             session: SessionFact::None,
             identified_as: None,
             forward_auth: None,
+            cookie_conflict: false,
         }
     }
 

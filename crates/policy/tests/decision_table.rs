@@ -41,6 +41,7 @@ fn facts<'a>(path: &'a str, ip: &str, session: SessionFact, who: Option<&'a str>
         session,
         identified_as: who,
         forward_auth: None,
+        cookie_conflict: false,
     }
 }
 

@@ -20,6 +20,8 @@
 mod refusal;
 mod session;
 mod started;
+#[cfg(test)]
+mod tests;
 
 pub use refusal::{Reason, Refusal};
 pub use started::{start, Started, LIVES_FOR};
@@ -217,7 +219,7 @@ pub async fn finish<P: Protocol>(
     });
     let started = match lookup {
         Some(id) => match state.onetime.take_started(names.kind, id).await {
-            Ok(record) => record.and_then(|r| Started::from_record(r, names.id_field)),
+            Ok(record) => record.and_then(|r| Started::from_record(&r, names.id_field)),
             Err(e) => return store_down(e),
         },
         None => None,

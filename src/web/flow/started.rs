@@ -62,8 +62,8 @@ impl<D: serde::Serialize + serde::de::DeserializeOwned> Started<D> {
     }
 
     /// Reads a kept record back; one that does not read counts as absent.
-    pub(super) fn from_record(record: Value, id_field: &str) -> Option<Started<D>> {
-        let Value::Object(mut fields) = record else {
+    pub(super) fn from_record(record: &str, id_field: &str) -> Option<Started<D>> {
+        let Ok(Value::Object(mut fields)) = serde_json::from_str(record) else {
             return None;
         };
         let mut text = |name: &str| match fields.remove(name) {
@@ -166,13 +166,13 @@ mod tests {
             record,
             serde_json::json!({"tenant": "t", "state": "abc", "return_to": "/x", "nonce": "n"})
         );
-        let back = Started::<Data>::from_record(record.clone(), "state").unwrap();
+        let back = Started::<Data>::from_record(&record.to_string(), "state").unwrap();
         assert_eq!(
             (back.tenant(), back.id(), back.return_to()),
             ("t", "abc", "/x")
         );
         assert_eq!(back.data(), &Data { nonce: "n".into() });
-        assert!(Started::<Data>::from_record(record, "request_id").is_none());
+        assert!(Started::<Data>::from_record(&record.to_string(), "request_id").is_none());
     }
 
     #[test]

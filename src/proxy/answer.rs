@@ -1,4 +1,4 @@
-//! One request judged: the gate's verdict ([`gate::evaluate`], which
+//! One request answered: the gate's verdict ([`gate::evaluate`], which
 //! awaits what it must ask), turned into Portero's reply by
 //! [`web::respond`] unless it is a forward; and the decision's metrics.
 
@@ -18,8 +18,8 @@ pub enum Answer {
     Forward(Option<IdentityHeaders>),
 }
 
-/// A judged request.
-pub struct Judged {
+/// A request answered: what to do with it, and what its logs and metrics need.
+pub struct Answered {
     /// The tenant's index in the configuration, when the host is known.
     pub tenant: Option<usize>,
     /// The language of Portero's pages for this request.
@@ -40,13 +40,13 @@ pub struct Judged {
     pub answer: Answer,
 }
 
-/// Judges one request (`started`: when its header was read).
-pub async fn judge(
+/// Answers one request (`started`: when its header was read).
+pub async fn answer(
     state: &State,
     cfg: &Config,
     view: &RequestView<'_>,
     started: Instant,
-) -> Judged {
+) -> Answered {
     let verdict = gate::evaluate(state, cfg, view).await;
     state
         .metrics
@@ -66,7 +66,7 @@ pub async fn judge(
         (None, Outcome::Forward { identity }) => Answer::Forward(identity),
         (None, _) => Answer::Reply(Reply::empty(500)),
     };
-    Judged {
+    Answered {
         tenant: verdict.tenant,
         lang: verdict.lang,
         peer_trusted: verdict.peer_trusted,
@@ -76,5 +76,49 @@ pub async fn judge(
         rule,
         reason,
         answer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every request's future carries what [`answer`] awaits. Portero's
+    /// own answers (sign-in finishes, with their verifiers' futures) are
+    /// boxed: inline, each forwarded request would carry and move their
+    /// room. The bound is loose; what it catches is that room coming back.
+    #[test]
+    fn a_forwarded_request_does_not_carry_the_sign_in_flows() {
+        let (state, _dir) = State::for_tests(1_800_000_000);
+        let cfg = state.config();
+        let view = RequestView {
+            method: "GET",
+            path: "/",
+            authority: "panel.t.test",
+            ..Default::default()
+        };
+        let answering = answer(&state, &cfg, &view, Instant::now());
+        let evaluating = gate::evaluate(&state, &cfg, &view);
+        let verdict = gate::Verdict {
+            tenant: None,
+            peer_trusted: false,
+            lang: Lang::En,
+            client_ip: None,
+            seen: None,
+            decision: None,
+            label: "unknown_host",
+            outcome: Outcome::UnknownHost,
+        };
+        let responding = web::respond(&state, &cfg, &verdict);
+        let [ours, gate, replies] = [
+            std::mem::size_of_val(&answering),
+            std::mem::size_of_val(&evaluating),
+            std::mem::size_of_val(&responding),
+        ];
+        assert!(
+            ours <= gate + 512,
+            "answer's future ({ours} bytes) carries more than the gate's ({gate}): \
+             are Portero's own answers ({replies}) no longer boxed?"
+        );
     }
 }
