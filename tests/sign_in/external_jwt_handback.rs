@@ -151,7 +151,8 @@ fn a_sign_in_started_on_another_tenant_is_not_finished_here() {
     );
     refused(&r);
     assert!(
-        p.audit().contains("sign_in_of_another_tenant"),
+        p.audit()
+            .contains("the sign-in was started for another site"),
         "{}",
         p.audit()
     );
