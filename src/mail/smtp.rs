@@ -46,19 +46,43 @@ fn tls_parameters(smtp: &Smtp) -> Result<TlsParameters, String> {
 }
 
 /// A failed sending of lettre's, in words (`after`: the timeout, shown).
+/// lettre reports a failed TLS handshake as a connection error: the cause
+/// is looked for among its sources.
 pub(super) fn failure(
     server: String,
     after: String,
     e: &lettre::transport::smtp::Error,
 ) -> MailError {
-    let reason = e.to_string();
     if e.is_timeout() {
-        MailError::TimedOut { server, after }
-    } else if e.is_tls() {
-        MailError::Tls { server, reason }
-    } else if e.is_permanent() || e.is_transient() {
-        MailError::Refused { server, reason }
-    } else {
-        MailError::Unreachable { server, reason }
+        return MailError::TimedOut { server, after };
+    }
+    if e.is_permanent() || e.is_transient() {
+        // "permanent error (535): 5.7.8 Authentication credentials invalid"
+        return MailError::Refused {
+            server,
+            reason: e.to_string(),
+        };
+    }
+    let mut tls = e.is_tls().then(|| e.to_string());
+    let mut deepest = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        deepest = s.to_string();
+        let rustls_error = s.downcast_ref::<rustls::Error>().or_else(|| {
+            s.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(r) = rustls_error {
+            tls = Some(r.to_string());
+        }
+        source = s.source();
+    }
+    match tls {
+        Some(reason) => MailError::Tls { server, reason },
+        None => MailError::Unreachable {
+            server,
+            reason: deepest,
+        },
     }
 }
