@@ -384,3 +384,63 @@ fn a_recipient_that_is_no_address_is_refused_before_connecting() {
     );
     assert_eq!(counted(&metrics, "portero_mail_failures_total", "shop"), 1);
 }
+
+/// `State::mailer` is the one of the `[server.smtp]` in force: none without
+/// it, built again when a reload changes it, kept when it does not.
+#[test]
+fn the_mailer_follows_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.pem"),
+        portero::identity::generate_ed25519_pem().unwrap(),
+    )
+    .unwrap();
+    let path = dir.path().join("portero.toml");
+    let write = |smtp: &str| {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/common/good_config.toml"
+        ))
+        .unwrap()
+        .replace(
+            "listen = [\"127.0.0.1:8080\"]\n",
+            &format!("listen = [\"127.0.0.1:8080\"]\naudit_log = \"{{DIR}}/audit.log\"\n{smtp}"),
+        )
+        .replace("{DIR}", dir.path().to_str().unwrap());
+        std::fs::write(&path, text).unwrap();
+    };
+    let env = std::collections::HashMap::from([(
+        "K".to_string(),
+        crate::common::SESSION_KEY.to_string(),
+    )]);
+    write("");
+    let loaded = portero::config::load(&path, &env).unwrap();
+    let state = portero::state::State::new(
+        loaded.config,
+        path.clone(),
+        std::sync::Arc::new(portero::clock::FixedClock::at(crate::common::now())),
+    )
+    .unwrap();
+    assert!(state.mailer().is_none());
+
+    let smtp = |port: u16| {
+        format!("[server.smtp]\nhost = \"smtp.example.test\"\nport = {port}\nfrom = \"no-reply@example.test\"\n")
+    };
+    write(&smtp(587));
+    state.reload(&env).unwrap();
+    let first = state.mailer().unwrap();
+    assert_eq!(first.server(), "smtp.example.test:587");
+
+    // Another part of the file changed: the same mailer.
+    write(&format!("header_timeout = \"9s\"\n{}", smtp(587)));
+    state.reload(&env).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &state.mailer().unwrap()));
+
+    write(&smtp(2525));
+    state.reload(&env).unwrap();
+    assert_eq!(state.mailer().unwrap().server(), "smtp.example.test:2525");
+
+    write("");
+    state.reload(&env).unwrap();
+    assert!(state.mailer().is_none());
+}
