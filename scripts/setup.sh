@@ -4,7 +4,9 @@
 set -euo pipefail
 
 need_pkgs=()
-for pkg in cmake pkg-config libclang-dev libssl-dev libxml2-dev libxmlsec1-dev xmlsec1 curl ca-certificates; do
+# python3-aiosmtpd: the local mail catcher (a real SMTP server) that the
+# tests send invitation mails to.
+for pkg in cmake pkg-config libclang-dev libssl-dev libxml2-dev libxmlsec1-dev xmlsec1 curl ca-certificates python3-aiosmtpd; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if ((${#need_pkgs[@]})); then

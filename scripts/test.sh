@@ -11,7 +11,9 @@ source scripts/setup.sh
 # 20 or later and npm).
 test_pkgs=()
 # Several nodes: a real Redis (started by the tests on a free port).
-for pkg in simplesamlphp php-cli php-xml php-mbstring openssl redis-server; do
+# Invitation mails: a real SMTP server, aiosmtpd for /usr/bin/python3
+# (tests/common/smtp_catcher.py).
+for pkg in simplesamlphp php-cli php-xml php-mbstring openssl redis-server python3-aiosmtpd; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || test_pkgs+=("$pkg")
 done
 python3 -c "import venv, ensurepip" 2>/dev/null || test_pkgs+=(python3-venv)

@@ -22,6 +22,7 @@
 //! * [`membership`] is what a membership is and where a tenant's come from;
 //!   [`members`] looks them up per request and administers them; [`store`]
 //!   is the embedded membership store (SQLite) and its rules.
+//! * [`mail`] sends invitation mails through `[server.smtp]`.
 //! * [`remote`] keeps documents fetched from IdPs (metadata, discovery,
 //!   keys) through [`outbound`], Portero's own HTTP client.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -44,6 +45,7 @@ pub mod forward;
 pub mod gate;
 pub mod identity;
 pub mod lang;
+pub mod mail;
 pub mod members;
 pub mod membership;
 pub mod metrics;

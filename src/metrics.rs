@@ -31,6 +31,10 @@ pub struct Metrics {
     pub idp_document_age: GaugeVec,
     /// Cache lookups by cache and result (`hit`, `miss`).
     pub cache_lookups: IntCounterVec,
+    /// Mails handed to the mail server, by tenant ([`crate::mail`]).
+    pub mail_sent: IntCounterVec,
+    /// Mails that could not be sent, by tenant.
+    pub mail_failures: IntCounterVec,
     /// `cache_lookups` for signed identity headers, resolved once (the
     /// forward path counts without a label lookup): [reused, signed afresh].
     signed_identity: [prometheus::IntCounter; 2],
@@ -126,6 +130,22 @@ impl Metrics {
             &["cache", "result"],
         )?;
         registry.register(Box::new(cache_lookups.clone()))?;
+        let mail_sent = IntCounterVec::new(
+            Opts::new(
+                "portero_mail_sent_total",
+                "Mails handed to the mail server ([server.smtp]), by tenant",
+            ),
+            &["tenant"],
+        )?;
+        registry.register(Box::new(mail_sent.clone()))?;
+        let mail_failures = IntCounterVec::new(
+            Opts::new(
+                "portero_mail_failures_total",
+                "Mails that could not be sent (server unreachable, refused, timed out), by tenant",
+            ),
+            &["tenant"],
+        )?;
+        registry.register(Box::new(mail_failures.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(decision_seconds.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;
@@ -143,6 +163,8 @@ impl Metrics {
             upstream_seconds,
             upstream_errors,
             idp_document_age,
+            mail_sent,
+            mail_failures,
             signed_identity: [
                 cache_lookups.with_label_values(&["signed_identity", "hit"]),
                 cache_lookups.with_label_values(&["signed_identity", "miss"]),

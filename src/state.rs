@@ -1,6 +1,6 @@
 //! What lives for the whole run: the current configuration (swapped whole on
-//! reload), the one-time records, the revocation marks, the clock, the audit log
-//! and the metrics.
+//! reload), the one-time records, the revocation marks, the clock, the audit log,
+//! the metrics and the mailer.
 
 use crate::audit::{AuditLog, Event, Record};
 use crate::clock::Clock;
@@ -51,6 +51,9 @@ pub struct State {
     config_stamp: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
     /// The embedded membership store, when `[server].data_dir` is set.
     pub store: Option<crate::members::StoreHandle>,
+    /// The mailer of `[server.smtp]` in force (built again when a reload
+    /// changes that section; `None` without it).
+    mailer: arc_swap::ArcSwapOption<crate::mail::Mailer>,
 }
 
 impl State {
@@ -100,6 +103,13 @@ impl State {
         );
         let saml_verify =
             crate::auth::saml::VerifyPool::per_core(config.server.saml_verify_timeout);
+        let mailer = match &config.server.smtp {
+            Some(smtp) => Some(Arc::new(
+                crate::mail::Mailer::new(smtp, &metrics)
+                    .map_err(|e| std::io::Error::other(format!("[server.smtp]: {e}")))?,
+            )),
+            None => None,
+        };
         Ok(State {
             config: ArcSwap::from_pointee(config),
             config_path,
@@ -116,7 +126,15 @@ impl State {
             saml_trace: Default::default(),
             saml_verify,
             config_stamp,
+            mailer: arc_swap::ArcSwapOption::new(mailer),
         })
+    }
+
+    /// The mailer of `[server.smtp]` in force, `None` when no mail server
+    /// is configured (then invitation links are shown to the inviter).
+    /// Hold it for one sending; a reload may replace it.
+    pub fn mailer(&self) -> Option<Arc<crate::mail::Mailer>> {
+        self.mailer.load_full()
     }
 
     /// The configuration in force now. Cheap; hold it for one request.
@@ -157,6 +175,9 @@ impl State {
                         message: "[server].max_started_sign_ins changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
                     });
                 }
+                if loaded.config.server.smtp != self.config().server.smtp {
+                    self.replace_mailer(loaded.config.server.smtp.as_ref(), &mut warnings);
+                }
                 if let Some(store) = &self.store {
                     if let Err(e) = store.reload(&loaded.config) {
                         tracing::error!("membership store: {e}");
@@ -186,6 +207,21 @@ impl State {
                 );
                 Err(errors)
             }
+        }
+    }
+
+    /// Builds the mailer of a reloaded `[server.smtp]` (none without it);
+    /// one that cannot be built leaves the one in force, with a warning.
+    fn replace_mailer(&self, smtp: Option<&config::Smtp>, warnings: &mut Vec<Diagnostic>) {
+        match smtp.map(|s| crate::mail::Mailer::new(s, &self.metrics)) {
+            None => self.mailer.store(None),
+            Some(Ok(m)) => self.mailer.store(Some(Arc::new(m))),
+            Some(Err(e)) => warnings.push(Diagnostic {
+                severity: config::Severity::Warning,
+                file: self.config_path.clone(),
+                line: None,
+                message: format!("[server.smtp]: {e}; the mail server settings in force are kept"),
+            }),
         }
     }
 

@@ -7,6 +7,7 @@ mod context;
 mod diagnostics;
 pub mod duration;
 mod idp;
+mod mail;
 mod members;
 mod model;
 mod pages;
@@ -20,7 +21,9 @@ mod tests;
 
 pub use compile::compile_str;
 pub use diagnostics::{Diagnostic, Severity};
-pub use model::{Config, RedisSettings, Server, SessionSettings, Tenant, Upstream};
+pub use model::{
+    Config, RedisSettings, Server, SessionSettings, Smtp, SmtpLogin, SmtpSecurity, Tenant, Upstream,
+};
 pub use secret::{Env, ProcessEnv};
 
 use std::path::Path;

@@ -123,6 +123,71 @@ pub struct Server {
     /// The most sign-ins waiting for their IdP's answer at once (in this
     /// process, or in Redis across nodes); read at start.
     pub max_started_sign_ins: u64,
+    /// The mail server invitations are sent through (`None`: invitation
+    /// links are shown to the inviter instead).
+    pub smtp: Option<Smtp>,
+}
+
+/// `[server.smtp]`: the mail server invitations are sent through.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Smtp {
+    /// Its host name or address (without port).
+    pub host: String,
+    /// Its port (default 587 with STARTTLS, 465 with TLS, 25 unencrypted).
+    pub port: u16,
+    /// How the connection is secured.
+    pub security: SmtpSecurity,
+    /// The login, when the server wants one.
+    pub login: Option<SmtpLogin>,
+    /// The sender of every mail, unless a tenant's `[tenant.mail].from`
+    /// names its own.
+    pub from: lettre::message::Mailbox,
+    /// The longest one mail may take, connecting included.
+    pub timeout: std::time::Duration,
+    /// Extra certificate authorities (PEM) that may vouch for the server,
+    /// besides the system's.
+    pub ca: Option<String>,
+}
+
+impl Smtp {
+    /// `host:port`, as messages name the server.
+    pub fn server(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// `[server.smtp].security`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `starttls` (the default): plain connection, then STARTTLS, required.
+    StartTls,
+    /// `tls`: TLS from the first byte (SMTPS, port 465).
+    Tls,
+    /// `none`: no encryption, for a mail server on the same machine or a
+    /// test catcher.
+    Unencrypted,
+}
+
+/// `[server.smtp].user` and `password`. Its `Debug` never shows the password.
+#[derive(Clone, PartialEq)]
+pub struct SmtpLogin {
+    /// The user name.
+    pub user: String,
+    /// The password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for SmtpLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpLogin")
+            .field("user", &self.user)
+            .field("password", &"(hidden)")
+            .finish()
+    }
 }
 
 /// `[server].redis`: one-time records and revocation marks shared by every
@@ -250,4 +315,6 @@ pub struct Tenant {
     pub css: Option<String>,
     /// Its request metrics, resolved once ([`crate::metrics::TenantCounters`]).
     pub counters: crate::metrics::TenantCounters,
+    /// Its mails' sender and templates (`[tenant.mail]`).
+    pub mail: crate::mail::TenantMail,
 }

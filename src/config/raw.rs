@@ -37,6 +37,21 @@ pub struct RawServer {
     pub saml_verify_timeout: Option<Spanned<String>>,
     pub sign_ins_per_client: Option<Spanned<i64>>,
     pub max_started_sign_ins: Option<Spanned<i64>>,
+    pub smtp: Option<Spanned<RawSmtp>>,
+}
+
+/// `[server.smtp]`: the mail server invitations are sent through.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    pub host: Spanned<String>,
+    pub port: Option<Spanned<i64>>,
+    pub security: Option<Spanned<String>>,
+    pub user: Option<Spanned<String>>,
+    pub password: Option<Spanned<String>>,
+    pub from: Spanned<String>,
+    pub timeout: Option<Spanned<String>>,
+    pub ca: Option<Spanned<String>>,
 }
 
 /// `[session]`.
@@ -100,6 +115,28 @@ pub struct RawTenant {
     pub oidc: Option<Spanned<RawOidc>>,
     pub headers: Option<RawHeaders>,
     pub tls: Option<RawTls>,
+    pub mail: Option<RawTenantMail>,
+}
+
+/// `[tenant.mail]`: the sender and templates of the tenant's mails.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenantMail {
+    pub from: Option<Spanned<String>>,
+    pub invitation: Option<RawInvitationMail>,
+}
+
+/// `[tenant.mail.invitation]`: the invitation mail, per language; each
+/// text inline or `file:PATH`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInvitationMail {
+    pub subject_en: Option<Spanned<String>>,
+    pub subject_es: Option<Spanned<String>>,
+    pub text_en: Option<Spanned<String>>,
+    pub text_es: Option<Spanned<String>>,
+    pub html_en: Option<Spanned<String>>,
+    pub html_es: Option<Spanned<String>>,
 }
 
 /// `[[tenant.member]]`.

@@ -1,5 +1,6 @@
 //! `[server]`: listeners, the admin listener and its token, logs, state
-//! folder, outbound client, Redis, timeouts and sign-in budgets.
+//! folder, outbound client, Redis, timeouts and sign-in budgets; its
+//! `[server.smtp]` is compiled by [`super::mail`].
 
 use super::context::Ctx;
 use super::duration;
@@ -89,6 +90,10 @@ pub(super) fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server>
     };
     let outbound = outbound(cx, &raw)?;
     let redis = redis(cx, &raw);
+    let smtp = raw
+        .smtp
+        .as_ref()
+        .and_then(|s| super::mail::compile_smtp(cx, s));
     let header_timeout = cx.duration(&raw.header_timeout, 10, "[server].header_timeout");
     let upgrade_sock = upgrade_sock(cx, &raw, &data_dir);
     let pid_file = data_dir.join("portero.pid");
@@ -127,6 +132,7 @@ pub(super) fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server>
         saml_verify_timeout,
         sign_ins_per_client: u32::try_from(sign_ins_per_client).unwrap_or(1),
         max_started_sign_ins: u64::try_from(max_started_sign_ins).unwrap_or(100),
+        smtp,
     })
 }
 

@@ -1,11 +1,12 @@
 //! `[[tenant]]`: its name, hosts, panel, routing policy, account rule,
 //! identity headers and certificate; the other sections of a tenant are
-//! compiled by [`super::members`], [`super::idp`] and [`super::pages`].
+//! compiled by [`super::members`], [`super::idp`], [`super::pages`] and
+//! [`super::mail`].
 
 use super::context::Ctx;
 use super::model::{Tenant, Upstream};
 use super::raw::{RawHeaders, RawTenant, RawTls};
-use super::{idp, members, pages, secret};
+use super::{idp, mail, members, pages, secret};
 use crate::identity::HeaderNames;
 use crate::membership::AccountRule;
 use portero_policy::{HostPattern, HostTable, NetmaskSet, SsoMode, TenantPolicy};
@@ -55,6 +56,7 @@ pub(super) fn compile(
     let headers = compile_headers(cx, raw.headers.as_ref(), &w);
     let tls = raw.tls.as_ref().and_then(|t| compile_tls(cx, t, &w));
     let look = pages::compile(cx, &raw, &w);
+    let mail = mail::compile_tenant_mail(cx, raw.mail.as_ref(), &w);
 
     if cx.errors() > before {
         return None;
@@ -82,6 +84,7 @@ pub(super) fn compile(
         logo: look.logo,
         powered_by: look.powered_by,
         language: look.language,
+        mail,
     })
 }
 

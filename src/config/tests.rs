@@ -367,3 +367,234 @@ fn log_files_in_a_missing_folder_are_errors_with_their_line() {
     let (ok, out) = check(&cfg);
     assert!(ok, "{out}");
 }
+
+/// The good configuration with `[server.smtp]` holding `keys` (its header
+/// on line 3, the keys from line 4).
+fn with_smtp(keys: &str) -> String {
+    GOOD.replace(
+        "listen = [\"127.0.0.1:8080\"]\n",
+        &format!("listen = [\"127.0.0.1:8080\"]\n[server.smtp]\n{keys}"),
+    )
+}
+
+/// Compiles `config` like [`check`] and returns the configuration.
+fn compiled(config: &str, env: &[(&str, &str)], files: &[(&str, &str)]) -> super::Config {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.pem"),
+        crate::identity::generate_ed25519_pem().unwrap(),
+    )
+    .unwrap();
+    for (name, body) in files {
+        std::fs::write(dir.path().join(name), body).unwrap();
+    }
+    let text = config.replace("{DIR}", dir.path().to_str().unwrap());
+    let mut vars = HashMap::from([(
+        "K".to_string(),
+        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
+    )]);
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    match compile_str(&text, &dir.path().join("portero.toml"), &vars) {
+        Ok(loaded) => loaded.config,
+        Err(findings) => panic!("{findings:?}"),
+    }
+}
+
+#[test]
+fn smtp_defaults_and_secret_passwords() {
+    use super::SmtpSecurity;
+    let cfg = compiled(
+        &with_smtp(
+            "host = \"smtp.example.test\"\nfrom = \"Example Hosting <no-reply@example.test>\"\n",
+        ),
+        &[],
+        &[],
+    );
+    let smtp = cfg.server.smtp.unwrap();
+    assert_eq!(smtp.host, "smtp.example.test");
+    assert_eq!((smtp.port, smtp.security), (587, SmtpSecurity::StartTls));
+    assert_eq!(smtp.timeout, std::time::Duration::from_secs(10));
+    assert_eq!(
+        smtp.from.to_string(),
+        "Example Hosting <no-reply@example.test>"
+    );
+    assert!(smtp.login.is_none() && smtp.ca.is_none());
+    assert_eq!(smtp.server(), "smtp.example.test:587");
+
+    for (security, port) in [("tls", 465), ("none", 25)] {
+        let cfg = compiled(
+            &with_smtp(&format!(
+                "host = \"127.0.0.1\"\nsecurity = \"{security}\"\nfrom = \"a@example.test\"\n"
+            )),
+            &[],
+            &[],
+        );
+        assert_eq!(cfg.server.smtp.unwrap().port, port, "{security}");
+    }
+
+    let cfg = compiled(
+        &with_smtp("host = \"[::1]\"\nport = 2525\nuser = \"portero\"\npassword = \"env:SMTP_PASSWORD\"\nfrom = \"a@example.test\"\ntimeout = \"1500ms\"\n"),
+        &[("SMTP_PASSWORD", "from-the-environment")],
+        &[],
+    );
+    let smtp = cfg.server.smtp.unwrap();
+    let login = smtp.login.as_ref().unwrap();
+    assert_eq!(
+        (login.user.as_str(), login.password.as_str()),
+        ("portero", "from-the-environment")
+    );
+    assert_eq!(smtp.server(), "[::1]:2525");
+    assert_eq!(smtp.timeout, std::time::Duration::from_millis(1500));
+    assert!(!format!("{smtp:?}").contains("from-the-environment"));
+
+    let cfg = compiled(
+        &with_smtp("host = \"smtp.example.test\"\nuser = \"portero\"\npassword = \"file:{DIR}/smtp-password\"\nfrom = \"a@example.test\"\n"),
+        &[],
+        &[("smtp-password", "from-a-file\n")],
+    );
+    assert_eq!(
+        cfg.server.smtp.unwrap().login.unwrap().password,
+        "from-a-file"
+    );
+    assert!(compiled(GOOD, &[], &[]).server.smtp.is_none());
+}
+
+/// Every bad `[server.smtp]` value is an error on its own line.
+#[test]
+fn smtp_mistakes_are_named_with_their_line() {
+    let from = "from = \"a@example.test\"\n";
+    for (keys, line, what) in [
+        (format!("host = \"smtp://smtp.example.test:587\"\n{from}"), 4, "without scheme or port"),
+        (format!("host = \"smtp.example.test\"\nsecurity = \"ssl\"\n{from}"), 5, "starttls, tls, none"),
+        (format!("host = \"smtp.example.test\"\nport = 70000\n{from}"), 5, "between 1 and 65535"),
+        (format!("host = \"smtp.example.test\"\nuser = \"portero\"\n{from}"), 5, "without password"),
+        (format!("host = \"smtp.example.test\"\npassword = \"env:SMTP_PASSWORD\"\n{from}"), 5, "without user"),
+        (
+            format!("host = \"smtp.example.test\"\nuser = \"portero\"\npassword = \"env:NO_SUCH_SMTP_PASSWORD\"\n{from}"),
+            6,
+            "NO_SUCH_SMTP_PASSWORD is not set",
+        ),
+        ("host = \"smtp.example.test\"\nfrom = \"Example Hosting\"\n".to_string(), 5, "is not a mailbox"),
+        ("host = \"smtp.example.test\"\nfrom = \"a@@example.test\"\n".to_string(), 5, "is not a mailbox"),
+        (format!("host = \"smtp.example.test\"\n{from}timeout = \"soon\"\n"), 6, "[server.smtp].timeout"),
+        (format!("host = \"smtp.example.test\"\n{from}timeout = \"20m\"\n"), 6, "between 100ms and 10m"),
+        (format!("host = \"smtp.example.test\"\n{from}ca = \"{{DIR}}/missing.pem\"\n"), 6, "missing.pem"),
+        (format!("host = \"smtp.example.test\"\n{from}ca = \"{{DIR}}/a.pem\"\n"), 6, "no PEM certificate"),
+        (
+            format!("host = \"smtp.example.test\"\nsecurity = \"none\"\nuser = \"u\"\npassword = \"p\"\n{from}"),
+            5,
+            "unencrypted",
+        ),
+        (from.to_string(), 3, "missing field `host`"),
+        ("host = \"smtp.example.test\"\n".to_string(), 3, "missing field `from`"),
+        (format!("host = \"smtp.example.test\"\n{from}starttls = true\n"), 6, "unknown field `starttls`"),
+    ] {
+        let (ok, out) = check(&with_smtp(&keys));
+        assert!(!ok, "accepted: {keys}");
+        assert!(
+            out.contains(&format!("portero.toml:{line}: error")) && out.contains(what),
+            "{keys}: want line {line} and {what:?} in:\n{out}"
+        );
+    }
+    // The secret is never part of a message.
+    let (_, out) = check(&with_smtp(&format!(
+        "host = \"smtp.example.test\"\nsecurity = \"none\"\nuser = \"u\"\npassword = \"hunter2\"\n{from}"
+    )));
+    assert!(!out.contains("hunter2"), "{out}");
+}
+
+/// Accepted, but probably not what was meant.
+#[test]
+fn smtp_warnings_for_a_port_of_the_other_kind_and_mail_in_clear() {
+    let from = "from = \"a@example.test\"\n";
+    for (keys, line, what) in [
+        (
+            format!("host = \"smtp.example.test\"\nport = 465\n{from}"),
+            5,
+            "security = \"tls\"",
+        ),
+        (
+            format!("host = \"smtp.example.test\"\nsecurity = \"tls\"\nport = 587\n{from}"),
+            6,
+            "starttls",
+        ),
+        (
+            format!("host = \"smtp.example.test\"\nsecurity = \"none\"\n{from}"),
+            5,
+            "unencrypted",
+        ),
+    ] {
+        let (ok, out) = check(&with_smtp(&keys));
+        assert!(ok, "{keys}: {out}");
+        assert!(
+            out.contains(&format!("portero.toml:{line}: warning")) && out.contains(what),
+            "{keys}: {out}"
+        );
+    }
+    // A catcher on this machine: no warning, a login allowed.
+    let (ok, out) = check(&with_smtp(&format!(
+        "host = \"localhost\"\nport = 1025\nsecurity = \"none\"\nuser = \"u\"\npassword = \"p\"\n{from}"
+    )));
+    assert!(ok && !out.contains("[server.smtp]"), "{out}");
+}
+
+#[test]
+fn tenant_mail_templates_are_checked_with_their_line() {
+    let (ok, out) = check(&format!(
+        "{GOOD}[tenant.mail]\nfrom = \"Libros ID <hola@libros.test>\"\n[tenant.mail.invitation]\nsubject_en = \"{{inviter}} invites you\"\ntext_es = \"Hola {{tenant}}: {{link}} ({{expires}}, {{permissions}}, {{account}})\"\nhtml_en = \"<style>p {{ color: red }}</style><a href='{{link}}'>{{account}}</a>\"\n"
+    ));
+    assert!(ok && !out.contains("mail"), "{out}");
+    for (extra, line, what) in [
+        (
+            "[tenant.mail.invitation]\ntext_en = \"Open {link} now, {invitee}\"\n",
+            16,
+            "tenant `t`: mail.invitation.text_en: unknown placeholder {invitee} (the placeholders are {link}, {account}, {permissions}, {inviter}, {tenant}, {expires})",
+        ),
+        ("[tenant.mail.invitation]\nhtml_es = \"<a href={Link}>\"\n", 16, "{Link}"),
+        ("[tenant.mail.invitation]\nsubject_es = \"one\\ntwo\"\n", 16, "one line"),
+        ("[tenant.mail.invitation]\nsubject_en = \"\"\n", 16, "is empty"),
+        ("[tenant.mail.invitation]\ntext_en = \"file:{DIR}/nope.txt\"\n", 16, "cannot read DIR/nope.txt"),
+        ("[tenant.mail.invitation]\ntext_fr = \"Bonjour\"\n", 16, "unknown field `text_fr`"),
+        ("[tenant.mail]\nfrom = \"Libros ID\"\n", 16, "mail.from"),
+    ] {
+        let (ok, out) = check(&format!("{GOOD}{extra}"));
+        assert!(!ok, "accepted: {extra}");
+        assert!(
+            out.contains(&format!("portero.toml:{line}: error")) && out.contains(what),
+            "{extra}: want line {line} and {what:?} in:\n{out}"
+        );
+    }
+}
+
+/// Templates may live in files beside the configuration; an unknown
+/// placeholder in one names the key, its line and the file.
+#[test]
+fn tenant_mail_templates_from_files() {
+    let cfg = compiled(
+        &format!("{GOOD}[tenant.mail.invitation]\nhtml_en = \"file:invite.html\"\ntext_en = \"file:{{DIR}}/invite.txt\"\n"),
+        &[],
+        &[("invite.html", "<p>{inviter}: <a href=\"{link}\">{account}</a></p>\n"), ("invite.txt", "{link}\n")],
+    );
+    let t = &cfg.tenants[0].mail.invitation;
+    assert_eq!(
+        t.html.en.as_deref(),
+        Some("<p>{inviter}: <a href=\"{link}\">{account}</a></p>\n")
+    );
+    assert_eq!(t.text.en.as_deref(), Some("{link}\n"));
+    assert!(t.subject.en.is_none() && t.html.es.is_none());
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.html");
+    std::fs::write(&bad, "<p>{inviter} {whoever}</p>").unwrap();
+    let (ok, out) = check(&format!(
+        "{GOOD}[tenant.mail.invitation]\nhtml_en = \"file:{}\"\n",
+        bad.display()
+    ));
+    assert!(
+        !ok && out.contains("portero.toml:16: error")
+            && out.contains("mail.invitation.html_en in ")
+            && out.contains("bad.html")
+            && out.contains("{whoever}"),
+        "{out}"
+    );
+}

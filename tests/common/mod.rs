@@ -3,6 +3,7 @@
 //! (so spoofed headers reach Portero exactly as written), and real keys.
 #![allow(dead_code)]
 
+pub mod mail;
 pub mod oidc;
 pub mod redis;
 pub mod saml;

@@ -1,6 +1,7 @@
 //! End-to-end tests of running Portero: stopping, zero-downtime upgrade,
 //! reloads, `check`, metrics and logs, connection handling and memory,
-//! several nodes over Redis, TLS/SNI, streaming and panels that fail.
+//! several nodes over Redis, TLS/SNI, streaming, panels that fail, and
+//! invitation mails through a real SMTP server.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -9,6 +10,7 @@ mod config_check;
 mod config_reload;
 mod lean_connections;
 mod listen_address_taken;
+mod mail_delivery;
 mod many_nodes_redis;
 mod operations_metrics_logs;
 mod stopping;
