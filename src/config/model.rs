@@ -56,6 +56,21 @@ impl Config {
         self.hosts.lookup(host).and_then(|&i| self.tenants.get(i))
     }
 
+    /// Where a link to `tenant` made without a request points: its first
+    /// host without a wildcard, over HTTPS when Portero listens for TLS
+    /// (with the listener's port when it is not the default one).
+    pub fn home_origin(&self, tenant: &Tenant) -> Option<String> {
+        let host = tenant.home_host.as_deref()?;
+        let (scheme, default, listener) = match self.server.listen_tls.first() {
+            Some(l) => ("https", 443, Some(l)),
+            None => ("http", 80, self.server.listen.first()),
+        };
+        Some(match listener.map(|l| l.port()) {
+            Some(port) if port != default => format!("{scheme}://{host}:{port}"),
+            _ => format!("{scheme}://{host}"),
+        })
+    }
+
     /// The tenant called `name`.
     pub fn tenant_named(&self, name: &str) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.name == name)
@@ -317,4 +332,7 @@ pub struct Tenant {
     pub counters: crate::metrics::TenantCounters,
     /// Its mails' sender and templates (`[tenant.mail]`).
     pub mail: crate::mail::TenantMail,
+    /// Its first host without a wildcard: where links made without a
+    /// request (invitations through the admin API) point.
+    pub home_host: Option<String>,
 }

@@ -57,6 +57,12 @@ pub(super) fn compile(
     let tls = raw.tls.as_ref().and_then(|t| compile_tls(cx, t, &w));
     let look = pages::compile(cx, &raw, &w);
     let mail = mail::compile_tenant_mail(cx, raw.mail.as_ref(), &w);
+    let home_host = raw
+        .hosts
+        .get_ref()
+        .iter()
+        .map(|h| h.get_ref().trim().to_ascii_lowercase())
+        .find(|h| !h.contains('*'));
 
     if cx.errors() > before {
         return None;
@@ -85,6 +91,7 @@ pub(super) fn compile(
         powered_by: look.powered_by,
         language: look.language,
         mail,
+        home_host,
     })
 }
 

@@ -43,6 +43,44 @@ impl Permission {
         Permission::ALL.into_iter().find(|p| p.as_str() == raw)
     }
 
+    /// Its name on Portero's pages and in mails.
+    pub fn label(self, lang: crate::lang::Lang) -> &'static str {
+        use crate::lang::Lang::{En, Es};
+        match (self, lang) {
+            (Permission::Admin, En) => "Administrator",
+            (Permission::Admin, Es) => "Administrador",
+            (Permission::Commercial, En) => "Commercial",
+            (Permission::Commercial, Es) => "Comercial",
+            (Permission::Invite, En) => "Invite",
+            (Permission::Invite, Es) => "Invitar",
+            (Permission::Sublogin, En) => "Client accounts",
+            (Permission::Sublogin, Es) => "Cuentas de clientes",
+            (Permission::Technical, En) => "Technical",
+            (Permission::Technical, Es) => "Técnico",
+        }
+    }
+
+    /// One line on what it allows.
+    pub fn description(self, lang: crate::lang::Lang) -> &'static str {
+        use crate::lang::Lang::{En, Es};
+        match (self, lang) {
+            (Permission::Admin, En) => "Everything, including all the permissions below.",
+            (Permission::Admin, Es) => "Todo, incluidos todos los permisos siguientes.",
+            (Permission::Commercial, En) => "Billing, invoices and plan changes.",
+            (Permission::Commercial, Es) => "Facturación, facturas y cambios de plan.",
+            (Permission::Invite, En) => "Invite others, with permissions one holds oneself.",
+            (Permission::Invite, Es) => {
+                "Invitar a otras personas, con permisos que uno mismo tiene."
+            }
+            (Permission::Sublogin, En) => "Enter the client accounts of a reseller account.",
+            (Permission::Sublogin, Es) => {
+                "Entrar en las cuentas de clientes de una cuenta de revendedor."
+            }
+            (Permission::Technical, En) => "Domains, FTP, mailboxes and snapshots.",
+            (Permission::Technical, Es) => "Dominios, FTP, buzones de correo e instantáneas.",
+        }
+    }
+
     fn bit(self) -> u8 {
         1 << (self as u8)
     }
@@ -117,6 +155,20 @@ impl Permissions {
             .map(Permission::as_str)
             .collect::<Vec<_>>()
             .join(",")
+    }
+}
+
+impl Permissions {
+    /// The set in words: "Administrator" for `admin` (which holds the
+    /// rest), else each label, comma-separated.
+    pub fn labels(self, lang: crate::lang::Lang) -> String {
+        if self.has(Permission::Admin) {
+            return Permission::Admin.label(lang).to_string();
+        }
+        self.iter()
+            .map(|p| p.label(lang))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

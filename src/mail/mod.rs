@@ -12,7 +12,7 @@
 mod smtp;
 pub mod template;
 
-pub use template::{InvitationTemplates, PerLang, TenantMail};
+pub use template::{utc_date, InvitationTemplates, PerLang, TenantMail};
 
 use crate::config::{Smtp, Tenant};
 use crate::lang::Lang;

@@ -202,7 +202,7 @@ fn escape(s: &str) -> String {
 
 /// A Unix time as the UTC date and time the mails show
 /// (`2025-03-14 12:00 UTC`).
-pub(super) fn utc_date(secs: u64) -> String {
+pub fn utc_date(secs: u64) -> String {
     i64::try_from(secs)
         .ok()
         .and_then(|s| chrono::DateTime::from_timestamp(s, 0))

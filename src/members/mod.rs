@@ -7,6 +7,7 @@
 //! ([`Source::Fetch`]).
 
 pub mod admin;
+pub mod change;
 
 use crate::config::{Config, Tenant};
 use crate::membership::panel::{Cached, PanelEndpoint};

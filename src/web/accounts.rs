@@ -1,6 +1,7 @@
 //! `/.portero/accounts`: the accounts a user takes part in, and (on reseller
 //! tenants with `account_picker`) choosing the one to enter.
 
+use super::i18n::Lang;
 use super::i18n::{tr, trf};
 use super::pages::{self, escape};
 use super::{
@@ -9,8 +10,9 @@ use super::{
 };
 use crate::config::{Config, Tenant};
 use crate::gate::Seen;
+use crate::identity::{Permission, Permissions};
 use crate::members::{self, Source};
-use crate::membership::AccountRule;
+use crate::membership::{AccountRule, MemberSource};
 use crate::session::session_cookie;
 use crate::state::State;
 use std::fmt::Write;
@@ -44,8 +46,18 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
         );
     } else {
         body.push_str("<ul class=\"accounts\">");
+        let store_tenant = matches!(tenant.members, MemberSource::Store) && state.store.is_some();
         for m in &memberships {
-            let perms = escape(&m.permissions_header);
+            let perms = escape(&m.permissions.labels(lang));
+            let actions = if store_tenant {
+                actions(
+                    lang,
+                    dir.direct(s.user(), &m.account).map(|d| d.permissions),
+                    &m.account,
+                )
+            } else {
+                String::new()
+            };
             let account = escape(&m.account);
             match &tenant.account_rule {
                 AccountRule::Picker => {
@@ -60,7 +72,7 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
                         "<li><form method=\"post\" action=\"/.portero/accounts\">\
                          <input type=\"hidden\" name=\"account\" value=\"{account}\">\
                          <input type=\"hidden\" name=\"return_to\" value=\"{}\">\
-                         <button type=\"submit\">{enter}</button>{current} <span class=\"muted\">{perms}</span></form></li>",
+                         <button type=\"submit\">{enter}</button>{current} <span class=\"muted\">{perms}</span></form>{actions}</li>",
                         escape(return_to)
                     );
                 }
@@ -71,7 +83,7 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
                         .map(|p| format!(":{p}"))
                         .unwrap_or_default();
                     let href = format!("{}://{prefix}{}{suffix}{port}/", seen.scheme(), m.account);
-                    let _ = write!(body, "<li><a href=\"{}\">{account}</a> <span class=\"muted\">{perms}</span></li>", escape(&href));
+                    let _ = write!(body, "<li><a href=\"{}\">{account}</a> <span class=\"muted\">{perms}</span>{actions}</li>", escape(&href));
                 }
                 AccountRule::Fixed(here) => {
                     let note = if here == &m.account {
@@ -81,7 +93,7 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
                     };
                     let _ = write!(
                         body,
-                        "<li>{account}{note} <span class=\"muted\">{perms}</span></li>"
+                        "<li>{account}{note} <span class=\"muted\">{perms}</span>{actions}</li>"
                     );
                 }
             }
@@ -138,6 +150,31 @@ pub fn choose(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         seen.req.tls,
         left,
     ))
+}
+
+/// The links to an account's members page (for those who may invite)
+/// and to leaving it (for its direct members).
+fn actions(lang: Lang, direct: Option<Permissions>, account: &str) -> String {
+    let Some(held) = direct else {
+        return String::new();
+    };
+    let q = escape(&pages::query_encode(account));
+    let mut out = String::from(" <span class=\"actions\">");
+    if held.has(Permission::Invite) {
+        let _ = write!(
+            out,
+            "<a href=\"{}?account={q}\">{}</a> · ",
+            super::team::PATH,
+            escape(tr(lang, "Members"))
+        );
+    }
+    let _ = write!(
+        out,
+        "<a href=\"{}?account={q}\">{}</a></span>",
+        super::team::LEAVE,
+        escape(tr(lang, "Leave"))
+    );
+    out
 }
 
 fn must_sign_in(tenant: &Tenant, seen: &Seen<'_>) -> Reply {

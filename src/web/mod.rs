@@ -28,6 +28,7 @@ pub mod routes;
 pub mod saml;
 pub mod signin;
 pub mod start;
+pub mod team;
 
 pub use fields::{bad_fields, body_fields, query_fields, read_form, read_query, same_origin};
 pub use form::{BadFields, Fields};

@@ -35,7 +35,11 @@ label{display:block;font-weight:600;margin:.6rem 0 .3rem}input[type=email]{width
 button,.button{display:inline-block;margin-top:1rem;padding:.6rem 1.1rem;font-size:1rem;border:0;border-radius:6px;background:#2457c5;color:#fff;text-decoration:none;cursor:pointer}\
 .secondary{background:#e6e9ef;color:#1d2330}.error{background:#fdecea;color:#8a1c12;padding:.6rem .8rem;border-radius:6px}\
 ul.accounts{list-style:none;padding:0}ul.accounts li{padding:.5rem 0;border-bottom:1px solid #eee}.muted{color:#667;font-size:.9rem}\
-code{background:#f0f1f4;padding:.1rem .3rem;border-radius:4px}\
+code{background:#f0f1f4;padding:.1rem .3rem;border-radius:4px;word-break:break-all}\
+h2{font-size:1.1rem;margin:1.6rem 0 .6rem}table.members{width:100%;border-collapse:collapse}\
+table.members th,table.members td{text-align:left;vertical-align:top;padding:.5rem .3rem;border-bottom:1px solid #eee}\
+form.inline{display:inline-block;margin-right:.4rem}ul.choices{list-style:none;padding:0}ul.choices li{margin:.4rem 0}\
+label.choice{display:inline;font-weight:600;margin:0}details summary{cursor:pointer;color:#2457c5}.actions{font-size:.9rem;margin-left:.4rem}\
 img.logo{max-height:3rem;max-width:100%}footer{margin-top:1.5rem}\
 a:focus,button:focus,input:focus{outline:3px solid #f0b429;outline-offset:2px}\
 @media (max-width:30rem){main{margin:0;border-radius:0;min-height:100vh;padding:1.5rem}}";

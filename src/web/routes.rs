@@ -6,7 +6,7 @@ use super::i18n::Lang;
 use super::refusals::*;
 use super::start::{keep_started, to_idp, to_sign_in_page};
 use super::{
-    accounts, external, flow, forward_auth, invitations, oidc, pages, saml, signin, Reply,
+    accounts, external, flow, forward_auth, invitations, oidc, pages, saml, signin, team, Reply,
 };
 use crate::config::{Config, Tenant};
 use crate::gate::{Outcome, Seen, Verdict};
@@ -105,6 +105,7 @@ async fn reserved(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>)
             }
         }
         ("/.portero/auth", _) => forward_auth::forward_auth(state, cfg, tenant, seen).await,
+        (team::PATH, "POST") => team::change(state, cfg, tenant, seen).await,
         _ => reserved_page(state, cfg, tenant, seen),
     }
 }
@@ -135,6 +136,8 @@ fn reserved_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) 
         ("/.portero/saml/slo", Read) => saml::slo(state, cfg, tenant, seen),
         ("/.portero/accounts", Read) => accounts::list(state, cfg, tenant, seen),
         ("/.portero/accounts", Post) => accounts::choose(state, cfg, tenant, seen),
+        (team::PATH, Read) => team::show(state, tenant, seen),
+        (team::LEAVE, Read) => team::confirm_leave(state, tenant, seen),
         ("/.portero/invitations", Read) => invitations::show(state, tenant, seen),
         ("/.portero/invitations", Post) => invitations::decide(state, cfg, tenant, seen),
         ("/.portero/jwks.json", Read) => Reply::with_body(
@@ -177,7 +180,9 @@ fn reserved_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) 
 }
 
 /// The reserved paths that exist (for 405 rather than 404).
-const KNOWN: [&str; 12] = [
+const KNOWN: [&str; 14] = [
+    team::PATH,
+    team::LEAVE,
     "/.portero/login",
     "/.portero/sso/external",
     "/.portero/sso/saml",

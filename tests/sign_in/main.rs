@@ -6,6 +6,7 @@
 mod common;
 
 mod account_access;
+mod account_pages;
 mod assertion_jwks;
 mod cli_accounts;
 mod external_jwt_handback;

@@ -5,7 +5,9 @@
 
 use super::{reply, Admin};
 use crate::audit::Event;
+use crate::lang::Lang;
 use crate::members::admin::BadActor;
+use crate::members::change::{carry_out, Asker, Mailed};
 use crate::web::form::{self, Fields};
 use http::Response;
 
@@ -82,7 +84,7 @@ impl Admin {
         }
     }
 
-    pub(super) fn change_members(
+    pub(super) async fn change_members(
         &self,
         tenant: &str,
         content_type: Option<&str>,
@@ -118,48 +120,43 @@ impl Admin {
             Ok(c) => c,
             Err(e) => return refused(400, &e),
         };
-        let now = self.state.now();
-        let result =
-            crate::members::admin::apply(&store.store, tenant, actor.as_deref(), &change, now);
-        let by = actor.as_deref().unwrap_or("operator");
-        match result {
+        let cfg = self.state.config();
+        let Some(t) = cfg.tenant_named(tenant) else {
+            return refused(404, "no such tenant");
+        };
+        let asker = Asker {
+            actor: actor.as_deref(),
+            via: "admin API",
+            client: None,
+            lang: t.language.unwrap_or(Lang::En),
+        };
+        let origin = cfg.home_origin(t);
+        match carry_out(&self.state, &cfg, t, asker, &change, origin.as_deref()).await {
             Ok(done) => {
-                self.state.audit(
-                    tenant,
-                    Event::Membership,
-                    actor.as_deref(),
-                    None,
-                    &format!("{} (by {by}, admin API)", done.summary),
-                );
-                if let Err(e) = store.reload_tenant(&self.state.config(), tenant) {
-                    tracing::error!("membership store: {e}");
-                }
                 let mut out = serde_json::json!({"ok": true, "summary": done.summary});
-                if let Some((inv, token)) = done.invitation {
+                if let (Some(inv), Some(path), Some(url)) = (done.invitation, done.path, done.link)
+                {
                     out["invitation"] = serde_json::json!(inv);
-                    out["link"] = serde_json::json!(crate::members::admin::invitation_path(&token));
+                    out["link"] = serde_json::json!(path);
+                    out["url"] = serde_json::json!(url);
+                    out["mail"] = match done.mailed {
+                        Mailed::Sent => serde_json::json!("sent"),
+                        Mailed::Failed(e) => serde_json::json!(format!("failed: {e}")),
+                        Mailed::NotConfigured | Mailed::NoInvitation => {
+                            serde_json::json!("not configured")
+                        }
+                    };
                 }
                 reply(200, "application/json", out.to_string())
             }
             Err(e) => {
-                self.state.audit(
-                    tenant,
-                    Event::Membership,
-                    actor.as_deref(),
-                    None,
-                    &format!("refused {change:?} by {by}: {e}"),
-                );
                 let status = match e {
                     crate::store::StoreError::Rule(_) => 403,
                     crate::store::StoreError::NotFound(_) => 404,
                     crate::store::StoreError::Invitation(_) => 409,
                     _ => 500,
                 };
-                reply(
-                    status,
-                    "application/json",
-                    serde_json::json!({"ok": false, "error": e.to_string()}).to_string(),
-                )
+                refused(status, &e.to_string())
             }
         }
     }

@@ -232,6 +232,7 @@ impl Admin {
                             .and_then(|v| v.to_str().ok())
                             .map(str::to_string);
                         self.change_members(&name, content_type.as_deref(), body)
+                            .await
                     }
                     _ => reply(405, text, "GET or POST\n"),
                 }

@@ -1,0 +1,143 @@
+//! One membership change carried out, whoever asks for it (the accounts
+//! pages, the admin API): the rules applied in the store
+//! ([`super::admin::apply`]), the audit line, the snapshot reloaded (so a
+//! member who lost something loses it at their next request), and for an
+//! invitation its absolute link and its mail.
+
+use super::admin::{apply, invitation_path, Change};
+use crate::audit::Event;
+use crate::config::{Config, Tenant};
+use crate::lang::Lang;
+use crate::mail::InvitationMail;
+use crate::state::State;
+use crate::store::{parse_permissions, Invitation, StoreError};
+use std::net::IpAddr;
+
+/// Who asks, from where: the audit line's words.
+#[derive(Debug, Clone, Copy)]
+pub struct Asker<'a> {
+    /// The member acting (`None`: the operator).
+    pub actor: Option<&'a str>,
+    /// Through what (`admin API`, `accounts page`).
+    pub via: &'static str,
+    /// Their client address, when known.
+    pub client: Option<IpAddr>,
+    /// Their language (the invitation mail's).
+    pub lang: Lang,
+}
+
+/// What became of an invitation's mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mailed {
+    /// The change made no invitation.
+    NoInvitation,
+    /// No `[server.smtp]`: the link is for the inviter to pass on.
+    NotConfigured,
+    /// Handed to the mail server.
+    Sent,
+    /// Not sent (why); the invitation stays, its link works.
+    Failed(String),
+}
+
+/// A change made.
+#[derive(Debug)]
+pub struct Carried {
+    /// What happened, in a sentence.
+    pub summary: String,
+    /// The invitation made or re-sent.
+    pub invitation: Option<Invitation>,
+    /// Its link's path and query (`/.portero/invitations?token=…`).
+    pub path: Option<String>,
+    /// Its link: absolute when the tenant's origin is known.
+    pub link: Option<String>,
+    /// Its mail.
+    pub mailed: Mailed,
+}
+
+/// Carries out `change` on `tenant` (a store tenant) for `asker`; `origin`
+/// (`https://host`) makes the invitation link absolute. A refusal is
+/// audited too, and changes nothing.
+pub async fn carry_out(
+    state: &State,
+    cfg: &Config,
+    tenant: &Tenant,
+    asker: Asker<'_>,
+    change: &Change,
+    origin: Option<&str>,
+) -> Result<Carried, StoreError> {
+    let Some(handle) = state.store.as_ref() else {
+        return Err(StoreError::NotFound(
+            "this tenant keeps no membership store".into(),
+        ));
+    };
+    let now = state.now();
+    let by = asker.actor.unwrap_or("operator");
+    let done = match apply(&handle.store, &tenant.name, asker.actor, change, now) {
+        Ok(done) => done,
+        Err(e) => {
+            state.audit(
+                &tenant.name,
+                Event::Membership,
+                asker.actor,
+                asker.client,
+                &format!("refused {change:?} by {by} ({}): {e}", asker.via),
+            );
+            return Err(e);
+        }
+    };
+    state.audit(
+        &tenant.name,
+        Event::Membership,
+        asker.actor,
+        asker.client,
+        &format!("{} (by {by}, {})", done.summary, asker.via),
+    );
+    if let Err(e) = handle.reload_tenant(cfg, &tenant.name) {
+        tracing::error!("membership store: {e}");
+    }
+    let Some((invitation, token)) = done.invitation else {
+        return Ok(Carried {
+            summary: done.summary,
+            invitation: None,
+            path: None,
+            link: None,
+            mailed: Mailed::NoInvitation,
+        });
+    };
+    let path = invitation_path(&token);
+    let link = match origin {
+        Some(o) => format!("{o}{path}"),
+        None => path.clone(),
+    };
+    let mailed = match state.mailer() {
+        None => Mailed::NotConfigured,
+        Some(_) if origin.is_none() => {
+            Mailed::Failed("the tenant has no host to link to, so no mail was sent".into())
+        }
+        Some(mailer) => {
+            let labels = parse_permissions(&invitation.permissions)
+                .map(|p| p.labels(asker.lang))
+                .unwrap_or_else(|_| invitation.permissions.clone());
+            let mail = InvitationMail {
+                to: &invitation.email,
+                link: &link,
+                account: &invitation.account,
+                permissions: &labels,
+                inviter: asker.actor.unwrap_or(&tenant.display_name),
+                expires_at: invitation.expires_at,
+                now,
+            };
+            match mailer.send_invitation(tenant, asker.lang, &mail).await {
+                Ok(()) => Mailed::Sent,
+                Err(e) => Mailed::Failed(e.to_string()),
+            }
+        }
+    };
+    Ok(Carried {
+        summary: done.summary,
+        invitation: Some(invitation),
+        path: Some(path),
+        link: Some(link),
+        mailed,
+    })
+}

@@ -1,0 +1,494 @@
+//! The people's side of accounts on Portero's own pages, through the real
+//! binary, a real SQLite store and a real SMTP server (aiosmtpd): an owner
+//! invites a designer with `technical` only, the mail arrives, the
+//! designer accepts from its link and enters with `technical`; what a
+//! member may not do is refused on the page in plain words (inviting
+//! without `invite`, leaving an account empty, acting on an account they
+//! are not in, forms from another site); re-sent and cancelled invitations
+//! stop the old links; a mail server that is down loses no invitation.
+use crate::common::mail::MailCatcher;
+use crate::common::*;
+use serde_json::Value;
+
+const TENANT: &str = r#"
+[[tenant]]
+name = "libros"
+hosts = ["panel.libros.test"]
+upstream = "{UPSTREAM}"
+sso_mode = "auto_redirect"
+account_picker = true
+
+[tenant.external_sso]
+url = "https://login.libros.test/sso"
+jwt_key = "env:EXT_SSO_SECRET"
+jwt_alg = "HS256"
+"#;
+
+const HOST: &str = "panel.libros.test";
+const ORIGIN: &str = "http://panel.libros.test";
+const MEMBERS: &str = "/.portero/accounts/members";
+
+/// Portero with `[server.smtp]` pointing at `port` (plain SMTP on this machine).
+fn start(smtp_port: &str) -> (Upstream, Portero) {
+    let up = Upstream::start();
+    let smtp = format!(
+        "\n[server.smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"none\"\nfrom = \"Libros <no-reply@libros.test>\"\ntimeout = \"2s\"\n"
+    );
+    let p = Portero::start_with(&format!("{SERVER_AND_SESSION}{smtp}\n{TENANT}"), &up, &[]);
+    // The owner, seeded by the operator.
+    let (status, body) = api(
+        &p,
+        &[
+            ("action", "add"),
+            ("account", "libros.test"),
+            ("user", "ana@libros.test"),
+            ("permissions", "admin"),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    (up, p)
+}
+
+fn api(p: &Portero, form: &[(&str, &str)]) -> (u16, Value) {
+    let r = post_form("127.0.0.1", "/tenants/libros/members", form).send(p.admin);
+    (
+        r.status,
+        serde_json::from_str(&r.body).unwrap_or(Value::Null),
+    )
+}
+
+/// A form on the members page, sent from this site as `session`.
+fn act(p: &Portero, session: &str, form: &[(&str, &str)]) -> Resp {
+    p.send(
+        post_form(HOST, MEMBERS, form)
+            .html()
+            .header("Origin", ORIGIN)
+            .cookie("portero_session", session),
+    )
+}
+
+/// The invitation link's path in a mail's text part.
+fn link_in(text: &str) -> String {
+    let start = text.find(ORIGIN).expect("no absolute link in the mail") + ORIGIN.len();
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+/// Accepts the invitation at `link` as `session`.
+fn accept(p: &Portero, session: &str, link: &str) -> Resp {
+    let token = query_map(link)["token"].clone();
+    p.send(
+        post_form(
+            HOST,
+            "/.portero/invitations",
+            &[("token", &token), ("decision", "accept")],
+        )
+        .html()
+        .header("Origin", ORIGIN)
+        .cookie("portero_session", session),
+    )
+}
+
+/// What the panel receives when `session` enters `account`.
+fn enter(p: &Portero, session: &str, account: &str) -> Result<Received, u16> {
+    let r = p.send(
+        post_form(
+            HOST,
+            "/.portero/accounts",
+            &[("account", account), ("return_to", "/")],
+        )
+        .header("Origin", ORIGIN)
+        .cookie("portero_session", session),
+    );
+    if r.status != 302 {
+        return Err(r.status);
+    }
+    let chosen = r.set_cookie("portero_session").unwrap();
+    let got = p.send(get(HOST, "/").cookie("portero_session", &chosen));
+    if got.forwarded() {
+        Ok(got.received())
+    } else {
+        Err(got.status)
+    }
+}
+
+#[test]
+fn an_owner_invites_a_designer_who_accepts_enters_and_leaves() {
+    let mail = MailCatcher::start();
+    let (_up, p) = start(&mail.port.to_string());
+    let ana = sign_in(&p, HOST, "libros", "ana@libros.test");
+
+    // The accounts page leads to the members page; the page offers each
+    // permission with its description.
+    let accounts = p.send(
+        get(HOST, "/.portero/accounts")
+            .html()
+            .cookie("portero_session", &ana),
+    );
+    assert!(accounts.body.contains("Administrator"), "{}", accounts.body);
+    assert!(accounts
+        .body
+        .contains("/.portero/accounts/members?account=libros.test"));
+    let page = p.send(
+        get(HOST, &format!("{MEMBERS}?account=libros.test"))
+            .html()
+            .cookie("portero_session", &ana),
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("ana@libros.test") && page.body.contains("Domains, FTP"));
+
+    // Invited with technical only: the mail arrives with an absolute link.
+    let r = act(
+        &p,
+        &ana,
+        &[
+            ("action", "invite"),
+            ("account", "libros.test"),
+            ("email", "dee@libros.test"),
+            ("p_technical", "1"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("An invitation was sent to dee@libros.test"),
+        "{}",
+        r.body
+    );
+    let mails = mail.wait_for(1);
+    assert_eq!(mails[0].rcpt_tos, vec!["dee@libros.test".to_string()]);
+    let text = mails[0].text.clone().unwrap();
+    assert!(
+        text.contains("libros.test") && text.contains("Technical"),
+        "{text}"
+    );
+    let link = link_in(&text);
+
+    // The designer accepts and enters with technical.
+    let dee = sign_in(&p, HOST, "libros", "dee@libros.test");
+    let page = p.send(get(HOST, &link).html().cookie("portero_session", &dee));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(accept(&p, &dee, &link).status, 200);
+    let got = enter(&p, &dee, "libros.test").unwrap();
+    assert_eq!(got.one("x-portero-permissions"), Some("technical"));
+
+    // Without invite, the designer neither sees the members page nor invites.
+    let page = p.send(
+        get(HOST, &format!("{MEMBERS}?account=libros.test"))
+            .html()
+            .cookie("portero_session", &dee),
+    );
+    assert_eq!(page.status, 403);
+    let r = act(
+        &p,
+        &dee,
+        &[
+            ("action", "invite"),
+            ("account", "libros.test"),
+            ("email", "eve@libros.test"),
+            ("p_commercial", "1"),
+        ],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains("Inviting needs the Invite permission"),
+        "{}",
+        r.body
+    );
+    assert_eq!(mail.mails().len(), 1, "no mail for a refused invitation");
+
+    // The designer leaves, and cannot enter any more.
+    let confirm = p.send(
+        get(HOST, "/.portero/accounts/leave?account=libros.test")
+            .html()
+            .cookie("portero_session", &dee),
+    );
+    assert!(
+        confirm.body.contains("another member can invite you again"),
+        "{}",
+        confirm.body
+    );
+    let r = act(&p, &dee, &[("action", "leave"), ("account", "libros.test")]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("You left libros.test"), "{}", r.body);
+    assert_eq!(enter(&p, &dee, "libros.test").unwrap_err(), 403);
+
+    // The owner, now the last member, may not leave.
+    let r = act(&p, &ana, &[("action", "leave"), ("account", "libros.test")]);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("An account cannot be left empty"),
+        "{}",
+        r.body
+    );
+    assert!(enter(&p, &ana, "libros.test").is_ok());
+    let audit = p.audit();
+    assert!(
+        audit.contains(
+            "dee@libros.test removed from libros.test (by dee@libros.test, accounts page)"
+        ),
+        "{audit}"
+    );
+}
+
+#[test]
+fn permissions_are_changed_within_ones_own_and_shrink_at_the_next_request() {
+    let mail = MailCatcher::start();
+    let (_up, p) = start(&mail.port.to_string());
+    let (status, _) = api(
+        &p,
+        &[
+            ("action", "add"),
+            ("account", "libros.test"),
+            ("user", "bea@libros.test"),
+            ("permissions", "invite,technical,commercial"),
+        ],
+    );
+    assert_eq!(status, 200);
+    let ana = sign_in(&p, HOST, "libros", "ana@libros.test");
+    let bea = sign_in(&p, HOST, "libros", "bea@libros.test");
+    let before = enter(&p, &bea, "libros.test").unwrap();
+    assert_eq!(
+        before.one("x-portero-permissions"),
+        Some("commercial,invite,technical")
+    );
+    // Bea may not grant what she lacks (sublogin), even to herself.
+    let r = act(
+        &p,
+        &bea,
+        &[
+            ("action", "set"),
+            ("account", "libros.test"),
+            ("user", "bea@libros.test"),
+            ("p_sublogin", "1"),
+            ("p_invite", "1"),
+        ],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains("you do not hold: Client accounts"),
+        "{}",
+        r.body
+    );
+    // Ana takes commercial away: Bea's very next request lacks it.
+    let r = act(
+        &p,
+        &ana,
+        &[
+            ("action", "set"),
+            ("account", "libros.test"),
+            ("user", "bea@libros.test"),
+            ("p_invite", "1"),
+            ("p_technical", "1"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let after = enter(&p, &bea, "libros.test").unwrap();
+    assert_eq!(after.one("x-portero-permissions"), Some("invite,technical"));
+}
+
+#[test]
+fn resent_and_cancelled_invitations_stop_their_old_links() {
+    let mail = MailCatcher::start();
+    let (_up, p) = start(&mail.port.to_string());
+    let ana = sign_in(&p, HOST, "libros", "ana@libros.test");
+    let invite = [
+        ("action", "invite"),
+        ("account", "libros.test"),
+        ("email", "max@libros.test"),
+    ];
+    assert_eq!(act(&p, &ana, &invite).status, 200);
+    let first = link_in(mail.wait_for(1)[0].text.as_deref().unwrap());
+    let listed = get("127.0.0.1", "/tenants/libros/members?account=libros.test").send(p.admin);
+    let listed: Value = serde_json::from_str(&listed.body).unwrap();
+    let id = listed["invitations"][0]["id"].as_str().unwrap().to_string();
+    // The default is admin (everything).
+    assert_eq!(
+        listed["invitations"][0]["permissions"],
+        "admin,commercial,invite,sublogin,technical"
+    );
+
+    let r = act(
+        &p,
+        &ana,
+        &[
+            ("action", "resend"),
+            ("account", "libros.test"),
+            ("id", &id),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let second = link_in(mail.wait_for(2)[1].text.as_deref().unwrap());
+    assert_ne!(first, second);
+    let max = sign_in(&p, HOST, "libros", "max@libros.test");
+    assert_eq!(
+        p.send(get(HOST, &first).html().cookie("portero_session", &max))
+            .status,
+        410
+    );
+
+    let r = act(
+        &p,
+        &ana,
+        &[
+            ("action", "cancel"),
+            ("account", "libros.test"),
+            ("id", &id),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        p.send(get(HOST, &second).html().cookie("portero_session", &max))
+            .status,
+        410
+    );
+    assert_ne!(accept(&p, &max, &second).status, 200);
+    assert_eq!(enter(&p, &max, "libros.test").unwrap_err(), 403);
+}
+
+#[test]
+fn forms_from_elsewhere_and_accounts_one_is_not_in_change_nothing() {
+    let mail = MailCatcher::start();
+    let (_up, p) = start(&mail.port.to_string());
+    let (status, _) = api(
+        &p,
+        &[
+            ("action", "add"),
+            ("account", "other.test"),
+            ("user", "olga@libros.test"),
+            ("permissions", "admin"),
+        ],
+    );
+    assert_eq!(status, 200);
+    let olga = sign_in(&p, HOST, "libros", "olga@libros.test");
+    let ana = sign_in(&p, HOST, "libros", "ana@libros.test");
+    // Olga, admin of another account, acts on libros.test.
+    let page = p.send(
+        get(HOST, &format!("{MEMBERS}?account=libros.test"))
+            .html()
+            .cookie("portero_session", &olga),
+    );
+    assert_eq!(page.status, 403);
+    for form in [
+        vec![
+            ("action", "invite"),
+            ("account", "libros.test"),
+            ("email", "x@libros.test"),
+        ],
+        vec![
+            ("action", "remove"),
+            ("account", "libros.test"),
+            ("user", "ana@libros.test"),
+        ],
+        vec![
+            ("action", "set"),
+            ("account", "libros.test"),
+            ("user", "ana@libros.test"),
+            ("p_technical", "1"),
+        ],
+        vec![("action", "leave"), ("account", "libros.test")],
+    ] {
+        let r = act(&p, &olga, &form);
+        assert!(
+            matches!(r.status, 403 | 404),
+            "{form:?}: {} {}",
+            r.status,
+            r.body
+        );
+    }
+    // Olga cannot cancel an invitation of libros.test by its id through her own account.
+    assert_eq!(
+        act(
+            &p,
+            &ana,
+            &[
+                ("action", "invite"),
+                ("account", "libros.test"),
+                ("email", "y@libros.test")
+            ]
+        )
+        .status,
+        200
+    );
+    let listed = get("127.0.0.1", "/tenants/libros/members?account=libros.test").send(p.admin);
+    let listed: Value = serde_json::from_str(&listed.body).unwrap();
+    let id = listed["invitations"][0]["id"].as_str().unwrap().to_string();
+    let r = act(
+        &p,
+        &olga,
+        &[("action", "cancel"), ("account", "other.test"), ("id", &id)],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    // A form posted from another site, with Ana's cookie.
+    let r = p.send(
+        post_form(
+            HOST,
+            MEMBERS,
+            &[
+                ("action", "leave"),
+                ("account", "libros.test"),
+                ("p_x", "1"),
+            ],
+        )
+        .html()
+        .header("Origin", "http://evil.test")
+        .cookie("portero_session", &ana),
+    );
+    assert_eq!(r.status, 403);
+    // A field sent twice is refused before anything is done.
+    let r = p.send(
+        post_form(
+            HOST,
+            MEMBERS,
+            &[
+                ("action", "remove"),
+                ("account", "libros.test"),
+                ("user", "ana@libros.test"),
+                ("user", "olga@libros.test"),
+            ],
+        )
+        .html()
+        .header("Origin", ORIGIN)
+        .cookie("portero_session", &ana),
+    );
+    assert_eq!(r.status, 400);
+    assert!(enter(&p, &ana, "libros.test").is_ok());
+    assert!(enter(&p, &olga, "libros.test").is_err());
+}
+
+#[test]
+fn a_mail_server_that_is_down_loses_no_invitation() {
+    let closed = free_port();
+    let (_up, p) = start(&closed.to_string());
+    let ana = sign_in(&p, HOST, "libros", "ana@libros.test");
+    let r = act(
+        &p,
+        &ana,
+        &[
+            ("action", "invite"),
+            ("account", "libros.test"),
+            ("email", "zoe@libros.test"),
+            ("p_technical", "1"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("could not be sent"), "{}", r.body);
+    assert!(
+        r.body
+            .contains("http://panel.libros.test/.portero/invitations?token="),
+        "{}",
+        r.body
+    );
+    let metrics = get("127.0.0.1", "/metrics").send(p.admin).body;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("portero_mail_failures_total{tenant=\"libros\"} 1")),
+        "{metrics}"
+    );
+    // The invitation is kept: its link works.
+    let listed = get("127.0.0.1", "/tenants/libros/members?account=libros.test").send(p.admin);
+    assert!(
+        listed.body.contains("zoe@libros.test") && listed.body.contains("pending"),
+        "{}",
+        listed.body
+    );
+}
