@@ -43,6 +43,7 @@ pub mod explain;
 pub mod facts;
 pub mod forward;
 pub mod gate;
+pub mod html;
 pub mod identity;
 pub mod lang;
 pub mod mail;

@@ -404,23 +404,10 @@ impl State {
     /// `t`, on `panel.t.test`) compiled in memory, the clock standing at
     /// `now`. The folder holds its key file; keep it while the state lives.
     pub(crate) fn for_tests(now: u64) -> (State, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("a.pem"),
-            crate::identity::generate_ed25519_pem().unwrap(),
-        )
-        .unwrap();
-        let text = include_str!("../tests/common/good_config.toml")
-            .replace("{DIR}", dir.path().to_str().unwrap());
-        let env = std::collections::HashMap::from([(
-            "K".to_string(),
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
-        )]);
-        let path = dir.path().join("portero.toml");
-        let cfg = crate::config::compile_str(&text, &path, &env)
-            .unwrap()
-            .config;
+        let (cfg, dir) =
+            crate::config::for_tests::compiled(crate::config::for_tests::GOOD, &[], &[]);
         let clock = Arc::new(crate::clock::FixedClock::at(now));
-        (State::new(cfg, path, clock).unwrap(), dir)
+        let state = State::new(cfg, dir.path().join("portero.toml"), clock).unwrap();
+        (state, dir)
     }
 }

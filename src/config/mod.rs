@@ -6,6 +6,8 @@ mod compile;
 mod context;
 mod diagnostics;
 pub mod duration;
+#[cfg(test)]
+pub(crate) mod for_tests;
 mod idp;
 mod mail;
 mod members;

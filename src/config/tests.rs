@@ -3,35 +3,19 @@
 //! `portero` process is started. `tests/operations/config_check.rs` keeps the cases
 //! that need the binary (exit codes, `check`'s output, the real environment).
 
-use super::compile_str;
-use std::collections::HashMap;
+use super::for_tests::{compile_in, GOOD};
 
-/// Compiles `config` (`{DIR}`: a folder holding `a.pem`, an Ed25519 key) as
-/// `{DIR}/portero.toml`: whether it was accepted, and every finding, one a
-/// line, as `portero check` prints them (the folder shown as `DIR`).
+/// Compiles `config` in memory: whether it was accepted, and every finding,
+/// one a line, as `portero check` prints them (the folder shown as `DIR`).
 fn check(config: &str) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("a.pem"),
-        crate::identity::generate_ed25519_pem().unwrap(),
-    )
-    .unwrap();
-    let path = dir.path().join("portero.toml");
-    let text = config.replace("{DIR}", dir.path().to_str().unwrap());
-    let env = HashMap::from([(
-        "K".to_string(),
-        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
-    )]);
-    let (ok, findings) = match compile_str(&text, &path, &env) {
+    let (result, dir) = compile_in(config, &[], &[]);
+    let (ok, findings) = match result {
         Ok(loaded) => (true, loaded.warnings),
         Err(findings) => (false, findings),
     };
     let out: String = findings.iter().map(|d| format!("{d}\n")).collect();
     (ok, out.replace(dir.path().to_str().unwrap(), "DIR"))
 }
-
-/// The smallest configuration that passes (shared with the end-to-end config tests).
-const GOOD: &str = include_str!("../../tests/common/good_config.toml");
 
 #[test]
 fn unknown_keys_in_tenants_are_errors() {
@@ -379,25 +363,7 @@ fn with_smtp(keys: &str) -> String {
 
 /// Compiles `config` like [`check`] and returns the configuration.
 fn compiled(config: &str, env: &[(&str, &str)], files: &[(&str, &str)]) -> super::Config {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("a.pem"),
-        crate::identity::generate_ed25519_pem().unwrap(),
-    )
-    .unwrap();
-    for (name, body) in files {
-        std::fs::write(dir.path().join(name), body).unwrap();
-    }
-    let text = config.replace("{DIR}", dir.path().to_str().unwrap());
-    let mut vars = HashMap::from([(
-        "K".to_string(),
-        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
-    )]);
-    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    match compile_str(&text, &dir.path().join("portero.toml"), &vars) {
-        Ok(loaded) => loaded.config,
-        Err(findings) => panic!("{findings:?}"),
-    }
+    super::for_tests::compiled(config, env, files).0
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! `a{color:red}` stays as written). An unknown name is an error when the
 //! configuration is compiled.
 
+use crate::html::escape;
 use crate::lang::Lang;
 
 /// The placeholders of an invitation mail, as written in a template.
@@ -180,22 +181,6 @@ pub(super) fn fill(src: &str, values: &Values<'_>, part: Part) -> String {
     if part == Part::Subject {
         // A template's own line breaks as well.
         out = out.lines().map(str::trim).collect::<Vec<_>>().join(" ");
-    }
-    out
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
     }
     out
 }

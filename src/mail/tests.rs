@@ -2,35 +2,17 @@
 //! server (`tests/operations/mail_delivery.rs` sends them to a real one).
 
 use super::*;
-use std::collections::HashMap;
-
-/// The smallest configuration that passes, shared with the config tests.
-const GOOD: &str = include_str!("../../tests/common/good_config.toml");
 
 /// The tenant of the good configuration with `extra` lines appended to its
 /// `[[tenant]]` (`{DIR}`: the configuration's folder, where `files` are
 /// written first).
 fn tenant_with(extra: &str, files: &[(&str, &str)]) -> Tenant {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("a.pem"),
-        crate::identity::generate_ed25519_pem().unwrap(),
-    )
-    .unwrap();
-    for (name, body) in files {
-        std::fs::write(dir.path().join(name), body).unwrap();
-    }
-    let text = format!("{GOOD}{extra}").replace("{DIR}", dir.path().to_str().unwrap());
-    let env = HashMap::from([(
-        "K".to_string(),
-        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string(),
-    )]);
-    let mut loaded = match crate::config::compile_str(&text, &dir.path().join("portero.toml"), &env)
-    {
-        Ok(l) => l,
-        Err(e) => panic!("{e:?}"),
-    };
-    loaded.config.tenants.remove(0)
+    let (mut cfg, _dir) = crate::config::for_tests::compiled(
+        &format!("{}{extra}", crate::config::for_tests::GOOD),
+        &[],
+        files,
+    );
+    cfg.tenants.remove(0)
 }
 
 fn server_from() -> Mailbox {

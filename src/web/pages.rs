@@ -3,23 +3,8 @@
 
 use super::i18n::{tr, Lang};
 pub use crate::brand::Brand;
+pub use crate::html::escape;
 use std::fmt::Write;
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Percent-encodes a value for a query string.
 pub fn query_encode(s: &str) -> String {

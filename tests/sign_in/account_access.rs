@@ -44,7 +44,7 @@ fn members_see_their_accounts_and_can_sign_out() {
             .html()
             .cookie("portero_session", &cookie),
     );
-    assert!(r.body.contains("invite,technical"), "{}", r.body);
+    assert!(r.body.contains("Invite, Technical"), "{}", r.body);
     let r = p.send(
         get("panel.latincloud.test", "/.portero/logout")
             .html()

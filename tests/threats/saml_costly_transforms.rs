@@ -36,11 +36,12 @@ fn xslt_and_xpath_transforms_are_refused_before_xmlsec_runs_them() {
     let genuine = spec.signed_by(&key);
     for transforms in [exponential_xslt(22), XPATH_OVER_EVERYTHING.to_string()] {
         let forged = with_transforms(&genuine, &transforms);
-        let started = Instant::now();
+        // The precheck's own refusal: xmlsec (which would run the
+        // transform, exponentially for the XSLT) was never asked. No timing
+        // here: a loaded machine would make it flaky, and the refusal's
+        // kind already says who refused.
         let got = verify(&forged, &key.trust(), &spec.expected());
-        let took = started.elapsed();
         assert_eq!(got, Err(Refusal::ForbiddenTransform));
-        assert!(took < Duration::from_millis(200), "took {took:?}");
     }
 }
 
