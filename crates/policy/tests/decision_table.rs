@@ -420,3 +420,27 @@ fn membership_unknown_is_never_a_refusal_or_an_entry() {
         }
     });
 }
+
+/// A sign-in cookie sent twice (one perhaps planted by a sibling site):
+/// wherever the rules would send someone to sign in, they get the page
+/// that says how to clear the cookies instead (a sign-in would not help),
+/// by the same rule; every other decision stands.
+#[test]
+fn a_conflicting_cookie_replaces_only_the_ways_to_sign_in() {
+    sweep(|p, f, d| {
+        let conflicted = decide(
+            p,
+            &Facts {
+                cookie_conflict: true,
+                ..*f
+            },
+        );
+        match d.action {
+            SignInPage | Sso(_) => {
+                assert_eq!(conflicted.action, CookieConflict, "{f:?}");
+                assert_eq!(conflicted.rule, d.rule, "{f:?}");
+            }
+            _ => assert_eq!(conflicted, d, "{f:?}"),
+        }
+    });
+}
