@@ -22,10 +22,16 @@ pub const WINDOW: u64 = 600;
 /// The most client addresses whose budget is remembered at once.
 pub const MAX_CLIENTS: u64 = 100_000;
 
-/// The budget of every client address.
-pub struct StartBudget {
-    buckets: Cache<u128, Arc<Mutex<Bucket>>>,
+/// A budget per key (a client address, a member): `per_window` at once,
+/// refilled evenly over `window` seconds; the least recently active keys
+/// are forgotten first beyond `max_keys`.
+pub struct Budgets<K> {
+    buckets: Cache<K, Arc<Mutex<Bucket>>>,
+    window: u64,
 }
+
+/// The budget of every client address for starting sign-ins.
+pub type StartBudget = Budgets<u128>;
 
 /// One address's budget: `tokens` left as of `at` (Unix seconds).
 #[derive(Debug, Clone, Copy)]
@@ -43,22 +49,37 @@ impl Default for StartBudget {
 impl StartBudget {
     /// A budget table remembering at most `max_clients` addresses.
     pub fn new(max_clients: u64) -> StartBudget {
-        StartBudget {
-            buckets: Cache::builder()
-                .max_capacity(max_clients)
-                // A new address is always admitted (it pushes out the one
-                // idle longest), so nobody escapes the budget by being new.
-                .eviction_policy(EvictionPolicy::lru())
-                .time_to_idle(Duration::from_secs(WINDOW))
-                .build(),
-        }
+        Budgets::with_window(max_clients, WINDOW)
     }
 
     /// Takes one sign-in start from `client`'s budget of `per_client` at
     /// `now` (Unix seconds): `false` when it has none left.
     pub fn take(&self, client: IpAddr, per_client: u32, now: u64) -> bool {
-        let per_client = f64::from(per_client.max(1));
-        let bucket = self.buckets.get_with(client_key(client), || {
+        self.take_for(client_key(client), per_client, now)
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Send + Sync + 'static> Budgets<K> {
+    /// A budget table refilled over `window` seconds, remembering at most
+    /// `max_keys` keys.
+    pub fn with_window(max_keys: u64, window: u64) -> Budgets<K> {
+        Budgets {
+            buckets: Cache::builder()
+                .max_capacity(max_keys)
+                // A new key is always admitted (it pushes out the one idle
+                // longest), so nobody escapes the budget by being new.
+                .eviction_policy(EvictionPolicy::lru())
+                .time_to_idle(Duration::from_secs(window))
+                .build(),
+            window: window.max(1),
+        }
+    }
+
+    /// Takes one from `key`'s budget of `per_window` at `now` (Unix
+    /// seconds): `false` when it has none left.
+    pub fn take_for(&self, key: K, per_window: u32, now: u64) -> bool {
+        let per_client = f64::from(per_window.max(1));
+        let bucket = self.buckets.get_with(key, || {
             Arc::new(Mutex::new(Bucket {
                 tokens: per_client,
                 at: now,
@@ -68,7 +89,7 @@ impl StartBudget {
             return false;
         };
         let elapsed = now.saturating_sub(b.at) as f64;
-        b.tokens = (b.tokens + elapsed * per_client / WINDOW as f64).min(per_client);
+        b.tokens = (b.tokens + elapsed * per_client / self.window as f64).min(per_client);
         b.at = b.at.max(now);
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;

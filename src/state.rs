@@ -28,6 +28,9 @@ pub struct State {
     pub onetime: crate::onetime::OneTime,
     /// How many sign-ins each client address may still start.
     pub start_budget: crate::budget::StartBudget,
+    /// Invitations each member may send (made or re-sent) per hour, per
+    /// tenant ([`crate::members::change::INVITATIONS_PER_HOUR`]).
+    pub invitation_budget: crate::budget::Budgets<(String, String)>,
     /// Per-tenant "force re-authentication now" marks.
     pub revocations: Revocations,
     /// Sessions ended early: by logout, or every session of one person.
@@ -115,6 +118,7 @@ impl State {
             config_path,
             onetime,
             start_budget: Default::default(),
+            invitation_budget: crate::budget::Budgets::with_window(10_000, 3600),
             revocations,
             ended,
             clock,

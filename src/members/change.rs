@@ -13,6 +13,12 @@ use crate::state::State;
 use crate::store::{parse_permissions, Invitation, StoreError};
 use std::net::IpAddr;
 
+/// Invitations (made or re-sent) one member may send per hour on a
+/// tenant: enough for a team, too few to make Portero a mail cannon that
+/// spoils the hosting company's mail reputation. The operator (no actor)
+/// is not counted.
+pub const INVITATIONS_PER_HOUR: u32 = 20;
+
 /// Who asks, from where: the audit line's words.
 #[derive(Debug, Clone, Copy)]
 pub struct Asker<'a> {
@@ -72,18 +78,32 @@ pub async fn carry_out(
     };
     let now = state.now();
     let by = asker.actor.unwrap_or("operator");
+    let refused = |e: StoreError| {
+        state.audit(
+            &tenant.name,
+            Event::Membership,
+            asker.actor,
+            asker.client,
+            &format!("refused {change:?} by {by} ({}): {e}", asker.via),
+        );
+        e
+    };
+    let invites = matches!(change, Change::Invite { .. } | Change::Resend { .. });
+    if let (true, Some(actor)) = (invites, asker.actor) {
+        let key = (tenant.name.clone(), actor.to_string());
+        if !state
+            .invitation_budget
+            .take_for(key, INVITATIONS_PER_HOUR, now)
+        {
+            state.metrics.refused("invitation", "member_budget");
+            return Err(refused(StoreError::Invitation(format!(
+                "{actor} sent {INVITATIONS_PER_HOUR} invitations in the last hour; please wait before sending more"
+            ))));
+        }
+    }
     let done = match apply(&handle.store, &tenant.name, asker.actor, change, now) {
         Ok(done) => done,
-        Err(e) => {
-            state.audit(
-                &tenant.name,
-                Event::Membership,
-                asker.actor,
-                asker.client,
-                &format!("refused {change:?} by {by} ({}): {e}", asker.via),
-            );
-            return Err(e);
-        }
+        Err(e) => return Err(refused(e)),
     };
     state.audit(
         &tenant.name,

@@ -492,3 +492,50 @@ fn a_mail_server_that_is_down_loses_no_invitation() {
         listed.body
     );
 }
+
+#[test]
+fn a_member_cannot_turn_portero_into_a_mail_cannon() {
+    let mail = MailCatcher::start();
+    let (_up, p) = start(&mail.port.to_string());
+    let ana = sign_in(&p, HOST, "libros", "ana@libros.test");
+    for i in 0..20 {
+        let email = format!("guest{i}@example.test");
+        let r = act(
+            &p,
+            &ana,
+            &[
+                ("action", "invite"),
+                ("account", "libros.test"),
+                ("email", &email),
+            ],
+        );
+        assert_eq!(r.status, 200, "{i}: {}", r.body);
+    }
+    let r = act(
+        &p,
+        &ana,
+        &[
+            ("action", "invite"),
+            ("account", "libros.test"),
+            ("email", "one-more@example.test"),
+        ],
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("invitations in the last hour"),
+        "{}",
+        r.body
+    );
+    assert_eq!(mail.wait_for(20).len(), 20);
+    // The operator (the panel without an actor) is not held to it.
+    let (status, _) = api(
+        &p,
+        &[
+            ("action", "invite"),
+            ("account", "libros.test"),
+            ("email", "by-operator@example.test"),
+            ("permissions", "technical"),
+        ],
+    );
+    assert_eq!(status, 200);
+}
