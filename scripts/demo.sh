@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Portero, and runs it in front of the
-# example panel with the example external sign-in page:
-#   open http://localhost:8080/  (Ctrl-C stops all three)
+# example panel with the example external sign-in page, and a local mail
+# catcher that keeps the invitation mails in data/demo/mail/:
+#   open http://localhost:8080/  (Ctrl-C stops them all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -34,6 +35,9 @@ accounts add --account cliente2.test --user berta@libros.test --permissions comm
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
+# Invitation mails ([server.smtp] in config/portero.toml): a real SMTP
+# server on 127.0.0.1:2525 that delivers nothing and keeps each mail.
+/usr/bin/python3 scripts/demo_mail.py 2525 data/demo/mail & pids+=($!)
 ./target/release/examples/panel 127.0.0.1:9000 & pids+=($!)
 ./target/release/examples/external_signin 127.0.0.1:9100 demo & pids+=($!)
 ./target/release/examples/external_signin 127.0.0.1:9101 reseller & pids+=($!)
@@ -48,6 +52,10 @@ cat <<MSG
   * http://localhost:8080/static/x  -> a bypass path, no sign-in.
   * http://127.0.0.1:8080/  -> the reseller: sign in as rosa@libros.test, dario@libros.test
     or berta@libros.test and pick the account to enter (Rosa enters the clients by sublogin).
+  * Invitations by mail: as rosa@libros.test, "Members" on the accounts page -> invite
+    someone; the mail arrives in  data/demo/mail/mail.log  (the whole message beside it,
+    NNNN.eml, and its HTML part, NNNN.html). Open its link and sign in as the invited
+    e-mail to accept.
   * Audit log: data/demo/audit.log   Metrics: http://127.0.0.1:9090/metrics
   * Force everyone to sign in again:  curl -X POST http://127.0.0.1:9090/tenants/demo/reauth
 

@@ -5,7 +5,7 @@ set -euo pipefail
 
 need_pkgs=()
 # python3-aiosmtpd: the local mail catcher (a real SMTP server) that the
-# tests send invitation mails to.
+# tests and the demo (scripts/demo_mail.py) send invitation mails to.
 for pkg in cmake pkg-config libclang-dev libssl-dev libxml2-dev libxmlsec1-dev xmlsec1 curl ca-certificates python3-aiosmtpd; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done

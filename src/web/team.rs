@@ -149,7 +149,7 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     if !pending.is_empty() {
         let _ = write!(
             body,
-            "<h2>{}</h2><ul class=\"accounts\">",
+            "<h2>{}</h2><ul class=\"invitations\">",
             escape(tr(lang, "Invitations pending"))
         );
         for inv in pending {
@@ -195,7 +195,11 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
         choices(lang, mine, None),
         escape(tr(lang, "Send invitation")),
     );
-    body.push_str(&back_links(lang, &account));
+    let _ = write!(
+        body,
+        "<p><a class=\"button secondary\" href=\"/.portero/accounts\">{}</a></p>",
+        escape(tr(lang, "Your accounts"))
+    );
     Reply::html(200, pages::page(&tenant.brand(), lang, "Members", &body))
 }
 
@@ -459,7 +463,9 @@ fn refused_page(tenant: &Tenant, lang: Lang, account: &str, action: &str, e: &St
         (members.as_str(), "Members"),
         ("/.portero/accounts", "Your accounts"),
     ];
-    let links = if action == "leave" {
+    // Leaving leads back to the accounts; the members page is only for
+    // those who may invite.
+    let links = if action == "leave" || matches!(e, StoreError::Rule(RuleError::NoInvite)) {
         &links[1..]
     } else {
         &links[..]

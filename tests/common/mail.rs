@@ -107,6 +107,12 @@ impl MailCatcher {
         }
     }
 
+    /// The file the catcher writes each mail to (one JSON line a mail),
+    /// for a browser that reads its links (`tests/browser/drive.mjs`).
+    pub fn file(&self) -> &Path {
+        &self.out
+    }
+
     /// Every mail accepted so far, in order.
     pub fn mails(&self) -> Vec<CaughtMail> {
         let text = std::fs::read_to_string(&self.out).unwrap_or_default();

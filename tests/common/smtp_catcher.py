@@ -2,6 +2,9 @@
 /usr/bin/python3): listens on 127.0.0.1:PORT and appends every message it
 accepts to OUT as one JSON line (the envelope, the decoded headers and
 parts, and the raw message). Prints "listening" once it accepts connections.
+Recipients in the reserved top-level domain `.invalid` (RFC 2606: never a
+real address) are refused with 550, as a real server refuses a mailbox that
+does not exist: the way a test makes one mail fail while the server is up.
 
     smtp_catcher.py PORT OUT [--tls CERT KEY] [--implicit] [--auth USER:PASSWORD]
 
@@ -25,6 +28,12 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 class Catcher:
     def __init__(self, out):
         self.out = out
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower().rstrip(">").endswith(".invalid"):
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         raw = envelope.original_content or envelope.content

@@ -29,7 +29,7 @@ fn drive(test: &str, steps: Value) -> Value {
 }
 
 /// Runs one plan with this `Accept-Language`.
-fn drive_in(test: &str, language: &str, steps: Value) -> Value {
+pub(crate) fn drive_in(test: &str, language: &str, steps: Value) -> Value {
     drive_sized(test, language, (900, 700), steps)
 }
 

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod account_story_browser;
 mod browser_pages;
 mod oidc_interop_oidc_provider;
 mod saml_interop_pysaml2;
