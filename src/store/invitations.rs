@@ -28,6 +28,22 @@ pub struct Invitation {
     pub expires_at: u64,
 }
 
+/// How the person deciding on an invitation names it.
+#[derive(Debug, Clone, Copy)]
+enum Named<'a> {
+    /// By its link's token.
+    Token(&'a str),
+    /// By its id (the accounts page's list of one's invitations).
+    Id(&'a str),
+}
+
+/// What the invited person decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Accept,
+    Reject,
+}
+
 fn random_token() -> Result<String, StoreError> {
     use base64::Engine;
     let mut bytes = [0u8; 24];
@@ -124,6 +140,28 @@ impl Store {
         Ok(out)
     }
 
+    /// The pending invitations addressed to `email` (compared without
+    /// regard to ASCII case), oldest first; expired ones are left out.
+    pub fn pending_for(
+        &self,
+        tenant: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        let conn = self.conn();
+        let mut q = conn.prepare(
+            "SELECT id, account, email, permissions, invited_by, state, expires_at FROM invitations
+             WHERE tenant = ?1 AND lower(email) = lower(?2) AND state = 'pending' AND expires_at > ?3
+             ORDER BY created_at, id",
+        )?;
+        let out = q
+            .query_map(params![tenant, email, now as i64], |r| {
+                row_invitation(r, now)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(out)
+    }
+
     /// Accepts an invitation as the signed-in `email`: they become a member
     /// (or gain the invited permissions) and the link stops working.
     pub fn accept(
@@ -133,42 +171,116 @@ impl Store {
         email: &str,
         now: u64,
     ) -> Result<Invitation, StoreError> {
-        let inv = self.invitation_by_token(tenant, token, now)?;
-        if !inv.email.eq_ignore_ascii_case(email) {
-            return Err(StoreError::Invitation(format!(
-                "this invitation is for {}; sign in as that person to accept it",
-                inv.email
-            )));
-        }
-        self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE invitations SET state = 'accepted' WHERE tenant = ?1 AND token_hash = ?2 AND state = 'pending'",
-                params![tenant, hash_token(token)],
-            )?;
-            if n == 0 {
-                return Err(StoreError::Invitation("this invitation was already used".into()));
-            }
-            let grant: i64 = tx.query_row(
-                "SELECT permissions FROM invitations WHERE tenant = ?1 AND token_hash = ?2",
-                params![tenant, hash_token(token)],
-                |r| r.get(0),
-            )?;
-            ensure_user(tx, tenant, &inv.email, now)?;
-            tx.execute(
-                "INSERT INTO members (tenant, account, user, permissions) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (tenant, account, user) DO UPDATE SET permissions = permissions | excluded.permissions",
-                params![tenant, inv.account, inv.email, grant],
-            )?;
-            Ok(())
-        })?;
-        self.invitation(tenant, &inv.id, now)
+        self.settle(
+            tenant,
+            Named::Token(token),
+            Some(email),
+            Decision::Accept,
+            now,
+        )
     }
 
     /// Rejects an invitation (by its link); the link stops working.
     pub fn reject(&self, tenant: &str, token: &str, now: u64) -> Result<Invitation, StoreError> {
-        let inv = self.invitation_by_token(tenant, token, now)?;
-        self.set_state(tenant, &inv.id, None, "rejected")?;
-        self.invitation(tenant, &inv.id, now)
+        self.settle(tenant, Named::Token(token), None, Decision::Reject, now)
+    }
+
+    /// Accepts an invitation named by its id, as the signed-in `email`,
+    /// under the same rules as [`Store::accept`]. An invitation addressed
+    /// to someone else is refused as if there were none
+    /// ([`StoreError::NotFound`]), so an id tells nothing about it.
+    pub fn accept_by_id(
+        &self,
+        tenant: &str,
+        id: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Invitation, StoreError> {
+        self.settle(tenant, Named::Id(id), Some(email), Decision::Accept, now)
+    }
+
+    /// Rejects an invitation named by its id, only as the signed-in
+    /// `email` it is addressed to (else [`StoreError::NotFound`]).
+    pub fn reject_by_id(
+        &self,
+        tenant: &str,
+        id: &str,
+        email: &str,
+        now: u64,
+    ) -> Result<Invitation, StoreError> {
+        self.settle(tenant, Named::Id(id), Some(email), Decision::Reject, now)
+    }
+
+    /// Accepts or rejects a pending, unexpired invitation in one immediate
+    /// transaction (read, checked and changed under the write lock, so a
+    /// link re-sent or cancelled meanwhile cannot be used). By token:
+    /// whoever holds the link may reject it; accepting needs `email` to be
+    /// the invited one. By id: both need `email` to be the invited one.
+    fn settle(
+        &self,
+        tenant: &str,
+        named: Named<'_>,
+        email: Option<&str>,
+        decision: Decision,
+        now: u64,
+    ) -> Result<Invitation, StoreError> {
+        let id = self.write(|tx| {
+            let (column, value) = match named {
+                Named::Token(token) => ("token_hash", hash_token(token)),
+                Named::Id(id) => ("id", id.to_string()),
+            };
+            let found = tx
+                .query_row(
+                    &format!(
+                        "SELECT id, account, email, permissions, invited_by, state, expires_at
+                         FROM invitations WHERE tenant = ?1 AND {column} = ?2"
+                    ),
+                    params![tenant, value],
+                    |r| row_invitation(r, now),
+                )
+                .optional()?;
+            let addressed = |inv: &Invitation| email.is_some_and(|e| inv.email.eq_ignore_ascii_case(e));
+            let inv = match (found, named) {
+                (Some(inv), Named::Id(_)) if addressed(&inv) => inv,
+                (_, Named::Id(_)) => {
+                    return Err(StoreError::NotFound("there is no such invitation for you".into()))
+                }
+                (Some(inv), Named::Token(_)) => inv,
+                (None, Named::Token(_)) => {
+                    return Err(StoreError::Invitation("this invitation link is not valid (it may have been re-sent or cancelled)".into()))
+                }
+            };
+            usable(&inv)?;
+            if decision == Decision::Accept && !addressed(&inv) {
+                return Err(StoreError::Invitation(format!(
+                    "this invitation is for {}; sign in as that person to accept it",
+                    inv.email
+                )));
+            }
+            let to = match decision {
+                Decision::Accept => "accepted",
+                Decision::Reject => "rejected",
+            };
+            tx.execute(
+                "UPDATE invitations SET state = ?3 WHERE tenant = ?1 AND id = ?2 AND state = 'pending'",
+                params![tenant, inv.id, to],
+            )?;
+            if decision == Decision::Accept {
+                let grant: i64 = tx.query_row(
+                    "SELECT permissions FROM invitations WHERE tenant = ?1 AND id = ?2",
+                    params![tenant, inv.id],
+                    |r| r.get(0),
+                )?;
+                ensure_user(tx, tenant, &inv.email, now)?;
+                tx.execute(
+                    "INSERT INTO members (tenant, account, user, permissions) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (tenant, account, user) DO UPDATE SET permissions = permissions | excluded.permissions",
+                    params![tenant, inv.account, inv.email, grant],
+                )?;
+            }
+            Ok(inv.id)
+        })?;
+        self.invitation(tenant, &id, now)
     }
 
     /// Cancels a pending invitation, as `actor` (who must be allowed to
@@ -388,5 +500,71 @@ mod tests {
             .unwrap();
         assert_eq!(s.reject("t", &token, 60).unwrap().state, "rejected");
         assert!(s.accept("t", &token, "no@a.test", 61).is_err());
+    }
+
+    #[test]
+    fn by_id_only_the_invited_person_decides() {
+        let (_d, s) = store();
+        s.add_member("t", "a.test", "boss@a.test", Permissions::of([Admin]), 1)
+            .unwrap();
+        let invite = |email: &str| {
+            s.invite(
+                "t",
+                Some("boss@a.test"),
+                "a.test",
+                email,
+                Permissions::of([Technical]),
+                10,
+                100,
+            )
+            .unwrap()
+            .0
+        };
+        let mine = invite("dee@a.test");
+        let theirs = invite("eve@a.test");
+        let listed = s.pending_for("t", "DEE@a.test", 20).unwrap();
+        assert_eq!(listed, vec![mine.clone()]);
+        // Someone else's invitation, or one that does not exist: the same refusal.
+        for id in [theirs.id.as_str(), "no-such-id"] {
+            let e = s.accept_by_id("t", id, "dee@a.test", 20).unwrap_err();
+            assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+            let e = s.reject_by_id("t", id, "dee@a.test", 20).unwrap_err();
+            assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+        }
+        assert_eq!(s.invitation("t", &theirs.id, 20).unwrap().state, "pending");
+        // Another tenant's store holds nothing for this id.
+        assert!(s.accept_by_id("u", &mine.id, "dee@a.test", 20).is_err());
+        assert_eq!(
+            s.accept_by_id("t", &mine.id, "dee@a.test", 20)
+                .unwrap()
+                .state,
+            "accepted"
+        );
+        assert!(matches!(
+            s.accept_by_id("t", &mine.id, "dee@a.test", 21),
+            Err(StoreError::Invitation(_))
+        ));
+        assert_eq!(
+            s.directory("t")
+                .unwrap()
+                .membership("dee@a.test", "a.test")
+                .unwrap()
+                .permissions,
+            Permissions::of([Technical])
+        );
+        assert_eq!(
+            s.reject_by_id("t", &theirs.id, "eve@a.test", 30)
+                .unwrap()
+                .state,
+            "rejected"
+        );
+        // Expired invitations are neither listed nor accepted.
+        let late = invite("late@a.test");
+        assert!(s.pending_for("t", "late@a.test", 110).unwrap().is_empty());
+        assert!(s
+            .accept_by_id("t", &late.id, "late@a.test", 110)
+            .unwrap_err()
+            .to_string()
+            .contains("expired"));
     }
 }

@@ -1,5 +1,6 @@
-//! `/.portero/accounts`: the accounts a user takes part in, and (on reseller
-//! tenants with `account_picker`) choosing the one to enter.
+//! `/.portero/accounts`: the accounts a user takes part in, the invitations
+//! addressed to them, and (on reseller tenants with `account_picker`)
+//! choosing the one to enter.
 
 use super::i18n::Lang;
 use super::i18n::{tr, trf};
@@ -15,9 +16,10 @@ use crate::members::{self, Source};
 use crate::membership::{AccountRule, MemberSource};
 use crate::session::session_cookie;
 use crate::state::State;
+use crate::store::Invitation;
 use std::fmt::Write;
 
-/// `GET`: lists the user's accounts.
+/// `GET`: lists the user's accounts and the invitations addressed to them.
 pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(s) = &seen.session else {
         return must_sign_in(tenant, seen);
@@ -32,8 +34,17 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
     let return_to = return_to::sanitize(query.get("return_to"), cfg, seen.tenant_index);
     let lang = seen.lang;
     let memberships = dir.memberships(s.user());
+    let store_tenant = matches!(tenant.members, MemberSource::Store) && state.store.is_some();
+    let invitations = if store_tenant {
+        super::invitations::pending_for(state, tenant, s)
+    } else {
+        Some(Vec::new())
+    };
     let strong = format!("<strong>{}</strong>", escape(s.email()));
     let mut body = format!("<p>{}</p>", trf(lang, "Signed in as {}.", &[&strong]));
+    if let Some(list) = invitations.filter(|l| !l.is_empty()) {
+        body.push_str(&received(lang, &list));
+    }
     if memberships.is_empty() {
         let _ = write!(
             body,
@@ -46,15 +57,11 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
         );
     } else {
         body.push_str("<ul class=\"accounts\">");
-        let store_tenant = matches!(tenant.members, MemberSource::Store) && state.store.is_some();
         for m in &memberships {
+            let direct = dir.direct(s.user(), &m.account);
             let perms = escape(&m.permissions.labels(lang));
             let actions = if store_tenant {
-                actions(
-                    lang,
-                    dir.direct(s.user(), &m.account).map(|d| d.permissions),
-                    &m.account,
-                )
+                actions(lang, direct.map(|d| d.permissions), &m.account)
             } else {
                 String::new()
             };
@@ -109,6 +116,35 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
         200,
         pages::page(&tenant.brand(), lang, "Your accounts", &body),
     )
+}
+
+/// The invitations addressed to the signed-in person, each with its
+/// account, permissions in words, inviter, end date, Accept and Reject.
+fn received(lang: Lang, list: &[Invitation]) -> String {
+    let mut out = format!(
+        "<h2>{}</h2><ul class=\"invitations\">",
+        escape(tr(lang, "Invitations for you"))
+    );
+    for inv in list {
+        let perms = crate::store::parse_permissions(&inv.permissions)
+            .map(|p| p.labels(lang))
+            .unwrap_or_else(|_| inv.permissions.clone());
+        let _ = write!(
+            out,
+            "<li><strong>{}</strong> — {}<br><span class=\"muted\">{}</span> {}{}</li>",
+            escape(&inv.account),
+            escape(&perms),
+            escape(&trf(
+                lang,
+                "Invited by {}; you can accept until {}.",
+                &[&inv.invited_by, &crate::mail::utc_date(inv.expires_at)]
+            )),
+            super::invitations::decide_by_id(lang, &inv.id, "accept", "Accept"),
+            super::invitations::decide_by_id(lang, &inv.id, "reject", "Reject"),
+        );
+    }
+    out.push_str("</ul>");
+    out
 }
 
 /// `POST` with `account` and `return_to`: enters that account (picker tenants).

@@ -1,6 +1,8 @@
 //! `/.portero/invitations?token=…`: an invited person accepts or rejects an
 //! invitation (tenants on the embedded store). Accepting needs a session as
-//! the invited e-mail; the link works once.
+//! the invited e-mail; the link works once. The same `POST` takes an `id`
+//! instead of a `token` from the accounts page, where a signed-in person
+//! sees the invitations addressed to their e-mail ([`pending_for`]).
 
 use super::i18n::{tr, trf};
 use super::pages::escape;
@@ -15,6 +17,41 @@ fn store<'s>(state: &'s State, tenant: &Tenant) -> Option<&'s crate::members::St
     matches!(tenant.members, MemberSource::Store)
         .then_some(state.store.as_ref())
         .flatten()
+}
+
+/// The pending invitations addressed to the session's e-mail on a store
+/// tenant (`None` on other tenants, or when the store cannot be read).
+pub fn pending_for(
+    state: &State,
+    tenant: &Tenant,
+    session: &crate::session::SessionClaims,
+) -> Option<Vec<crate::store::Invitation>> {
+    let store = store(state, tenant)?;
+    match store
+        .store
+        .pending_for(&tenant.name, session.email(), state.now())
+    {
+        Ok(list) => Some(list),
+        Err(e) => {
+            tracing::error!("membership store: {e}");
+            None
+        }
+    }
+}
+
+/// An Accept or Reject button for the invitation `id` (the accounts page).
+pub fn decide_by_id(lang: super::i18n::Lang, id: &str, decision: &str, label: &str) -> String {
+    let class = if decision == "accept" {
+        ""
+    } else {
+        " class=\"secondary\""
+    };
+    format!(
+        "<form class=\"inline\" method=\"post\" action=\"/.portero/invitations\"><input type=\"hidden\" name=\"id\" value=\"{}\"><input type=\"hidden\" name=\"decision\" value=\"{}\"><button{class} type=\"submit\">{}</button></form>",
+        escape(id),
+        escape(decision),
+        escape(tr(lang, label))
+    )
 }
 
 /// `GET`: what the invitation offers, with Accept and Reject.
@@ -73,7 +110,12 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     }
 }
 
-/// `POST`: accept (as the invited e-mail) or reject.
+/// `POST`: accept (as the invited e-mail) or reject (`decision` = accept
+/// or reject) the invitation named by `token` (its link) or by `id` (the
+/// accounts page's list of the invitations addressed to the signed-in
+/// person; by id, only that person may accept or reject it — anyone else
+/// is refused as if it did not exist). Either way one store transaction
+/// checks and changes it, then the same audit line and snapshot reload.
 pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(store) = store(state, tenant) else {
         return super::not_found(tenant, seen.lang);
@@ -95,15 +137,24 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         Ok(f) => f,
         Err(bad) => return bad,
     };
-    let token = form.owned("token").unwrap_or_default();
     let accept = form.get("decision") == Some("accept");
     let now = state.now();
-    let result = if accept {
-        store
-            .store
-            .accept(&tenant.name, &token, session.email(), now)
-    } else {
-        store.store.reject(&tenant.name, &token, now)
+    let (email, tenant_name) = (session.email(), tenant.name.as_str());
+    let result = match (form.get("token"), form.get("id"), accept) {
+        (Some(token), None, true) => store.store.accept(tenant_name, token, email, now),
+        (Some(token), None, false) => store.store.reject(tenant_name, token, now),
+        (None, Some(id), true) => store.store.accept_by_id(tenant_name, id, email, now),
+        (None, Some(id), false) => store.store.reject_by_id(tenant_name, id, email, now),
+        _ => {
+            return tenant_page(
+                tenant,
+                seen.lang,
+                400,
+                "Bad request",
+                "The form must name one invitation, by its link or by its id.",
+                &[("/.portero/accounts", "Your accounts")],
+            )
+        }
     };
     match result {
         Ok(inv) => {
@@ -119,10 +170,13 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
                 tracing::error!("membership store: {e}");
             }
             let message = if accept {
+                let labels = crate::store::parse_permissions(&inv.permissions)
+                    .map(|p| p.labels(seen.lang))
+                    .unwrap_or_else(|_| inv.permissions.clone());
                 trf(
                     seen.lang,
                     "You are now a member of {} ({}).",
-                    &[&inv.account, &inv.permissions],
+                    &[&inv.account, &labels],
                 )
             } else {
                 "The invitation was rejected.".to_string()
@@ -144,11 +198,16 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
                 Some(seen.client_ip),
                 &format!("invitation refused: {e}"),
             );
+            // By id, someone else's invitation is refused as a missing one.
+            let (status, title) = match e {
+                crate::store::StoreError::NotFound(_) => (403, "Not allowed"),
+                _ => (409, "Invitation not usable"),
+            };
             tenant_page(
                 tenant,
                 seen.lang,
-                409,
-                "Invitation not usable",
+                status,
+                title,
                 &format!("{e}."),
                 &[("/.portero/accounts", "Your accounts")],
             )

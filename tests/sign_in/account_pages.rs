@@ -539,3 +539,164 @@ fn a_member_cannot_turn_portero_into_a_mail_cannon() {
     );
     assert_eq!(status, 200);
 }
+
+/// The value of the first hidden input `name` on a page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+/// An invitation decided from the accounts page's list (by its id).
+fn decide(p: &Portero, session: &str, origin: &str, id: &str, decision: &str) -> Resp {
+    p.send(
+        post_form(
+            HOST,
+            "/.portero/invitations",
+            &[("id", id), ("decision", decision)],
+        )
+        .html()
+        .header("Origin", origin)
+        .cookie("portero_session", session),
+    )
+}
+
+/// The state of the invitation to `email` on libros.test (admin API).
+fn invitation_state(p: &Portero, email: &str) -> (String, String) {
+    let listed = get("127.0.0.1", "/tenants/libros/members?account=libros.test").send(p.admin);
+    let listed: Value = serde_json::from_str(&listed.body).unwrap();
+    let inv = listed["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == email)
+        .unwrap_or_else(|| panic!("no invitation to {email}: {listed}"));
+    (
+        inv["id"].as_str().unwrap().to_string(),
+        inv["state"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn invitations_received_are_listed_and_decided_only_by_their_person() {
+    let (_up, p) = start(&free_port().to_string());
+    let ana = sign_in(&p, HOST, "libros", "ana@libros.test");
+    for (email, perm) in [
+        ("dee@libros.test", "p_technical"),
+        ("eve@libros.test", "p_commercial"),
+    ] {
+        let r = act(
+            &p,
+            &ana,
+            &[
+                ("action", "invite"),
+                ("account", "libros.test"),
+                ("email", email),
+                (perm, "1"),
+            ],
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let (eve_id, _) = invitation_state(&p, "eve@libros.test");
+
+    // Dee sees her invitation (not Eve's): account, permissions in words,
+    // who sent it, until when, and the buttons.
+    let dee = sign_in(&p, HOST, "libros", "dee@libros.test");
+    let page = p.send(
+        get(HOST, "/.portero/accounts")
+            .html()
+            .cookie("portero_session", &dee),
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    for want in [
+        "Invitations for you",
+        "<strong>libros.test</strong> — Technical",
+        "Invited by ana@libros.test; you can accept until ",
+        " UTC",
+        ">Accept</button>",
+        ">Reject</button>",
+        "You take part in no account",
+    ] {
+        assert!(page.body.contains(want), "{want}: {}", page.body);
+    }
+    assert!(!page.body.contains("Commercial"), "{}", page.body);
+    let dee_id = hidden(&page.body, "id");
+    assert_ne!(dee_id, eve_id);
+    // In Spanish too.
+    let es = p.send(
+        get(HOST, "/.portero/accounts")
+            .html()
+            .header("Accept-Language", "es")
+            .cookie("portero_session", &dee),
+    );
+    assert!(
+        es.body.contains("Invitaciones para usted")
+            && es
+                .body
+                .contains("Invitación de ana@libros.test; puede aceptarla hasta "),
+        "{}",
+        es.body
+    );
+
+    // Eve's invitation, by its id, as Dee: refused, nothing changes.
+    for decision in ["accept", "reject"] {
+        let r = decide(&p, &dee, ORIGIN, &eve_id, decision);
+        assert_eq!(r.status, 403, "{decision}: {}", r.body);
+        assert!(r.body.contains("no such invitation for you"), "{}", r.body);
+    }
+    assert_eq!(invitation_state(&p, "eve@libros.test").1, "pending");
+    // Her own, from another site: refused, nothing changes.
+    let r = decide(&p, &dee, "http://evil.test", &dee_id, "accept");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(invitation_state(&p, "dee@libros.test").1, "pending");
+    assert_eq!(enter(&p, &dee, "libros.test").unwrap_err(), 403);
+    // Named both ways at once: refused.
+    let r = p.send(
+        post_form(
+            HOST,
+            "/.portero/invitations",
+            &[("id", &dee_id), ("token", "x"), ("decision", "accept")],
+        )
+        .html()
+        .header("Origin", ORIGIN)
+        .cookie("portero_session", &dee),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    // Accepted from the list: Dee enters with the invited permissions.
+    let r = decide(&p, &dee, ORIGIN, &dee_id, "accept");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("You are now a member of libros.test (Technical)"),
+        "{}",
+        r.body
+    );
+    let got = enter(&p, &dee, "libros.test").unwrap();
+    assert_eq!(got.one("x-portero-permissions"), Some("technical"));
+    assert_eq!(invitation_state(&p, "dee@libros.test").1, "accepted");
+    // Used once: accepting again is refused.
+    assert_eq!(decide(&p, &dee, ORIGIN, &dee_id, "accept").status, 409);
+    let page = p.send(
+        get(HOST, "/.portero/accounts")
+            .html()
+            .cookie("portero_session", &dee),
+    );
+    assert!(!page.body.contains("Invitations for you"), "{}", page.body);
+
+    // Eve rejects hers from the list.
+    let eve = sign_in(&p, HOST, "libros", "eve@libros.test");
+    let r = decide(&p, &eve, ORIGIN, &eve_id, "reject");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(invitation_state(&p, "eve@libros.test").1, "rejected");
+    assert_eq!(enter(&p, &eve, "libros.test").unwrap_err(), 403);
+    let audit = p.audit();
+    assert!(
+        audit.contains(&format!("invitation {dee_id} to libros.test accepted"))
+            && audit.contains(&format!("invitation {eve_id} to libros.test rejected")),
+        "{audit}"
+    );
+}
