@@ -14,12 +14,15 @@ use crate::gate::Seen;
 use crate::identity::{Permission, Permissions};
 use crate::members::{self, Source};
 use crate::membership::{AccountRule, MemberSource};
-use crate::session::session_cookie;
+use crate::session::{session_cookie, SessionClaims};
 use crate::state::State;
 use crate::store::Invitation;
 use std::fmt::Write;
 
 /// `GET`: lists the user's accounts and the invitations addressed to them.
+/// On a picker tenant, someone the gate sent here to choose (a `GET` with
+/// `return_to`, no account chosen yet) who has exactly one account and no
+/// pending invitation is taken straight into it, as [`choose`] would.
 pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(s) = &seen.session else {
         return must_sign_in(tenant, seen);
@@ -40,6 +43,13 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
     } else {
         Some(Vec::new())
     };
+    if let ([only], Some([]), true) = (
+        memberships.as_slice(),
+        invitations.as_deref(),
+        straight_in(tenant, seen, s, query.get("return_to").is_some()),
+    ) {
+        return enter(state, cfg, tenant, seen, s, &only.account, return_to);
+    }
     let strong = format!("<strong>{}</strong>", escape(s.email()));
     let mut body = format!("<p>{}</p>", trf(lang, "Signed in as {}.", &[&strong]));
     if let Some(list) = invitations.filter(|l| !l.is_empty()) {
@@ -118,6 +128,15 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
     )
 }
 
+/// Whether this visit is one the gate sent to choose an account, on a
+/// picker tenant, which may be answered by entering it at once: a `GET`
+/// with `return_to`, by a session with no account chosen yet.
+fn straight_in(tenant: &Tenant, seen: &Seen<'_>, s: &SessionClaims, sent: bool) -> bool {
+    sent && seen.req.method == "GET"
+        && matches!(tenant.account_rule, AccountRule::Picker)
+        && s.account().is_none()
+}
+
 /// The invitations addressed to the signed-in person, each with its
 /// account, permissions in words, inviter, end date, Accept and Reject.
 fn received(lang: Lang, list: &[Invitation]) -> String {
@@ -174,7 +193,21 @@ pub fn choose(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
         return super::forbidden(tenant, seen.lang, s.email(), &account);
     }
     let return_to = return_to::sanitize(form.get("return_to"), cfg, seen.tenant_index);
-    let chosen = s.with_account(account);
+    enter(state, cfg, tenant, seen, s, &account, return_to)
+}
+
+/// Enters `account` (a membership already checked): the session sealed
+/// again with it, for what is left of its life, and back to `return_to`.
+fn enter(
+    state: &State,
+    cfg: &Config,
+    tenant: &Tenant,
+    seen: &Seen<'_>,
+    s: &SessionClaims,
+    account: &str,
+    return_to: &str,
+) -> Reply {
+    let chosen = s.with_account(account.to_string());
     let Some(sealed) = chosen.seal(&cfg.session.sealer) else {
         return Reply::html(500, super::internal_error_page(seen.lang));
     };

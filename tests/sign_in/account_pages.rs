@@ -700,3 +700,74 @@ fn invitations_received_are_listed_and_decided_only_by_their_person() {
         "{audit}"
     );
 }
+
+#[test]
+fn one_account_and_no_invitation_goes_straight_in() {
+    let (_up, p) = start(&free_port().to_string());
+    let ana = sign_in(&p, HOST, "libros", "ana@libros.test");
+    // The gate sends Ana, who has chosen nothing yet, to choose.
+    let r = p.send(
+        get(HOST, "/books?x=1")
+            .html()
+            .cookie("portero_session", &ana),
+    );
+    assert_eq!(r.status, 302, "{}", r.body);
+    let pick = r.location().to_string();
+    assert!(pick.starts_with("/.portero/accounts?return_to="), "{pick}");
+    // With one account and no invitation, she is taken straight in.
+    let r = p.send(get(HOST, &pick).html().cookie("portero_session", &ana));
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert_eq!(r.location(), "/books?x=1");
+    let chosen = r.set_cookie("portero_session").unwrap();
+    let got = p
+        .send(get(HOST, "/books?x=1").cookie("portero_session", &chosen))
+        .received();
+    assert_eq!(got.one("x-portero-account"), Some("libros.test"));
+    // Visiting the page plainly (or having chosen already) shows it.
+    for (session, target) in [(&ana, "/.portero/accounts"), (&chosen, pick.as_str())] {
+        let page = p.send(get(HOST, target).html().cookie("portero_session", session));
+        assert_eq!(page.status, 200, "{target}: {}", page.body);
+        assert!(page.body.contains("Enter libros.test"), "{}", page.body);
+    }
+    // A HEAD only looks: the page, not a way in.
+    let r = p.send(
+        get(HOST, &pick)
+            .method("HEAD")
+            .html()
+            .cookie("portero_session", &ana),
+    );
+    assert_eq!(r.status, 200);
+
+    // A pending invitation (to another account): the page, so it is seen.
+    let (status, body) = api(
+        &p,
+        &[
+            ("action", "invite"),
+            ("account", "otra.test"),
+            ("email", "ana@libros.test"),
+            ("permissions", "technical"),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    let page = p.send(get(HOST, &pick).html().cookie("portero_session", &ana));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Invitations for you") && page.body.contains("otra.test"));
+
+    // Two accounts: the page, to choose.
+    for account in ["uno.test", "dos.test"] {
+        let (status, _) = api(
+            &p,
+            &[
+                ("action", "add"),
+                ("account", account),
+                ("user", "bea@libros.test"),
+                ("permissions", "technical"),
+            ],
+        );
+        assert_eq!(status, 200);
+    }
+    let bea = sign_in(&p, HOST, "libros", "bea@libros.test");
+    let page = p.send(get(HOST, &pick).html().cookie("portero_session", &bea));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Enter uno.test") && page.body.contains("Enter dos.test"));
+}
