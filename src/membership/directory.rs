@@ -137,6 +137,11 @@ impl Directory {
         self.names.get(user).map(String::as_str)
     }
 
+    /// The reseller `account` is a client account of, if any.
+    pub fn reseller(&self, account: &str) -> Option<&str> {
+        self.reseller_of.get(account).map(String::as_str)
+    }
+
     /// Whether the user appears in the directory at all.
     pub fn knows(&self, user: &str) -> bool {
         self.by_user.contains_key(user)
@@ -213,6 +218,8 @@ mod tests {
         // Without sublogin, no way in; nor into another reseller's client.
         assert!(d.membership("tom@libros.test", "cliente1.test").is_none());
         assert!(d.membership("rosa@libros.test", "otro.test").is_none());
+        assert_eq!(d.reseller("cliente1.test"), Some("libros.test"));
+        assert_eq!(d.reseller("libros.test"), None);
         let listed: Vec<String> = d
             .memberships("rosa@libros.test")
             .into_iter()

@@ -1,6 +1,6 @@
-//! `/.portero/accounts`: the accounts a user takes part in, the invitations
-//! addressed to them, and (on reseller tenants with `account_picker`)
-//! choosing the one to enter.
+//! `/.portero/accounts`: the accounts a user takes part in (those entered
+//! through a reseller marked so), the invitations addressed to them, and
+//! (on reseller tenants with `account_picker`) choosing the one to enter.
 
 use super::i18n::Lang;
 use super::i18n::{tr, trf};
@@ -69,7 +69,16 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
         body.push_str("<ul class=\"accounts\">");
         for m in &memberships {
             let direct = dir.direct(s.user(), &m.account);
-            let perms = escape(&m.permissions.labels(lang));
+            let mut perms = escape(&m.permissions.labels(lang));
+            if direct.is_none() {
+                if let Some(reseller) = dir.reseller(&m.account) {
+                    let _ = write!(
+                        perms,
+                        " · {}",
+                        escape(&trf(lang, "through {}", &[reseller]))
+                    );
+                }
+            }
             let actions = if store_tenant {
                 actions(lang, direct.map(|d| d.permissions), &m.account)
             } else {

@@ -219,9 +219,10 @@ const SPANISH: &[(&str, &str)] = &[
     ("You can only grant or remove permissions you hold yourself, and you do not hold: {}.", "Solo puede conceder o quitar permisos que usted mismo tiene, y no tiene: {}."),
     ("Choose at least one permission.", "Elija al menos un permiso."),
     ("The change could not be saved; nothing was changed. Please try again.", "No se pudo guardar el cambio; no se cambió nada. Inténtelo de nuevo."),
-    // Invitations received on the accounts page.
+    // Invitations received on the accounts page, accounts through a reseller.
     ("Invitations for you", "Invitaciones para usted"),
     ("Invited by {}; you can accept until {}.", "Invitación de {}; puede aceptarla hasta {}."),
+    ("through {}", "a través de {}"),
     ("The form must name one invitation, by its link or by its id.", "El formulario debe indicar una invitación, por su enlace o por su identificador."),
     ("there is no such invitation for you.", "no hay ninguna invitación así para usted."),
 ];

@@ -771,3 +771,47 @@ fn one_account_and_no_invitation_goes_straight_in() {
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Enter uno.test") && page.body.contains("Enter dos.test"));
 }
+
+#[test]
+fn accounts_entered_through_a_reseller_are_marked() {
+    let (_up, p) = start(&free_port().to_string());
+    let (status, body) = api(
+        &p,
+        &[
+            ("action", "reseller"),
+            ("account", "cliente1.test"),
+            ("reseller", "libros.test"),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    let ana = sign_in(&p, HOST, "libros", "ana@libros.test");
+    let page = p.send(
+        get(HOST, "/.portero/accounts")
+            .html()
+            .cookie("portero_session", &ana),
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    // Only the client account, entered through Ana's sublogin, is marked.
+    assert_eq!(
+        page.body.matches("through libros.test").count(),
+        1,
+        "{}",
+        page.body
+    );
+    let row = page
+        .body
+        .split("<li>")
+        .find(|r| r.contains("Enter cliente1.test"))
+        .unwrap();
+    assert!(row.contains("through libros.test"), "{row}");
+    // Not a member of the client account itself: no Members or Leave there.
+    assert!(!row.contains("/.portero/accounts/leave"), "{row}");
+    let es = p.send(
+        get(HOST, "/.portero/accounts")
+            .html()
+            .header("Accept-Language", "es")
+            .cookie("portero_session", &ana),
+    );
+    assert!(es.body.contains("a través de libros.test"), "{}", es.body);
+    assert!(enter(&p, &ana, "cliente1.test").is_ok());
+}
