@@ -30,6 +30,9 @@ pub enum Event {
     ConfigReload,
     /// A membership or invitation changed (or a change was refused).
     Membership,
+    /// A person changed their own profile (their display name), or the
+    /// change was refused.
+    Profile,
 }
 
 /// One audit line.

@@ -308,6 +308,9 @@ pub struct Tenant {
     pub provision: bool,
     /// Refresh a provisioned user's name and roles on each sign-in.
     pub refresh_profile: bool,
+    /// Show the fields the identity provider gave (the name) read-only on
+    /// the profile page, rather than let people change them.
+    pub lock_provisioned_fields: bool,
     /// Its logo and content type, served at `/.portero/assets/logo`.
     pub logo: Option<(bytes::Bytes, &'static str)>,
     /// Say "Secured by Portero" on its pages.

@@ -108,6 +108,7 @@ pub struct RawTenant {
     pub sublogin_keeps_sublogin: Option<bool>,
     pub provision: Option<bool>,
     pub refresh_profile: Option<bool>,
+    pub lock_provisioned_fields: Option<Spanned<bool>>,
     pub panel_members: Option<Spanned<RawPanelMembers>>,
     pub roles: Option<RawRoles>,
     pub external_sso: Option<RawExternalSso>,

@@ -50,6 +50,7 @@ pub(super) fn compile(
         None => default_reauth,
     };
     let (members, client_accounts) = members::compile(cx, &raw, account_rule.as_ref(), &w);
+    let lock_provisioned_fields = compile_lock(cx, &raw, members.as_ref(), &w);
     let providers = idp::compile(cx, &raw, &w, policy.sso_mode == SsoMode::AutoRedirect);
     policy.forced_external = providers.external_sso.as_ref().is_some_and(|e| e.forced);
     policy.default_idp = providers.default_idp;
@@ -80,6 +81,7 @@ pub(super) fn compile(
         sublogin_keeps_sublogin: raw.sublogin_keeps_sublogin.unwrap_or(false),
         provision: raw.provision.unwrap_or(false),
         refresh_profile: raw.refresh_profile.unwrap_or(false),
+        lock_provisioned_fields,
         headers: headers?,
         external_sso: providers.external_sso,
         saml: providers.saml,
@@ -93,6 +95,35 @@ pub(super) fn compile(
         mail,
         home_host,
     })
+}
+
+/// `lock_provisioned_fields` (default false): whether the profile page
+/// shows what the identity provider gave (the name) read-only. It only
+/// does something on a store tenant that provisions its users; elsewhere
+/// it is a warning at its line.
+fn compile_lock(
+    cx: &mut Ctx<'_>,
+    raw: &RawTenant,
+    members: Option<&crate::membership::MemberSource>,
+    w: &str,
+) -> bool {
+    let Some(lock) = &raw.lock_provisioned_fields else {
+        return false;
+    };
+    if *lock.get_ref() {
+        if members.is_some_and(|m| !matches!(m, crate::membership::MemberSource::Store)) {
+            cx.warn(
+                lock.span(),
+                format!("{w}: lock_provisioned_fields has no effect: only tenants on the embedded store (membership = \"store\") let people edit their profile"),
+            );
+        } else if raw.provision != Some(true) {
+            cx.warn(
+                lock.span(),
+                format!("{w}: lock_provisioned_fields has no effect without provision = true (nothing comes from the identity provider into the store)"),
+            );
+        }
+    }
+    *lock.get_ref()
 }
 
 /// The tenant's name: letters, digits, `-`, `_` and `.`, and no other

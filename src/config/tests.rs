@@ -564,3 +564,42 @@ fn tenant_mail_templates_from_files() {
         "{out}"
     );
 }
+
+/// `lock_provisioned_fields`: off by default; on a store tenant that
+/// provisions its users it is kept; elsewhere it warns at its line, and a
+/// value that is not a boolean is an error at its line.
+#[test]
+fn lock_provisioned_fields_is_read_and_checked_with_its_line() {
+    let cfg = compiled(GOOD, &[], &[]);
+    assert!(!cfg.tenants[0].lock_provisioned_fields);
+    let (ok, out) = check(&format!(
+        "{GOOD}provision = true\nlock_provisioned_fields = true\n"
+    ));
+    assert!(ok && !out.contains("lock_provisioned_fields"), "{out}");
+    let cfg = compiled(
+        &format!("{GOOD}provision = true\nlock_provisioned_fields = true\n"),
+        &[],
+        &[],
+    );
+    assert!(cfg.tenants[0].lock_provisioned_fields);
+    let (ok, out) = check(&format!("{GOOD}lock_provisioned_fields = true\n"));
+    assert!(
+        ok && out.contains("portero.toml:15: warning") && out.contains("without provision = true"),
+        "{out}"
+    );
+    let (ok, out) = check(&format!(
+        "{GOOD}provision = true\nlock_provisioned_fields = true\n[[tenant.member]]\naccount = \"t.test\"\nuser = \"ana@t.test\"\npermissions = [\"admin\"]\n"
+    ));
+    assert!(
+        ok && out.contains("portero.toml:16: warning")
+            && out.contains(
+                "lock_provisioned_fields has no effect: only tenants on the embedded store"
+            ),
+        "{out}"
+    );
+    let (ok, out) = check(&format!("{GOOD}lock_provisioned_fields = \"yes\"\n"));
+    assert!(
+        !ok && out.contains("portero.toml:15:") && out.contains("invalid type"),
+        "{out}"
+    );
+}

@@ -401,7 +401,7 @@ fn ruling_for(
                     account: &m.account,
                     permissions: m.permissions,
                     impersonate: m.impersonate.as_deref(),
-                    name: claims.name().or(name.as_deref()),
+                    name: name.as_deref().or(claims.name()),
                 };
                 let (headers, reused) =
                     cfg.signed
@@ -447,16 +447,18 @@ fn ruling_for(
 }
 
 /// Builds the identity headers and signs the assertion for a member (the
-/// hot path reuses them through [`Config::signed`]).
+/// hot path reuses them through [`Config::signed`]). `chosen_name`, the
+/// directory's name that wins over the session's ([`Entering::Member`]),
+/// is the display name when given; else the session's.
 pub fn identity_headers(
     cfg: &Config,
     tenant: &Tenant,
     s: &SessionClaims,
     m: &Membership,
-    directory_name: Option<&str>,
+    chosen_name: Option<&str>,
     now: u64,
 ) -> IdentityHeaders {
-    let name = s.name().or(directory_name);
+    let name = chosen_name.or(s.name());
     let claims = AssertionClaims {
         iss: "portero",
         aud: &tenant.name,

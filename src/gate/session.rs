@@ -8,12 +8,16 @@ use super::*;
 /// Which account a signed-in request enters, and whether the user is in it.
 #[derive(Debug)]
 pub enum Entering {
-    /// The user's membership in the account entered (and the directory's
-    /// name for them, when the session has none).
+    /// The user's membership in the account entered, and the directory's
+    /// name for them when it wins over the session's (see `name`).
     Member {
         /// The membership.
         membership: Membership,
-        /// A display name from the directory.
+        /// The display name that goes out instead of the session's: the one
+        /// the person set themselves on their profile page, else (only
+        /// when the session carries none) the directory's. So the
+        /// precedence is: own name > the IdP's name in the session > the
+        /// directory's name.
         name: Option<String>,
     },
     /// The account entered, which the user is not a member of.
@@ -45,7 +49,8 @@ pub struct SessionView<'a> {
     pub user: &'a str,
     /// The account picked in the session (picker tenants).
     pub picked: Option<&'a str>,
-    /// Whether the session carries a display name (else the directory's is used).
+    /// Whether the session carries a display name (else the directory's is
+    /// used; a name the person set themselves wins either way).
     pub named: bool,
 }
 
@@ -69,9 +74,10 @@ pub fn entering_from(
         None => Entering::NotMember(host.to_string()),
         Some(account) => match dir.membership(session.user, account) {
             Some(membership) => Entering::Member {
-                name: (!session.named)
-                    .then(|| dir.name(session.user).map(str::to_string))
-                    .flatten(),
+                name: dir
+                    .own_name(session.user)
+                    .or_else(|| (!session.named).then(|| dir.name(session.user)).flatten())
+                    .map(str::to_string),
                 membership,
             },
             None => Entering::NotMember(account.to_string()),

@@ -123,9 +123,7 @@ impl StoreHandle {
             for (account, reseller) in &t.client_accounts {
                 self.store.put_account(&t.name, account, Some(reseller))?;
             }
-            let mut d = self.store.directory(&t.name)?;
-            d.sublogin_keeps_sublogin = t.sublogin_keeps_sublogin;
-            dirs.insert(t.name.clone(), Arc::new(d));
+            dirs.insert(t.name.clone(), Arc::new(self.load(t)?));
         }
         self.dirs.store(Arc::new(dirs));
         self.version.store(version, Ordering::Release);
@@ -140,15 +138,22 @@ impl StoreHandle {
         else {
             return Ok(());
         };
-        let mut d = self.store.directory(&t.name)?;
-        d.sublogin_keeps_sublogin = t.sublogin_keeps_sublogin;
-        let d = Arc::new(d);
+        let d = Arc::new(self.load(t)?);
         self.dirs.rcu(|dirs| {
             let mut dirs = HashMap::clone(dirs);
             dirs.insert(t.name.clone(), d.clone());
             dirs
         });
         Ok(())
+    }
+
+    /// A store tenant's directory read from the file, with the tenant's
+    /// settings that shape it.
+    fn load(&self, t: &Tenant) -> Result<Directory, StoreError> {
+        let mut d = self.store.directory(&t.name)?;
+        d.sublogin_keeps_sublogin = t.sublogin_keeps_sublogin;
+        d.lock_provisioned_names = t.lock_provisioned_fields;
+        Ok(d)
     }
 
     /// Reloads when another connection (`portero accounts` in another

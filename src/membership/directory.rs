@@ -37,10 +37,16 @@ impl Membership {
 pub struct Directory {
     by_user: HashMap<String, Vec<Membership>>,
     names: HashMap<String, String>,
+    /// Display names people set themselves (profile page, store tenants).
+    own_names: HashMap<String, String>,
     /// Client account → its reseller account.
     reseller_of: HashMap<String, String>,
     /// Whether a sublogin into a client account keeps `sublogin` itself.
     pub sublogin_keeps_sublogin: bool,
+    /// Whether a name the identity provider gave (kept as the user's
+    /// name) wins over one the person set themselves
+    /// (`lock_provisioned_fields`).
+    pub lock_provisioned_names: bool,
 }
 
 impl Directory {
@@ -50,6 +56,11 @@ impl Directory {
             self.names.insert(user.to_string(), n);
         }
         self.by_user.entry(user.to_string()).or_default().push(m);
+    }
+
+    /// Records the display name `user` set themselves.
+    pub fn set_own_name(&mut self, user: &str, name: String) {
+        self.own_names.insert(user.to_string(), name);
     }
 
     /// Records that `account` is a client account of `reseller`.
@@ -135,6 +146,16 @@ impl Directory {
     /// A display name configured for the user, if any.
     pub fn name(&self, user: &str) -> Option<&str> {
         self.names.get(user).map(String::as_str)
+    }
+
+    /// The display name the user set themselves, if any and if it counts:
+    /// with [`Directory::lock_provisioned_names`], a name from the
+    /// identity provider wins.
+    pub fn own_name(&self, user: &str) -> Option<&str> {
+        if self.lock_provisioned_names && self.names.contains_key(user) {
+            return None;
+        }
+        self.own_names.get(user).map(String::as_str)
     }
 
     /// The reseller `account` is a client account of, if any.

@@ -10,7 +10,8 @@ use crate::membership::{Directory, Membership};
 use rusqlite::{params, OptionalExtension};
 
 impl Store {
-    /// A tenant's memberships, resellers and user names, for lookups
+    /// A tenant's memberships, resellers and user names (from the IdP and
+    /// set by the people themselves), for lookups
     /// without I/O.
     pub fn directory(&self, tenant: &str) -> Result<Directory, StoreError> {
         let conn = self.conn();
@@ -25,7 +26,7 @@ impl Store {
             dir.set_reseller(&account, &reseller);
         }
         let mut q = conn.prepare(
-            "SELECT m.user, m.account, m.permissions, m.impersonate, u.name
+            "SELECT m.user, m.account, m.permissions, m.impersonate, u.name, u.own_name
              FROM members m LEFT JOIN users u ON u.tenant = m.tenant AND u.email = m.user
              WHERE m.tenant = ?1 ORDER BY m.user, m.account",
         )?;
@@ -36,10 +37,14 @@ impl Store {
                 r.get::<_, i64>(2)?,
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         })?;
         for row in rows {
-            let (user, account, bits, impersonate, name) = row?;
+            let (user, account, bits, impersonate, name, own_name) = row?;
+            if let Some(own) = own_name {
+                dir.set_own_name(&user, own);
+            }
             let permissions = perms(bits);
             dir.add(
                 &user,

@@ -24,7 +24,7 @@ mod schema;
 
 pub use invitations::Invitation;
 pub use memberships::parse_permissions;
-pub use people::Profile;
+pub use people::{Person, Profile};
 
 use crate::identity::Permissions;
 use rules::RuleError;

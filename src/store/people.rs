@@ -1,5 +1,6 @@
 //! People: users as the store knows them, provisioned (and refreshed) from
-//! what an IdP says at sign-in.
+//! what an IdP says at sign-in, and the display name a person may set
+//! themselves on their profile page.
 
 use super::{Store, StoreError};
 use rusqlite::{params, OptionalExtension};
@@ -15,6 +16,16 @@ pub struct Profile<'a> {
     pub username: Option<&'a str>,
     /// The roles.
     pub roles: &'a [String],
+}
+
+/// A person as the store keeps them (their profile page reads it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Person {
+    /// The name the identity provider gave when the user was provisioned
+    /// (or refreshed); `None` when none came that way.
+    pub provisioned_name: Option<String>,
+    /// The display name the person set themselves.
+    pub own_name: Option<String>,
 }
 
 impl Store {
@@ -58,6 +69,43 @@ impl Store {
             )
             .optional()?
             .flatten())
+    }
+
+    /// What the store keeps about a person (`None`: not known).
+    pub fn person(&self, tenant: &str, email: &str) -> Result<Option<Person>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT name, own_name FROM users WHERE tenant = ?1 AND email = ?2",
+                params![tenant, email],
+                |r| {
+                    Ok(Person {
+                        provisioned_name: r.get(0)?,
+                        own_name: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Sets (or, with `None`, clears) the display name a person chose
+    /// themselves; the person is added when the store did not know them.
+    /// Provisioning never touches it.
+    pub fn set_own_name(
+        &self,
+        tenant: &str,
+        email: &str,
+        name: Option<&str>,
+        now: u64,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            ensure_user(tx, tenant, email, now)?;
+            tx.execute(
+                "UPDATE users SET own_name = ?3, updated_at = ?4 WHERE tenant = ?1 AND email = ?2",
+                params![tenant, email, name, now as i64],
+            )?;
+            Ok(())
+        })
     }
 
     /// Whether the user is known to the store.
@@ -125,5 +173,40 @@ mod tests {
             s.username("t", "ana@a.test").unwrap().as_deref(),
             Some("ana2")
         );
+    }
+
+    #[test]
+    fn a_name_one_sets_oneself_outlasts_provisioning() {
+        let (_d, s) = store();
+        assert_eq!(s.person("t", "bo@a.test").unwrap(), None);
+        // Not provisioned: the row is made.
+        s.set_own_name("t", "bo@a.test", Some("Bo"), 1).unwrap();
+        assert_eq!(
+            s.person("t", "bo@a.test").unwrap(),
+            Some(Person {
+                provisioned_name: None,
+                own_name: Some("Bo".into())
+            })
+        );
+        let profile = Profile {
+            email: "bo@a.test",
+            name: Some("Robert"),
+            username: None,
+            roles: &[],
+        };
+        s.provision("t", &profile, 2, true).unwrap();
+        s.add_member("t", "a.test", "bo@a.test", Permissions::of([Technical]), 3)
+            .unwrap();
+        let person = s.person("t", "bo@a.test").unwrap().unwrap();
+        assert_eq!(person.provisioned_name.as_deref(), Some("Robert"));
+        assert_eq!(person.own_name.as_deref(), Some("Bo"));
+        let mut d = s.directory("t").unwrap();
+        assert_eq!(d.own_name("bo@a.test"), Some("Bo"));
+        assert_eq!(d.name("bo@a.test"), Some("Robert"));
+        // Locked: the provider's name wins.
+        d.lock_provisioned_names = true;
+        assert_eq!(d.own_name("bo@a.test"), None);
+        s.set_own_name("t", "bo@a.test", None, 4).unwrap();
+        assert_eq!(s.directory("t").unwrap().own_name("bo@a.test"), None);
     }
 }

@@ -26,6 +26,8 @@ const MIGRATIONS: &[&str] = &[
         email TEXT NOT NULL, permissions INTEGER NOT NULL, invited_by TEXT NOT NULL,
         token_hash TEXT NOT NULL UNIQUE, expires_at INTEGER NOT NULL,
         state TEXT NOT NULL, created_at INTEGER NOT NULL);",
+    // 2: the display name a person set themselves on their profile page.
+    "ALTER TABLE users ADD COLUMN own_name TEXT;",
 ];
 
 impl Store {

@@ -128,7 +128,8 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
     }
     let _ = write!(
         body,
-        "<p><a class=\"button secondary\" href=\"/.portero/logout\">{}</a></p>",
+        "<p><a class=\"button secondary\" href=\"/.portero/profile\">{}</a> <a class=\"button secondary\" href=\"/.portero/logout\">{}</a></p>",
+        escape(tr(lang, "Your profile")),
         escape(tr(lang, "Sign out"))
     );
     Reply::html(

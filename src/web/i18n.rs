@@ -225,6 +225,19 @@ const SPANISH: &[(&str, &str)] = &[
     ("through {}", "a través de {}"),
     ("The form must name one invitation, by its link or by its id.", "El formulario debe indicar una invitación, por su enlace o por su identificador."),
     ("there is no such invitation for you.", "no hay ninguna invitación así para usted."),
+    // Profile page.
+    ("Your profile", "Su perfil"),
+    ("Name", "Nombre"),
+    ("(not given)", "(no indicado)"),
+    ("Sign-in method", "Método de inicio de sesión"),
+    ("External sign-in page", "Página de acceso externa"),
+    ("Display name", "Nombre para mostrar"),
+    ("What the panel shows as your name. Leave it empty to use the name your sign-in provider gives.", "Lo que el panel muestra como su nombre. Déjelo vacío para usar el nombre que da su proveedor de inicio de sesión."),
+    ("Save", "Guardar"),
+    ("Your name was saved.", "Se guardó su nombre."),
+    ("Your name is managed by your sign-in provider, so it cannot be changed here.", "Su nombre lo gestiona su proveedor de inicio de sesión, así que no se puede cambiar aquí."),
+    ("Your details cannot be changed on this page.", "Sus datos no se pueden cambiar en esta página."),
+    ("A name may have at most 100 characters, and no line breaks or other control characters.", "Un nombre puede tener como mucho 100 caracteres, y ningún salto de línea ni otro carácter de control."),
 ];
 
 #[cfg(test)]

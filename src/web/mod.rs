@@ -9,7 +9,8 @@
 //! - [`fields`]: a handler's query and form, read strictly, and the origin check;
 //! - [`start`]: sending a visitor to sign in; [`flow`]: the one sign-in flow
 //!   that finishes it, with one [`flow::Protocol`] per kind of IdP;
-//! - one module per page: [`signin`], [`accounts`], [`invitations`], [`forward_auth`].
+//! - one module per page: [`signin`], [`accounts`], [`invitations`],
+//!   [`team`], [`profile`], [`forward_auth`].
 
 pub mod accounts;
 pub mod external;
@@ -21,6 +22,7 @@ pub mod i18n;
 pub mod invitations;
 pub mod oidc;
 pub mod pages;
+pub mod profile;
 pub mod refusals;
 pub mod reply;
 pub mod return_to;

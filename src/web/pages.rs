@@ -16,7 +16,7 @@ pub const BASE_CSS: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#f4f5f7;color:#1d2330;margin:0}\
 main{max-width:26rem;margin:8vh auto;background:#fff;padding:2rem 2.2rem;border-radius:10px;box-shadow:0 2px 14px rgba(0,0,0,.08)}\
 h1{font-size:1.35rem;margin:0 0 1rem}p{line-height:1.5}.brand{color:#667;font-size:.9rem;margin-bottom:.4rem}\
-label{display:block;font-weight:600;margin:.6rem 0 .3rem}input[type=email]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #c8ccd4;border-radius:6px}\
+label{display:block;font-weight:600;margin:.6rem 0 .3rem}input[type=email],input[type=text]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #c8ccd4;border-radius:6px}\
 button,.button{display:inline-block;margin-top:1rem;padding:.6rem 1.1rem;font-size:1rem;border:0;border-radius:6px;background:#2457c5;color:#fff;text-decoration:none;cursor:pointer}\
 .secondary{background:#e6e9ef;color:#1d2330}.error{background:#fdecea;color:#8a1c12;padding:.6rem .8rem;border-radius:6px}\
 ul.accounts,ul.invitations{list-style:none;padding:0}ul.accounts li,ul.invitations li{padding:.5rem 0;border-bottom:1px solid #eee}.muted{color:#667;font-size:.9rem}\
@@ -32,6 +32,8 @@ form.inline{display:inline-block;margin-right:.4rem}ul.choices{list-style:none;p
 ul.choices li{position:relative;margin:.5rem 0;padding-left:1.7rem}ul.choices input{position:absolute;left:0;top:.2rem;margin:0}\
 ul.choices .muted{display:block}ul.choices br{display:none}\
 label.choice{display:inline;font-weight:600;margin:0}details summary{cursor:pointer;color:#2457c5}form details{margin-top:.7rem}.actions{font-size:.9rem;margin-left:.4rem}\
+dl.profile dt{font-weight:600;margin-top:.6rem}dl.profile dd{margin:0;word-break:break-word}\
+.notice{background:#e8f4ea;color:#1d4d27;padding:.6rem .8rem;border-radius:6px}\
 img.logo{max-height:3rem;max-width:100%}footer{margin-top:1.5rem}\
 a:focus,button:focus,input:focus,summary:focus-visible{outline:3px solid #f0b429;outline-offset:2px}\
 @media (max-width:30rem){main{margin:0;border-radius:0;min-height:100vh;padding:1.5rem}\

@@ -6,7 +6,8 @@ use super::i18n::Lang;
 use super::refusals::*;
 use super::start::{keep_started, to_idp, to_sign_in_page};
 use super::{
-    accounts, external, flow, forward_auth, invitations, oidc, pages, saml, signin, team, Reply,
+    accounts, external, flow, forward_auth, invitations, oidc, pages, profile, saml, signin, team,
+    Reply,
 };
 use crate::config::{Config, Tenant};
 use crate::gate::{Outcome, Seen, Verdict};
@@ -140,6 +141,8 @@ fn reserved_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) 
         (team::LEAVE, Read) => team::confirm_leave(state, tenant, seen),
         ("/.portero/invitations", Read) => invitations::show(state, tenant, seen),
         ("/.portero/invitations", Post) => invitations::decide(state, cfg, tenant, seen),
+        (profile::PATH, Read) => profile::show(state, tenant, seen),
+        (profile::PATH, Post) => profile::save(state, cfg, tenant, seen),
         ("/.portero/jwks.json", Read) => Reply::with_body(
             200,
             "application/json",
@@ -180,9 +183,10 @@ fn reserved_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) 
 }
 
 /// The reserved paths that exist (for 405 rather than 404).
-const KNOWN: [&str; 14] = [
+const KNOWN: [&str; 15] = [
     team::PATH,
     team::LEAVE,
+    profile::PATH,
     "/.portero/login",
     "/.portero/sso/external",
     "/.portero/sso/saml",

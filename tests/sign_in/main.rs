@@ -1,6 +1,7 @@
 //! End-to-end tests of the ways in and of accounts: SAML, OpenID Connect
 //! and external-JWT sign-ins, invitations, memberships, netmask routing,
-//! pages, the assertion's keys and the account CLI.
+//! pages (the people's own: accounts, members, profile), the assertion's
+//! keys and the account CLI.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -15,5 +16,6 @@ mod membership_sources;
 mod membership_store;
 mod netmask_routing;
 mod pages_language_brand;
+mod profile_page;
 mod saml_metadata_url;
 mod saml_sign_in;
