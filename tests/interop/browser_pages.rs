@@ -347,17 +347,37 @@ fn invitation_and_buttons_only(p: &Portero, port: u16, lang: &str, accept: &str)
             {"go": format!("{origin}/.portero/login")},
             shot("sign-in-buttons-only"),
             {"go": hand_back(&origin, "tienda", &email, "/")},
+            // The invitation waits on the accounts page too.
+            {"go": format!("{origin}/.portero/accounts")},
+            {"text": true},
+            shot("accounts-invitations"),
             {"go": format!("{origin}{link}")},
             shot("invitation"),
             {"click": "form:has(input[value=accept]) button"},
             {"text": true},
             shot("invitation-accepted"),
+            // The profile: the name the person may set, the way they signed in.
+            {"go": format!("{origin}/.portero/profile")},
+            {"text": true},
+            shot("profile"),
         ]),
     );
+    let t = texts(&result);
+    let (waiting, signed_in_with) = if lang == "es" {
+        ("Invitaciones para usted", "Página de acceso externa")
+    } else {
+        ("Invitations for you", "External sign-in page")
+    };
     assert!(
-        last_text(&result).contains("tienda.test"),
+        t[0].contains(waiting) && t[0].contains("tienda.test"),
         "{}",
-        last_text(&result)
+        t[0]
+    );
+    assert!(t[1].contains("tienda.test"), "{}", t[1]);
+    assert!(
+        t[2].contains(&email) && t[2].contains(signed_in_with),
+        "{}",
+        t[2]
     );
 }
 
