@@ -10,7 +10,7 @@ use crate::config::{Config, Tenant};
 use crate::lang::Lang;
 use crate::mail::InvitationMail;
 use crate::state::State;
-use crate::store::{parse_permissions, Invitation, StoreError};
+use crate::store::{Invitation, StoreError};
 use std::net::IpAddr;
 
 /// Invitations (made or re-sent) one member may send per hour on a
@@ -135,9 +135,7 @@ pub async fn carry_out(
             Mailed::Failed("the tenant has no host to link to, so no mail was sent".into())
         }
         Some(mailer) => {
-            let labels = parse_permissions(&invitation.permissions)
-                .map(|p| p.labels(asker.lang))
-                .unwrap_or_else(|_| invitation.permissions.clone());
+            let labels = invitation.permissions_in_words(asker.lang);
             let mail = InvitationMail {
                 to: &invitation.email,
                 link: &link,

@@ -44,6 +44,16 @@ enum Decision {
     Reject,
 }
 
+impl Invitation {
+    /// Its permissions in words ("Technical, Commercial"), as the pages
+    /// and mails show them.
+    pub fn permissions_in_words(&self, lang: crate::lang::Lang) -> String {
+        super::parse_permissions(&self.permissions)
+            .map(|p| p.labels(lang))
+            .unwrap_or_else(|_| self.permissions.clone())
+    }
+}
+
 fn random_token() -> Result<String, StoreError> {
     use base64::Engine;
     let mut bytes = [0u8; 24];

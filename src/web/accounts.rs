@@ -155,9 +155,7 @@ fn received(lang: Lang, list: &[Invitation]) -> String {
         escape(tr(lang, "Invitations for you"))
     );
     for inv in list {
-        let perms = crate::store::parse_permissions(&inv.permissions)
-            .map(|p| p.labels(lang))
-            .unwrap_or_else(|_| inv.permissions.clone());
+        let perms = inv.permissions_in_words(lang);
         let _ = write!(
             out,
             "<li><strong>{}</strong> — {}<br><span class=\"muted\">{}</span> {}{}</li>",

@@ -109,3 +109,24 @@ fn own_origin(tls: bool, authority: &str) -> Option<(String, String, u16)> {
     let scheme = if tls { "https" } else { "http" };
     origin_of(&format!("{scheme}://{authority}/"))
 }
+
+/// A form POST from this very origin ([`same_origin`]), or the 403 page (in
+/// the request's language, with `links` to lead on) that refuses one from
+/// elsewhere. Nothing was acted on.
+pub fn from_this_site(
+    tenant: &Tenant,
+    seen: &Seen<'_>,
+    links: &[(&str, &str)],
+) -> Result<(), Reply> {
+    if same_origin(seen) {
+        return Ok(());
+    }
+    Err(tenant_page(
+        tenant,
+        seen.lang,
+        403,
+        "Not allowed",
+        "This form must be sent from this site.",
+        links,
+    ))
+}

@@ -6,7 +6,7 @@
 
 use super::i18n::{tr, trf};
 use super::pages::escape;
-use super::{read_form, read_query, same_origin, tenant_page, to_sign_in_page, Reply};
+use super::{read_form, read_query, tenant_page, to_sign_in_page, Reply};
 use crate::audit::Event;
 use crate::config::{Config, Tenant};
 use crate::gate::Seen;
@@ -96,7 +96,7 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
                         &escape(&inv.invited_by),
                         &strong(&inv.email),
                         &strong(&inv.account),
-                        &escape(&inv.permissions)
+                        &escape(&inv.permissions_in_words(seen.lang))
                     ]
                 ),
                 form("accept", "Accept"),
@@ -123,15 +123,8 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
     let Some(session) = &seen.session else {
         return super::unauthorized(tenant);
     };
-    if !same_origin(seen) {
-        return tenant_page(
-            tenant,
-            seen.lang,
-            403,
-            "Not allowed",
-            "This form must be sent from this site.",
-            &[],
-        );
+    if let Err(refused) = super::fields::from_this_site(tenant, seen, &[]) {
+        return refused;
     }
     let form = match read_form(tenant, seen) {
         Ok(f) => f,
@@ -170,9 +163,7 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
                 tracing::error!("membership store: {e}");
             }
             let message = if accept {
-                let labels = crate::store::parse_permissions(&inv.permissions)
-                    .map(|p| p.labels(seen.lang))
-                    .unwrap_or_else(|_| inv.permissions.clone());
+                let labels = inv.permissions_in_words(seen.lang);
                 trf(
                     seen.lang,
                     "You are now a member of {} ({}).",

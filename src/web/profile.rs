@@ -12,7 +12,7 @@
 
 use super::i18n::{tr, trf, Lang};
 use super::pages::{self, escape};
-use super::{read_form, same_origin, tenant_page, to_sign_in_page, unauthorized, Reply};
+use super::{read_form, tenant_page, to_sign_in_page, unauthorized, Reply};
 use crate::audit::Event;
 use crate::auth::AuthMethod;
 use crate::config::{Config, Tenant};
@@ -74,15 +74,8 @@ pub fn save(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
         return unauthorized(tenant);
     };
     let back = [(PATH, "Your profile")];
-    if !same_origin(seen) {
-        return tenant_page(
-            tenant,
-            lang,
-            403,
-            "Not allowed",
-            "This form must be sent from this site.",
-            &back,
-        );
+    if let Err(refused) = super::fields::from_this_site(tenant, seen, &back) {
+        return refused;
     }
     let Some(store) = store(state, tenant) else {
         return tenant_page(

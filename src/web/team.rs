@@ -7,9 +7,7 @@
 
 use super::i18n::{tr, trf, Lang};
 use super::pages::{self, escape, query_encode};
-use super::{
-    read_form, read_query, same_origin, tenant_page, to_sign_in_page, unauthorized, Reply,
-};
+use super::{read_form, read_query, tenant_page, to_sign_in_page, unauthorized, Reply};
 use crate::config::{Config, Tenant};
 use crate::gate::Seen;
 use crate::identity::{Permission, Permissions};
@@ -57,20 +55,31 @@ fn back_links(lang: Lang, account: &str) -> String {
     )
 }
 
+/// The signed-in member, the account the query names (`?account=…`) and
+/// what they hold in it; or the reply that says why not (sign in first,
+/// not a member of it).
+fn member_of_asked<'s>(
+    state: &State,
+    tenant: &Tenant,
+    seen: &'s Seen<'_>,
+) -> Result<(&'s SessionClaims, String, Permissions), Reply> {
+    let s = member(state, tenant, seen)?;
+    let account = read_query(tenant, seen)?
+        .owned("account")
+        .unwrap_or_default();
+    match held(state, tenant, s.user(), &account) {
+        Some(mine) => Ok((s, account, mine)),
+        None => Err(super::forbidden(tenant, seen.lang, s.email(), &account)),
+    }
+}
+
 /// `GET ?account=…`: the account's members, invitations and the invite form.
 pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
-    let s = match member(state, tenant, seen) {
-        Ok(s) => s,
+    let (s, account, mine) = match member_of_asked(state, tenant, seen) {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let lang = seen.lang;
-    let account = match read_query(tenant, seen) {
-        Ok(q) => q.owned("account").unwrap_or_default(),
-        Err(bad) => return bad,
-    };
-    let Some(mine) = held(state, tenant, s.user(), &account) else {
-        return super::forbidden(tenant, lang, s.email(), &account);
-    };
     if !mine.has(Permission::Invite) {
         return tenant_page(
             tenant,
@@ -153,9 +162,7 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
             escape(tr(lang, "Invitations pending"))
         );
         for inv in pending {
-            let perms = crate::store::parse_permissions(&inv.permissions)
-                .map(|p| p.labels(lang))
-                .unwrap_or_else(|_| inv.permissions.clone());
+            let perms = inv.permissions_in_words(lang);
             let form = |action: &str, label: &str, class: &str| {
                 format!(
                     "<form class=\"inline\" method=\"post\" action=\"{PATH}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">\
@@ -248,18 +255,11 @@ fn ticked(form: &super::Fields) -> Option<Permissions> {
 
 /// `GET ?account=…`: "leave this account?" with a confirming button.
 pub fn confirm_leave(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
-    let s = match member(state, tenant, seen) {
-        Ok(s) => s,
+    let (_, account, _) = match member_of_asked(state, tenant, seen) {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let lang = seen.lang;
-    let account = match read_query(tenant, seen) {
-        Ok(q) => q.owned("account").unwrap_or_default(),
-        Err(bad) => return bad,
-    };
-    if held(state, tenant, s.user(), &account).is_none() {
-        return super::forbidden(tenant, lang, s.email(), &account);
-    }
     let body = format!(
         "<p>{}</p><form method=\"post\" action=\"{PATH}\"><input type=\"hidden\" name=\"action\" value=\"leave\">\
          <input type=\"hidden\" name=\"account\" value=\"{}\"><button type=\"submit\">{}</button> \
@@ -287,15 +287,8 @@ pub async fn change(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
         Err(r) => return r,
     };
     let lang = seen.lang;
-    if !same_origin(seen) {
-        return tenant_page(
-            tenant,
-            lang,
-            403,
-            "Not allowed",
-            "This form must be sent from this site.",
-            &[],
-        );
+    if let Err(refused) = super::fields::from_this_site(tenant, seen, &[]) {
+        return refused;
     }
     let form = match read_form(tenant, seen) {
         Ok(f) => f,
