@@ -12,8 +12,10 @@ source scripts/setup.sh
 test_pkgs=()
 # Several nodes: a real Redis (started by the tests on a free port).
 # Invitation mails: a real SMTP server, aiosmtpd for /usr/bin/python3
-# (tests/common/smtp_catcher.py).
-for pkg in simplesamlphp php-cli php-xml php-mbstring openssl redis-server python3-aiosmtpd; do
+# (tests/common/smtp_catcher.py). The directory on PostgreSQL: the store's
+# tests run on both databases, and the several-nodes tests start a server
+# (initdb and postgres in a temporary folder, no system service).
+for pkg in simplesamlphp php-cli php-xml php-mbstring openssl redis-server python3-aiosmtpd postgresql; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || test_pkgs+=("$pkg")
 done
 python3 -c "import venv, ensurepip" 2>/dev/null || test_pkgs+=(python3-venv)

@@ -53,20 +53,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Administer a tenant's memberships in the embedded store (the running
-    /// server notices within a second). Without --as, you act as the
-    /// operator; with --as, as that member, bound by the rules (only
-    /// `invite` holders invite, only with what they hold; nobody grants or
-    /// removes what they do not hold; an account never loses its last member).
+    /// Administer a tenant's memberships in the store (the SQLite file, or
+    /// PostgreSQL with [server].database; running servers notice within a
+    /// second). Without --as, you act as the operator; with --as, as that
+    /// member, bound by the rules (only `invite` holders invite, only with
+    /// what they hold; nobody grants or removes what they do not hold; an
+    /// account never loses its last member).
+    ///
+    /// The whole store: `portero accounts migrate` (bring the schema up to
+    /// date), `export` (JSON lines to --file or standard output) and
+    /// `import` (from --file or standard input, into an empty store).
     Accounts {
         #[arg(long, default_value = "config/portero.toml")]
         config: PathBuf,
-        /// The tenant.
+        /// The tenant (or migrate, export, import: the whole store).
         tenant: String,
         /// list, add, set, remove, invite, resend, cancel, reseller, impersonate,
         /// or revoke (--user: end every session of that person now; any
         /// membership source).
-        action: String,
+        action: Option<String>,
+        /// export and import: the file (default: standard output, input).
+        #[arg(long)]
+        file: Option<PathBuf>,
         #[arg(long)]
         account: Option<String>,
         #[arg(long)]
@@ -143,7 +151,17 @@ fn main() -> ExitCode {
         Command::Accounts {
             config,
             tenant,
+            action: None,
+            file,
+            ..
+        } if matches!(tenant.as_str(), "migrate" | "export" | "import") => {
+            whole_store(&config, &tenant, file.as_deref())
+        }
+        Command::Accounts {
+            config,
+            tenant,
             action,
+            file: _,
             account,
             user,
             email,
@@ -162,13 +180,115 @@ fn main() -> ExitCode {
                 ("reseller", reseller),
                 ("login", login),
             ];
+            let Some(action) = action else {
+                eprintln!("error: `portero accounts {tenant}` needs an action: list, add, set, remove, invite, resend, cancel, reseller, impersonate or revoke (or, for the whole store: portero accounts migrate | export | import)");
+                return ExitCode::FAILURE;
+            };
             accounts(&config, &tenant, &action, &fields, actor.as_deref())
         }
     }
 }
 
-/// `portero accounts`: one change (or a listing) on the store file.
+/// `portero accounts migrate | export | import`: the whole store.
+fn whole_store(path: &std::path::Path, verb: &str, file: Option<&std::path::Path>) -> ExitCode {
+    let Some(loaded) = load_or_report(path) else {
+        return ExitCode::FAILURE;
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = &loaded.config.server;
+    let result = runtime.block_on(async {
+        let store = match (&server.database, &server.data_dir) {
+            (Some(url), _) => portero::store::Store::connect(&url.0).await?,
+            (None, Some(dir)) => portero::store::Store::open_file(&dir.join("portero.db")).await?,
+            (None, None) => {
+                return Err(portero::store::StoreError::Database(
+                    "neither [server].database nor [server].data_dir is set".into(),
+                ))
+            }
+        };
+        let at = store.describe();
+        match verb {
+            "migrate" => Ok(format!(
+                "{at}: schema version {} (this Portero writes {})",
+                store.schema_version().await?,
+                portero::store::SCHEMA_VERSION
+            )),
+            "export" => {
+                let counts = match file {
+                    Some(f) => {
+                        let mut out =
+                            std::io::BufWriter::new(std::fs::File::create(f).map_err(|e| {
+                                portero::store::StoreError::Database(format!(
+                                    "{}: {e}",
+                                    f.display()
+                                ))
+                            })?);
+                        store.export(&mut out).await?
+                    }
+                    None => store.export(&mut std::io::stdout().lock()).await?,
+                };
+                Ok(format!("exported {counts} from {at}"))
+            }
+            _ => {
+                let counts = match file {
+                    Some(f) => {
+                        let mut input =
+                            std::io::BufReader::new(std::fs::File::open(f).map_err(|e| {
+                                portero::store::StoreError::Database(format!(
+                                    "{}: {e}",
+                                    f.display()
+                                ))
+                            })?);
+                        store.import(&mut input).await?
+                    }
+                    None => store.import(&mut std::io::stdin().lock()).await?,
+                };
+                Ok(format!("imported {counts} into {at}"))
+            }
+        }
+    });
+    match result {
+        Ok(done) => {
+            eprintln!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `portero accounts`: one change (or a listing) on the store.
 fn accounts(
+    path: &std::path::Path,
+    tenant: &str,
+    action: &str,
+    fields: &[(&str, Option<String>)],
+    actor: Option<&str>,
+) -> ExitCode {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(accounts_now(path, tenant, action, fields, actor)),
+        Err(e) => {
+            eprintln!("error: cannot start a runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn accounts_now(
     path: &std::path::Path,
     tenant: &str,
     action: &str,
@@ -199,10 +319,10 @@ fn accounts(
         );
         return ExitCode::FAILURE;
     }
-    let store = match portero::members::StoreHandle::open(cfg) {
+    let store = match portero::members::StoreHandle::open(cfg).await {
         Ok(Some(s)) => s,
         Ok(None) => {
-            eprintln!("error: [server].data_dir is not set");
+            eprintln!("error: neither [server].database nor [server].data_dir is set");
             return ExitCode::FAILURE;
         }
         Err(e) => {
@@ -217,7 +337,7 @@ fn accounts(
             .and_then(|(_, v)| v.clone())
     };
     let now = portero::clock::Clock::now(&portero::clock::SystemClock);
-    let actor = match admin::resolve_actor(&store.store, tenant, actor) {
+    let actor = match admin::resolve_actor(&store.store, tenant, actor).await {
         Ok(a) => a,
         Err(e) => {
             eprintln!("error: --as: {e}");
@@ -232,7 +352,7 @@ fn accounts(
             eprintln!("error: `list` needs --account");
             return ExitCode::FAILURE;
         };
-        match store.store.has_account(tenant, &account) {
+        match store.store.has_account(tenant, &account).await {
             Ok(true) => {}
             Ok(false) => {
                 eprintln!("error: tenant {tenant:?} has no account named {account:?}");
@@ -253,7 +373,7 @@ fn accounts(
                 println!("{user}\t{}{acts}", m.permissions_header);
             }
         }
-        match store.store.invitations(tenant, &account, now) {
+        match store.store.invitations(tenant, &account, now).await {
             Ok(list) => {
                 for i in list {
                     println!(
@@ -278,7 +398,7 @@ fn accounts(
     };
     let audit = portero::audit::AuditLog::open(cfg.server.audit_log.as_deref());
     let by = actor.as_deref().unwrap_or("operator");
-    let result = admin::apply(&store.store, tenant, actor.as_deref(), &change, now);
+    let result = admin::apply(&store.store, tenant, actor.as_deref(), &change, now).await;
     let (line, code) = match &result {
         Ok(done) => {
             println!("{}", done.summary);

@@ -35,6 +35,9 @@ pub struct Metrics {
     pub mail_sent: IntCounterVec,
     /// Mails that could not be sent, by tenant.
     pub mail_failures: IntCounterVec,
+    /// Whether the directory's database answered its last question (1) or
+    /// not (0), by store (`sqlite`, `postgres`); set at each scrape.
+    pub store_up: prometheus::IntGaugeVec,
     /// `cache_lookups` for signed identity headers, resolved once (the
     /// forward path counts without a label lookup): [reused, signed afresh].
     signed_identity: [prometheus::IntCounter; 2],
@@ -146,6 +149,14 @@ impl Metrics {
             &["tenant"],
         )?;
         registry.register(Box::new(mail_failures.clone()))?;
+        let store_up = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "portero_store_up",
+                "1 when the directory's database answered its last question, 0 when it cannot be reached (requests are served from the last snapshot; changes are refused)",
+            ),
+            &["store"],
+        )?;
+        registry.register(Box::new(store_up.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(decision_seconds.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;
@@ -165,6 +176,7 @@ impl Metrics {
             idp_document_age,
             mail_sent,
             mail_failures,
+            store_up,
             signed_identity: [
                 cache_lookups.with_label_values(&["signed_identity", "hit"]),
                 cache_lookups.with_label_values(&["signed_identity", "miss"]),

@@ -77,35 +77,42 @@ fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// A TLS client configuration (rustls with ring) trusting the system's
+/// certificate authorities and, when given, the PEM certificates in
+/// `extra_ca`.
+pub fn client_tls(extra_ca: Option<&str>) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    // The system store may hold certificates rustls cannot use; those
+    // are skipped (as browsers do), the rest are trusted.
+    if let Ok(system) = rustls_native_certs::load_native_certs() {
+        roots.add_parsable_certificates(system);
+    }
+    if let Some(pem) = extra_ca {
+        let mut added = 0;
+        for cert in rustls_pemfile::certs(&mut pem.as_bytes()) {
+            let cert = cert.map_err(|e| format!("not PEM certificates: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("not a usable CA certificate: {e}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err("holds no PEM certificate".into());
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 impl Outbound {
     /// A client trusting the system's certificate authorities and, when
     /// given, the PEM certificates in `extra_ca`.
     pub fn new(extra_ca: Option<&str>, timeout: Duration) -> Result<Outbound, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        // The system store may hold certificates rustls cannot use; those
-        // are skipped (as browsers do), the rest are trusted.
-        if let Ok(system) = rustls_native_certs::load_native_certs() {
-            roots.add_parsable_certificates(system);
-        }
-        if let Some(pem) = extra_ca {
-            let mut added = 0;
-            for cert in rustls_pemfile::certs(&mut pem.as_bytes()) {
-                let cert = cert.map_err(|e| format!("not PEM certificates: {e}"))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("not a usable CA certificate: {e}"))?;
-                added += 1;
-            }
-            if added == 0 {
-                return Err("holds no PEM certificate".into());
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = client_tls(extra_ca)?;
         Ok(Outbound {
             tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
             timeout,

@@ -85,7 +85,8 @@ impl State {
         );
         let metrics = Metrics::new().map_err(std::io::Error::other)?;
         let remote = crate::remote::Keeper::new(config.server.data_dir.as_deref());
-        let store = crate::members::StoreHandle::open(&config).map_err(std::io::Error::other)?;
+        let store =
+            crate::members::StoreHandle::open_now(&config).map_err(std::io::Error::other)?;
         remote.adopt(&config.remote);
         let config_stamp = std::sync::Mutex::new(file_stamp(&config_path));
         let max_started = config.server.max_started_sign_ins;
@@ -154,8 +155,21 @@ impl State {
     /// Reads the configuration file again. On success it replaces the one in
     /// force (listeners and the admin address stay as they were started);
     /// on failure the old one keeps serving and every error is returned.
-    pub fn reload(&self, env: &dyn Env) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
-        match config::load(&self.config_path, env) {
+    pub fn reload(
+        &self,
+        env: &dyn Env,
+    ) -> impl std::future::Future<Output = Result<Vec<Diagnostic>, Vec<Diagnostic>>> + Send + '_
+    {
+        // Read here, so the future does not hold `env`.
+        let loaded = config::load(&self.config_path, env);
+        self.put_in_force(loaded)
+    }
+
+    async fn put_in_force(
+        &self,
+        loaded: Result<config::Loaded, Vec<Diagnostic>>,
+    ) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+        match loaded {
             Ok(loaded) => {
                 // The new configuration starts with the copies known so
                 // far; everything is fetched again right away.
@@ -167,6 +181,14 @@ impl State {
                         file: self.config_path.clone(),
                         line: None,
                         message: "[server].redis changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
+                    });
+                }
+                if loaded.config.server.database != self.config().server.database {
+                    warnings.push(Diagnostic {
+                        severity: config::Severity::Warning,
+                        file: self.config_path.clone(),
+                        line: None,
+                        message: "[server].database changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
                     });
                 }
                 if loaded.config.server.max_started_sign_ins
@@ -183,7 +205,7 @@ impl State {
                     self.replace_mailer(loaded.config.server.smtp.as_ref(), &mut warnings);
                 }
                 if let Some(store) = &self.store {
-                    if let Err(e) = store.reload(&loaded.config) {
+                    if let Err(e) = store.reload(&loaded.config).await {
                         tracing::error!("membership store: {e}");
                     }
                 }
@@ -259,9 +281,9 @@ impl State {
 
     /// Reloads when the configuration file changed since it was last read
     /// (each change is tried once: a refused file waits for the next edit).
-    pub fn reload_if_file_changed(
+    pub async fn reload_if_file_changed(
         &self,
-        env: &dyn Env,
+        env: &(dyn Env + Sync),
     ) -> Option<Result<Vec<Diagnostic>, Vec<Diagnostic>>> {
         if !self.config().server.watch_config {
             return None;
@@ -277,7 +299,7 @@ impl State {
             }
             *seen = now;
         }
-        Some(self.reload(env))
+        Some(self.reload(env).await)
     }
 
     /// Exchanges "force re-authentication now" marks with the other nodes
@@ -365,14 +387,46 @@ impl State {
         Ok(())
     }
 
-    /// Loads the store's snapshot again when another process changed it.
-    pub fn refresh_store(&self) {
+    /// Loads the store's snapshot again when another process or node
+    /// changed it (the periodic check; an unreachable database is noted
+    /// once, on `/readyz` and in the log, and tried again next time).
+    pub async fn refresh_store(&self) {
         if let Some(store) = &self.store {
-            match store.reload_if_changed(&self.config()) {
+            match store.reload_if_changed(&self.config()).await {
                 Ok(true) => tracing::info!("membership store changed; reloaded"),
                 Ok(false) => {}
+                Err(e) if e.is_unreachable() => {}
                 Err(e) => tracing::error!("membership store: {e}"),
             }
+        }
+    }
+
+    /// Follows the changes other nodes make to a shared store (PostgreSQL
+    /// `LISTEN`): each tenant announced is loaded again at once. When the
+    /// connection is lost, everything is loaded again once it is back (the
+    /// periodic check covers the time between). Returns at once for the
+    /// SQLite file. Runs until dropped.
+    pub async fn follow_store(&self) {
+        let Some(store) = &self.store else { return };
+        loop {
+            match store.store.listen().await {
+                None => return,
+                Some(Ok(mut listener)) => {
+                    let _ = store.reload(&self.config()).await;
+                    while let Some(tenant) = listener.next().await {
+                        let _ = match tenant.as_str() {
+                            // An import: every tenant at once.
+                            "*" => store.reload(&self.config()).await,
+                            _ => store.reload_tenant(&self.config(), &tenant).await,
+                        };
+                    }
+                }
+                Some(Err(e)) => {
+                    let failed: Result<(), _> = Err(e);
+                    store.note_reach(&failed);
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     }
 

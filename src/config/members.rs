@@ -96,6 +96,7 @@ fn static_members(
                 permissions,
                 permissions_header: permissions.header_value().into(),
                 impersonate: m.impersonate.as_ref().map(|i| i.get_ref().clone()),
+                since: 0,
             },
         );
     }

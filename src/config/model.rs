@@ -121,6 +121,10 @@ pub struct Server {
     pub watch_config: bool,
     /// The Redis shared by several nodes, when set.
     pub redis: Option<RedisSettings>,
+    /// The PostgreSQL database holding the directory (accounts, members,
+    /// invitations) for several nodes; `None`: the SQLite file under
+    /// `data_dir`. Read at start; a reload does not change it.
+    pub database: Option<DatabaseUrl>,
     /// Seconds a client has to send a request's header, from its first byte
     /// (slow clients are cut off).
     pub header_timeout: u64,
@@ -202,6 +206,17 @@ impl std::fmt::Debug for SmtpLogin {
             .field("user", &self.user)
             .field("password", &"(hidden)")
             .finish()
+    }
+}
+
+/// `[server].database`: a `postgres://` URL. Its `Debug` never shows it
+/// (it may hold a password).
+#[derive(Clone, PartialEq)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(hidden)")
     }
 }
 

@@ -30,6 +30,7 @@ pub struct RawServer {
     pub watch_config: Option<bool>,
     pub outbound_timeout: Option<Spanned<String>>,
     pub redis: Option<Spanned<String>>,
+    pub database: Option<Spanned<String>>,
     pub redis_prefix: Option<Spanned<String>>,
     pub redis_timeout: Option<Spanned<String>>,
     pub header_timeout: Option<Spanned<String>>,

@@ -4,7 +4,7 @@
 
 use super::context::Ctx;
 use super::duration;
-use super::model::{RedisSettings, Server};
+use super::model::{DatabaseUrl, RedisSettings, Server};
 use super::raw::RawServer;
 use super::secret;
 use crate::outbound::Outbound;
@@ -90,6 +90,7 @@ pub(super) fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server>
     };
     let outbound = outbound(cx, &raw)?;
     let redis = redis(cx, &raw);
+    let database = database(cx, &raw);
     let smtp = raw
         .smtp
         .as_ref()
@@ -126,6 +127,7 @@ pub(super) fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server>
         outbound,
         watch_config: raw.watch_config.unwrap_or(true),
         redis,
+        database,
         header_timeout: header_timeout.max(1),
         upgrade_sock,
         pid_file,
@@ -237,6 +239,25 @@ fn outbound(cx: &mut Ctx<'_>, raw: &RawServer) -> Option<Outbound> {
             None
         }
     }
+}
+
+/// `database`: PostgreSQL's URL (`env:`/`file:` or inline), checked for
+/// its form here; whether the database answers is found at start.
+fn database(cx: &mut Ctx<'_>, raw: &RawServer) -> Option<DatabaseUrl> {
+    let r = raw.database.as_ref()?;
+    let url = cx.secret(r, "[server].database")?;
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        cx.err(
+            r.span(),
+            "[server].database must be a postgres:// URL, e.g. \"postgres://portero@db.internal:5432/portero\" (with the password as \"env:PORTERO_DATABASE_URL\" or \"file:/etc/portero/database-url\"); leave it out to keep the directory in the SQLite file under data_dir",
+        );
+        return None;
+    }
+    if let Err(e) = url.parse::<tokio_postgres::Config>() {
+        cx.err(r.span(), format!("[server].database: {e}"));
+        return None;
+    }
+    Some(DatabaseUrl(url))
 }
 
 /// `redis`, `redis_prefix` and `redis_timeout` (the last two only mean

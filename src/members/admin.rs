@@ -134,7 +134,7 @@ pub enum BadActor {
 /// Who acts on a change: `None` when no actor is given (the operator);
 /// when one is given, exactly one e-mail of a member of `tenant`, or an
 /// error — an unparsable or unknown actor is never the operator.
-pub fn resolve_actor(
+pub async fn resolve_actor(
     store: &Store,
     tenant: &str,
     given: Option<&str>,
@@ -144,14 +144,14 @@ pub fn resolve_actor(
     };
     let email =
         crate::auth::normalize_email(raw).ok_or_else(|| BadActor::NotEmail(raw.to_string()))?;
-    if !store.is_member(tenant, &email)? {
+    if !store.is_member(tenant, &email).await? {
         return Err(BadActor::NotMember(email));
     }
     Ok(Some(email))
 }
 
 /// Applies `change` to `tenant` as `actor` (`None`: the operator).
-pub fn apply(
+pub async fn apply(
     store: &Store,
     tenant: &str,
     actor: Option<&str>,
@@ -178,7 +178,9 @@ pub fn apply(
             permissions,
         } => {
             operator_only("add members directly")?;
-            store.add_member(tenant, account, user, *permissions, now)?;
+            store
+                .add_member(tenant, account, user, *permissions, now)
+                .await?;
             done(format!(
                 "{user} is a member of {account} with {permissions}"
             ))
@@ -188,11 +190,13 @@ pub fn apply(
             user,
             permissions,
         } => {
-            let before = store.set_permissions(tenant, actor, account, user, *permissions)?;
+            let before = store
+                .set_permissions(tenant, actor, account, user, *permissions)
+                .await?;
             done(format!("{user} in {account}: {before} → {permissions}"))
         }
         Change::Remove { account, user } => {
-            store.remove_member(tenant, actor, account, user)?;
+            store.remove_member(tenant, actor, account, user).await?;
             done(format!("{user} removed from {account}"))
         }
         Change::Invite {
@@ -200,15 +204,17 @@ pub fn apply(
             email,
             permissions,
         } => {
-            let (inv, token) = store.invite(
-                tenant,
-                actor,
-                account,
-                email,
-                *permissions,
-                now,
-                INVITATION_TTL,
-            )?;
+            let (inv, token) = store
+                .invite(
+                    tenant,
+                    actor,
+                    account,
+                    email,
+                    *permissions,
+                    now,
+                    INVITATION_TTL,
+                )
+                .await?;
             Done {
                 summary: format!(
                     "{email} invited to {account} with {permissions} (invitation {})",
@@ -218,7 +224,7 @@ pub fn apply(
             }
         }
         Change::Resend { id } => {
-            let (inv, token) = store.resend(tenant, actor, id, now, INVITATION_TTL)?;
+            let (inv, token) = store.resend(tenant, actor, id, now, INVITATION_TTL).await?;
             Done {
                 summary: format!(
                     "invitation {id} for {} re-sent; the old link no longer works",
@@ -228,12 +234,12 @@ pub fn apply(
             }
         }
         Change::Cancel { id } => {
-            let inv = store.cancel(tenant, actor, id, now)?;
+            let inv = store.cancel(tenant, actor, id, now).await?;
             done(format!("invitation {id} for {} cancelled", inv.email))
         }
         Change::Reseller { account, reseller } => {
             operator_only("set resellers")?;
-            store.put_account(tenant, account, Some(reseller))?;
+            store.put_account(tenant, account, Some(reseller)).await?;
             done(format!("{account} is a client account of {reseller}"))
         }
         Change::Impersonate {
@@ -242,7 +248,9 @@ pub fn apply(
             login,
         } => {
             operator_only("map panel logins")?;
-            store.set_impersonate(tenant, account, user, login.as_deref())?;
+            store
+                .set_impersonate(tenant, account, user, login.as_deref())
+                .await?;
             done(match login {
                 Some(l) => format!("{user} acts as {l} in {account}"),
                 None => format!("{user} acts as themselves in {account}"),

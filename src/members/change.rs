@@ -101,7 +101,7 @@ pub async fn carry_out(
             ))));
         }
     }
-    let done = match apply(&handle.store, &tenant.name, asker.actor, change, now) {
+    let done = match apply(&handle.store, &tenant.name, asker.actor, change, now).await {
         Ok(done) => done,
         Err(e) => return Err(refused(e)),
     };
@@ -112,7 +112,7 @@ pub async fn carry_out(
         asker.client,
         &format!("{} (by {by}, {})", done.summary, asker.via),
     );
-    if let Err(e) = handle.reload_tenant(cfg, &tenant.name) {
+    if let Err(e) = handle.reload_tenant(cfg, &tenant.name).await {
         tracing::error!("membership store: {e}");
     }
     let Some((invitation, token)) = done.invitation else {

@@ -80,29 +80,58 @@ pub fn resolve<'a>(
     }
 }
 
-/// The embedded store and the snapshot of each store tenant's directory.
+/// The store and the snapshot of each store tenant's directory.
 #[derive(Debug)]
 pub struct StoreHandle {
-    /// The store file.
+    /// The store (a SQLite file, or PostgreSQL).
     pub store: Store,
     dirs: ArcSwap<HashMap<String, Arc<Directory>>>,
     version: AtomicU64,
+    /// Why the database cannot be reached now (`None`: it can).
+    unreachable: std::sync::Mutex<Option<String>>,
 }
 
 impl StoreHandle {
-    /// Opens the store under `[server].data_dir` (when set) and loads every
-    /// store tenant of `cfg`.
-    pub fn open(cfg: &Config) -> Result<Option<StoreHandle>, StoreError> {
-        let Some(dir) = cfg.server.data_dir.as_ref() else {
-            return Ok(None);
+    /// Opens the store (`[server].database`, else the file under
+    /// `[server].data_dir`; neither: no store) and loads every store tenant
+    /// of `cfg`.
+    pub async fn open(cfg: &Config) -> Result<Option<StoreHandle>, StoreError> {
+        let store = match (&cfg.server.database, &cfg.server.data_dir) {
+            (Some(url), _) => Store::connect(&url.0).await?,
+            (None, Some(dir)) => Store::open_file(&dir.join("portero.db")).await?,
+            (None, None) => return Ok(None),
         };
         let handle = StoreHandle {
-            store: Store::open(&dir.join("portero.db"))?,
+            store,
             dirs: ArcSwap::from_pointee(HashMap::new()),
             version: AtomicU64::new(0),
+            unreachable: std::sync::Mutex::new(None),
         };
-        handle.reload(cfg)?;
+        handle.reload(cfg).await?;
         Ok(Some(handle))
+    }
+
+    /// [`StoreHandle::open`] from code that is not async (the process's
+    /// start, before its runtime): run on a thread of its own, and no
+    /// connection made there is kept (the pool makes new ones on the
+    /// runtime that serves).
+    pub fn open_now(cfg: &Config) -> Result<Option<StoreHandle>, StoreError> {
+        let handle = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| StoreError::Database(format!("a runtime: {e}")))?
+                        .block_on(StoreHandle::open(cfg))
+                })
+                .join()
+                .unwrap_or_else(|_| Err(StoreError::Database("opening the store failed".into())))
+        })?;
+        if let Some(h) = &handle {
+            h.store.release_connections();
+        }
+        Ok(handle)
     }
 
     /// A store tenant's directory.
@@ -110,35 +139,73 @@ impl StoreHandle {
         self.dirs.load().get(tenant).cloned()
     }
 
+    /// Why the database cannot be reached now (`None`: it can, or it is
+    /// the embedded file).
+    pub fn unreachable(&self) -> Option<String> {
+        self.unreachable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records whether the last attempt reached the database; says so in
+    /// the log when that changes.
+    pub fn note_reach<T>(&self, outcome: &Result<T, StoreError>) {
+        let now = match outcome {
+            Err(e) if e.is_unreachable() => Some(e.to_string()),
+            _ => None,
+        };
+        let mut was = self
+            .unreachable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (&*was, &now) {
+            (None, Some(e)) => tracing::error!(
+                "membership store: {e}; serving the last snapshot, changes are refused until it is back"
+            ),
+            (Some(_), None) => tracing::info!("membership store: the database is reachable again"),
+            _ => {}
+        }
+        *was = now;
+    }
+
     /// Loads every store tenant's directory again (after a change, or a
-    /// reload that may have added tenants or reseller accounts).
-    pub fn reload(&self, cfg: &Config) -> Result<(), StoreError> {
-        let version = self.store.data_version();
+    /// reload that may have added tenants or reseller accounts). On any
+    /// error the snapshot in force is kept whole.
+    pub async fn reload(&self, cfg: &Config) -> Result<(), StoreError> {
+        let outcome = self.reload_all(cfg).await;
+        self.note_reach(&outcome);
+        outcome
+    }
+
+    async fn reload_all(&self, cfg: &Config) -> Result<(), StoreError> {
+        let version = self.store.data_version().await?;
         let mut dirs = HashMap::new();
         for t in cfg
             .tenants
             .iter()
             .filter(|t| matches!(t.members, MemberSource::Store))
         {
-            for (account, reseller) in &t.client_accounts {
-                self.store.put_account(&t.name, account, Some(reseller))?;
-            }
-            dirs.insert(t.name.clone(), Arc::new(self.load(t)?));
+            self.store.put_accounts(&t.name, &t.client_accounts).await?;
+            dirs.insert(t.name.clone(), Arc::new(self.load(t).await?));
         }
         self.dirs.store(Arc::new(dirs));
         self.version.store(version, Ordering::Release);
         Ok(())
     }
 
-    /// Loads one store tenant's directory again (after a change made here).
-    pub fn reload_tenant(&self, cfg: &Config, tenant: &str) -> Result<(), StoreError> {
+    /// Loads one store tenant's directory again (after a change made here,
+    /// or announced by another node).
+    pub async fn reload_tenant(&self, cfg: &Config, tenant: &str) -> Result<(), StoreError> {
         let Some(t) = cfg
             .tenant_named(tenant)
             .filter(|t| matches!(t.members, MemberSource::Store))
         else {
             return Ok(());
         };
-        let d = Arc::new(self.load(t)?);
+        let loaded = self.load(t).await;
+        self.note_reach(&loaded);
+        let d = Arc::new(loaded?);
         self.dirs.rcu(|dirs| {
             let mut dirs = HashMap::clone(dirs);
             dirs.insert(t.name.clone(), d.clone());
@@ -147,22 +214,25 @@ impl StoreHandle {
         Ok(())
     }
 
-    /// A store tenant's directory read from the file, with the tenant's
+    /// A store tenant's directory read from the store, with the tenant's
     /// settings that shape it.
-    fn load(&self, t: &Tenant) -> Result<Directory, StoreError> {
-        let mut d = self.store.directory(&t.name)?;
+    async fn load(&self, t: &Tenant) -> Result<Directory, StoreError> {
+        let mut d = self.store.directory(&t.name).await?;
         d.sublogin_keeps_sublogin = t.sublogin_keeps_sublogin;
         d.lock_provisioned_names = t.lock_provisioned_fields;
         Ok(d)
     }
 
     /// Reloads when another connection (`portero accounts` in another
-    /// process) changed the file.
-    pub fn reload_if_changed(&self, cfg: &Config) -> Result<bool, StoreError> {
-        if self.store.data_version() == self.version.load(Ordering::Acquire) {
+    /// process, another node) changed the store: the periodic check, and
+    /// the fallback when notifications are lost.
+    pub async fn reload_if_changed(&self, cfg: &Config) -> Result<bool, StoreError> {
+        let version = self.store.data_version().await;
+        self.note_reach(&version);
+        if version? == self.version.load(Ordering::Acquire) {
             return Ok(false);
         }
-        self.reload(cfg)?;
+        self.reload(cfg).await?;
         Ok(true)
     }
 }

@@ -18,6 +18,9 @@ pub struct Membership {
     pub permissions_header: Arc<str>,
     /// The panel's legacy login name to act as, if mapped.
     pub impersonate: Option<String>,
+    /// Since when (Unix seconds) the user takes part, where the store
+    /// knows it (0: not known).
+    pub since: u64,
 }
 
 impl Membership {
@@ -28,6 +31,7 @@ impl Membership {
             permissions,
             permissions_header: permissions.header_value().into(),
             impersonate,
+            since: 0,
         }
     }
 }

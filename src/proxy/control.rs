@@ -74,10 +74,10 @@ pub async fn refresh_forever(state: Arc<State>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(REFRESH_TICK) => {
-                if let Some(result) = state.reload_if_file_changed(&ProcessEnv) {
+                if let Some(result) = state.reload_if_file_changed(&ProcessEnv).await {
                     log_reload("configuration file changed", result);
                 }
-                state.refresh_store();
+                state.refresh_store().await;
                 if let Err(e) = state.sync_revocations().await {
                     tracing::warn!("revocation marks not exchanged with the other nodes: {e}");
                 }
@@ -123,6 +123,6 @@ pub async fn reload_on_hangup(state: Arc<State>) {
         return;
     };
     while hup.recv().await.is_some() {
-        log_reload("SIGHUP", state.reload(&ProcessEnv));
+        log_reload("SIGHUP", state.reload(&ProcessEnv).await);
     }
 }

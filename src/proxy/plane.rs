@@ -155,6 +155,8 @@ pub fn run(state: Arc<State>, upgrade: bool) -> Result<(), String> {
     control.block_on(async move {
         let admin = Arc::new(Admin::new(state.clone()));
         tokio::spawn(refresh_forever(state.clone()));
+        let following = state.clone();
+        tokio::spawn(async move { following.follow_store().await });
         tokio::spawn(reload_on_hangup(state.clone()));
         match listener(admin_listener) {
             Ok(l) => serve_admin(l, admin).await,

@@ -2,12 +2,15 @@
 //! created, re-sent, cancelled, accepted and rejected under the rules of
 //! [`super::rules`]. Only a hash of each link's token is kept.
 
+use super::db::{args, Conn, Row};
 use super::memberships::{actor_in, ensure_account};
 use super::people::ensure_user;
 use super::rules;
 use super::{perms, Store, StoreError};
 use crate::identity::Permissions;
-use rusqlite::{params, OptionalExtension};
+
+/// The columns [`row_invitation`] reads, in order.
+const COLUMNS: &str = "id, account, email, permissions, invited_by, state, expires_at";
 
 /// An invitation, as listed (the token itself is shown only once).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -74,7 +77,7 @@ impl Store {
     /// Invites `email` into `account` with `grant`, as `actor`; returns the
     /// invitation and its one-time token (valid `ttl` seconds).
     #[allow(clippy::too_many_arguments)]
-    pub fn invite(
+    pub async fn invite(
         &self,
         tenant: &str,
         actor: Option<&str>,
@@ -86,95 +89,95 @@ impl Store {
     ) -> Result<(Invitation, String), StoreError> {
         let token = random_token()?;
         let id = random_token()?;
-        self.write(|tx| {
-            let who = actor_in(tx, tenant, account, actor)?;
-            rules::may_invite(who, grant)?;
-            ensure_account(tx, tenant, account)?;
-            tx.execute(
-                "INSERT INTO invitations (id, tenant, account, email, permissions, invited_by, token_hash, expires_at, state, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)",
-                params![id, tenant, account, email, grant.bits() as i64, actor.unwrap_or("operator"), hash_token(&token), (now + ttl) as i64, now as i64],
-            )?;
-            Ok(())
-        })?;
-        Ok((self.invitation(tenant, &id, now)?, token))
+        let mut tx = self.write(tenant).await?;
+        let who = actor_in(&mut tx, tenant, account, actor).await?;
+        rules::may_invite(who, grant)?;
+        ensure_account(&mut tx, tenant, account).await?;
+        tx.execute(
+            "INSERT INTO invitations (id, tenant, account, email, permissions, invited_by, token_hash, expires_at, state, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)",
+            args![&id, tenant, account, email, grant.bits() as i64, actor.unwrap_or("operator"), hash_token(&token), now.saturating_add(ttl), now],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((self.invitation(tenant, &id, now).await?, token))
     }
 
     /// One invitation by id.
-    pub fn invitation(&self, tenant: &str, id: &str, now: u64) -> Result<Invitation, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT id, account, email, permissions, invited_by, state, expires_at FROM invitations WHERE tenant = ?1 AND id = ?2",
-                params![tenant, id],
-                |r| row_invitation(r, now),
-            )
-            .optional()?
+    pub async fn invitation(
+        &self,
+        tenant: &str,
+        id: &str,
+        now: u64,
+    ) -> Result<Invitation, StoreError> {
+        let mut conn = self.read().await?;
+        find(&mut conn, tenant, Named::Id(id), now)
+            .await?
             .ok_or_else(|| StoreError::NotFound("no such invitation".into()))
     }
 
     /// The invitation a token opens, if it is still usable.
-    pub fn invitation_by_token(
+    pub async fn invitation_by_token(
         &self,
         tenant: &str,
         token: &str,
         now: u64,
     ) -> Result<Invitation, StoreError> {
-        let inv = self
-            .conn()
-            .query_row(
-                "SELECT id, account, email, permissions, invited_by, state, expires_at FROM invitations WHERE tenant = ?1 AND token_hash = ?2",
-                params![tenant, hash_token(token)],
-                |r| row_invitation(r, now),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::Invitation("this invitation link is not valid (it may have been re-sent or cancelled)".into()))?;
+        let mut conn = self.read().await?;
+        let inv = find(&mut conn, tenant, Named::Token(token), now)
+            .await?
+            .ok_or_else(not_valid)?;
         usable(&inv)?;
         Ok(inv)
     }
 
     /// Every invitation of an account.
-    pub fn invitations(
+    pub async fn invitations(
         &self,
         tenant: &str,
         account: &str,
         now: u64,
     ) -> Result<Vec<Invitation>, StoreError> {
-        let conn = self.conn();
-        let mut q = conn.prepare(
-            "SELECT id, account, email, permissions, invited_by, state, expires_at FROM invitations
-             WHERE tenant = ?1 AND account = ?2 ORDER BY created_at",
-        )?;
-        let out = q
-            .query_map(params![tenant, account], |r| row_invitation(r, now))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(out)
+        let rows = self
+            .read()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM invitations
+                     WHERE tenant = ?1 AND account = ?2 ORDER BY created_at, id"
+                ),
+                args![tenant, account],
+            )
+            .await?;
+        rows.iter().map(|r| row_invitation(r, now)).collect()
     }
 
     /// The pending invitations addressed to `email` (compared without
     /// regard to ASCII case), oldest first; expired ones are left out.
-    pub fn pending_for(
+    pub async fn pending_for(
         &self,
         tenant: &str,
         email: &str,
         now: u64,
     ) -> Result<Vec<Invitation>, StoreError> {
-        let conn = self.conn();
-        let mut q = conn.prepare(
-            "SELECT id, account, email, permissions, invited_by, state, expires_at FROM invitations
-             WHERE tenant = ?1 AND lower(email) = lower(?2) AND state = 'pending' AND expires_at > ?3
-             ORDER BY created_at, id",
-        )?;
-        let out = q
-            .query_map(params![tenant, email, now as i64], |r| {
-                row_invitation(r, now)
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(out)
+        let rows = self
+            .read()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM invitations
+                     WHERE tenant = ?1 AND lower(email) = lower(?2) AND state = 'pending' AND expires_at > ?3
+                     ORDER BY created_at, id"
+                ),
+                args![tenant, email, now],
+            )
+            .await?;
+        rows.iter().map(|r| row_invitation(r, now)).collect()
     }
 
     /// Accepts an invitation as the signed-in `email`: they become a member
     /// (or gain the invited permissions) and the link stops working.
-    pub fn accept(
+    pub async fn accept(
         &self,
         tenant: &str,
         token: &str,
@@ -188,18 +191,25 @@ impl Store {
             Decision::Accept,
             now,
         )
+        .await
     }
 
     /// Rejects an invitation (by its link); the link stops working.
-    pub fn reject(&self, tenant: &str, token: &str, now: u64) -> Result<Invitation, StoreError> {
+    pub async fn reject(
+        &self,
+        tenant: &str,
+        token: &str,
+        now: u64,
+    ) -> Result<Invitation, StoreError> {
         self.settle(tenant, Named::Token(token), None, Decision::Reject, now)
+            .await
     }
 
     /// Accepts an invitation named by its id, as the signed-in `email`,
     /// under the same rules as [`Store::accept`]. An invitation addressed
     /// to someone else is refused as if there were none
     /// ([`StoreError::NotFound`]), so an id tells nothing about it.
-    pub fn accept_by_id(
+    pub async fn accept_by_id(
         &self,
         tenant: &str,
         id: &str,
@@ -207,11 +217,12 @@ impl Store {
         now: u64,
     ) -> Result<Invitation, StoreError> {
         self.settle(tenant, Named::Id(id), Some(email), Decision::Accept, now)
+            .await
     }
 
     /// Rejects an invitation named by its id, only as the signed-in
     /// `email` it is addressed to (else [`StoreError::NotFound`]).
-    pub fn reject_by_id(
+    pub async fn reject_by_id(
         &self,
         tenant: &str,
         id: &str,
@@ -219,14 +230,15 @@ impl Store {
         now: u64,
     ) -> Result<Invitation, StoreError> {
         self.settle(tenant, Named::Id(id), Some(email), Decision::Reject, now)
+            .await
     }
 
-    /// Accepts or rejects a pending, unexpired invitation in one immediate
+    /// Accepts or rejects a pending, unexpired invitation in one write
     /// transaction (read, checked and changed under the write lock, so a
     /// link re-sent or cancelled meanwhile cannot be used). By token:
     /// whoever holds the link may reject it; accepting needs `email` to be
     /// the invited one. By id: both need `email` to be the invited one.
-    fn settle(
+    async fn settle(
         &self,
         tenant: &str,
         named: Named<'_>,
@@ -234,81 +246,82 @@ impl Store {
         decision: Decision,
         now: u64,
     ) -> Result<Invitation, StoreError> {
-        let id = self.write(|tx| {
-            let (column, value) = match named {
-                Named::Token(token) => ("token_hash", hash_token(token)),
-                Named::Id(id) => ("id", id.to_string()),
-            };
-            let found = tx
-                .query_row(
-                    &format!(
-                        "SELECT id, account, email, permissions, invited_by, state, expires_at
-                         FROM invitations WHERE tenant = ?1 AND {column} = ?2"
-                    ),
-                    params![tenant, value],
-                    |r| row_invitation(r, now),
-                )
-                .optional()?;
-            let addressed = |inv: &Invitation| email.is_some_and(|e| inv.email.eq_ignore_ascii_case(e));
-            let inv = match (found, named) {
-                (Some(inv), Named::Id(_)) if addressed(&inv) => inv,
-                (_, Named::Id(_)) => {
-                    return Err(StoreError::NotFound("there is no such invitation for you".into()))
-                }
-                (Some(inv), Named::Token(_)) => inv,
-                (None, Named::Token(_)) => {
-                    return Err(StoreError::Invitation("this invitation link is not valid (it may have been re-sent or cancelled)".into()))
-                }
-            };
-            usable(&inv)?;
-            if decision == Decision::Accept && !addressed(&inv) {
-                return Err(StoreError::Invitation(format!(
-                    "this invitation is for {}; sign in as that person to accept it",
-                    inv.email
-                )));
+        let mut tx = self.write(tenant).await?;
+        let found = find(&mut tx, tenant, named, now).await?;
+        let addressed = |inv: &Invitation| email.is_some_and(|e| inv.email.eq_ignore_ascii_case(e));
+        let inv = match (found, named) {
+            (Some(inv), Named::Id(_)) if addressed(&inv) => inv,
+            (_, Named::Id(_)) => {
+                return Err(StoreError::NotFound(
+                    "there is no such invitation for you".into(),
+                ))
             }
-            let to = match decision {
-                Decision::Accept => "accepted",
-                Decision::Reject => "rejected",
-            };
-            tx.execute(
-                "UPDATE invitations SET state = ?3 WHERE tenant = ?1 AND id = ?2 AND state = 'pending'",
-                params![tenant, inv.id, to],
-            )?;
-            if decision == Decision::Accept {
-                let grant: i64 = tx.query_row(
+            (Some(inv), Named::Token(_)) => inv,
+            (None, Named::Token(_)) => return Err(not_valid()),
+        };
+        usable(&inv)?;
+        if decision == Decision::Accept && !addressed(&inv) {
+            return Err(StoreError::Invitation(format!(
+                "this invitation is for {}; sign in as that person to accept it",
+                inv.email
+            )));
+        }
+        let to = match decision {
+            Decision::Accept => "accepted",
+            Decision::Reject => "rejected",
+        };
+        tx.execute(
+            "UPDATE invitations SET state = ?3 WHERE tenant = ?1 AND id = ?2 AND state = 'pending'",
+            args![tenant, &inv.id, to],
+        )
+        .await?;
+        if decision == Decision::Accept {
+            let grant = tx
+                .first(
                     "SELECT permissions FROM invitations WHERE tenant = ?1 AND id = ?2",
-                    params![tenant, inv.id],
-                    |r| r.get(0),
-                )?;
-                ensure_user(tx, tenant, &inv.email, now)?;
-                tx.execute(
-                    "INSERT INTO members (tenant, account, user, permissions) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (tenant, account, user) DO UPDATE SET permissions = permissions | excluded.permissions",
-                    params![tenant, inv.account, inv.email, grant],
-                )?;
-            }
-            Ok(inv.id)
-        })?;
-        self.invitation(tenant, &id, now)
+                    args![tenant, &inv.id],
+                )
+                .await?
+                .map_or(Ok(0), |r| r.int(0))?;
+            ensure_user(&mut tx, tenant, &inv.email, now).await?;
+            tx.execute(
+                "INSERT INTO members (tenant, account, \"user\", permissions, since) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant, account, \"user\") DO UPDATE SET permissions = members.permissions | excluded.permissions",
+                args![tenant, &inv.account, &inv.email, grant, now],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.invitation(tenant, &inv.id, now).await
     }
 
     /// Cancels a pending invitation, as `actor` (who must be allowed to
     /// invite with its permissions); its link stops working.
-    pub fn cancel(
+    pub async fn cancel(
         &self,
         tenant: &str,
         actor: Option<&str>,
         id: &str,
         now: u64,
     ) -> Result<Invitation, StoreError> {
-        self.set_state(tenant, id, Some(actor), "cancelled")?;
-        self.invitation(tenant, id, now)
+        let mut tx = self.write(tenant).await?;
+        let (account, grant, state) = invitation_row(&mut tx, tenant, id).await?;
+        if state != "pending" {
+            return Err(StoreError::Invitation(format!("the invitation is {state}")));
+        }
+        rules::may_invite(actor_in(&mut tx, tenant, &account, actor).await?, grant)?;
+        tx.execute(
+            "UPDATE invitations SET state = 'cancelled' WHERE tenant = ?1 AND id = ?2",
+            args![tenant, id],
+        )
+        .await?;
+        tx.commit().await?;
+        self.invitation(tenant, id, now).await
     }
 
     /// Re-sends a pending invitation: a new link valid `ttl` seconds; the
     /// old link stops working.
-    pub fn resend(
+    pub async fn resend(
         &self,
         tenant: &str,
         actor: Option<&str>,
@@ -317,61 +330,68 @@ impl Store {
         ttl: u64,
     ) -> Result<(Invitation, String), StoreError> {
         let token = random_token()?;
-        self.write(|tx| {
-            let (account, grant, state) = invitation_row(tx, tenant, id)?;
-            if state != "pending" {
-                return Err(StoreError::Invitation(format!("the invitation is {state}")));
-            }
-            rules::may_invite(actor_in(tx, tenant, &account, actor)?, grant)?;
-            tx.execute(
-                "UPDATE invitations SET token_hash = ?3, expires_at = ?4 WHERE tenant = ?1 AND id = ?2",
-                params![tenant, id, hash_token(&token), (now + ttl) as i64],
-            )?;
-            Ok(())
-        })?;
-        Ok((self.invitation(tenant, id, now)?, token))
-    }
-
-    fn set_state(
-        &self,
-        tenant: &str,
-        id: &str,
-        actor: Option<Option<&str>>,
-        state: &str,
-    ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            let (account, grant, current) = invitation_row(tx, tenant, id)?;
-            if current != "pending" {
-                return Err(StoreError::Invitation(format!(
-                    "the invitation is {current}"
-                )));
-            }
-            if let Some(actor) = actor {
-                rules::may_invite(actor_in(tx, tenant, &account, actor)?, grant)?;
-            }
-            tx.execute(
-                "UPDATE invitations SET state = ?3 WHERE tenant = ?1 AND id = ?2",
-                params![tenant, id, state],
-            )?;
-            Ok(())
-        })
+        let mut tx = self.write(tenant).await?;
+        let (account, grant, state) = invitation_row(&mut tx, tenant, id).await?;
+        if state != "pending" {
+            return Err(StoreError::Invitation(format!("the invitation is {state}")));
+        }
+        rules::may_invite(actor_in(&mut tx, tenant, &account, actor).await?, grant)?;
+        tx.execute(
+            "UPDATE invitations SET token_hash = ?3, expires_at = ?4 WHERE tenant = ?1 AND id = ?2",
+            args![tenant, id, hash_token(&token), now.saturating_add(ttl)],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((self.invitation(tenant, id, now).await?, token))
     }
 }
 
-fn row_invitation(r: &rusqlite::Row<'_>, now: u64) -> rusqlite::Result<Invitation> {
-    let state: String = r.get(5)?;
-    let expires_at = r.get::<_, i64>(6)?.max(0) as u64;
+fn not_valid() -> StoreError {
+    StoreError::Invitation(
+        "this invitation link is not valid (it may have been re-sent or cancelled)".into(),
+    )
+}
+
+/// An invitation by its link's token or by its id.
+async fn find(
+    conn: &mut Conn<'_>,
+    tenant: &str,
+    named: Named<'_>,
+    now: u64,
+) -> Result<Option<Invitation>, StoreError> {
+    let row = match named {
+        Named::Token(token) => {
+            conn.first(
+                &format!("SELECT {COLUMNS} FROM invitations WHERE tenant = ?1 AND token_hash = ?2"),
+                args![tenant, hash_token(token)],
+            )
+            .await?
+        }
+        Named::Id(id) => {
+            conn.first(
+                &format!("SELECT {COLUMNS} FROM invitations WHERE tenant = ?1 AND id = ?2"),
+                args![tenant, id],
+            )
+            .await?
+        }
+    };
+    row.map(|r| row_invitation(&r, now)).transpose()
+}
+
+fn row_invitation(r: &Row, now: u64) -> Result<Invitation, StoreError> {
+    let state = r.text(5)?;
+    let expires_at = r.int(6)?.max(0) as u64;
     let state = if state == "pending" && now >= expires_at {
         "expired".to_string()
     } else {
         state
     };
     Ok(Invitation {
-        id: r.get(0)?,
-        account: r.get(1)?,
-        email: r.get(2)?,
-        permissions: perms(r.get(3)?).header_value(),
-        invited_by: r.get(4)?,
+        id: r.text(0)?,
+        account: r.text(1)?,
+        email: r.text(2)?,
+        permissions: perms(r.int(3)?).header_value(),
+        invited_by: r.text(4)?,
         state,
         expires_at,
     })
@@ -389,192 +409,219 @@ fn usable(inv: &Invitation) -> Result<(), StoreError> {
     }
 }
 
-fn invitation_row(
-    tx: &rusqlite::Transaction<'_>,
+async fn invitation_row(
+    conn: &mut Conn<'_>,
     tenant: &str,
     id: &str,
 ) -> Result<(String, Permissions, String), StoreError> {
-    tx.query_row(
-        "SELECT account, permissions, state FROM invitations WHERE tenant = ?1 AND id = ?2",
-        params![tenant, id],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                perms(r.get(1)?),
-                r.get::<_, String>(2)?,
-            ))
-        },
-    )
-    .optional()?
-    .ok_or_else(|| StoreError::NotFound("no such invitation".into()))
+    let row = conn
+        .first(
+            "SELECT account, permissions, state FROM invitations WHERE tenant = ?1 AND id = ?2",
+            args![tenant, id],
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound("no such invitation".into()))?;
+    Ok((row.text(0)?, perms(row.int(1)?), row.text(2)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::rules::RuleError;
-    use super::super::test_store as store;
+    use super::super::testing::on_both;
     use super::*;
     use crate::identity::Permission::*;
 
-    #[test]
-    fn invitations_accept_once_and_links_stop_working() {
-        let (_d, s) = store();
-        s.add_member(
-            "t",
-            "a.test",
-            "boss@a.test",
-            Permissions::of([Invite, Technical]),
-            1,
-        )
-        .unwrap();
-        // Beyond what the inviter holds.
-        let e = s.invite(
-            "t",
-            Some("boss@a.test"),
-            "a.test",
-            "x@a.test",
-            Permissions::of([Commercial]),
-            10,
-            100,
-        );
-        assert!(matches!(e, Err(StoreError::Rule(RuleError::BeyondOwn(_)))));
-        let (inv, token) = s
-            .invite(
+    on_both!(
+        invitations_accept_once_and_links_stop_working,
+        |s: Store| async move {
+            s.add_member(
                 "t",
-                Some("boss@a.test"),
                 "a.test",
-                "new@a.test",
-                Permissions::of([Technical]),
-                10,
-                100,
+                "boss@a.test",
+                Permissions::of([Invite, Technical]),
+                1,
             )
+            .await
             .unwrap();
-        assert_eq!(inv.state, "pending");
-        // Someone else cannot accept it.
-        assert!(s.accept("t", &token, "other@a.test", 20).is_err());
-        // Re-sent: the old link stops working, the new one works once.
-        let (_, token2) = s
-            .resend("t", Some("boss@a.test"), &inv.id, 30, 100)
-            .unwrap();
-        assert!(s.accept("t", &token, "new@a.test", 40).is_err());
-        assert_eq!(
-            s.accept("t", &token2, "new@a.test", 40).unwrap().state,
-            "accepted"
-        );
-        assert!(s.accept("t", &token2, "new@a.test", 41).is_err());
-        let d = s.directory("t").unwrap();
-        assert_eq!(
-            d.membership("new@a.test", "a.test").unwrap().permissions,
-            Permissions::of([Technical])
-        );
-        // Cancelled and expired links.
-        let (inv, token) = s
-            .invite(
-                "t",
-                None,
-                "a.test",
-                "c@a.test",
-                Permissions::of([Technical]),
-                50,
-                100,
-            )
-            .unwrap();
-        s.cancel("t", Some("boss@a.test"), &inv.id, 60).unwrap();
-        assert!(s.accept("t", &token, "c@a.test", 61).is_err());
-        let (_, token) = s
-            .invite(
-                "t",
-                None,
-                "a.test",
-                "late@a.test",
-                Permissions::of([Technical]),
-                50,
-                100,
-            )
-            .unwrap();
-        assert!(s
-            .accept("t", &token, "late@a.test", 150)
-            .unwrap_err()
-            .to_string()
-            .contains("expired"));
-        let (_, token) = s
-            .invite(
-                "t",
-                None,
-                "a.test",
-                "no@a.test",
-                Permissions::of([Technical]),
-                50,
-                100,
-            )
-            .unwrap();
-        assert_eq!(s.reject("t", &token, 60).unwrap().state, "rejected");
-        assert!(s.accept("t", &token, "no@a.test", 61).is_err());
-    }
-
-    #[test]
-    fn by_id_only_the_invited_person_decides() {
-        let (_d, s) = store();
-        s.add_member("t", "a.test", "boss@a.test", Permissions::of([Admin]), 1)
-            .unwrap();
-        let invite = |email: &str| {
-            s.invite(
-                "t",
-                Some("boss@a.test"),
-                "a.test",
-                email,
-                Permissions::of([Technical]),
-                10,
-                100,
-            )
-            .unwrap()
-            .0
-        };
-        let mine = invite("dee@a.test");
-        let theirs = invite("eve@a.test");
-        let listed = s.pending_for("t", "DEE@a.test", 20).unwrap();
-        assert_eq!(listed, vec![mine.clone()]);
-        // Someone else's invitation, or one that does not exist: the same refusal.
-        for id in [theirs.id.as_str(), "no-such-id"] {
-            let e = s.accept_by_id("t", id, "dee@a.test", 20).unwrap_err();
-            assert!(matches!(e, StoreError::NotFound(_)), "{e}");
-            let e = s.reject_by_id("t", id, "dee@a.test", 20).unwrap_err();
-            assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+            // Beyond what the inviter holds.
+            let e = s
+                .invite(
+                    "t",
+                    Some("boss@a.test"),
+                    "a.test",
+                    "x@a.test",
+                    Permissions::of([Commercial]),
+                    10,
+                    100,
+                )
+                .await;
+            assert!(matches!(e, Err(StoreError::Rule(RuleError::BeyondOwn(_)))));
+            let (inv, token) = s
+                .invite(
+                    "t",
+                    Some("boss@a.test"),
+                    "a.test",
+                    "new@a.test",
+                    Permissions::of([Technical]),
+                    10,
+                    100,
+                )
+                .await
+                .unwrap();
+            assert_eq!(inv.state, "pending");
+            // Someone else cannot accept it.
+            assert!(s.accept("t", &token, "other@a.test", 20).await.is_err());
+            // Re-sent: the old link stops working, the new one works once.
+            let (_, token2) = s
+                .resend("t", Some("boss@a.test"), &inv.id, 30, 100)
+                .await
+                .unwrap();
+            assert!(s.accept("t", &token, "new@a.test", 40).await.is_err());
+            assert_eq!(
+                s.accept("t", &token2, "new@a.test", 40)
+                    .await
+                    .unwrap()
+                    .state,
+                "accepted"
+            );
+            assert!(s.accept("t", &token2, "new@a.test", 41).await.is_err());
+            let d = s.directory("t").await.unwrap();
+            assert_eq!(
+                d.membership("new@a.test", "a.test").unwrap().permissions,
+                Permissions::of([Technical])
+            );
+            // Cancelled and expired links.
+            let (inv, token) = s
+                .invite(
+                    "t",
+                    None,
+                    "a.test",
+                    "c@a.test",
+                    Permissions::of([Technical]),
+                    50,
+                    100,
+                )
+                .await
+                .unwrap();
+            s.cancel("t", Some("boss@a.test"), &inv.id, 60)
+                .await
+                .unwrap();
+            assert!(s.accept("t", &token, "c@a.test", 61).await.is_err());
+            let (_, token) = s
+                .invite(
+                    "t",
+                    None,
+                    "a.test",
+                    "late@a.test",
+                    Permissions::of([Technical]),
+                    50,
+                    100,
+                )
+                .await
+                .unwrap();
+            assert!(s
+                .accept("t", &token, "late@a.test", 150)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("expired"));
+            let (_, token) = s
+                .invite(
+                    "t",
+                    None,
+                    "a.test",
+                    "no@a.test",
+                    Permissions::of([Technical]),
+                    50,
+                    100,
+                )
+                .await
+                .unwrap();
+            assert_eq!(s.reject("t", &token, 60).await.unwrap().state, "rejected");
+            assert!(s.accept("t", &token, "no@a.test", 61).await.is_err());
         }
-        assert_eq!(s.invitation("t", &theirs.id, 20).unwrap().state, "pending");
-        // Another tenant's store holds nothing for this id.
-        assert!(s.accept_by_id("u", &mine.id, "dee@a.test", 20).is_err());
-        assert_eq!(
-            s.accept_by_id("t", &mine.id, "dee@a.test", 20)
+    );
+
+    on_both!(
+        by_id_only_the_invited_person_decides,
+        |s: Store| async move {
+            s.add_member("t", "a.test", "boss@a.test", Permissions::of([Admin]), 1)
+                .await
+                .unwrap();
+            let invite = async |email: &str| {
+                s.invite(
+                    "t",
+                    Some("boss@a.test"),
+                    "a.test",
+                    email,
+                    Permissions::of([Technical]),
+                    10,
+                    100,
+                )
+                .await
                 .unwrap()
-                .state,
-            "accepted"
-        );
-        assert!(matches!(
-            s.accept_by_id("t", &mine.id, "dee@a.test", 21),
-            Err(StoreError::Invitation(_))
-        ));
-        assert_eq!(
-            s.directory("t")
+                .0
+            };
+            let mine = invite("dee@a.test").await;
+            let theirs = invite("eve@a.test").await;
+            let listed = s.pending_for("t", "DEE@a.test", 20).await.unwrap();
+            assert_eq!(listed, vec![mine.clone()]);
+            // Someone else's invitation, or one that does not exist: the same refusal.
+            for id in [theirs.id.as_str(), "no-such-id"] {
+                let e = s.accept_by_id("t", id, "dee@a.test", 20).await.unwrap_err();
+                assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+                let e = s.reject_by_id("t", id, "dee@a.test", 20).await.unwrap_err();
+                assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+            }
+            assert_eq!(
+                s.invitation("t", &theirs.id, 20).await.unwrap().state,
+                "pending"
+            );
+            // Another tenant's store holds nothing for this id.
+            assert!(s
+                .accept_by_id("u", &mine.id, "dee@a.test", 20)
+                .await
+                .is_err());
+            assert_eq!(
+                s.accept_by_id("t", &mine.id, "dee@a.test", 20)
+                    .await
+                    .unwrap()
+                    .state,
+                "accepted"
+            );
+            assert!(matches!(
+                s.accept_by_id("t", &mine.id, "dee@a.test", 21).await,
+                Err(StoreError::Invitation(_))
+            ));
+            assert_eq!(
+                s.directory("t")
+                    .await
+                    .unwrap()
+                    .membership("dee@a.test", "a.test")
+                    .unwrap()
+                    .permissions,
+                Permissions::of([Technical])
+            );
+            assert_eq!(
+                s.reject_by_id("t", &theirs.id, "eve@a.test", 30)
+                    .await
+                    .unwrap()
+                    .state,
+                "rejected"
+            );
+            // Expired invitations are neither listed nor accepted.
+            let late = invite("late@a.test").await;
+            assert!(s
+                .pending_for("t", "late@a.test", 110)
+                .await
                 .unwrap()
-                .membership("dee@a.test", "a.test")
-                .unwrap()
-                .permissions,
-            Permissions::of([Technical])
-        );
-        assert_eq!(
-            s.reject_by_id("t", &theirs.id, "eve@a.test", 30)
-                .unwrap()
-                .state,
-            "rejected"
-        );
-        // Expired invitations are neither listed nor accepted.
-        let late = invite("late@a.test");
-        assert!(s.pending_for("t", "late@a.test", 110).unwrap().is_empty());
-        assert!(s
-            .accept_by_id("t", &late.id, "late@a.test", 110)
-            .unwrap_err()
-            .to_string()
-            .contains("expired"));
-    }
+                .is_empty());
+            assert!(s
+                .accept_by_id("t", &late.id, "late@a.test", 110)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("expired"));
+        }
+    );
 }

@@ -2,58 +2,51 @@
 //! changing and removing members (under the rules of [`super::rules`]),
 //! and the lookups the administration needs.
 
+use super::db::{args, Conn};
 use super::people::ensure_user;
 use super::rules::{self, Actor, RuleError};
 use super::{perms, Store, StoreError};
 use crate::identity::{Permission, Permissions};
 use crate::membership::{Directory, Membership};
-use rusqlite::{params, OptionalExtension};
 
 impl Store {
     /// A tenant's memberships, resellers and user names (from the IdP and
-    /// set by the people themselves), for lookups
-    /// without I/O.
-    pub fn directory(&self, tenant: &str) -> Result<Directory, StoreError> {
-        let conn = self.conn();
+    /// set by the people themselves), for lookups without I/O.
+    pub async fn directory(&self, tenant: &str) -> Result<Directory, StoreError> {
+        let mut conn = self.read().await?;
         let mut dir = Directory::default();
-        let mut q = conn.prepare(
-            "SELECT name, reseller FROM accounts WHERE tenant = ?1 AND reseller IS NOT NULL",
-        )?;
-        for row in q.query_map(params![tenant], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })? {
-            let (account, reseller) = row?;
-            dir.set_reseller(&account, &reseller);
+        let resellers = conn
+            .query(
+                "SELECT name, reseller FROM accounts WHERE tenant = ?1 AND reseller IS NOT NULL",
+                args![tenant],
+            )
+            .await?;
+        for row in resellers {
+            dir.set_reseller(&row.text(0)?, &row.text(1)?);
         }
-        let mut q = conn.prepare(
-            "SELECT m.user, m.account, m.permissions, m.impersonate, u.name, u.own_name
-             FROM members m LEFT JOIN users u ON u.tenant = m.tenant AND u.email = m.user
-             WHERE m.tenant = ?1 ORDER BY m.user, m.account",
-        )?;
-        let rows = q.query_map(params![tenant], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-            ))
-        })?;
-        for row in rows {
-            let (user, account, bits, impersonate, name, own_name) = row?;
-            if let Some(own) = own_name {
+        let members = conn
+            .query(
+                "SELECT m.\"user\", m.account, m.permissions, m.impersonate, u.name, u.own_name, m.since
+                 FROM members m LEFT JOIN users u ON u.tenant = m.tenant AND u.email = m.\"user\"
+                 WHERE m.tenant = ?1 ORDER BY m.\"user\", m.account",
+                args![tenant],
+            )
+            .await?;
+        for row in members {
+            let user = row.text(0)?;
+            if let Some(own) = row.opt_text(5)? {
                 dir.set_own_name(&user, own);
             }
-            let permissions = perms(bits);
+            let permissions = perms(row.int(2)?);
             dir.add(
                 &user,
-                name,
+                row.opt_text(4)?,
                 Membership {
-                    account,
+                    account: row.text(1)?,
                     permissions,
                     permissions_header: permissions.header_value().into(),
-                    impersonate,
+                    impersonate: row.opt_text(3)?,
+                    since: row.int(6)?.max(0) as u64,
                 },
             );
         }
@@ -62,24 +55,64 @@ impl Store {
 
     /// Adds an account (with its reseller, for client accounts), or
     /// changes its reseller.
-    pub fn put_account(
+    pub async fn put_account(
         &self,
         tenant: &str,
         account: &str,
         reseller: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.conn().execute(
+        let mut tx = self.write(tenant).await?;
+        tx.execute(
             "INSERT INTO accounts (tenant, name, reseller) VALUES (?1, ?2, ?3)
              ON CONFLICT (tenant, name) DO UPDATE SET reseller = excluded.reseller",
-            params![tenant, account, reseller],
-        )?;
-        Ok(())
+            args![tenant, account, reseller],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// The client accounts a tenant's configuration names, each with its
+    /// reseller, recorded in one transaction (only when one differs).
+    pub async fn put_accounts(
+        &self,
+        tenant: &str,
+        accounts: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        let known = self
+            .read()
+            .await?
+            .query(
+                "SELECT name, reseller FROM accounts WHERE tenant = ?1 AND reseller IS NOT NULL",
+                args![tenant],
+            )
+            .await?;
+        let mut known: Vec<(String, String)> = known
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?)))
+            .collect::<Result<_, StoreError>>()?;
+        known.sort();
+        if accounts.iter().all(|a| known.binary_search(a).is_ok()) {
+            return Ok(());
+        }
+        let mut tx = self.write(tenant).await?;
+        for (account, reseller) in accounts {
+            tx.execute(
+                "INSERT INTO accounts (tenant, name, reseller) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant, name) DO UPDATE SET reseller = excluded.reseller",
+                args![tenant, account, reseller],
+            )
+            .await?;
+        }
+        tx.commit().await
     }
 
     /// Adds a member directly (the operator's way to seed an account; members
     /// add others by invitation). An existing member's permissions are
     /// replaced.
-    pub fn add_member(
+    pub async fn add_member(
         &self,
         tenant: &str,
         account: &str,
@@ -90,20 +123,20 @@ impl Store {
         if permissions.is_empty() {
             return Err(RuleError::NoPermissions.into());
         }
-        self.write(|tx| {
-            ensure_account(tx, tenant, account)?;
-            ensure_user(tx, tenant, user, now)?;
-            tx.execute(
-                "INSERT INTO members (tenant, account, user, permissions) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (tenant, account, user) DO UPDATE SET permissions = excluded.permissions",
-                params![tenant, account, user, permissions.bits() as i64],
-            )?;
-            Ok(())
-        })
+        let mut tx = self.write(tenant).await?;
+        ensure_account(&mut tx, tenant, account).await?;
+        ensure_user(&mut tx, tenant, user, now).await?;
+        tx.execute(
+            "INSERT INTO members (tenant, account, \"user\", permissions, since) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant, account, \"user\") DO UPDATE SET permissions = excluded.permissions",
+            args![tenant, account, user, permissions.bits() as i64, now],
+        )
+        .await?;
+        tx.commit().await
     }
 
     /// Changes a member's permissions, as `actor` (`None`: the operator).
-    pub fn set_permissions(
+    pub async fn set_permissions(
         &self,
         tenant: &str,
         actor: Option<&str>,
@@ -111,137 +144,144 @@ impl Store {
         user: &str,
         after: Permissions,
     ) -> Result<Permissions, StoreError> {
-        self.write(|tx| {
-            let who = actor_in(tx, tenant, account, actor)?;
-            let before = member_perms(tx, tenant, account, user)?
-                .ok_or_else(|| StoreError::NotFound(format!("{user} is not a member of {account}")))?;
-            rules::may_change(who, before, after)?;
-            tx.execute(
-                "UPDATE members SET permissions = ?4 WHERE tenant = ?1 AND account = ?2 AND user = ?3",
-                params![tenant, account, user, after.bits() as i64],
-            )?;
-            Ok(before)
-        })
+        let mut tx = self.write(tenant).await?;
+        let who = actor_in(&mut tx, tenant, account, actor).await?;
+        let before = member_perms(&mut tx, tenant, account, user)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("{user} is not a member of {account}")))?;
+        rules::may_change(who, before, after)?;
+        tx.execute(
+            "UPDATE members SET permissions = ?4 WHERE tenant = ?1 AND account = ?2 AND \"user\" = ?3",
+            args![tenant, account, user, after.bits() as i64],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(before)
     }
 
     /// Removes a member, as `actor` (`None`: the operator). An account never
     /// loses its last member.
-    pub fn remove_member(
+    pub async fn remove_member(
         &self,
         tenant: &str,
         actor: Option<&str>,
         account: &str,
         user: &str,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            let who = actor_in(tx, tenant, account, actor)?;
-            let theirs = member_perms(tx, tenant, account, user)?.ok_or_else(|| {
-                StoreError::NotFound(format!("{user} is not a member of {account}"))
-            })?;
-            let members: i64 = tx.query_row(
+        let mut tx = self.write(tenant).await?;
+        let who = actor_in(&mut tx, tenant, account, actor).await?;
+        let theirs = member_perms(&mut tx, tenant, account, user)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("{user} is not a member of {account}")))?;
+        let members = tx
+            .first(
                 "SELECT COUNT(*) FROM members WHERE tenant = ?1 AND account = ?2",
-                params![tenant, account],
-                |r| r.get(0),
-            )?;
-            rules::may_remove(who, theirs, members.max(0) as usize)?;
-            tx.execute(
-                "DELETE FROM members WHERE tenant = ?1 AND account = ?2 AND user = ?3",
-                params![tenant, account, user],
-            )?;
-            Ok(())
-        })
+                args![tenant, account],
+            )
+            .await?
+            .map_or(Ok(0), |r| r.int(0))?;
+        rules::may_remove(who, theirs, members.max(0) as usize)?;
+        tx.execute(
+            "DELETE FROM members WHERE tenant = ?1 AND account = ?2 AND \"user\" = ?3",
+            args![tenant, account, user],
+        )
+        .await?;
+        tx.commit().await
     }
 
     /// Sets (or clears) the panel login a member acts as.
-    pub fn set_impersonate(
+    pub async fn set_impersonate(
         &self,
         tenant: &str,
         account: &str,
         user: &str,
         login: Option<&str>,
     ) -> Result<(), StoreError> {
-        let n = self.conn().execute(
-            "UPDATE members SET impersonate = ?4 WHERE tenant = ?1 AND account = ?2 AND user = ?3",
-            params![tenant, account, user, login],
-        )?;
+        let mut tx = self.write(tenant).await?;
+        let n = tx
+            .execute(
+                "UPDATE members SET impersonate = ?4 WHERE tenant = ?1 AND account = ?2 AND \"user\" = ?3",
+                args![tenant, account, user, login],
+            )
+            .await?;
         if n == 0 {
             return Err(StoreError::NotFound(format!(
                 "{user} is not a member of {account}"
             )));
         }
-        Ok(())
+        tx.commit().await
     }
 
     /// Whether `email` is a member of any account of the tenant.
-    pub fn is_member(&self, tenant: &str, email: &str) -> Result<bool, StoreError> {
+    pub async fn is_member(&self, tenant: &str, email: &str) -> Result<bool, StoreError> {
         Ok(self
-            .conn()
-            .query_row(
-                "SELECT 1 FROM members WHERE tenant = ?1 AND user = ?2 LIMIT 1",
-                params![tenant, email],
-                |_| Ok(()),
+            .read()
+            .await?
+            .first(
+                "SELECT 1 FROM members WHERE tenant = ?1 AND \"user\" = ?2 LIMIT 1",
+                args![tenant, email],
             )
-            .optional()?
+            .await?
             .is_some())
     }
 
     /// Whether the tenant knows `account`: recorded as an account, or with
     /// a member or an invitation.
-    pub fn has_account(&self, tenant: &str, account: &str) -> Result<bool, StoreError> {
+    pub async fn has_account(&self, tenant: &str, account: &str) -> Result<bool, StoreError> {
         Ok(self
-            .conn()
-            .query_row(
+            .read()
+            .await?
+            .first(
                 "SELECT 1 FROM accounts WHERE tenant = ?1 AND name = ?2
                  UNION ALL SELECT 1 FROM members WHERE tenant = ?1 AND account = ?2
                  UNION ALL SELECT 1 FROM invitations WHERE tenant = ?1 AND account = ?2
                  LIMIT 1",
-                params![tenant, account],
-                |_| Ok(()),
+                args![tenant, account],
             )
-            .optional()?
+            .await?
             .is_some())
     }
 }
 
-pub(super) fn member_perms(
-    tx: &rusqlite::Transaction<'_>,
+pub(super) async fn member_perms(
+    conn: &mut Conn<'_>,
     tenant: &str,
     account: &str,
     user: &str,
 ) -> Result<Option<Permissions>, StoreError> {
-    Ok(tx
-        .query_row(
-            "SELECT permissions FROM members WHERE tenant = ?1 AND account = ?2 AND user = ?3",
-            params![tenant, account, user],
-            |r| r.get::<_, i64>(0),
-        )
-        .optional()?
-        .map(perms))
+    conn.first(
+        "SELECT permissions FROM members WHERE tenant = ?1 AND account = ?2 AND \"user\" = ?3",
+        args![tenant, account, user],
+    )
+    .await?
+    .map(|r| r.int(0).map(perms))
+    .transpose()
 }
 
 /// The actor as the rules see them: the operator, or a member with what
 /// they hold in this account.
-pub(super) fn actor_in(
-    tx: &rusqlite::Transaction<'_>,
+pub(super) async fn actor_in(
+    conn: &mut Conn<'_>,
     tenant: &str,
     account: &str,
     actor: Option<&str>,
 ) -> Result<Actor, StoreError> {
     Ok(match actor {
         None => Actor::Operator,
-        Some(user) => Actor::Member(member_perms(tx, tenant, account, user)?),
+        Some(user) => Actor::Member(member_perms(conn, tenant, account, user).await?),
     })
 }
 
-pub(super) fn ensure_account(
-    tx: &rusqlite::Transaction<'_>,
+pub(super) async fn ensure_account(
+    conn: &mut Conn<'_>,
     tenant: &str,
     account: &str,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    conn.execute(
         "INSERT INTO accounts (tenant, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        params![tenant, account],
-    )?;
+        args![tenant, account],
+    )
+    .await?;
     Ok(())
 }
 
@@ -258,62 +298,119 @@ pub fn parse_permissions(list: &str) -> Result<Permissions, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_store as store;
+    use super::super::testing::on_both;
     use super::*;
     use Permission::*;
 
-    #[test]
-    fn the_last_member_stays() {
-        let (_d, s) = store();
+    on_both!(the_last_member_stays, |s: Store| async move {
         s.add_member("t", "a.test", "ana@a.test", Permissions::of([Admin]), 1)
+            .await
             .unwrap();
-        s.add_member("t", "a.test", "bob@a.test", Permissions::of([Technical]), 1)
+        s.add_member("t", "a.test", "bob@a.test", Permissions::of([Technical]), 5)
+            .await
             .unwrap();
+        let d = s.directory("t").await.unwrap();
+        assert_eq!(d.direct("bob@a.test", "a.test").unwrap().since, 5);
         assert!(matches!(
-            s.remove_member("t", Some("bob@a.test"), "a.test", "ana@a.test"),
+            s.remove_member("t", Some("bob@a.test"), "a.test", "ana@a.test")
+                .await,
             Err(StoreError::Rule(RuleError::BeyondOwn(_)))
         ));
         s.remove_member("t", Some("ana@a.test"), "a.test", "bob@a.test")
+            .await
             .unwrap();
         assert!(matches!(
-            s.remove_member("t", None, "a.test", "ana@a.test"),
+            s.remove_member("t", None, "a.test", "ana@a.test").await,
             Err(StoreError::Rule(RuleError::LastMember))
         ));
-    }
+        // A change refused by a rule changed nothing.
+        assert_eq!(
+            s.directory("t").await.unwrap().members_of("a.test").len(),
+            1
+        );
+    });
 
-    #[test]
-    fn two_connections_removing_the_last_two_members_leave_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("portero.db");
-        for round in 0..10 {
+    on_both!(resellers_and_accounts, |s: Store| async move {
+        let accounts = vec![("c1.test".to_string(), "r.test".to_string())];
+        s.put_accounts("t", &accounts).await.unwrap();
+        let v = s.data_version().await.unwrap();
+        // The same again writes nothing.
+        s.put_accounts("t", &accounts).await.unwrap();
+        assert_eq!(s.data_version().await.unwrap(), v);
+        assert!(s.has_account("t", "c1.test").await.unwrap());
+        assert!(!s.has_account("u", "c1.test").await.unwrap());
+        s.add_member("t", "c1.test", "x@c.test", Permissions::of([Admin]), 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.directory("t").await.unwrap().reseller("c1.test"),
+            Some("r.test")
+        );
+        s.set_impersonate("t", "c1.test", "x@c.test", Some("x1"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.set_impersonate("t", "c1.test", "nobody@c.test", None)
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(s.is_member("t", "x@c.test").await.unwrap());
+        assert!(!s.is_member("t", "nobody@c.test").await.unwrap());
+    });
+
+    /// Two connections (two processes, or two nodes) removing each other
+    /// at the same moment from a two-member account leave exactly one.
+    async fn race(kind: super::super::testing::Kind) {
+        let (_keep, a, b) = super::super::testing::two_stores(kind).await;
+        let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+        for round in 0..20 {
             let account = format!("r{round}.test");
-            let first = Store::open(&path).unwrap();
-            first
-                .add_member("t", &account, "a@t", Permissions::of([Admin]), 1)
+            a.add_member("t", &account, "a@t", Permissions::of([Admin]), 1)
+                .await
                 .unwrap();
-            first
-                .add_member("t", &account, "b@t", Permissions::of([Admin]), 1)
+            a.add_member("t", &account, "b@t", Permissions::of([Admin]), 1)
+                .await
                 .unwrap();
-            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
-            let handles: Vec<_> = [("a@t", "b@t"), ("b@t", "a@t")]
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+            let tasks: Vec<_> = [(a.clone(), "a@t", "b@t"), (b.clone(), "b@t", "a@t")]
                 .into_iter()
-                .map(|(actor, target)| {
-                    let (path, barrier, account) = (path.clone(), barrier.clone(), account.clone());
-                    std::thread::spawn(move || {
-                        let own = Store::open(&path).unwrap();
-                        barrier.wait();
-                        own.remove_member("t", Some(actor), &account, target)
-                            .is_ok()
+                .map(|(store, actor, target)| {
+                    let (barrier, account) = (barrier.clone(), account.clone());
+                    tokio::spawn(async move {
+                        barrier.wait().await;
+                        store
+                            .remove_member("t", Some(actor), &account, target)
+                            .await
                     })
                 })
                 .collect();
-            let removed = handles
-                .into_iter()
-                .map(|h| h.join().unwrap())
-                .filter(|ok| *ok)
-                .count();
+            let mut removed = 0;
+            for t in tasks {
+                match t.await.unwrap() {
+                    Ok(()) => removed += 1,
+                    Err(e) => assert!(
+                        matches!(e, StoreError::Rule(_)),
+                        "round {round}: refused for another reason: {e}"
+                    ),
+                }
+            }
             assert_eq!(removed, 1, "round {round}");
-            assert_eq!(first.directory("t").unwrap().members_of(&account).len(), 1);
+            for s in [&a, &b] {
+                assert_eq!(
+                    s.directory("t").await.unwrap().members_of(&account).len(),
+                    1
+                );
+            }
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_connections_removing_the_last_two_members_leave_one_sqlite() {
+        race(super::super::testing::Kind::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_connections_removing_the_last_two_members_leave_one_postgres() {
+        race(super::super::testing::Kind::Postgres).await;
     }
 }

@@ -2,8 +2,8 @@
 //! what an IdP says at sign-in, and the display name a person may set
 //! themselves on their profile page.
 
+use super::db::{args, Conn};
 use super::{Store, StoreError};
-use rusqlite::{params, OptionalExtension};
 
 /// What an IdP says about a person, for provisioning.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +32,7 @@ impl Store {
     /// Records a user signing in through an IdP: created on the first
     /// sign-in; name and roles refreshed when `refresh`. Returns whether the
     /// user was created.
-    pub fn provision(
+    pub async fn provision(
         &self,
         tenant: &str,
         profile: &Profile<'_>,
@@ -41,172 +41,189 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let roles = profile.roles.join("\n");
         let (email, name, username) = (profile.email, profile.name, profile.username);
-        self.write(|tx| {
-            let created = tx.execute(
+        let mut tx = self.write(tenant).await?;
+        let created = tx
+            .execute(
                 "INSERT INTO users (tenant, email, name, username, roles, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (tenant, email) DO NOTHING",
-                params![tenant, email, name, username, roles, now as i64],
-            )? == 1;
-            if !created && refresh {
-                tx.execute(
-                    "UPDATE users SET name = COALESCE(?3, name), username = COALESCE(?4, username),
-                     roles = ?5, updated_at = ?6 WHERE tenant = ?1 AND email = ?2",
-                    params![tenant, email, name, username, roles, now as i64],
-                )?;
-            }
-            Ok(created)
-        })
+                args![tenant, email, name, username, roles.as_str(), now],
+            )
+            .await?
+            == 1;
+        if !created && refresh {
+            tx.execute(
+                "UPDATE users SET name = COALESCE(?3, name), username = COALESCE(?4, username),
+                 roles = ?5, updated_at = ?6 WHERE tenant = ?1 AND email = ?2",
+                args![tenant, email, name, username, roles.as_str(), now],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(created)
     }
 
     /// A stored user's username (from the IdP's username attribute).
-    pub fn username(&self, tenant: &str, email: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
+    pub async fn username(&self, tenant: &str, email: &str) -> Result<Option<String>, StoreError> {
+        self.read()
+            .await?
+            .first(
                 "SELECT username FROM users WHERE tenant = ?1 AND email = ?2",
-                params![tenant, email],
-                |r| r.get::<_, Option<String>>(0),
+                args![tenant, email],
             )
-            .optional()?
-            .flatten())
+            .await?
+            .map_or(Ok(None), |r| r.opt_text(0))
     }
 
     /// What the store keeps about a person (`None`: not known).
-    pub fn person(&self, tenant: &str, email: &str) -> Result<Option<Person>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
+    pub async fn person(&self, tenant: &str, email: &str) -> Result<Option<Person>, StoreError> {
+        self.read()
+            .await?
+            .first(
                 "SELECT name, own_name FROM users WHERE tenant = ?1 AND email = ?2",
-                params![tenant, email],
-                |r| {
-                    Ok(Person {
-                        provisioned_name: r.get(0)?,
-                        own_name: r.get(1)?,
-                    })
-                },
+                args![tenant, email],
             )
-            .optional()?)
+            .await?
+            .map(|r| {
+                Ok(Person {
+                    provisioned_name: r.opt_text(0)?,
+                    own_name: r.opt_text(1)?,
+                })
+            })
+            .transpose()
     }
 
     /// Sets (or, with `None`, clears) the display name a person chose
     /// themselves; the person is added when the store did not know them.
     /// Provisioning never touches it.
-    pub fn set_own_name(
+    pub async fn set_own_name(
         &self,
         tenant: &str,
         email: &str,
         name: Option<&str>,
         now: u64,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            ensure_user(tx, tenant, email, now)?;
-            tx.execute(
-                "UPDATE users SET own_name = ?3, updated_at = ?4 WHERE tenant = ?1 AND email = ?2",
-                params![tenant, email, name, now as i64],
-            )?;
-            Ok(())
-        })
+        let mut tx = self.write(tenant).await?;
+        ensure_user(&mut tx, tenant, email, now).await?;
+        tx.execute(
+            "UPDATE users SET own_name = ?3, updated_at = ?4 WHERE tenant = ?1 AND email = ?2",
+            args![tenant, email, name, now],
+        )
+        .await?;
+        tx.commit().await
     }
 
     /// Whether the user is known to the store.
-    pub fn has_user(&self, tenant: &str, email: &str) -> Result<bool, StoreError> {
+    pub async fn has_user(&self, tenant: &str, email: &str) -> Result<bool, StoreError> {
         Ok(self
-            .conn()
-            .query_row(
+            .read()
+            .await?
+            .first(
                 "SELECT 1 FROM users WHERE tenant = ?1 AND email = ?2",
-                params![tenant, email],
-                |_| Ok(()),
+                args![tenant, email],
             )
-            .optional()?
+            .await?
             .is_some())
     }
 }
 
-pub(super) fn ensure_user(
-    tx: &rusqlite::Transaction<'_>,
+pub(super) async fn ensure_user(
+    conn: &mut Conn<'_>,
     tenant: &str,
     email: &str,
     now: u64,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    conn.execute(
         "INSERT INTO users (tenant, email, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) ON CONFLICT DO NOTHING",
-        params![tenant, email, now as i64],
-    )?;
+        args![tenant, email, now],
+    )
+    .await?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_store as store;
+    use super::super::testing::on_both;
     use super::*;
     use crate::identity::{Permission::*, Permissions};
 
-    #[test]
-    fn provisioning_creates_then_refreshes_when_asked() {
-        let (_d, s) = store();
-        let roles = ["a.test:technical".to_string()];
-        let first = Profile {
-            email: "ana@a.test",
-            name: Some("Ana"),
-            username: Some("ana1"),
-            roles: &roles,
-        };
-        assert!(s.provision("t", &first, 1, false).unwrap());
-        let later = Profile {
-            name: Some("Ana B"),
-            username: Some("ana2"),
-            roles: &[],
-            ..first
-        };
-        assert!(!s.provision("t", &later, 2, false).unwrap());
-        assert!(s.has_user("t", "ana@a.test").unwrap());
-        assert_eq!(
-            s.username("t", "ana@a.test").unwrap().as_deref(),
-            Some("ana1")
-        );
-        s.add_member("t", "a.test", "ana@a.test", Permissions::of([Technical]), 3)
-            .unwrap();
-        assert_eq!(s.directory("t").unwrap().name("ana@a.test"), Some("Ana"));
-        s.provision("t", &later, 4, true).unwrap();
-        assert_eq!(s.directory("t").unwrap().name("ana@a.test"), Some("Ana B"));
-        assert_eq!(
-            s.username("t", "ana@a.test").unwrap().as_deref(),
-            Some("ana2")
-        );
-    }
+    on_both!(
+        provisioning_creates_then_refreshes_when_asked,
+        |s: Store| async move {
+            let roles = ["a.test:technical".to_string()];
+            let first = Profile {
+                email: "ana@a.test",
+                name: Some("Ana"),
+                username: Some("ana1"),
+                roles: &roles,
+            };
+            assert!(s.provision("t", &first, 1, false).await.unwrap());
+            let later = Profile {
+                name: Some("Ana B"),
+                username: Some("ana2"),
+                roles: &[],
+                ..first
+            };
+            assert!(!s.provision("t", &later, 2, false).await.unwrap());
+            assert!(s.has_user("t", "ana@a.test").await.unwrap());
+            assert_eq!(
+                s.username("t", "ana@a.test").await.unwrap().as_deref(),
+                Some("ana1")
+            );
+            s.add_member("t", "a.test", "ana@a.test", Permissions::of([Technical]), 3)
+                .await
+                .unwrap();
+            assert_eq!(
+                s.directory("t").await.unwrap().name("ana@a.test"),
+                Some("Ana")
+            );
+            s.provision("t", &later, 4, true).await.unwrap();
+            assert_eq!(
+                s.directory("t").await.unwrap().name("ana@a.test"),
+                Some("Ana B")
+            );
+            assert_eq!(
+                s.username("t", "ana@a.test").await.unwrap().as_deref(),
+                Some("ana2")
+            );
+        }
+    );
 
-    #[test]
-    fn a_name_one_sets_oneself_outlasts_provisioning() {
-        let (_d, s) = store();
-        assert_eq!(s.person("t", "bo@a.test").unwrap(), None);
-        // Not provisioned: the row is made.
-        s.set_own_name("t", "bo@a.test", Some("Bo"), 1).unwrap();
-        assert_eq!(
-            s.person("t", "bo@a.test").unwrap(),
-            Some(Person {
-                provisioned_name: None,
-                own_name: Some("Bo".into())
-            })
-        );
-        let profile = Profile {
-            email: "bo@a.test",
-            name: Some("Robert"),
-            username: None,
-            roles: &[],
-        };
-        s.provision("t", &profile, 2, true).unwrap();
-        s.add_member("t", "a.test", "bo@a.test", Permissions::of([Technical]), 3)
-            .unwrap();
-        let person = s.person("t", "bo@a.test").unwrap().unwrap();
-        assert_eq!(person.provisioned_name.as_deref(), Some("Robert"));
-        assert_eq!(person.own_name.as_deref(), Some("Bo"));
-        let mut d = s.directory("t").unwrap();
-        assert_eq!(d.own_name("bo@a.test"), Some("Bo"));
-        assert_eq!(d.name("bo@a.test"), Some("Robert"));
-        // Locked: the provider's name wins.
-        d.lock_provisioned_names = true;
-        assert_eq!(d.own_name("bo@a.test"), None);
-        s.set_own_name("t", "bo@a.test", None, 4).unwrap();
-        assert_eq!(s.directory("t").unwrap().own_name("bo@a.test"), None);
-    }
+    on_both!(
+        a_name_one_sets_oneself_outlasts_provisioning,
+        |s: Store| async move {
+            assert_eq!(s.person("t", "bo@a.test").await.unwrap(), None);
+            // Not provisioned: the row is made.
+            s.set_own_name("t", "bo@a.test", Some("Bo"), 1)
+                .await
+                .unwrap();
+            assert_eq!(
+                s.person("t", "bo@a.test").await.unwrap(),
+                Some(Person {
+                    provisioned_name: None,
+                    own_name: Some("Bo".into())
+                })
+            );
+            let profile = Profile {
+                email: "bo@a.test",
+                name: Some("Robert"),
+                username: None,
+                roles: &[],
+            };
+            s.provision("t", &profile, 2, true).await.unwrap();
+            s.add_member("t", "a.test", "bo@a.test", Permissions::of([Technical]), 3)
+                .await
+                .unwrap();
+            let person = s.person("t", "bo@a.test").await.unwrap().unwrap();
+            assert_eq!(person.provisioned_name.as_deref(), Some("Robert"));
+            assert_eq!(person.own_name.as_deref(), Some("Bo"));
+            let mut d = s.directory("t").await.unwrap();
+            assert_eq!(d.own_name("bo@a.test"), Some("Bo"));
+            assert_eq!(d.name("bo@a.test"), Some("Robert"));
+            // Locked: the provider's name wins.
+            d.lock_provisioned_names = true;
+            assert_eq!(d.own_name("bo@a.test"), None);
+            s.set_own_name("t", "bo@a.test", None, 4).await.unwrap();
+            assert_eq!(s.directory("t").await.unwrap().own_name("bo@a.test"), None);
+        }
+    );
 }

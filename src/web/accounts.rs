@@ -23,7 +23,7 @@ use std::fmt::Write;
 /// On a picker tenant, someone the gate sent here to choose (a `GET` with
 /// `return_to`, no account chosen yet) who has exactly one account and no
 /// pending invitation is taken straight into it, as [`choose`] would.
-pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+pub async fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(s) = &seen.session else {
         return must_sign_in(tenant, seen);
     };
@@ -39,7 +39,7 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
     let memberships = dir.memberships(s.user());
     let store_tenant = matches!(tenant.members, MemberSource::Store) && state.store.is_some();
     let invitations = if store_tenant {
-        super::invitations::pending_for(state, tenant, s)
+        super::invitations::pending_for(state, tenant, s).await
     } else {
         Some(Vec::new())
     };

@@ -37,6 +37,13 @@ pub fn trf(lang: Lang, template: &str, values: &[&str]) -> String {
 
 /// English → Spanish.
 const SPANISH: &[(&str, &str)] = &[
+    ("Since", "Desde"),
+    // The directory's database is down.
+    ("Changes cannot be saved right now", "Los cambios no se pueden guardar ahora"),
+    (
+        "{} cannot reach its directory at the moment, so nothing was changed. You can keep working in your accounts. Please try again in a minute.",
+        "{} no puede acceder a su directorio en este momento, así que no se ha cambiado nada. Puede seguir trabajando en sus cuentas. Inténtelo de nuevo en un minuto.",
+    ),
     // Sign-in page.
     ("Sign in", "Iniciar sesión"),
     ("E-mail", "Correo electrónico"),

@@ -21,7 +21,7 @@ fn store<'s>(state: &'s State, tenant: &Tenant) -> Option<&'s crate::members::St
 
 /// The pending invitations addressed to the session's e-mail on a store
 /// tenant (`None` on other tenants, or when the store cannot be read).
-pub fn pending_for(
+pub async fn pending_for(
     state: &State,
     tenant: &Tenant,
     session: &crate::session::SessionClaims,
@@ -30,6 +30,7 @@ pub fn pending_for(
     match store
         .store
         .pending_for(&tenant.name, session.email(), state.now())
+        .await
     {
         Ok(list) => Some(list),
         Err(e) => {
@@ -55,7 +56,7 @@ pub fn decide_by_id(lang: super::i18n::Lang, id: &str, decision: &str, label: &s
 }
 
 /// `GET`: what the invitation offers, with Accept and Reject.
-pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+pub async fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(store) = store(state, tenant) else {
         return super::not_found(tenant, seen.lang);
     };
@@ -69,7 +70,9 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     match store
         .store
         .invitation_by_token(&tenant.name, &token, state.now())
+        .await
     {
+        Err(e) if e.is_unreachable() => super::directory_unavailable(tenant, seen.lang),
         Err(e) => tenant_page(
             tenant,
             seen.lang,
@@ -116,7 +119,7 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
 /// person; by id, only that person may accept or reject it — anyone else
 /// is refused as if it did not exist). Either way one store transaction
 /// checks and changes it, then the same audit line and snapshot reload.
-pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+pub async fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(store) = store(state, tenant) else {
         return super::not_found(tenant, seen.lang);
     };
@@ -134,10 +137,10 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
     let now = state.now();
     let (email, tenant_name) = (session.email(), tenant.name.as_str());
     let result = match (form.get("token"), form.get("id"), accept) {
-        (Some(token), None, true) => store.store.accept(tenant_name, token, email, now),
-        (Some(token), None, false) => store.store.reject(tenant_name, token, now),
-        (None, Some(id), true) => store.store.accept_by_id(tenant_name, id, email, now),
-        (None, Some(id), false) => store.store.reject_by_id(tenant_name, id, email, now),
+        (Some(token), None, true) => store.store.accept(tenant_name, token, email, now).await,
+        (Some(token), None, false) => store.store.reject(tenant_name, token, now).await,
+        (None, Some(id), true) => store.store.accept_by_id(tenant_name, id, email, now).await,
+        (None, Some(id), false) => store.store.reject_by_id(tenant_name, id, email, now).await,
         _ => {
             return tenant_page(
                 tenant,
@@ -159,7 +162,7 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
                 Some(seen.client_ip),
                 &format!("invitation {} to {} {what}", inv.id, inv.account),
             );
-            if let Err(e) = store.reload_tenant(cfg, &tenant.name) {
+            if let Err(e) = store.reload_tenant(cfg, &tenant.name).await {
                 tracing::error!("membership store: {e}");
             }
             let message = if accept {
@@ -180,6 +183,10 @@ pub fn decide(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> 
                 &message,
                 &[("/.portero/accounts", "Your accounts")],
             )
+        }
+        Err(e) if e.is_unreachable() => {
+            tracing::error!("membership store: {e}");
+            super::directory_unavailable(tenant, seen.lang)
         }
         Err(e) => {
             state.audit(

@@ -40,8 +40,12 @@ fn store<'s>(state: &'s State, tenant: &Tenant) -> Option<&'s StoreHandle> {
 /// What the store keeps about the person, and whether their name is the
 /// identity provider's to manage (`lock_provisioned_fields` and a name
 /// from provisioning). `Err` when the store cannot be read.
-fn person(store: &StoreHandle, tenant: &Tenant, s: &SessionClaims) -> Result<(Person, bool), ()> {
-    match store.store.person(&tenant.name, s.user()) {
+async fn person(
+    store: &StoreHandle,
+    tenant: &Tenant,
+    s: &SessionClaims,
+) -> Result<(Person, bool), ()> {
+    match store.store.person(&tenant.name, s.user()).await {
         Ok(p) => {
             let p = p.unwrap_or_default();
             let locked = tenant.lock_provisioned_fields && p.provisioned_name.is_some();
@@ -55,7 +59,7 @@ fn person(store: &StoreHandle, tenant: &Tenant, s: &SessionClaims) -> Result<(Pe
 }
 
 /// `GET`: the profile.
-pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+pub async fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let Some(s) = &seen.session else {
         return if seen.accepts_html {
             to_sign_in_page(&seen.path_and_query())
@@ -63,12 +67,12 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
             unauthorized(tenant)
         };
     };
-    render(state, tenant, seen, s, None)
+    render(state, tenant, seen, s, None).await
 }
 
 /// `POST` with `name`: sets the display name (empty: back to the
 /// identity provider's), on store tenants whose name is not locked.
-pub fn save(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+pub async fn save(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let lang = seen.lang;
     let Some(s) = &seen.session else {
         return unauthorized(tenant);
@@ -91,8 +95,8 @@ pub fn save(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
         Ok(f) => f,
         Err(bad) => return bad,
     };
-    let Ok((_, locked)) = person(store, tenant, s) else {
-        return super::members_unavailable(tenant, lang);
+    let Ok((_, locked)) = person(store, tenant, s).await else {
+        return super::directory_unavailable(tenant, lang);
     };
     let audit = |reason: &str| {
         state.audit(
@@ -129,8 +133,12 @@ pub fn save(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
     if let Err(e) = store
         .store
         .set_own_name(&tenant.name, s.user(), own, state.now())
+        .await
     {
         tracing::error!("membership store: {e}");
+        if e.is_unreachable() {
+            return super::directory_unavailable(tenant, lang);
+        }
         return tenant_page(
             tenant,
             lang,
@@ -145,7 +153,7 @@ pub fn save(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
         None => audit("display name cleared: the identity provider's is used (profile page)"),
     }
     // The gate reads names from the snapshot: the next request carries it.
-    if let Err(e) = store.reload_tenant(cfg, &tenant.name) {
+    if let Err(e) = store.reload_tenant(cfg, &tenant.name).await {
         tracing::error!("membership store: {e}");
     }
     render(
@@ -155,10 +163,11 @@ pub fn save(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
         s,
         Some(tr(lang, "Your name was saved.")),
     )
+    .await
 }
 
 /// The page, with a notice above it after a save.
-fn render(
+async fn render(
     state: &State,
     tenant: &Tenant,
     seen: &Seen<'_>,
@@ -167,10 +176,23 @@ fn render(
 ) -> Reply {
     let lang = seen.lang;
     let store = store(state, tenant);
-    let (person, locked) = match store.map(|st| person(st, tenant, s)) {
+    let (person, locked) = match store {
         None => (None, false),
-        Some(Ok((p, locked))) => (Some(p), locked),
-        Some(Err(())) => return super::members_unavailable(tenant, lang),
+        Some(st) => match person(st, tenant, s).await {
+            Ok((p, locked)) => (Some(p), locked),
+            // The database is down: what the snapshot knows.
+            Err(()) => {
+                let Some(d) = st.get(&tenant.name) else {
+                    return super::directory_unavailable(tenant, lang);
+                };
+                let p = Person {
+                    provisioned_name: d.name(s.user()).map(str::to_string),
+                    own_name: d.own_name(s.user()).map(str::to_string),
+                };
+                let locked = tenant.lock_provisioned_fields && p.provisioned_name.is_some();
+                (Some(p), locked)
+            }
+        },
     };
     let source = members::resolve(state.store.as_ref(), tenant, s, state.now());
     let dir = match &source {

@@ -161,6 +161,25 @@ pub fn members_unavailable(tenant: &Tenant, lang: Lang) -> Reply {
     )
 }
 
+/// The directory's database cannot be reached, so a change (joining,
+/// leaving, inviting, a name) was not made: a clear 503, nothing lost.
+/// Signed-in people keep entering their accounts (from the last snapshot).
+pub fn directory_unavailable(tenant: &Tenant, lang: Lang) -> Reply {
+    tenant_page(
+        tenant,
+        lang,
+        503,
+        "Changes cannot be saved right now",
+        &trf(
+            lang,
+            "{} cannot reach its directory at the moment, so nothing was changed. You can keep working in your accounts. Please try again in a minute.",
+            &[&tenant.display_name],
+        ),
+        &[("/.portero/accounts", "Your accounts")],
+    )
+    .header("retry-after", "30")
+}
+
 /// The one-time store (Redis) could not be asked while `what` (a sign-in
 /// step): logged, counted, and the visitor gets [`sign_in_unavailable`].
 pub fn shared_store_down(

@@ -107,6 +107,13 @@ async fn reserved(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>)
         }
         ("/.portero/auth", _) => forward_auth::forward_auth(state, cfg, tenant, seen).await,
         (team::PATH, "POST") => team::change(state, cfg, tenant, seen).await,
+        // The pages that read the store (which may be a database away).
+        ("/.portero/accounts", "GET" | "HEAD") => accounts::list(state, cfg, tenant, seen).await,
+        (team::PATH, "GET" | "HEAD") => team::show(state, tenant, seen).await,
+        ("/.portero/invitations", "GET" | "HEAD") => invitations::show(state, tenant, seen).await,
+        ("/.portero/invitations", "POST") => invitations::decide(state, cfg, tenant, seen).await,
+        (profile::PATH, "GET" | "HEAD") => profile::show(state, tenant, seen).await,
+        (profile::PATH, "POST") => profile::save(state, cfg, tenant, seen).await,
         _ => reserved_page(state, cfg, tenant, seen),
     }
 }
@@ -135,14 +142,8 @@ fn reserved_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) 
         ("/.portero/sso/oidc", Read) => signin::start_sso(state, cfg, tenant, seen, Idp::Oidc),
         ("/.portero/saml/metadata", Read) => saml::metadata(tenant, seen),
         ("/.portero/saml/slo", Read) => saml::slo(state, cfg, tenant, seen),
-        ("/.portero/accounts", Read) => accounts::list(state, cfg, tenant, seen),
         ("/.portero/accounts", Post) => accounts::choose(state, cfg, tenant, seen),
-        (team::PATH, Read) => team::show(state, tenant, seen),
         (team::LEAVE, Read) => team::confirm_leave(state, tenant, seen),
-        ("/.portero/invitations", Read) => invitations::show(state, tenant, seen),
-        ("/.portero/invitations", Post) => invitations::decide(state, cfg, tenant, seen),
-        (profile::PATH, Read) => profile::show(state, tenant, seen),
-        (profile::PATH, Post) => profile::save(state, cfg, tenant, seen),
         ("/.portero/jwks.json", Read) => Reply::with_body(
             200,
             "application/json",

@@ -74,7 +74,7 @@ fn member_of_asked<'s>(
 }
 
 /// `GET ?account=…`: the account's members, invitations and the invite form.
-pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
+pub async fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let (s, account, mine) = match member_of_asked(state, tenant, seen) {
         Ok(found) => found,
         Err(r) => return r,
@@ -99,21 +99,23 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
     let invitations = match handle
         .store
         .invitations(&tenant.name, &account, state.now())
+        .await
     {
         Ok(list) => list,
         Err(e) => {
             tracing::error!("membership store: {e}");
-            return super::members_unavailable(tenant, lang);
+            return super::directory_unavailable(tenant, lang);
         }
     };
     let acct = escape(&account);
     let mut body = String::new();
     let _ = write!(
         body,
-        "<p>{}</p><table class=\"members\"><thead><tr><th>{}</th><th>{}</th><th></th></tr></thead><tbody>",
+        "<p>{}</p><table class=\"members\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr></thead><tbody>",
         trf(lang, "People who take part in {}.", &[&format!("<strong>{acct}</strong>")]),
         escape(tr(lang, "Member")),
-        escape(tr(lang, "Permissions"))
+        escape(tr(lang, "Permissions")),
+        escape(tr(lang, "Since"))
     );
     for (user, m) in dir.members_of(&account) {
         let who = match dir.name(user) {
@@ -134,7 +136,7 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
         };
         let _ = write!(
             body,
-            "<tr><td>{who}{you}</td><td>{}</td><td><details><summary>{}</summary>\
+            "<tr><td>{who}{you}</td><td>{}</td><td>{}</td><td><details><summary>{}</summary>\
              <form method=\"post\" action=\"{PATH}\"><input type=\"hidden\" name=\"action\" value=\"set\">\
              <input type=\"hidden\" name=\"account\" value=\"{acct}\"><input type=\"hidden\" name=\"user\" value=\"{}\">{}\
              <button type=\"submit\">{}</button></form>\
@@ -142,6 +144,7 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
              <input type=\"hidden\" name=\"account\" value=\"{acct}\"><input type=\"hidden\" name=\"user\" value=\"{}\">\
              <button class=\"secondary\" type=\"submit\">{}</button></form></details></td></tr>",
             escape(&m.permissions.labels(lang)),
+            since(m.since),
             escape(tr(lang, "Change")),
             escape(user),
             choices(lang, mine, Some(m.permissions)),
@@ -208,6 +211,16 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
         escape(tr(lang, "Your accounts"))
     );
     Reply::html(200, pages::page(&tenant.brand(), lang, "Members", &body))
+}
+
+/// When a member joined, as a date (`—` for memberships from before the
+/// store kept it, and for the operator's configuration).
+fn since(at: u64) -> String {
+    if at == 0 {
+        "—".into()
+    } else {
+        escape(&crate::mail::utc_date(at))
+    }
 }
 
 /// One checkbox per permission (`p_<name>`), with its description; those
@@ -344,12 +357,15 @@ pub async fn change(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
     };
     // Resending or cancelling names an invitation: it must be this account's.
     if let Change::Resend { id } | Change::Cancel { id } = &change {
-        let of_this = state.store.as_ref().and_then(|h| {
-            h.store
+        let of_this = match state.store.as_ref() {
+            Some(h) => h
+                .store
                 .invitation(&tenant.name, id, state.now())
+                .await
                 .ok()
-                .filter(|i| i.account == account)
-        });
+                .filter(|i| i.account == account),
+            None => None,
+        };
         if of_this.is_none() {
             return super::forbidden(tenant, lang, s.email(), &account);
         }
@@ -418,6 +434,9 @@ fn done_page(
 }
 
 fn refused_page(tenant: &Tenant, lang: Lang, account: &str, action: &str, e: &StoreError) -> Reply {
+    if e.is_unreachable() {
+        return super::directory_unavailable(tenant, lang);
+    }
     use crate::store::rules::RuleError;
     let (status, message) = match e {
         StoreError::Rule(RuleError::LastMember) if action == "leave" => (

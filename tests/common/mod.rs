@@ -5,6 +5,9 @@
 
 pub mod mail;
 pub mod oidc;
+/// A real PostgreSQL server (the same launcher the store's unit tests use).
+#[path = "../../src/store/pg_server.rs"]
+pub mod pg;
 pub mod redis;
 pub mod saml;
 pub mod simplesamlphp;

@@ -387,8 +387,8 @@ fn a_recipient_that_is_no_address_is_refused_before_connecting() {
 
 /// `State::mailer` is the one of the `[server.smtp]` in force: none without
 /// it, built again when a reload changes it, kept when it does not.
-#[test]
-fn the_mailer_follows_reloads() {
+#[tokio::test]
+async fn the_mailer_follows_reloads() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("a.pem"),
@@ -427,20 +427,20 @@ fn the_mailer_follows_reloads() {
         format!("[server.smtp]\nhost = \"smtp.example.test\"\nport = {port}\nfrom = \"no-reply@example.test\"\n")
     };
     write(&smtp(587));
-    state.reload(&env).unwrap();
+    state.reload(&env).await.unwrap();
     let first = state.mailer().unwrap();
     assert_eq!(first.server(), "smtp.example.test:587");
 
     // Another part of the file changed: the same mailer.
     write(&format!("header_timeout = \"9s\"\n{}", smtp(587)));
-    state.reload(&env).unwrap();
+    state.reload(&env).await.unwrap();
     assert!(std::sync::Arc::ptr_eq(&first, &state.mailer().unwrap()));
 
     write(&smtp(2525));
-    state.reload(&env).unwrap();
+    state.reload(&env).await.unwrap();
     assert_eq!(state.mailer().unwrap().server(), "smtp.example.test:2525");
 
     write("");
-    state.reload(&env).unwrap();
+    state.reload(&env).await.unwrap();
     assert!(state.mailer().is_none());
 }

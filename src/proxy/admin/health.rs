@@ -54,6 +54,15 @@ impl Admin {
                 out.push('\n');
             }
         }
+        if let Some(store) = &self.state.store {
+            let at = store.store.describe();
+            let line = match store.unreachable() {
+                None => format!("ok store {at}"),
+                Some(e) => format!("unreachable store {at}: database unreachable (requests are served from the last snapshot; changes are refused until it answers): {e}"),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
         if let Some(h) = self.state.onetime.health() {
             let line = match (h.ok, h.error) {
                 (Some(false), Some(e)) => format!("unreachable redis {} (sign-ins are refused until it answers; sessions keep working): {e}", h.url),

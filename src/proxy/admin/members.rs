@@ -39,7 +39,7 @@ impl Admin {
         }
     }
 
-    pub(super) fn list_members(&self, tenant: &str, query: &str) -> Response<Vec<u8>> {
+    pub(super) async fn list_members(&self, tenant: &str, query: &str) -> Response<Vec<u8>> {
         let store = match self.store_for(tenant) {
             Ok(s) => s,
             Err(r) => return *r,
@@ -55,7 +55,7 @@ impl Admin {
         else {
             return refused(400, "`account` is required: ?account=<account>");
         };
-        match store.store.has_account(tenant, &account) {
+        match store.store.has_account(tenant, &account).await {
             Ok(true) => {}
             Ok(false) => {
                 return refused(
@@ -63,24 +63,24 @@ impl Admin {
                     &format!("tenant {tenant:?} has no account named {account:?}"),
                 )
             }
-            Err(e) => return refused(500, &e.to_string()),
+            Err(e) => return refused(failed(&e), &e.to_string()),
         }
         let members: Vec<serde_json::Value> = store
             .get(tenant)
             .map(|d| {
                 d.members_of(&account)
                     .into_iter()
-                    .map(|(user, m)| serde_json::json!({"user": user, "permissions": m.permissions_header.as_ref(), "impersonate": m.impersonate}))
+                    .map(|(user, m)| serde_json::json!({"user": user, "permissions": m.permissions_header.as_ref(), "impersonate": m.impersonate, "since": (m.since > 0).then_some(m.since)}))
                     .collect()
             })
             .unwrap_or_default();
-        match store.store.invitations(tenant, &account, self.state.now()) {
+        match store.store.invitations(tenant, &account, self.state.now()).await {
             Ok(invitations) => reply(
                 200,
                 "application/json",
                 serde_json::json!({"account": account, "members": members, "invitations": invitations}).to_string(),
             ),
-            Err(e) => reply(500, "text/plain; charset=utf-8", format!("{e}\n")),
+            Err(e) => reply(failed(&e), "text/plain; charset=utf-8", format!("{e}\n")),
         }
     }
 
@@ -100,9 +100,11 @@ impl Admin {
                 Err(e) => return refused(400, &e.to_string()),
             };
         let actor =
-            match crate::members::admin::resolve_actor(&store.store, tenant, fields.get("actor")) {
+            match crate::members::admin::resolve_actor(&store.store, tenant, fields.get("actor"))
+                .await
+            {
                 Ok(a) => a,
-                Err(BadActor::Store(e)) => return refused(500, &e.to_string()),
+                Err(BadActor::Store(e)) => return refused(failed(&e), &e.to_string()),
                 Err(e) => {
                     self.state.audit(
                         tenant,
@@ -154,7 +156,7 @@ impl Admin {
                     crate::store::StoreError::Rule(_) => 403,
                     crate::store::StoreError::NotFound(_) => 404,
                     crate::store::StoreError::Invitation(_) => 409,
-                    _ => 500,
+                    ref e => failed(e),
                 };
                 refused(status, &e.to_string())
             }
@@ -169,4 +171,14 @@ fn refused(status: u16, error: &str) -> Response<Vec<u8>> {
         "application/json",
         serde_json::json!({"ok": false, "error": error}).to_string(),
     )
+}
+
+/// The status of a store failure: 503 while the database cannot be
+/// reached (nothing was changed; try again), else 500.
+fn failed(e: &crate::store::StoreError) -> u16 {
+    if e.is_unreachable() {
+        503
+    } else {
+        500
+    }
 }

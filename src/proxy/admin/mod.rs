@@ -125,6 +125,18 @@ impl Admin {
                             .set(now.saturating_sub(at) as f64);
                     }
                 }
+                if let Some(store) = &self.state.store {
+                    let kind = if store.store.is_shared() {
+                        "postgres"
+                    } else {
+                        "sqlite"
+                    };
+                    self.state
+                        .metrics
+                        .store_up
+                        .with_label_values(&[kind])
+                        .set(i64::from(store.unreachable().is_none()));
+                }
                 reply(
                     200,
                     "text/plain; version=0.0.4",
@@ -187,7 +199,7 @@ impl Admin {
                 if !self.authorized(req) {
                     return reply(401, text, "admin token required\n");
                 }
-                match self.state.reload(&ProcessEnv) {
+                match self.state.reload(&ProcessEnv).await {
                     Ok(_) => reply(200, text, "reloaded\n"),
                     Err(errors) => {
                         let list: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
@@ -220,7 +232,7 @@ impl Admin {
                 match m {
                     "GET" => {
                         let query = req.uri.query().unwrap_or("").to_string();
-                        self.list_members(&name, &query)
+                        self.list_members(&name, &query).await
                     }
                     "POST" => {
                         let Some(body) = body else {

@@ -251,7 +251,7 @@ pub async fn finish<P: Protocol>(
                 Started::return_to,
             );
             let back = return_to::sanitize(Some(back), cfg, index);
-            session::complete(ctx, answered.visitor, &login, back, names.signed_in)
+            session::complete(ctx, answered.visitor, &login, back, names.signed_in).await
         }
     };
     reply.cookie(&started::clear_flow_cookie(names))

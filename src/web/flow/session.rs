@@ -10,7 +10,7 @@ use crate::web::Reply;
 
 /// A verified sign-in, whatever the protocol: a session cookie, an audit
 /// line, a metric, and the way back to `return_to`.
-pub(super) fn complete(
+pub(super) async fn complete(
     ctx: Ctx<'_>,
     visitor: Visitor,
     login: &VerifiedLogin,
@@ -24,7 +24,7 @@ pub(super) fn complete(
         now,
         ..
     } = ctx;
-    provision(state, cfg, tenant, login, now);
+    provision(state, cfg, tenant, login, now).await;
     let claims = SessionClaims::issue(login, now);
     let Some(sealed) = claims.seal(&cfg.session.sealer) else {
         return Reply::html(500, crate::web::internal_error_page(visitor.lang));
@@ -59,7 +59,7 @@ pub(super) fn complete(
 /// store): the first sign-in through an IdP creates the user (e-mail, name,
 /// username, roles); with `refresh_profile`, each one refreshes them. A store that
 /// cannot be written does not stop the sign-in (it is logged).
-fn provision(state: &State, cfg: &Config, tenant: &Tenant, login: &VerifiedLogin, now: u64) {
+async fn provision(state: &State, cfg: &Config, tenant: &Tenant, login: &VerifiedLogin, now: u64) {
     let (true, crate::membership::MemberSource::Store, Some(store)) =
         (tenant.provision, &tenant.members, state.store.as_ref())
     else {
@@ -74,6 +74,7 @@ fn provision(state: &State, cfg: &Config, tenant: &Tenant, login: &VerifiedLogin
     match store
         .store
         .provision(&tenant.name, &profile, now, tenant.refresh_profile)
+        .await
     {
         Ok(created) => {
             if created {
@@ -86,7 +87,7 @@ fn provision(state: &State, cfg: &Config, tenant: &Tenant, login: &VerifiedLogin
                 );
             }
             if created || tenant.refresh_profile {
-                if let Err(e) = store.reload_tenant(cfg, &tenant.name) {
+                if let Err(e) = store.reload_tenant(cfg, &tenant.name).await {
                     tracing::error!("membership store: {e}");
                 }
             }
