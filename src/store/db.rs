@@ -130,6 +130,7 @@ pub(super) enum Db {
 }
 
 /// A connection taken for some queries.
+#[allow(clippy::large_enum_variant)] // One at a time, on a task's stack.
 pub(super) enum Conn<'a> {
     /// The file's only connection, locked.
     Sqlite(tokio::sync::MutexGuard<'a, rusqlite::Connection>),

@@ -69,7 +69,7 @@ const POSTGRES: &[&str] = &[
 pub const VERSION: usize = SQLITE.len();
 
 /// The advisory lock that orders nodes migrating the same database.
-const MIGRATION_LOCK: i64 = 0x706f_7274_6572_6f;
+const MIGRATION_LOCK: i64 = 0x0070_6f72_7465_726f; // "portero"
 
 /// How long a node waits for a connection from the pool (or to make one).
 const WAIT: Duration = Duration::from_secs(5);
