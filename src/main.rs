@@ -26,6 +26,13 @@ struct Cli {
     command: Command,
 }
 
+/// How the application log is written.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve (SIGINT stops at once, SIGTERM gracefully, SIGHUP reloads the
@@ -37,6 +44,10 @@ enum Command {
         /// without dropping a connection: a new binary is put in place this way.
         #[arg(long)]
         upgrade: bool,
+        /// The application log on standard error: `text` (colours only on a
+        /// terminal) or `json` (one object a line, for log collectors).
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
     },
     /// Validate the configuration; every error and warning with file:line; exit 1 on error.
     Check {
@@ -113,7 +124,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config, upgrade } => run(config, upgrade),
+        Command::Run {
+            config,
+            upgrade,
+            log_format,
+        } => run(config, upgrade, log_format),
         Command::Check { config } => check(config),
         Command::Explain {
             config,
@@ -512,6 +527,16 @@ fn running_pid(pid_file: &std::path::Path) -> Option<i32> {
         .map(|()| pid)
 }
 
+/// "2 errors and 1 warning", "no errors, 3 warnings".
+fn counted(errors: usize, warnings: usize) -> String {
+    let n = |k: usize, what: &str| match k {
+        0 => format!("no {what}s"),
+        1 => format!("1 {what}"),
+        k => format!("{k} {what}s"),
+    };
+    format!("{}, {}", n(errors, "error"), n(warnings, "warning"))
+}
+
 fn load_or_report(path: &std::path::Path) -> Option<config::Loaded> {
     match config::load(path, &ProcessEnv) {
         Ok(loaded) => {
@@ -520,11 +545,19 @@ fn load_or_report(path: &std::path::Path) -> Option<config::Loaded> {
             }
             Some(loaded)
         }
-        Err(errors) => {
-            for e in &errors {
+        Err(findings) => {
+            for e in &findings {
                 eprintln!("{e}");
             }
-            eprintln!("{} error(s) in {}", errors.len(), path.display());
+            let errors = findings
+                .iter()
+                .filter(|d| d.severity == config::Severity::Error)
+                .count();
+            eprintln!(
+                "{} in {}",
+                counted(errors, findings.len() - errors),
+                path.display()
+            );
             None
         }
     }
@@ -534,10 +567,10 @@ fn check(path: PathBuf) -> ExitCode {
     match load_or_report(&path) {
         Some(loaded) => {
             println!(
-                "{}: ok ({} tenant(s), {} warning(s))",
+                "{}: ok ({} tenant(s), {})",
                 path.display(),
                 loaded.config.tenants.len(),
-                loaded.warnings.len()
+                counted(0, loaded.warnings.len())
             );
             ExitCode::SUCCESS
         }
@@ -545,16 +578,35 @@ fn check(path: PathBuf) -> ExitCode {
     }
 }
 
-fn run(path: PathBuf, upgrade: bool) -> ExitCode {
+fn run(path: PathBuf, upgrade: bool, log_format: LogFormat) -> ExitCode {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    let Some(loaded) = load_or_report(&path) else {
-        eprintln!("portero: refusing to start with an invalid configuration");
-        return ExitCode::FAILURE;
+        .with_writer(std::io::stderr);
+    match log_format {
+        LogFormat::Text => log.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => log.json().with_current_span(false).init(),
+    }
+    // Through the log, so `--log-format json` holds these lines too.
+    let loaded = match config::load(&path, &ProcessEnv) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                tracing::warn!("{w}");
+            }
+            loaded
+        }
+        Err(findings) => {
+            for d in &findings {
+                match d.severity {
+                    config::Severity::Error => tracing::error!("{d}"),
+                    _ => tracing::warn!("{d}"),
+                }
+            }
+            tracing::error!("refusing to start with an invalid configuration");
+            return ExitCode::FAILURE;
+        }
     };
     let state = match portero::state::State::new(
         loaded.config,
@@ -563,7 +615,7 @@ fn run(path: PathBuf, upgrade: bool) -> ExitCode {
     ) {
         Ok(s) => Arc::new(s),
         Err(e) => {
-            eprintln!("portero: cannot start: {e}");
+            tracing::error!("cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };

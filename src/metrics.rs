@@ -157,6 +157,21 @@ impl Metrics {
             &["store"],
         )?;
         registry.register(Box::new(store_up.clone()))?;
+        // What is running, and the process's CPU, memory and open files.
+        let build_info = prometheus::IntGaugeVec::new(
+            Opts::new(
+                "portero_build_info",
+                "Always 1; the labels say which Portero is running",
+            ),
+            &["version"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        registry.register(Box::new(build_info))?;
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(decision_seconds.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;

@@ -45,9 +45,10 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
                     DeValue::Array(items) => {
                         for (i, item) in items.into_iter().enumerate() {
                             let what = format!("[[tenant]] #{}", i + 1);
+                            let before = cx.errors();
                             let item = one_idp_per_protocol(&mut cx, &what, item);
                             if let Some(t) = shape::<RawTenant>(&mut cx, &what, item) {
-                                raw_tenants.push(t);
+                                raw_tenants.push((t, cx.errors() > before));
                             }
                         }
                     }
@@ -57,10 +58,20 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
                     ),
                 }
             }
-            other => cx.err(
-                key.span(),
-                format!("unknown key `{other}` (expected server, session, assertion or tenant)"),
-            ),
+            other => {
+                match did_you_mean(other, "expected `server`, `session`, `assertion`, `tenant`") {
+                    Some(near) => cx.err(
+                        key.span(),
+                        format!("unknown key `{other}` (did you mean `{near}`?)"),
+                    ),
+                    None => cx.err(
+                        key.span(),
+                        format!(
+                            "unknown key `{other}` (expected server, session, assertion or tenant)"
+                        ),
+                    ),
+                }
+            }
         }
     }
 
@@ -96,8 +107,15 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
     let default_reauth = session.as_ref().and_then(|s: &SessionSettings| s.reauth);
     let mut tenants = Vec::new();
     let mut taken = tenant::Taken::default();
-    for raw in raw_tenants {
-        if let Some(t) = tenant::compile(&mut cx, raw, default_reauth, &mut taken, tenants.len()) {
+    for (raw, misspelt) in raw_tenants {
+        if let Some(t) = tenant::compile(
+            &mut cx,
+            raw,
+            misspelt,
+            default_reauth,
+            &mut taken,
+            tenants.len(),
+        ) {
             tenants.push(t);
         }
     }
@@ -165,6 +183,20 @@ pub(super) fn one_idp_per_protocol<'a>(
     Spanned::new(span, DeValue::Table(kept))
 }
 
+/// The expected key closest to a misspelt one, from serde's "unknown
+/// field `x`, expected one of `a`, `b`" message; `None` when none is close.
+fn did_you_mean(unknown: &str, message: &str) -> Option<String> {
+    let expected = message.split_once("expected")?.1;
+    expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|k| (strsim::jaro_winkler(unknown, k), k))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.to_string())
+}
+
 /// Deserializes one section. An unknown key is reported and taken out,
 /// then the section is read again, so the errors behind it are found in
 /// the same run.
@@ -180,12 +212,24 @@ fn shape<T: DeserializeOwned>(
             Ok(v) => return Some(v),
             Err(e) => {
                 let at = e.span().unwrap_or(span.clone());
-                cx.err(at, format!("{what}: {}", e.message()));
                 let unknown = e
                     .message()
                     .strip_prefix("unknown field `")
                     .and_then(|r| r.split('`').next())
                     .map(str::to_string);
+                match unknown
+                    .as_deref()
+                    .and_then(|u| did_you_mean(u, e.message()))
+                {
+                    Some(near) => cx.err(
+                        at,
+                        format!(
+                            "{what}: unknown key `{}` (did you mean `{near}`?)",
+                            unknown.as_deref().unwrap_or_default()
+                        ),
+                    ),
+                    None => cx.err(at, format!("{what}: {}", e.message())),
+                }
                 let field = unknown?;
                 let inner_span = value.span();
                 let DeValue::Table(table) = value.into_inner() else {

@@ -66,6 +66,20 @@ impl<'a> Ctx<'a> {
         self.diags.errors() > 0
     }
 
+    /// A mark of the findings so far, for [`Ctx::quiet_since`].
+    pub(super) fn mark(&self) -> usize {
+        self.diags.len()
+    }
+
+    /// When a part is `wrong` (it had an error), its warnings since `mark`
+    /// are dropped: they mostly follow from the error (a misspelt section
+    /// makes "no identity provider"), and the error is what needs fixing.
+    pub(super) fn quiet_since(&mut self, mark: usize, wrong: bool) {
+        if wrong {
+            self.diags.drop_warnings_since(mark);
+        }
+    }
+
     /// How many errors were found so far (a step compares it before and
     /// after to tell whether its part was sound).
     pub(super) fn errors(&self) -> usize {

@@ -97,6 +97,20 @@ impl<'a> Diagnostics<'a> {
     }
 
     /// Every finding, in the order found.
+    /// How many findings there are (a mark to [`Diagnostics::drop_warnings_since`]).
+    pub(super) fn len(&self) -> usize {
+        self.found.len()
+    }
+
+    /// Forgets the warnings found since `mark` (the errors stay).
+    pub(super) fn drop_warnings_since(&mut self, mark: usize) {
+        let mut i = 0;
+        self.found.retain(|d| {
+            i += 1;
+            i <= mark || d.severity == Severity::Error
+        });
+    }
+
     pub(super) fn into_vec(self) -> Vec<Diagnostic> {
         self.found
     }

@@ -31,11 +31,13 @@ pub(super) struct Taken {
 pub(super) fn compile(
     cx: &mut Ctx<'_>,
     raw: RawTenant,
+    misspelt: bool,
     default_reauth: Option<u64>,
     taken: &mut Taken,
     index: usize,
 ) -> Option<Tenant> {
     let before = cx.errors();
+    let mark = cx.mark();
     let name = raw.name.get_ref().clone();
     let w = format!("tenant `{name}`");
     check_name(cx, &raw.name, &w, &mut taken.names);
@@ -53,6 +55,12 @@ pub(super) fn compile(
     let lock_provisioned_fields = compile_lock(cx, &raw, members.as_ref(), &w);
     let providers = idp::compile(cx, &raw, &w, policy.sso_mode == SsoMode::AutoRedirect);
     policy.forced_external = providers.external_sso.as_ref().is_some_and(|e| e.forced);
+    if let (true, Some(first)) = (policy.forced_external, raw.netmasks.first()) {
+        cx.warn(
+            first.span(),
+            format!("{w}: netmasks never apply: [tenant.external_sso] forced = true sends every visitor to the external sign-in page before any netmask is looked at; remove netmasks, or set forced = false"),
+        );
+    }
     policy.default_idp = providers.default_idp;
     let headers = compile_headers(cx, raw.headers.as_ref(), &w);
     let tls = raw.tls.as_ref().and_then(|t| compile_tls(cx, t, &w));
@@ -65,6 +73,10 @@ pub(super) fn compile(
         .map(|h| h.get_ref().trim().to_ascii_lowercase())
         .find(|h| !h.contains('*'));
 
+    // An unknown key (found when the table was read) counts as an error
+    // of this tenant too.
+    let wrong = misspelt || cx.errors() > before;
+    cx.quiet_since(mark, wrong);
     if cx.errors() > before {
         return None;
     }

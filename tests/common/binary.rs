@@ -38,7 +38,15 @@ impl Portero {
 
     pub fn start_with(template: &str, upstream: &Upstream, files: &[(&str, &str)]) -> Portero {
         Portero::retrying_taken_ports(|| {
-            Portero::try_start_on(free_port(), template, upstream, files)
+            Portero::try_start_on(free_port(), template, upstream, files, &[])
+        })
+    }
+
+    /// As `start_with`, with more arguments to `portero run`, logging from
+    /// `info` up (the others log warnings and errors only).
+    pub fn start_with_args(template: &str, upstream: &Upstream, args: &[&str]) -> Portero {
+        Portero::retrying_taken_ports(|| {
+            Portero::try_start_on(free_port(), template, upstream, &[], args)
         })
     }
 
@@ -65,7 +73,9 @@ impl Portero {
         upstream: &Upstream,
         files: &[(&str, &str)],
     ) -> Portero {
-        Portero::retrying_taken_ports(|| Portero::try_start_on(port, template, upstream, files))
+        Portero::retrying_taken_ports(|| {
+            Portero::try_start_on(port, template, upstream, files, &[])
+        })
     }
 
     fn try_start_on(
@@ -73,6 +83,7 @@ impl Portero {
         template: &str,
         upstream: &Upstream,
         files: &[(&str, &str)],
+        args: &[&str],
     ) -> Result<Portero, String> {
         let dir = tempfile::tempdir().unwrap();
         let pem = portero::identity::generate_ed25519_pem().unwrap();
@@ -95,9 +106,10 @@ impl Portero {
         let child = Command::new(env!("CARGO_BIN_EXE_portero"))
             .args(["run", "--config"])
             .arg(&path)
+            .args(args)
             .env("PORTERO_SESSION_KEY", SESSION_KEY)
             .env("EXT_SSO_SECRET", EXT_SECRET)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", if args.is_empty() { "warn" } else { "info" })
             .stdout(Stdio::null())
             .stderr(Stdio::from(
                 std::fs::File::create(dir.path().join("stderr.log")).unwrap(),

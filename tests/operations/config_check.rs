@@ -109,7 +109,54 @@ fn check_prints_warnings_and_a_summary() {
         "{out}"
     );
     assert!(
-        out.contains("DIR/portero.toml: ok (1 tenant(s), 2 warning(s))"),
+        out.contains("DIR/portero.toml: ok (1 tenant(s), no errors, 2 warnings)"),
         "{out}"
     );
+}
+
+/// A misspelt key names the key it was probably meant to be; the summary
+/// counts errors and warnings apart; a mistake's follow-on warnings (a
+/// misspelt sign-in section makes "no identity provider") are left out,
+/// so the one line to fix is the one shown; netmasks that can never apply
+/// are pointed out.
+#[test]
+fn misspelt_keys_are_named_and_one_mistake_is_one_finding() {
+    let bad = GOOD
+        .replace(
+            "[server]\n",
+            "[server]\nlisen = [\"127.0.0.1:1\"]\nredis_timeout = \"1s\"\n",
+        )
+        .replace("[[tenant]]", "[[tennant]]");
+    let (ok, out) = check(&bad);
+    assert!(!ok);
+    assert!(
+        out.contains("unknown key `lisen` (did you mean `listen`?)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("unknown key `tennant` (did you mean `tenant`?)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("errors, 1 warning in DIR/portero.toml"),
+        "errors and warnings counted apart:\n{out}"
+    );
+
+    let misspelt_section =
+        format!("{GOOD}\n[tenant.extrnal_sso]\nurl = \"https://login.t.test/sso\"\n");
+    let (ok, out) = check(&misspelt_section);
+    assert!(!ok);
+    assert!(out.contains("did you mean `external_sso`?"), "{out}");
+    assert!(
+        !out.contains("no identity provider"),
+        "a follow-on warning:\n{out}"
+    );
+    assert!(out.contains("1 error, no warnings"), "{out}");
+
+    let forced = format!(
+        "{GOOD}netmasks = [\"10.0.0.0/8\"]\n\n[tenant.external_sso]\nurl = \"https://login.t.test/sso\"\njwt_key = \"env:K\"\njwt_alg = \"HS256\"\nforced = true\n"
+    );
+    let (ok, out) = check(&forced);
+    assert!(ok, "{out}");
+    assert!(out.contains("netmasks never apply"), "{out}");
 }

@@ -1,6 +1,8 @@
-//! What operators read: the JSON access log (no query strings, no tokens)
-//! and the metrics of upstream time, upstream errors and the reuse of
-//! signed identities.
+//! What operators read: the JSON access log (no query strings, no tokens),
+//! the metrics of upstream time, upstream errors and the reuse of signed
+//! identities, what is running and the process's resources, and the
+//! application log (plain without a terminal, JSON on request, no error
+//! lines in normal operation).
 use crate::common::*;
 
 #[test]
@@ -136,6 +138,85 @@ fn no_token_cookie_or_secret_reaches_any_log() {
                 !text.contains(&secret),
                 "the {what} is in the {name} log:\n{text}"
             );
+        }
+    }
+}
+
+/// Normal operation (sign-in, forwarded requests, a page, a refused
+/// cookie, a reload) writes no error or warning line, and no colour codes
+/// when standard error is not a terminal; `--log-format json` writes one
+/// JSON object a line. `/metrics` says which Portero runs and what the
+/// process uses.
+#[test]
+fn the_application_log_is_quiet_plain_and_json_on_request() {
+    let up = Upstream::start();
+    // A configuration without warnings (the shared one has some on purpose).
+    let tenant = r#"
+[[tenant]]
+name = "latincloud"
+hosts = ["panel.latincloud.test"]
+upstream = "{UPSTREAM}"
+sso_mode = "auto_redirect"
+account = "latincloud.test"
+
+[[tenant.member]]
+user = "ana@latincloud.test"
+account = "latincloud.test"
+permissions = ["technical"]
+
+[tenant.external_sso]
+url = "https://login.latincloud.test/sso"
+jwt_key = "env:EXT_SSO_SECRET"
+jwt_alg = "HS256"
+"#;
+    let template = format!("{SERVER_AND_SESSION}\n{tenant}");
+    for json in [false, true] {
+        let args: &[&str] = &["--log-format", if json { "json" } else { "text" }];
+        let p = Portero::start_with_args(&template, &up, args);
+        let host = "panel.latincloud.test";
+        let session = sign_in(&p, host, "latincloud", "ana@latincloud.test");
+        for _ in 0..3 {
+            assert!(p
+                .send(get(host, "/domains").cookie("portero_session", &session))
+                .forwarded());
+        }
+        p.send(
+            get(host, "/.portero/accounts")
+                .cookie("portero_session", &session)
+                .html(),
+        );
+        p.send(
+            get(host, "/domains")
+                .cookie("portero_session", "forged")
+                .html(),
+        );
+        assert_eq!(p.admin_post("/reload").status, 200);
+        let metrics = get("127.0.0.1", "/metrics").send(p.admin).body;
+        for needle in [
+            "portero_build_info{version=\"",
+            "process_resident_memory_bytes ",
+            "process_cpu_seconds_total ",
+            "process_open_fds ",
+        ] {
+            assert!(metrics.contains(needle), "{needle} missing:\n{metrics}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let log = p.stderr();
+        assert!(!log.contains('\u{1b}'), "colour codes in a file:\n{log}");
+        assert!(
+            !log.contains("ERROR") && !log.contains("WARN"),
+            "error or warning lines in normal operation:\n{log}"
+        );
+        if json {
+            assert!(!log.trim().is_empty(), "nothing logged at all");
+            for line in log.lines() {
+                let v: serde_json::Value =
+                    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                assert!(
+                    v["level"].is_string() && v["timestamp"].is_string(),
+                    "{line}"
+                );
+            }
         }
     }
 }
