@@ -45,6 +45,7 @@ pub mod forward;
 pub mod gate;
 pub mod html;
 pub mod identity;
+pub mod init;
 pub mod lang;
 pub mod mail;
 pub mod members;

@@ -108,6 +108,25 @@ enum Command {
         #[arg(long = "as")]
         actor: Option<String>,
     },
+    /// Write a commented starting configuration for a first tenant, and its
+    /// keys (mode 0600, beside it under secrets/), which `check` accepts.
+    /// Nothing that exists is replaced unless --force is given.
+    Init {
+        #[arg(long, default_value = "config/portero.toml")]
+        config: PathBuf,
+        /// The first tenant's name.
+        #[arg(long, default_value = "example")]
+        tenant: String,
+        /// The panel's host name, as people type it.
+        #[arg(long, default_value = "panel.example.com")]
+        host: String,
+        /// The panel's address behind Portero (host:port).
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        upstream: String,
+        /// Replace the configuration and keys if they exist.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print fresh secrets: a session key and an upstream assertion key.
     Keygen {
         /// Write the assertion key (PKCS#8 PEM, Ed25519) to this file, mode
@@ -163,6 +182,21 @@ fn main() -> ExitCode {
             assertion_key,
             force,
         } => keygen(assertion_key, force),
+        Command::Init {
+            config,
+            tenant,
+            host,
+            upstream,
+            force,
+        } => init(
+            &config,
+            &portero::init::FirstTenant {
+                name: tenant,
+                host,
+                upstream,
+            },
+            force,
+        ),
         Command::Accounts {
             config,
             tenant,
@@ -656,6 +690,58 @@ fn fetch_idp_documents(state: &Arc<portero::state::State>) {
             tracing::warn!("IdP documents still loading after 5 s; serving, and fetching them in the background");
         }
     });
+}
+
+/// `portero init`: the configuration and its two keys; the keys first, so
+/// a refusal leaves nothing half written.
+fn init(config: &std::path::Path, first: &portero::init::FirstTenant, force: bool) -> ExitCode {
+    let (Some(session), Some(pem)) = (
+        portero::session::generate_key(),
+        portero::identity::generate_ed25519_pem(),
+    ) else {
+        eprintln!("error: the system random number generator failed");
+        return ExitCode::FAILURE;
+    };
+    let dir = config.parent().unwrap_or(std::path::Path::new("."));
+    let (session_file, assertion_file) = ("secrets/session.key", "secrets/assertion.pem");
+    let existing: Vec<PathBuf> = [
+        config.to_path_buf(),
+        dir.join(session_file),
+        dir.join(assertion_file),
+    ]
+    .into_iter()
+    .filter(|p| p.exists())
+    .collect();
+    if !force && !existing.is_empty() {
+        for p in &existing {
+            eprintln!("error: {} already exists", p.display());
+        }
+        eprintln!("nothing was written; give --force to replace them, or another --config");
+        return ExitCode::FAILURE;
+    }
+    let text = portero::init::config_text(first, session_file, assertion_file);
+    let written = std::fs::create_dir_all(dir.join("secrets"))
+        .and_then(|()| {
+            write_private(
+                &dir.join(session_file),
+                format!("{session}\n").as_bytes(),
+                true,
+            )
+        })
+        .and_then(|()| write_private(&dir.join(assertion_file), pem.as_bytes(), true))
+        .and_then(|()| std::fs::write(config, text));
+    if let Err(e) = written {
+        eprintln!("error: cannot write under {}: {e}", dir.display());
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "wrote {} and its keys under {}",
+        config.display(),
+        dir.join("secrets").display()
+    );
+    println!("next: portero check --config {}", config.display());
+    println!("then: connect an identity provider (the commented [tenant.saml], [tenant.oidc] or [tenant.external_sso] in the file) and portero run --config {}", config.display());
+    ExitCode::SUCCESS
 }
 
 fn keygen(assertion_key: Option<PathBuf>, force: bool) -> ExitCode {

@@ -160,3 +160,57 @@ fn misspelt_keys_are_named_and_one_mistake_is_one_finding() {
     assert!(ok, "{out}");
     assert!(out.contains("netmasks never apply"), "{out}");
 }
+
+/// `portero init` writes a starting configuration and its keys (mode 0600)
+/// that `check` accepts, and never replaces them unless told to.
+#[test]
+fn init_writes_a_configuration_that_check_accepts() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etc/portero.toml");
+    let init = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_portero"))
+            .args(["init", "--config"])
+            .arg(&config)
+            .args(["--tenant", "acme", "--host", "panel.acme.test"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = init(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for key in ["etc/secrets/session.key", "etc/secrets/assertion.pem"] {
+        let mode = std::fs::metadata(dir.path().join(key))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{key}");
+    }
+    let check = Command::new(env!("CARGO_BIN_EXE_portero"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout).to_string()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{said}");
+    assert!(said.contains("ok (1 tenant(s), no errors"), "{said}");
+    let before = std::fs::read(dir.path().join("etc/secrets/session.key")).unwrap();
+    let again = init(&[]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(
+        std::fs::read(dir.path().join("etc/secrets/session.key")).unwrap(),
+        before
+    );
+    assert!(init(&["--force"]).status.success());
+    assert_ne!(
+        std::fs::read(dir.path().join("etc/secrets/session.key")).unwrap(),
+        before
+    );
+}
