@@ -305,11 +305,7 @@ impl Store {
         now: u64,
     ) -> Result<Invitation, StoreError> {
         let mut tx = self.write(tenant).await?;
-        let (account, grant, state) = invitation_row(&mut tx, tenant, id).await?;
-        if state != "pending" {
-            return Err(StoreError::Invitation(format!("the invitation is {state}")));
-        }
-        rules::may_invite(actor_in(&mut tx, tenant, &account, actor).await?, grant)?;
+        pending_for_actor(&mut tx, tenant, id, actor).await?;
         tx.execute(
             "UPDATE invitations SET state = 'cancelled' WHERE tenant = ?1 AND id = ?2",
             args![tenant, id],
@@ -331,11 +327,7 @@ impl Store {
     ) -> Result<(Invitation, String), StoreError> {
         let token = random_token()?;
         let mut tx = self.write(tenant).await?;
-        let (account, grant, state) = invitation_row(&mut tx, tenant, id).await?;
-        if state != "pending" {
-            return Err(StoreError::Invitation(format!("the invitation is {state}")));
-        }
-        rules::may_invite(actor_in(&mut tx, tenant, &account, actor).await?, grant)?;
+        pending_for_actor(&mut tx, tenant, id, actor).await?;
         tx.execute(
             "UPDATE invitations SET token_hash = ?3, expires_at = ?4 WHERE tenant = ?1 AND id = ?2",
             args![tenant, id, hash_token(&token), now.saturating_add(ttl)],
@@ -407,6 +399,22 @@ fn usable(inv: &Invitation) -> Result<(), StoreError> {
             "this invitation was {other}"
         ))),
     }
+}
+
+/// Checks that invitation `id` is pending and that `actor` may invite with
+/// its permissions (who may re-send or cancel it).
+async fn pending_for_actor(
+    conn: &mut Conn<'_>,
+    tenant: &str,
+    id: &str,
+    actor: Option<&str>,
+) -> Result<(), StoreError> {
+    let (account, grant, state) = invitation_row(conn, tenant, id).await?;
+    if state != "pending" {
+        return Err(StoreError::Invitation(format!("the invitation is {state}")));
+    }
+    rules::may_invite(actor_in(conn, tenant, &account, actor).await?, grant)?;
+    Ok(())
 }
 
 async fn invitation_row(

@@ -9,6 +9,10 @@ use super::{perms, Store, StoreError};
 use crate::identity::{Permission, Permissions};
 use crate::membership::{Directory, Membership};
 
+/// Records an account with its reseller (or none), or changes its reseller.
+const PUT_ACCOUNT: &str = "INSERT INTO accounts (tenant, name, reseller) VALUES (?1, ?2, ?3)
+     ON CONFLICT (tenant, name) DO UPDATE SET reseller = excluded.reseller";
+
 impl Store {
     /// A tenant's memberships, resellers and user names (from the IdP and
     /// set by the people themselves), for lookups without I/O.
@@ -62,12 +66,8 @@ impl Store {
         reseller: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write(tenant).await?;
-        tx.execute(
-            "INSERT INTO accounts (tenant, name, reseller) VALUES (?1, ?2, ?3)
-             ON CONFLICT (tenant, name) DO UPDATE SET reseller = excluded.reseller",
-            args![tenant, account, reseller],
-        )
-        .await?;
+        tx.execute(PUT_ACCOUNT, args![tenant, account, reseller])
+            .await?;
         tx.commit().await
     }
 
@@ -99,12 +99,8 @@ impl Store {
         }
         let mut tx = self.write(tenant).await?;
         for (account, reseller) in accounts {
-            tx.execute(
-                "INSERT INTO accounts (tenant, name, reseller) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (tenant, name) DO UPDATE SET reseller = excluded.reseller",
-                args![tenant, account, reseller],
-            )
-            .await?;
+            tx.execute(PUT_ACCOUNT, args![tenant, account, reseller])
+                .await?;
         }
         tx.commit().await
     }
