@@ -199,6 +199,7 @@ const SPANISH: &[(&str, &str)] = &[
     ("E-mail address", "Dirección de correo electrónico"),
     ("Choose permissions", "Elegir permisos"),
     ("Without a choice, the invited person gets Administrator (everything).", "Sin elegir, la persona invitada recibe Administrador (todo)."),
+    ("Without a choice, the invited person gets what you hold: {}.", "Sin elegir, la persona invitada recibe lo que usted tiene: {}."),
     ("Send invitation", "Enviar invitación"),
     ("You do not hold this permission, so you cannot grant or remove it.", "Usted no tiene este permiso, así que no puede concederlo ni quitarlo."),
     ("Only members who may invite see and change who takes part in this account.", "Solo los miembros que pueden invitar ven y cambian quién participa en esta cuenta."),
