@@ -79,8 +79,8 @@ enum Command {
         /// Comma list: admin, commercial, invite, sublogin, technical.
         #[arg(long)]
         permissions: Option<String>,
-        /// An invitation id (resend, cancel).
-        #[arg(long)]
+        /// An invitation id (resend, cancel). Ids may begin with `-`.
+        #[arg(long, allow_hyphen_values = true)]
         id: Option<String>,
         #[arg(long)]
         reseller: Option<String>,

@@ -168,6 +168,7 @@ fn an_invitation_on_the_command_line_is_mailed_like_the_pages_do() {
         .and_then(|r| r.split(')').next())
         .unwrap()
         .to_string();
+    // An id may begin with `-`: it is still the id.
     let (ok, again, err) = s.accounts(&["resend", "--id", &id]);
     assert!(ok, "{again}{err}");
     assert_eq!(line(&again, "mail"), Some("sent to dee@libros.test"));
@@ -279,7 +280,11 @@ fn without_a_mail_server_the_link_is_printed() {
     assert!(
         line(&out, "mail").is_some_and(|m| m.contains("[server.smtp] is not set")),
         "{out}"
-    );
+    ); // Ids are URL-safe base64, and may begin with `-`: still an id, not
+       // an option.
+    let (ok, _, err) = s.accounts(&["cancel", "--id", "-Xunknown"]);
+    assert!(!ok);
+    assert!(err.contains("refused: no such invitation"), "{err}");
 }
 
 const ADD_MALLORY: [&str; 6] = [
