@@ -113,9 +113,9 @@ pub fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) -> Re
                 }
                 AccountRule::Fixed(here) => {
                     let note = if here == &m.account {
-                        " — this panel"
+                        format!(" — {}", escape(tr(lang, "this panel")))
                     } else {
-                        ""
+                        String::new()
                     };
                     let _ = write!(
                         body,

@@ -56,6 +56,7 @@ const SPANISH: &[(&str, &str)] = &[
     ("You take part in no account of {} yet.", "Todavía no participa en ninguna cuenta de {}."),
     ("Enter {}", "Entrar en {}"),
     ("(current)", "(actual)"),
+    ("this panel", "este panel"),
     ("Accounts cannot be chosen here.", "Aquí no se pueden elegir cuentas."),
     ("Not allowed", "No permitido"),
     ("No access to this account", "Sin acceso a esta cuenta"),
