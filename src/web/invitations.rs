@@ -79,9 +79,10 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
             &[("/.portero/accounts", "Your accounts")],
         ),
         Ok(inv) => {
-            let form = |decision: &str, label: &str| {
+            // Accept and Reject side by side, as on the accounts page.
+            let form = |decision: &str, label: &str, class: &str| {
                 format!(
-                    "<form method=\"post\" action=\"/.portero/invitations\"><input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"decision\" value=\"{decision}\"><button type=\"submit\">{}</button></form>",
+                    "<form class=\"inline\" method=\"post\" action=\"/.portero/invitations\"><input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"decision\" value=\"{decision}\"><button{class} type=\"submit\">{}</button></form>",
                     escape(&token),
                     escape(tr(seen.lang, label))
                 )
@@ -99,8 +100,8 @@ pub fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
                         &escape(&inv.permissions_in_words(seen.lang))
                     ]
                 ),
-                form("accept", "Accept"),
-                form("reject", "Reject")
+                form("accept", "Accept", ""),
+                form("reject", "Reject", " class=\"secondary\"")
             );
             Reply::html(
                 200,
