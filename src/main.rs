@@ -69,7 +69,10 @@ enum Command {
     /// second). Without --as, you act as the operator; with --as, as that
     /// member, bound by the rules (only `invite` holders invite, only with
     /// what they hold; nobody grants or removes what they do not hold; an
-    /// account never loses its last member).
+    /// account never loses its last member). `invite` and `resend` print
+    /// the invitation's link and, with [server.smtp], mail it as the
+    /// accounts pages do; a mail that fails is said on stderr, and the
+    /// invitation stays (exit 0).
     ///
     /// The whole store: `portero accounts migrate` (bring the schema up to
     /// date), `export` (JSON lines to --file or standard output) and
@@ -95,8 +98,8 @@ enum Command {
         /// Comma list: admin, commercial, invite, sublogin, technical.
         #[arg(long)]
         permissions: Option<String>,
-        /// An invitation id (resend, cancel).
-        #[arg(long)]
+        /// An invitation id (resend, cancel). Ids may begin with `-`.
+        #[arg(long, allow_hyphen_values = true)]
         id: Option<String>,
         #[arg(long)]
         reseller: Option<String>,
@@ -345,6 +348,7 @@ async fn accounts_now(
     actor: Option<&str>,
 ) -> ExitCode {
     use portero::members::admin;
+    use portero::members::change::Asker;
     use portero::membership::MemberSource;
     let Some(loaded) = load_or_report(path) else {
         return ExitCode::FAILURE;
@@ -446,25 +450,22 @@ async fn accounts_now(
         }
     };
     let audit = portero::audit::AuditLog::open(cfg.server.audit_log.as_deref());
-    let by = actor.as_deref().unwrap_or("operator");
+    // The same audit lines as the pages and the admin API, "command line".
+    let asker = Asker {
+        actor: actor.as_deref(),
+        via: "command line",
+        client: None,
+        lang: t.language.unwrap_or(portero::lang::Lang::En),
+    };
     let result = admin::apply(&store.store, tenant, actor.as_deref(), &change, now).await;
     let (line, code) = match &result {
         Ok(done) => {
             println!("{}", done.summary);
-            if let Some((_, token)) = &done.invitation {
-                println!("link: {}", admin::invitation_path(token));
-            }
-            (
-                format!("{} (by {by}, command line)", done.summary),
-                ExitCode::SUCCESS,
-            )
+            (asker.done_line(&done.summary), ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!("refused: {e}");
-            (
-                format!("refused {change:?} by {by}: {e}"),
-                ExitCode::FAILURE,
-            )
+            (asker.refused_line(&change, e), ExitCode::FAILURE)
         }
     };
     if let Ok(audit) = audit {
@@ -477,7 +478,64 @@ async fn accounts_now(
             reason: &line,
         });
     }
+    if let Some((invitation, token)) = result.ok().and_then(|done| done.invitation) {
+        pass_on(cfg, t, &asker, &invitation, &token, now).await;
+    }
     code
+}
+
+/// Passes on an invitation made (or re-sent) on the command line: its
+/// link printed, and with `[server.smtp]` its mail sent as the pages and
+/// the admin API send it (the same templates, the same absolute link on the
+/// tenant's first host). A mail that cannot be sent is said on stderr; the
+/// invitation stays and its link works, so the command still succeeds.
+async fn pass_on(
+    cfg: &config::Config,
+    tenant: &config::Tenant,
+    asker: &portero::members::change::Asker<'_>,
+    invitation: &portero::store::Invitation,
+    token: &str,
+    now: u64,
+) {
+    use portero::members::change::{mail_invitation, Mailed};
+    let path = portero::members::admin::invitation_path(token);
+    let link = cfg.home_origin(tenant).map(|o| format!("{o}{path}"));
+    // The mailer counts into metrics nobody reads here.
+    let mailer = match &cfg.server.smtp {
+        None => Ok(None),
+        Some(smtp) => portero::metrics::Metrics::new()
+            .map_err(|e| e.to_string())
+            .and_then(|m| portero::mail::Mailer::new(smtp, &m).map_err(|e| e.to_string()))
+            .map(Some),
+    };
+    let mailed = match mailer {
+        Ok(mailer) => {
+            mail_invitation(
+                mailer.as_ref(),
+                tenant,
+                asker,
+                invitation,
+                link.as_deref(),
+                now,
+            )
+            .await
+        }
+        Err(e) => Mailed::Failed(e),
+    };
+    println!("link: {path}");
+    if let Some(link) = &link {
+        println!("url: {link}");
+    }
+    match &mailed {
+        Mailed::Sent => println!("mail: sent to {}", invitation.email),
+        Mailed::NotConfigured | Mailed::NoInvitation => {
+            println!("mail: none ([server.smtp] is not set); pass on the link yourself")
+        }
+        Mailed::Failed(e) => eprintln!(
+            "mail: FAILED, the invitation mail to {} was not sent: {e}. The invitation stays; pass on the link yourself, or `resend` it once the mail server works",
+            invitation.email
+        ),
+    }
 }
 
 /// `portero accounts TENANT revoke --user U`: ends every session of that

@@ -2,13 +2,14 @@
 //! pages, the admin API): the rules applied in the store
 //! ([`super::admin::apply`]), the audit line, the snapshot reloaded (so a
 //! member who lost something loses it at their next request), and for an
-//! invitation its absolute link and its mail.
+//! invitation its absolute link and its mail ([`mail_invitation`], which
+//! `portero accounts` uses too, with the same audit lines).
 
 use super::admin::{apply, invitation_path, Change};
 use crate::audit::Event;
 use crate::config::{Config, Tenant};
 use crate::lang::Lang;
-use crate::mail::InvitationMail;
+use crate::mail::{InvitationMail, Mailer};
 use crate::state::State;
 use crate::store::{Invitation, StoreError};
 use std::net::IpAddr;
@@ -30,6 +31,24 @@ pub struct Asker<'a> {
     pub client: Option<IpAddr>,
     /// Their language (the invitation mail's).
     pub lang: Lang,
+}
+
+impl Asker<'_> {
+    /// Who, in the audit line: the member, or `operator`.
+    fn by(&self) -> &str {
+        self.actor.unwrap_or("operator")
+    }
+
+    /// The audit line of a change made: `<summary> (by <who>, <via>)`.
+    pub fn done_line(&self, summary: &str) -> String {
+        format!("{summary} (by {}, {})", self.by(), self.via)
+    }
+
+    /// The audit line of a change refused:
+    /// `refused <change> by <who> (<via>): <why>`.
+    pub fn refused_line(&self, change: &Change, e: &StoreError) -> String {
+        format!("refused {change:?} by {} ({}): {e}", self.by(), self.via)
+    }
 }
 
 /// What became of an invitation's mail.
@@ -77,14 +96,13 @@ pub async fn carry_out(
         ));
     };
     let now = state.now();
-    let by = asker.actor.unwrap_or("operator");
     let refused = |e: StoreError| {
         state.audit(
             &tenant.name,
             Event::Membership,
             asker.actor,
             asker.client,
-            &format!("refused {change:?} by {by} ({}): {e}", asker.via),
+            &asker.refused_line(change, &e),
         );
         e
     };
@@ -110,7 +128,7 @@ pub async fn carry_out(
         Event::Membership,
         asker.actor,
         asker.client,
-        &format!("{} (by {by}, {})", done.summary, asker.via),
+        &asker.done_line(&done.summary),
     );
     if let Err(e) = handle.reload_tenant(cfg, &tenant.name).await {
         tracing::error!("membership store: {e}");
@@ -125,37 +143,58 @@ pub async fn carry_out(
         });
     };
     let path = invitation_path(&token);
-    let link = match origin {
-        Some(o) => format!("{o}{path}"),
-        None => path.clone(),
-    };
-    let mailed = match state.mailer() {
-        None => Mailed::NotConfigured,
-        Some(_) if origin.is_none() => {
-            Mailed::Failed("the tenant has no host to link to, so no mail was sent".into())
-        }
-        Some(mailer) => {
-            let labels = invitation.permissions_in_words(asker.lang);
-            let mail = InvitationMail {
-                to: &invitation.email,
-                link: &link,
-                account: &invitation.account,
-                permissions: &labels,
-                inviter: asker.actor.unwrap_or(&tenant.display_name),
-                expires_at: invitation.expires_at,
-                now,
-            };
-            match mailer.send_invitation(tenant, asker.lang, &mail).await {
-                Ok(()) => Mailed::Sent,
-                Err(e) => Mailed::Failed(e.to_string()),
-            }
-        }
-    };
+    let absolute = origin.map(|o| format!("{o}{path}"));
+    let mailer = state.mailer();
+    let mailed = mail_invitation(
+        mailer.as_deref(),
+        tenant,
+        &asker,
+        &invitation,
+        absolute.as_deref(),
+        now,
+    )
+    .await;
     Ok(Carried {
         summary: done.summary,
         invitation: Some(invitation),
+        link: Some(absolute.unwrap_or_else(|| path.clone())),
         path: Some(path),
-        link: Some(link),
         mailed,
     })
+}
+
+/// Mails `invitation`, made or re-sent, through `mailer` (`None`: no
+/// `[server.smtp]`): the tenant's templates in `asker`'s language, from
+/// `asker` (the operator: the tenant's display name), with `link`, the
+/// absolute link that accepts it (`None`: the tenant has no host to link
+/// to, and no mail is sent). A mail that fails leaves the invitation as it
+/// is. Shared by [`carry_out`] and `portero accounts`.
+pub async fn mail_invitation(
+    mailer: Option<&Mailer>,
+    tenant: &Tenant,
+    asker: &Asker<'_>,
+    invitation: &Invitation,
+    link: Option<&str>,
+    now: u64,
+) -> Mailed {
+    let Some(mailer) = mailer else {
+        return Mailed::NotConfigured;
+    };
+    let Some(link) = link else {
+        return Mailed::Failed("the tenant has no host to link to, so no mail was sent".into());
+    };
+    let labels = invitation.permissions_in_words(asker.lang);
+    let mail = InvitationMail {
+        to: &invitation.email,
+        link,
+        account: &invitation.account,
+        permissions: &labels,
+        inviter: asker.actor.unwrap_or(&tenant.display_name),
+        expires_at: invitation.expires_at,
+        now,
+    };
+    match mailer.send_invitation(tenant, asker.lang, &mail).await {
+        Ok(()) => Mailed::Sent,
+        Err(e) => Mailed::Failed(e.to_string()),
+    }
 }

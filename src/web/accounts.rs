@@ -113,9 +113,9 @@ pub async fn list(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>)
                 }
                 AccountRule::Fixed(here) => {
                     let note = if here == &m.account {
-                        " — this panel"
+                        format!(" — {}", escape(tr(lang, "this panel")))
                     } else {
-                        ""
+                        String::new()
                     };
                     let _ = write!(
                         body,

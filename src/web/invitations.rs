@@ -82,9 +82,10 @@ pub async fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
             &[("/.portero/accounts", "Your accounts")],
         ),
         Ok(inv) => {
-            let form = |decision: &str, label: &str| {
+            // Accept and Reject side by side, as on the accounts page.
+            let form = |decision: &str, label: &str, class: &str| {
                 format!(
-                    "<form method=\"post\" action=\"/.portero/invitations\"><input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"decision\" value=\"{decision}\"><button type=\"submit\">{}</button></form>",
+                    "<form class=\"inline\" method=\"post\" action=\"/.portero/invitations\"><input type=\"hidden\" name=\"token\" value=\"{}\"><input type=\"hidden\" name=\"decision\" value=\"{decision}\"><button{class} type=\"submit\">{}</button></form>",
                     escape(&token),
                     escape(tr(seen.lang, label))
                 )
@@ -102,8 +103,8 @@ pub async fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
                         &escape(&inv.permissions_in_words(seen.lang))
                     ]
                 ),
-                form("accept", "Accept"),
-                form("reject", "Reject")
+                form("accept", "Accept", ""),
+                form("reject", "Reject", " class=\"secondary\"")
             );
             Reply::html(
                 200,

@@ -15,19 +15,21 @@ pub fn query_encode(s: &str) -> String {
 pub const BASE_CSS: &str = "\
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#f4f5f7;color:#1d2330;margin:0}\
 main{max-width:26rem;margin:8vh auto;background:#fff;padding:2rem 2.2rem;border-radius:10px;box-shadow:0 2px 14px rgba(0,0,0,.08)}\
-h1{font-size:1.35rem;margin:0 0 1rem}p{line-height:1.5}.brand{color:#667;font-size:.9rem;margin-bottom:.4rem}\
+h1{font-size:1.35rem;margin:0 0 1rem}p{line-height:1.5}a{color:#2457c5}.brand{color:#667;font-size:.9rem;margin-bottom:.4rem}\
 label{display:block;font-weight:600;margin:.6rem 0 .3rem}input[type=email],input[type=text]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #c8ccd4;border-radius:6px}\
 button,.button{display:inline-block;margin-top:1rem;padding:.6rem 1.1rem;font-size:1rem;border:0;border-radius:6px;background:#2457c5;color:#fff;text-decoration:none;cursor:pointer}\
 .secondary{background:#e6e9ef;color:#1d2330}.error{background:#fdecea;color:#8a1c12;padding:.6rem .8rem;border-radius:6px}\
 ul.accounts,ul.invitations{list-style:none;padding:0}ul.accounts li,ul.invitations li{padding:.5rem 0;border-bottom:1px solid #eee}.muted{color:#667;font-size:.9rem}\
 ul.accounts li{display:flex;flex-wrap:wrap;align-items:center;gap:.4rem .8rem}ul.accounts li form{display:flex;flex-wrap:wrap;align-items:center;gap:.3rem .6rem}\
 ul.accounts li button{margin-top:0}ul.accounts .actions{flex-basis:100%;margin-left:0}.actions a{color:#2457c5}\
+ul.accounts li .muted{flex-basis:100%}\
 ul.invitations .muted{display:block}form.inline button{margin-top:.5rem}\
-code{background:#f0f1f4;padding:.1rem .3rem;border-radius:4px;word-break:break-all}\
+code{background:#f0f1f4;padding:.1rem .3rem;border-radius:4px;word-break:break-all}code.link{display:block;padding:.5rem .6rem;line-height:1.4}\
 h2{font-size:1.1rem;margin:1.6rem 0 .6rem}main:has(table.members){max-width:44rem}\
 table.members,table.members thead,table.members tbody{display:block;width:100%}\
-table.members tr{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr) minmax(6rem,1fr);gap:.2rem .8rem;padding:.5rem 0;border-bottom:1px solid #eee}\
+table.members tr{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr) 10.5rem minmax(6rem,1fr);gap:.2rem .8rem;padding:.5rem 0;border-bottom:1px solid #eee}\
 table.members th,table.members td{display:block;text-align:left;padding:0;overflow-wrap:anywhere}table.members td:has(details[open]){grid-column:1/-1}\
+table.members td:nth-child(3){color:#667;font-size:.9rem;white-space:nowrap;padding-top:.1rem}\
 form.inline{display:inline-block;margin-right:.4rem}ul.choices{list-style:none;padding:0}\
 ul.choices li{position:relative;margin:.5rem 0;padding-left:1.7rem}ul.choices input{position:absolute;left:0;top:.2rem;margin:0}\
 ul.choices .muted{display:block}ul.choices br{display:none}\
@@ -36,10 +38,10 @@ dl.profile dt{font-weight:600;margin-top:.6rem}dl.profile dd{margin:0;word-break
 .notice{background:#e8f4ea;color:#1d4d27;padding:.6rem .8rem;border-radius:6px}\
 img.logo{max-height:3rem;max-width:100%}footer{margin-top:1.5rem}\
 a:focus,button:focus,input:focus,summary:focus-visible{outline:3px solid #f0b429;outline-offset:2px}\
-@media (max-width:30rem){main{margin:0;border-radius:0;min-height:100vh;padding:1.5rem}\
+@media (max-width:30rem){main{margin:0;border-radius:0;min-height:100vh;box-sizing:border-box;padding:1.5rem}\
 table.members thead{display:none}table.members tr{grid-template-columns:minmax(0,1fr) auto}\
-table.members td:nth-child(2){grid-row:2;grid-column:1}table.members td:nth-child(3){grid-row:1/span 2;grid-column:2}\
-table.members td:has(details[open]){grid-row:3;grid-column:1/-1}}";
+table.members td:nth-child(2){grid-row:2;grid-column:1}table.members td:nth-child(3){grid-row:3;grid-column:1;padding-top:0}\
+table.members td:nth-child(4){grid-row:1/span 3;grid-column:2}table.members td:has(details[open]){grid-row:4;grid-column:1/-1}}";
 
 /// A whole page in `lang`: title, the tenant's brand and the body (already
 /// HTML).

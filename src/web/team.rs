@@ -201,7 +201,16 @@ pub async fn show(state: &State, tenant: &Tenant, seen: &Seen<'_>) -> Reply {
         escape(tr(lang, "Invite someone")),
         escape(tr(lang, "E-mail address")),
         escape(tr(lang, "Choose permissions")),
-        escape(tr(lang, "Without a choice, the invited person gets Administrator (everything).")),
+        escape(&if mine.has(Permission::Admin) {
+            tr(lang, "Without a choice, the invited person gets Administrator (everything).")
+                .to_string()
+        } else {
+            trf(
+                lang,
+                "Without a choice, the invited person gets what you hold: {}.",
+                &[&mine.labels(lang)],
+            )
+        }),
         choices(lang, mine, None),
         escape(tr(lang, "Send invitation")),
     );
@@ -315,17 +324,18 @@ pub async fn change(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_
     let action = form.get("action").unwrap_or("");
     // Only a member acts on an account (the store checks it again, in the
     // transaction that makes the change).
-    if held(state, tenant, s.user(), &account).is_none() {
+    let Some(mine) = held(state, tenant, s.user(), &account) else {
         return super::forbidden(tenant, lang, s.email(), &account);
-    }
+    };
     let change = match action {
         "leave" => Ok(Change::Remove {
             account: account.clone(),
             user: s.user().to_string(),
         }),
         "invite" | "set" => {
-            let permissions = ticked(&form)
-                .or_else(|| (action == "invite").then(|| Permissions::of([Permission::Admin])));
+            // An invitation with nothing ticked offers what the inviter
+            // holds (Administrator for an administrator): all they may grant.
+            let permissions = ticked(&form).or_else(|| (action == "invite").then_some(mine));
             let field = |name: &str| match name {
                 "permissions" => permissions.map(|p| p.header_value()),
                 "account" => Some(account.clone()),

@@ -17,6 +17,10 @@
 //                         its own (own cookies), made on first use; the
 //                         steps before the first "as" are "default"'s
 //   {"size": [w, h]}      resizes the window (a phone, a desktop)
+//   {"fits": name}        fails unless the page fits the window's width: no
+//                         sideways scrolling, and no element (visible, not
+//                         inside a closed <details>) reaching past the right
+//                         edge; `name` says which page in the error
 //   {"post": url, "fields": {name: value}}
 //                         sends a form of this page's site that the page
 //                         does not offer (an old tab, a saved form), as the
@@ -116,6 +120,28 @@ try {
       const details = page.locator(step.open).first();
       if (!(await details.evaluate((d) => d.open))) {
         await details.locator('summary').first().click();
+      }
+    } else if (step.fits) {
+      const over = await page.evaluate(() => {
+        const width = document.documentElement.clientWidth;
+        const out = [];
+        if (document.documentElement.scrollWidth > width) {
+          out.push(`the page is ${document.documentElement.scrollWidth}px wide in ${width}px`);
+        }
+        for (const el of document.body.querySelectorAll('*')) {
+          const r = el.getBoundingClientRect();
+          if (r.width === 0 || r.height === 0) continue;
+          // What a closed <details> holds is not shown (its summary is).
+          if (el.closest('details:not([open])') && !el.closest('summary')) continue;
+          if (r.right > width + 0.5 || r.left < -0.5) {
+            const name = el.tagName.toLowerCase() + (el.className ? `.${el.className}` : '');
+            out.push(`${name} "${(el.innerText || el.value || '').slice(0, 40)}" spans ${Math.round(r.left)}–${Math.round(r.right)}px`);
+          }
+        }
+        return out;
+      });
+      if (over.length) {
+        throw new Error(`${step.fits}: does not fit ${size.width}px: ${over.slice(0, 5).join('; ')}`);
       }
     } else if (step.as) {
       page = await person(step.as);

@@ -10,7 +10,7 @@
 //! may not; a re-sent invitation voids the old link and a cancelled one
 //! stops working. Every page on the way is a screenshot (`page-*-<lang>`,
 //! `PORTERO_SCREENSHOTS=docs` writes them to `docs/screenshots/`).
-use super::browser_pages::drive_in;
+use super::browser_pages::{drive_in, DESKTOP, PHONE};
 use crate::common::mail::MailCatcher;
 use crate::common::*;
 use http_body_util::Full;
@@ -231,6 +231,10 @@ fn story(p: &Portero, mail: &MailCatcher, origin: &str, cast: &Cast) {
     };
     let leave_link = "a[href^='/.portero/accounts/leave?']";
     let leave_button = "form:has(input[name=action][value=leave]) button[type=submit]";
+    // The page in view, on a phone: it must fit (then back to the desktop).
+    let phone = json!({"size": PHONE});
+    let desktop = json!({"size": DESKTOP});
+    let fits = |name: &str| json!({"fits": format!("{name} on a phone")});
 
     let mut steps: Vec<Value> = vec![
         // The owner signs in and goes from their accounts to the members page.
@@ -250,6 +254,9 @@ fn story(p: &Portero, mail: &MailCatcher, origin: &str, cast: &Cast) {
         text("invited"),
         expect(cast.sent),
         shot("invite-sent"),
+        phone.clone(),
+        fits("invite-sent"),
+        desktop.clone(),
         // The designer opens the link from the mail, signs in, accepts, enters.
         json!({"as": "designer"}),
         mail_link(cast.designer, 0),
@@ -257,6 +264,9 @@ fn story(p: &Portero, mail: &MailCatcher, origin: &str, cast: &Cast) {
     steps.extend(sign_in_as(cast.designer, "/.portero/invitations?token="));
     steps.extend([
         text("invitation"),
+        phone.clone(),
+        fits("invitation"),
+        desktop.clone(),
         json!({"click": "form:has(input[value=accept]) button"}),
         text("accepted"),
         json!({"go": accounts}),
@@ -272,6 +282,9 @@ fn story(p: &Portero, mail: &MailCatcher, origin: &str, cast: &Cast) {
             "email": "eve@estudio.test", "p_commercial": "1"}}),
         text("designer's invitation"),
         shot("invite-refused"),
+        phone.clone(),
+        fits("invite-refused"),
+        desktop.clone(),
         // The owner invites the newcomer (the default: Administrator) and a
         // mailbox the mail server refuses (the link is shown instead).
         json!({"as": "owner"}),
@@ -286,26 +299,35 @@ fn story(p: &Portero, mail: &MailCatcher, origin: &str, cast: &Cast) {
         json!({"click": invite}),
         text("mail failed"),
         shot("invite-mail-failed"),
+        phone.clone(),
+        fits("invite-mail-failed"),
+        desktop.clone(),
         // The members page with its disclosures open, on a desktop and a phone.
         json!({"go": members}),
         json!({"open": format!("tr:has-text('{}') details", cast.designer)}),
         json!({"open": format!("{invite_form} details")}),
         text("members"),
         shot("members"),
-        json!({"size": [390, 844]}),
+        phone.clone(),
         shot("members-phone"),
         json!({"go": accounts}),
         shot("accounts-actions-phone"),
-        json!({"size": [900, 700]}),
+        desktop.clone(),
         // The designer leaves: a confirmation, then the account is gone.
         json!({"as": "designer"}),
         json!({"go": accounts}),
         json!({"click": leave_link}),
         text("leave?"),
         shot("leave"),
+        phone.clone(),
+        fits("leave"),
+        desktop.clone(),
         json!({"click": leave_button}),
         text("left"),
         shot("account-left"),
+        phone.clone(),
+        fits("account-left"),
+        desktop.clone(),
         json!({"go": accounts}),
         text("designer's accounts after"),
         // The owner, now the last member, may not leave.
@@ -315,6 +337,9 @@ fn story(p: &Portero, mail: &MailCatcher, origin: &str, cast: &Cast) {
         json!({"click": leave_button}),
         text("owner leaves"),
         shot("leave-refused"),
+        phone.clone(),
+        fits("leave-refused"),
+        desktop.clone(),
         // Sent again: a new mail, and the first link no longer works.
         json!({"go": members}),
         json!({"click": pending(cast.newcomer, "resend")}),

@@ -4,12 +4,18 @@
 //! by the tests (SimpleSAMLphp, oidc-provider). Every `*.test` host resolves
 //! to 127.0.0.1 inside the browser. Each step can save a screenshot:
 //! `target/browser-shots/<test>/`, or `docs/screenshots/` with
-//! `PORTERO_SCREENSHOTS=docs`.
+//! `PORTERO_SCREENSHOTS=docs`. Every page of Portero's shot (`page-*`)
+//! must fit its window (no sideways scrolling, nothing past the right
+//! edge), and the account pages are checked on a phone (390 px) too.
 use crate::common::simplesamlphp::SimpleSamlPhp;
 use crate::common::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// A phone's window (`{"size": PHONE}`), and back to the desktop's.
+pub(crate) const PHONE: [u32; 2] = [390, 844];
+pub(crate) const DESKTOP: [u32; 2] = [900, 700];
 
 /// Where a test's screenshots go.
 fn shots(test: &str) -> PathBuf {
@@ -39,6 +45,19 @@ fn drive_sized(test: &str, language: &str, (width, height): (u32, u32), steps: V
         Path::new("/usr/bin/chromium").exists(),
         "Chromium is missing: scripts/test.sh installs it (apt-get install chromium)"
     );
+    // Every page of Portero's own that is shot must fit its window.
+    let steps: Vec<Value> = steps
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|step| {
+            let fits = step["shot"]
+                .as_str()
+                .filter(|name| name.starts_with("page-"))
+                .map(|name| json!({ "fits": name }));
+            fits.into_iter().chain([step.clone()])
+        })
+        .collect();
     let node = crate::common::oidc::node_dir();
     let plan = json!({"shots": shots(test), "steps": steps, "language": language, "width": width, "height": height});
     let out = Command::new("node")
@@ -333,7 +352,7 @@ fn invitation_and_buttons_only(p: &Portero, port: u16, lang: &str, accept: &str)
             ("actor", "jefa@tienda.test"),
             ("account", "tienda.test"),
             ("email", &email),
-            ("permissions", "technical,commercial"),
+            ("permissions", "invite,technical"),
         ],
     )
     .send(p.admin);
@@ -351,8 +370,15 @@ fn invitation_and_buttons_only(p: &Portero, port: u16, lang: &str, accept: &str)
             {"go": format!("{origin}/.portero/accounts")},
             {"text": true},
             shot("accounts-invitations"),
+            {"size": PHONE},
+            {"fits": "the accounts page with an invitation, on a phone"},
+            {"size": DESKTOP},
             {"go": format!("{origin}{link}")},
+            {"text": true},
             shot("invitation"),
+            {"size": PHONE},
+            {"fits": "the invitation on a phone"},
+            {"size": DESKTOP},
             {"click": "form:has(input[value=accept]) button"},
             {"text": true},
             shot("invitation-accepted"),
@@ -360,24 +386,54 @@ fn invitation_and_buttons_only(p: &Portero, port: u16, lang: &str, accept: &str)
             {"go": format!("{origin}/.portero/profile")},
             {"text": true},
             shot("profile"),
+            {"size": PHONE},
+            shot("profile-phone"),
+            {"size": DESKTOP},
+            // Inviting with Invite and Technical only: the permissions the
+            // inviter does not hold are offered disabled, with why.
+            {"go": format!("{origin}/.portero/accounts/members?account=tienda.test")},
+            {"open": "form:has(input[name=action][value=invite]) details"},
+            {"text": true},
+            shot("invite-own-permissions"),
+            {"size": PHONE},
+            {"fits": "the invite form on a phone"},
         ]),
     );
     let t = texts(&result);
-    let (waiting, signed_in_with) = if lang == "es" {
-        ("Invitaciones para usted", "Página de acceso externa")
+    let (waiting, in_words, signed_in_with, held, not_held) = if lang == "es" {
+        (
+            "Invitaciones para usted",
+            "Invitar, Técnico",
+            "Página de acceso externa",
+            "Sin elegir, la persona invitada recibe lo que usted tiene: Invitar, Técnico.",
+            "Usted no tiene este permiso",
+        )
     } else {
-        ("Invitations for you", "External sign-in page")
+        (
+            "Invitations for you",
+            "Invite, Technical",
+            "External sign-in page",
+            "Without a choice, the invited person gets what you hold: Invite, Technical.",
+            "You do not hold this permission",
+        )
     };
     assert!(
         t[0].contains(waiting) && t[0].contains("tienda.test"),
         "{}",
         t[0]
     );
-    assert!(t[1].contains("tienda.test"), "{}", t[1]);
+    // The permissions in words, not their names.
+    assert!(t[1].contains(&email) && t[1].contains(in_words), "{}", t[1]);
+    assert!(t[2].contains("tienda.test"), "{}", t[2]);
     assert!(
-        t[2].contains(&email) && t[2].contains(signed_in_with),
+        t[3].contains(&email) && t[3].contains(signed_in_with),
         "{}",
-        t[2]
+        t[3]
+    );
+    assert!(
+        t[4].contains(held) && t[4].matches(not_held).count() == 3,
+        "{}",
+        t[4]
     );
 }
 

@@ -285,6 +285,90 @@ fn permissions_are_changed_within_ones_own_and_shrink_at_the_next_request() {
     assert_eq!(after.one("x-portero-permissions"), Some("invite,technical"));
 }
 
+/// A member who may invite but is no administrator: the invite form
+/// offers only what they hold (the rest disabled, with why), and an
+/// invitation with nothing ticked is for what they hold — not for
+/// Administrator, which they could not grant.
+#[test]
+fn an_invitation_with_nothing_ticked_offers_what_the_inviter_holds() {
+    let mail = MailCatcher::start();
+    let (_up, p) = start(&mail.port.to_string());
+    let (status, _) = api(
+        &p,
+        &[
+            ("action", "add"),
+            ("account", "libros.test"),
+            ("user", "ines@libros.test"),
+            ("permissions", "invite,technical"),
+        ],
+    );
+    assert_eq!(status, 200);
+    let ines = sign_in(&p, HOST, "libros", "ines@libros.test");
+    let page = p.send(
+        get(HOST, &format!("{MEMBERS}?account=libros.test"))
+            .html()
+            .cookie("portero_session", &ines),
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(
+            "Without a choice, the invited person gets what you hold: Invite, Technical."
+        ),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("gets Administrator"), "{}", page.body);
+    for (name, disabled) in [
+        ("admin", true),
+        ("commercial", true),
+        ("invite", false),
+        ("sublogin", true),
+        ("technical", false),
+    ] {
+        let tag = format!("name=\"p_{name}\" value=\"1\" disabled");
+        assert_eq!(
+            page.body.contains(&tag),
+            disabled,
+            "p_{name}: {}",
+            page.body
+        );
+    }
+    let r = act(
+        &p,
+        &ines,
+        &[
+            ("action", "invite"),
+            ("account", "libros.test"),
+            ("email", "joel@libros.test"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (_, listed) = api_get(&p, "libros.test");
+    let joel = listed["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == "joel@libros.test")
+        .cloned()
+        .unwrap();
+    assert_eq!(joel["permissions"], "invite,technical", "{joel:#}");
+    let text = mail.wait_for(1)[0].text.clone().unwrap();
+    assert!(text.contains("Invite, Technical"), "{text}");
+}
+
+/// `GET /tenants/libros/members?account=…` on the admin API.
+fn api_get(p: &Portero, account: &str) -> (u16, Value) {
+    let r = get(
+        "127.0.0.1",
+        &format!("/tenants/libros/members?account={account}"),
+    )
+    .send(p.admin);
+    (
+        r.status,
+        serde_json::from_str(&r.body).unwrap_or(Value::Null),
+    )
+}
+
 #[test]
 fn resent_and_cancelled_invitations_stop_their_old_links() {
     let mail = MailCatcher::start();
