@@ -213,7 +213,10 @@ fn published(p: &Portero) -> (String, Value) {
     let set: Value = serde_json::from_str(&r.body).unwrap();
     let keys = set["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1, "{set}");
-    (keys[0]["kid"].as_str().unwrap().to_string(), keys[0].clone())
+    (
+        keys[0]["kid"].as_str().unwrap().to_string(),
+        keys[0].clone(),
+    )
 }
 
 /// Claims as Portero writes them, for `tenant`, issued at `iat`.
@@ -356,23 +359,29 @@ account = "echo.test"
         );
         let forger = encoding_key(alg, &fresh_key(alg));
         let forged = signed(alg, &kid, &forger, &assertion_claims(panel.tenant, now));
-        refused(&panel.direct(&forged), &who, "another key under Portero's kid");
+        refused(
+            &panel.direct(&forged),
+            &who,
+            "another key under Portero's kid",
+        );
         let payload = b64(&assertion_claims(panel.tenant, now));
         let none = format!(
             "{}.{payload}.",
             b64(&json!({"alg": "none", "typ": "JWT", "kid": kid}))
         );
         refused(&panel.direct(&none), &who, "alg none");
-        let public = URL_SAFE_NO_PAD
-            .decode(jwk["x"].as_str().unwrap())
-            .unwrap();
+        let public = URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap();
         let confused = signed(
             Algorithm::HS256,
             &kid,
             &EncodingKey::from_secret(&public),
             &assertion_claims(panel.tenant, now),
         );
-        refused(&panel.direct(&confused), &who, "HS256 keyed with the public key");
+        refused(
+            &panel.direct(&confused),
+            &who,
+            "HS256 keyed with the public key",
+        );
         let mut raised = assertion_claims(panel.tenant, now);
         raised["permissions"] = json!(["admin"]);
         let parts: Vec<&str> = good.split('.').collect();

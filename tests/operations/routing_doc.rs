@@ -67,7 +67,9 @@ fn examples(page: &str) -> Vec<(Vec<String>, String)> {
             continue;
         }
         let block: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
-        let Some(command) = block.first().and_then(|l| l.strip_prefix("$ portero explain "))
+        let Some(command) = block
+            .first()
+            .and_then(|l| l.strip_prefix("$ portero explain "))
         else {
             continue;
         };
@@ -107,8 +109,8 @@ fn routing_doc_shows_what_explain_prints() {
 #[test]
 fn the_routing_example_passes_check_without_warnings() {
     let out = portero(&["check".to_string()]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("0 warning(s)"), "{text}");
 }

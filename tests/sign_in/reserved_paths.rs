@@ -25,7 +25,12 @@ fn reserved_paths_answer_as_documented() {
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
 
     // Under /.portero nothing is the panel's, signed in or not.
-    for path in ["/.portero", "/.portero/", "/.portero/panel-page", "/.portero/x/y"] {
+    for path in [
+        "/.portero",
+        "/.portero/",
+        "/.portero/panel-page",
+        "/.portero/x/y",
+    ] {
         let r = p.send(get(host, path).cookie("portero_session", &session).html());
         assert_eq!(r.status, 404, "{path}: {}", r.body);
         assert!(!r.forwarded(), "{path} reached the panel");
@@ -50,7 +55,11 @@ fn reserved_paths_answer_as_documented() {
 
     // latincloud has only the external page: the SAML and OpenID Connect
     // ends are "not configured".
-    for path in ["/.portero/sso/saml", "/.portero/saml/metadata", "/.portero/oidc/callback"] {
+    for path in [
+        "/.portero/sso/saml",
+        "/.portero/saml/metadata",
+        "/.portero/oidc/callback",
+    ] {
         let r = p.send(get(host, path).html());
         assert_eq!(r.status, 404, "{path}: {}", r.body);
     }
