@@ -1,5 +1,5 @@
 //! A small external sign-in page, for the demo: it asks for an e-mail and
-//! hands a signed JWT back to Portero (CONTRACT §6, external SSO). A real one
+//! hands a signed JWT back to Portero (docs/external-sso.md). A real one
 //! would check a password first; this one trusts whatever is typed.
 //!
 //! Portero sends the browser here with `return_to` and `state`; the page

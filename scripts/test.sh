@@ -9,13 +9,17 @@ source scripts/setup.sh
 # pysaml2 (PyPI, into target/interop/ by the test itself, needs venv) and
 # oidc-provider (npm, into target/interop/ by the test itself, needs Node.js
 # 20 or later and npm).
+# The panel examples of docs/headers.md (examples/panels/), run by the
+# panel_examples test: PHP's built-in server (php-cli, with sodium and
+# openssl built in), Debian's PyJWT with cryptography for /usr/bin/python3,
+# and npm `jose` (installed with oidc-provider into target/interop/).
 test_pkgs=()
 # Several nodes: a real Redis (started by the tests on a free port).
 # Invitation mails: a real SMTP server, aiosmtpd for /usr/bin/python3
 # (tests/common/smtp_catcher.py). The directory on PostgreSQL: the store's
 # tests run on both databases, and the several-nodes tests start a server
 # (initdb and postgres in a temporary folder, no system service).
-for pkg in simplesamlphp php-cli php-xml php-mbstring openssl redis-server python3-aiosmtpd postgresql; do
+for pkg in simplesamlphp php-cli php-xml php-mbstring openssl redis-server python3-aiosmtpd postgresql python3-jwt python3-cryptography; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || test_pkgs+=("$pkg")
 done
 python3 -c "import venv, ensurepip" 2>/dev/null || test_pkgs+=(python3-venv)

@@ -1,5 +1,6 @@
 //! The audit log: one JSON object per line for every sign-in, sign-out,
-//! super-admin bypass and refused cookie, assertion or token (CONTRACT §8).
+//! super-admin bypass and refused cookie, assertion or token (README,
+//! "Admin listener, metrics, logs").
 
 use serde::Serialize;
 use std::fs::{File, OpenOptions};

@@ -72,7 +72,7 @@ impl Proxy {
 /// One rule looked at.
 #[derive(Debug, Serialize)]
 pub struct StepOut {
-    /// Its number in CONTRACT §5.
+    /// Its number in docs/routing.md.
     pub rule: u8,
     /// Its name.
     pub name: &'static str,

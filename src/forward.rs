@@ -1,7 +1,7 @@
 //! What the panel receives: the request as the client sent it, minus every
 //! header that could speak for Portero and Portero's own cookies, plus the
 //! forwarding headers Portero vouches for and, for signed-in requests, the
-//! identity headers (CONTRACT §4).
+//! identity headers (docs/headers.md).
 
 use crate::config::{Config, Tenant};
 use crate::facts::Authority;

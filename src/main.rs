@@ -1,4 +1,5 @@
-//! The `portero` command: run, check, explain, keygen (CONTRACT §2).
+//! The `portero` command: run, check, explain, keygen, accounts (README,
+//! "Command line").
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use clap::{Parser, Subcommand};

@@ -1,6 +1,6 @@
 //! External SSO: a sign-in page of the tenant's own hands back a signed JWT
-//! (CONTRACT §6). The token's `alg` is pinned, `aud` must be the tenant,
-//! `exp` and `iat` are checked against the clock we are given, and the `jti`
+//! (docs/external-sso.md). The token's `alg` is pinned, `aud` must be the
+//! tenant, `exp` and `iat` are checked against the clock we are given, and the `jti`
 //! is the one-time id the sign-in claims ([`UnclaimedLogin::claim`]).
 
 use super::{clean_display_name, normalize_email, AuthMethod, OnceId, UnclaimedLogin};

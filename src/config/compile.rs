@@ -150,9 +150,10 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
     }
 }
 
-/// CONTRACT §6: one identity provider per protocol per tenant. A tenant
-/// listing several (`[[tenant.oidc]]` twice) gets one clear error on the
-/// line, and the list is set aside so the rest of the tenant is checked.
+/// One identity provider per protocol per tenant (README, "Configuration
+/// reference"). A tenant listing several (`[[tenant.oidc]]` twice) gets
+/// one clear error on the line, and the list is set aside so the rest of
+/// the tenant is checked.
 pub(super) fn one_idp_per_protocol<'a>(
     cx: &mut Ctx<'_>,
     what: &str,

@@ -1,5 +1,5 @@
-//! Configuration: the TOML file of CONTRACT §2a, compiled in one step into
-//! validated types. Every problem found is reported, each with its file and
+//! Configuration: the TOML file of README's "Configuration reference",
+//! compiled in one step into validated types. Every problem found is reported, each with its file and
 //! line; nothing half-valid is ever used.
 
 mod compile;

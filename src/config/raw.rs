@@ -246,7 +246,7 @@ pub struct RawOidc {
     pub discovery_refresh: Option<Spanned<String>>,
 }
 
-/// `[tenant.headers]`: new names for the headers of CONTRACT §4.
+/// `[tenant.headers]`: new names for the identity headers (docs/headers.md).
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawHeaders {

@@ -8,8 +8,8 @@ use portero_policy::NetmaskSet;
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
-/// The client address (CONTRACT §5): the TCP peer, unless the peer is a
-/// trusted proxy; then the right-most address of `X-Forwarded-For` that is
+/// The client address (docs/client-address.md): the TCP peer, unless the
+/// peer is a trusted proxy; then the right-most address of `X-Forwarded-For` that is
 /// not itself a trusted proxy. IPv4-mapped IPv6 addresses come out as IPv4.
 ///
 /// `forwarded_for` holds every `X-Forwarded-For` value of the request, in

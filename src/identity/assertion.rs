@@ -26,7 +26,7 @@ impl std::fmt::Debug for AssertionSigner {
     }
 }
 
-/// The claims of an assertion (CONTRACT §4).
+/// The claims of an assertion (docs/headers.md, "The assertion").
 #[derive(Debug, Serialize)]
 pub struct AssertionClaims<'a> {
     /// Always `portero`.

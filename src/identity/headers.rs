@@ -38,7 +38,8 @@ impl HeaderEdit for HeaderMap {
     }
 }
 
-/// The names of the identity headers for one tenant (CONTRACT §4; each may be renamed).
+/// The names of the identity headers for one tenant (docs/headers.md; each
+/// may be renamed).
 #[derive(Debug, Clone)]
 pub struct HeaderNames {
     /// `X-Portero-User`.

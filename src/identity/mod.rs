@@ -1,5 +1,5 @@
 //! Who the panel is told this is: permissions, the identity headers and
-//! the signed assertion (CONTRACT §4 and §7). What a membership is lives
+//! the signed assertion (docs/headers.md). What a membership is lives
 //! in [`crate::membership`].
 
 mod assertion;

@@ -1,7 +1,7 @@
 //! Membership administration, shared by `portero accounts` and the admin
 //! API: one [`Change`] applied to the store as an actor (a member, bound by
-//! the rules of CONTRACT §7) or as the operator, with the audit line that
-//! says who did what.
+//! the rules of README's "Accounts and permissions") or as the operator,
+//! with the audit line that says who did what.
 
 use crate::identity::Permissions;
 use crate::store::{parse_permissions, Invitation, Store, StoreError};

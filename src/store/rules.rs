@@ -1,5 +1,5 @@
-//! The rules every membership change obeys (CONTRACT §7), as pure
-//! functions of who acts and what changes. The store applies them inside
+//! The rules every membership change obeys (README, "Accounts and
+//! permissions"), as pure functions of who acts and what changes. The store applies them inside
 //! the transaction that makes the change.
 
 use crate::identity::{Permission, Permissions};

@@ -1,5 +1,5 @@
-//! External SSO (CONTRACT §6): a sign-in page of the tenant's own, sent
-//! `return_to` and `state`, hands back a signed JWT to
+//! External SSO (docs/external-sso.md): a sign-in page of the tenant's
+//! own, sent `return_to` and `state`, hands back a signed JWT to
 //! `/.portero/jwt/callback` — a sign-in [`Protocol`] whose one-time id is
 //! the token's `jti`.
 

@@ -73,7 +73,7 @@ pub fn not_configured(tenant: &Tenant, lang: Lang, idp: Idp) -> Reply {
 
 /// The page for an identity provider that cannot be used now (down, or
 /// its metadata or discovery never fetched): names the way in that never
-/// depends on it (CONTRACT §8).
+/// depends on it (README, "Faults").
 pub fn idp_unavailable(tenant: &Tenant, lang: Lang, idp: Idp) -> Reply {
     let message = trf(
         lang,

@@ -170,34 +170,42 @@ fn reserved_page(state: &State, cfg: &Config, tenant: &Tenant, seen: &Seen<'_>) 
             tenant.css.clone().unwrap_or_default(),
         )
         .header("cache-control", "public, max-age=300"),
-        (path, _) if KNOWN.contains(&path) => tenant_page(
-            tenant,
-            seen.lang,
-            405,
-            "Method not allowed",
-            "This address does not take that method.",
-            &[],
-        )
-        .header("allow", "GET, HEAD, POST"),
-        _ => not_found(tenant, seen.lang),
+        (path, _) => match KNOWN.iter().find(|(known, _)| *known == path) {
+            Some((_, allow)) => tenant_page(
+                tenant,
+                seen.lang,
+                405,
+                "Method not allowed",
+                "This address does not take that method.",
+                &[],
+            )
+            .header("allow", allow),
+            None => not_found(tenant, seen.lang),
+        },
     }
 }
 
-/// The reserved paths that exist (for 405 rather than 404).
-const KNOWN: [&str; 15] = [
-    team::PATH,
-    team::LEAVE,
-    profile::PATH,
-    "/.portero/login",
-    "/.portero/sso/external",
-    "/.portero/sso/saml",
-    "/.portero/sso/oidc",
-    "/.portero/jwt/callback",
-    "/.portero/oidc/callback",
-    "/.portero/accounts",
-    "/.portero/invitations",
-    "/.portero/logout",
-    "/.portero/jwks.json",
-    "/.portero/assets/portero.css",
-    "/.portero/assets/tenant.css",
+/// The reserved paths that exist, with the methods they take (a request
+/// with another method gets 405 and this `Allow`, rather than 404).
+/// `/.portero/auth` takes every method. docs/reserved-paths.md lists them.
+const KNOWN: [(&str, &str); 19] = [
+    (team::PATH, "GET, HEAD, POST"),
+    (team::LEAVE, "GET, HEAD"),
+    (profile::PATH, "GET, HEAD, POST"),
+    ("/.portero/login", "GET, HEAD, POST"),
+    ("/.portero/sso/external", "GET, HEAD"),
+    ("/.portero/sso/saml", "GET, HEAD"),
+    ("/.portero/sso/oidc", "GET, HEAD"),
+    ("/.portero/jwt/callback", "GET, HEAD"),
+    ("/.portero/oidc/callback", "GET, HEAD"),
+    ("/.portero/saml/acs", "POST"),
+    ("/.portero/saml/metadata", "GET, HEAD"),
+    ("/.portero/saml/slo", "GET, HEAD"),
+    ("/.portero/accounts", "GET, HEAD, POST"),
+    ("/.portero/invitations", "GET, HEAD, POST"),
+    ("/.portero/logout", "GET, HEAD, POST"),
+    ("/.portero/jwks.json", "GET, HEAD"),
+    ("/.portero/assets/portero.css", "GET, HEAD"),
+    ("/.portero/assets/tenant.css", "GET, HEAD"),
+    ("/.portero/assets/logo", "GET, HEAD"),
 ];

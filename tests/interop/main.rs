@@ -1,6 +1,7 @@
 //! Interoperability with real third-party software started by the tests:
 //! SimpleSAMLphp and pysaml2 as SAML IdPs, oidc-provider (npm) as an OpenID
-//! provider, and Chromium driving the pages.
+//! provider, Chromium driving the pages, and the panel examples of
+//! docs/headers.md (PHP, Python, Node.js) verifying real assertions.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -8,5 +9,6 @@ mod common;
 mod account_story_browser;
 mod browser_pages;
 mod oidc_interop_oidc_provider;
+mod panel_examples;
 mod saml_interop_pysaml2;
 mod saml_interop_simplesamlphp;

@@ -1,5 +1,6 @@
 //! Bad configuration is refused at load with every error and its line,
-//! never silently ignored. CONTRACT §2, §2a, §8.
+//! never silently ignored. README, "Command line" and "Configuration
+//! reference".
 //!
 //! These cases run `portero check` itself: its exit code, what it prints,
 //! and secrets read from the real process environment. What each section

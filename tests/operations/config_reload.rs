@@ -1,5 +1,5 @@
 //! A broken configuration on reload must not take Portero down: it keeps
-//! serving with the old one and says why (CONTRACT §8). Also `explain`.
+//! serving with the old one and says why (README, "Reload"). Also `explain`.
 use crate::common::*;
 
 #[test]

@@ -1,6 +1,6 @@
 //! End-to-end tests of running Portero: stopping, zero-downtime upgrade,
-//! reloads, `check`, metrics and logs, connection handling and memory,
-//! several nodes over Redis and over PostgreSQL, TLS/SNI, streaming, panels that fail, and
+//! reloads, `check`, `explain` as docs/routing.md shows it, metrics and
+//! logs, connection handling and memory, several nodes over Redis and over PostgreSQL, TLS/SNI, streaming, panels that fail, and
 //! invitation mails through a real SMTP server.
 
 #[path = "../common/mod.rs"]
@@ -13,6 +13,7 @@ mod listen_address_taken;
 mod mail_delivery;
 mod many_nodes_redis;
 mod operations_metrics_logs;
+mod routing_doc;
 mod several_nodes_postgres;
 mod stopping;
 mod streaming_bodies;

@@ -1,5 +1,6 @@
 //! TLS listeners: the certificate is chosen by SNI per tenant, HTTP/2 is
-//! offered by ALPN, and sessions get the `Secure` attribute. CONTRACT §2a.
+//! offered by ALPN, and sessions get the `Secure` attribute. README,
+//! `[server]`.
 use crate::common::*;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

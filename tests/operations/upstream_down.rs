@@ -1,5 +1,5 @@
 //! Faults: the panel is down, the host is unknown, the request is malformed.
-//! Clear pages, never a panic or a loop. CONTRACT §8.
+//! Clear pages, never a panic or a loop. README, "Faults".
 use crate::common::*;
 
 #[test]

@@ -1,5 +1,5 @@
 //! Threat: a signed-in user enters an account they have no part in, or is
-//! caught in a redirect loop. CONTRACT §5 rule 3 and §7.
+//! caught in a redirect loop. docs/routing.md, rule 3.
 use crate::common::*;
 
 #[test]

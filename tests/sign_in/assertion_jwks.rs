@@ -1,6 +1,6 @@
 //! Threat: a panel cannot tell Portero's headers from a forger's. The
 //! `X-Portero-Assertion` JWT must verify against `/.portero/jwks.json`,
-//! carry `aud` = tenant and a short `exp`. CONTRACT §4.
+//! carry `aud` = tenant and a short `exp`. docs/headers.md.
 use crate::common::*;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};

@@ -1,5 +1,5 @@
 //! Threat: a forged, swapped, stale, foreign or replayed hand-back token
-//! becomes a session. CONTRACT §6 (external SSO).
+//! becomes a session. docs/external-sso.md.
 use crate::common::*;
 use serde_json::json;
 

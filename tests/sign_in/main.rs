@@ -1,7 +1,7 @@
 //! End-to-end tests of the ways in and of accounts: SAML, OpenID Connect
 //! and external-JWT sign-ins, invitations, memberships, netmask routing,
 //! pages (the people's own: accounts, members, profile), the assertion's
-//! keys and the account CLI.
+//! keys, the reserved paths and the account CLI.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -17,5 +17,6 @@ mod membership_store;
 mod netmask_routing;
 mod pages_language_brand;
 mod profile_page;
+mod reserved_paths;
 mod saml_metadata_url;
 mod saml_sign_in;

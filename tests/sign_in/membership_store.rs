@@ -1,7 +1,7 @@
 //! The embedded store end to end, through the real binary and a real
 //! SQLite file: accounts seeded with `portero accounts` (another process;
 //! the server notices), memberships and invitations changed through the
-//! admin API as members bound by the rules of CONTRACT §7, invitation links
+//! admin API as members bound by the membership rules, invitation links
 //! used in the browser, two administrators removing an account's last two
 //! members at the same moment, reseller sublogin, and just-in-time
 //! provisioning. Every change is in the audit log.

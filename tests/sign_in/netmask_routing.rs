@@ -1,5 +1,5 @@
 //! Threat: a client picks its own routing (SSO or classic login) by forging
-//! its address, or a super-admin is locked out by SSO. CONTRACT §5 rules 4–7
+//! its address, or a super-admin is locked out by SSO. docs/routing.md, rules 4–7
 //! and the client-address rule. The trusted proxy here is 127.0.0.2.
 use crate::common::*;
 

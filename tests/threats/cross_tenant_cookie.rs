@@ -1,5 +1,5 @@
 //! Threat: a session cookie is replayed on another tenant, tampered with,
-//! or kept after an operator forced re-authentication. CONTRACT §1, §5 rule 3.
+//! or kept after an operator forced re-authentication. docs/sessions.md, docs/routing.md rule 3.
 use crate::common::*;
 
 #[test]

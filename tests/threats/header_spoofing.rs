@@ -1,5 +1,5 @@
 //! Threat: a client forges identity or forwarding headers, or smuggles
-//! Portero's own cookie to the panel. CONTRACT §4.
+//! Portero's own cookie to the panel. docs/headers.md.
 use crate::common::*;
 
 const SPOOFS: [(&str, &str); 12] = [

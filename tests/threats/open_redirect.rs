@@ -1,5 +1,5 @@
 //! Threat: Portero's return URLs send a signed-in visitor to another site.
-//! CONTRACT §5: return URLs are same-tenant only; everything else is `/`.
+//! docs/open-redirect.md: return URLs are same-tenant only; everything else is `/`.
 use crate::common::*;
 
 const PAYLOADS: [&str; 16] = [

@@ -1,4 +1,4 @@
-//! Every semantic check of a signed SAML response (CONTRACT §6), each with a
+//! Every semantic check of a signed SAML response (README, SAML step 3), each with a
 //! real response signed by `xmlsec1` that differs from a good one in that
 //! one respect; plus NameID comment/CDATA injection, which survives
 //! exclusive canonicalisation and so keeps the signature valid.

@@ -1,4 +1,4 @@
-//! The routing rules of CONTRACT §5, as one pure function.
+//! The routing rules of docs/routing.md, as one pure function.
 
 use crate::{NetmaskSet, PathPrefixes};
 use std::collections::HashSet;
@@ -120,7 +120,8 @@ pub fn follows_redirects(accepts_html: bool, forward_auth: Option<ForwardAuth>) 
 pub struct Facts<'a> {
     /// The request path (no query).
     pub path: &'a str,
-    /// The client address (see CONTRACT §5: trusted proxies already applied).
+    /// The client address (trusted proxies already applied: see
+    /// docs/client-address.md).
     pub client_ip: IpAddr,
     /// Whether the client is a browser (`Accept` names `text/html`).
     pub accepts_html: bool,
@@ -146,7 +147,7 @@ impl Facts<'_> {
     }
 }
 
-/// The rules of CONTRACT §5, in order.
+/// The rules of docs/routing.md, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
     /// 1. `/.portero/…`: Portero answers.
@@ -166,7 +167,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    /// The rule's number in CONTRACT §5.
+    /// The rule's number in docs/routing.md.
     pub fn number(self) -> u8 {
         match self {
             Rule::ReservedPath => 1,

@@ -1,4 +1,4 @@
-//! The routing rules of CONTRACT §5 as a table, plus sweeps over every
+//! The routing rules of docs/routing.md as a table, plus sweeps over every
 //! combination that matters: netmask/no netmask × admin path/not ×
 //! super-admin/not × forced external/not × session/none × sso_mode ×
 //! browser/not × forward-auth (none, passes redirects, allow-or-deny).

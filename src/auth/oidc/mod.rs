@@ -1,7 +1,7 @@
-//! OpenID Connect relying party (CONTRACT §6): discovery ([`Discovery`],
-//! kept fresh by [`crate::remote`]), the authorization code flow with PKCE
-//! S256, `state` and `nonce` ([`OidcRp::start`]), the token exchange and the
-//! ID token check ([`OidcRp::finish`], which verifies with
+//! OpenID Connect relying party (README, "Connecting an OpenID Connect
+//! provider"): discovery ([`Discovery`], kept fresh by [`crate::remote`]),
+//! the authorization code flow with PKCE S256, `state` and `nonce`
+//! ([`OidcRp::start`]), the token exchange and the ID token check ([`OidcRp::finish`], which verifies with
 //! [`verify_id_token`] against the issuer's key set), userinfo when the ID
 //! token carries no e-mail, and RP-initiated logout.
 

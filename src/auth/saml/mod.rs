@@ -1,5 +1,5 @@
-//! SAML 2.0 service provider (CONTRACT §3, §6): the IdP from its metadata,
-//! the AuthnRequest by HTTP-Redirect, the ACS ([`SamlSp::accept`], which
+//! SAML 2.0 service provider (README, "Connecting a SAML identity
+//! provider"): the IdP from its metadata, the AuthnRequest by HTTP-Redirect, the ACS ([`SamlSp::accept`], which
 //! verifies with [`verify`] after [`precheck`], on a [`VerifyPool`]), this SP's metadata, signed requests and
 //! single logout. The IdP's metadata comes from a file or from a URL
 //! (kept fresh by [`crate::remote`]).

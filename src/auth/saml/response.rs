@@ -1,5 +1,6 @@
-//! Verifying a SAML `Response` at the ACS (CONTRACT §6): the XML signature
-//! by samael/xmlsec, everything else here, against an injected clock.
+//! Verifying a SAML `Response` at the ACS (README, "Connecting a SAML
+//! identity provider", step 3): the XML signature by samael/xmlsec,
+//! everything else here, against an injected clock.
 //!
 //! The order matters. The raw document is first checked for shape by
 //! [`super::precheck`] (size limits, one assertion, no DTD, a NameID that is

@@ -1,7 +1,8 @@
 //! The members API of tenants on the embedded store: `GET
 //! /tenants/{name}/members?account=…` lists an account's members and
 //! invitations, `POST /tenants/{name}/members` makes one membership change
-//! (bound by the rules of CONTRACT §7 when it names an `actor`).
+//! (bound by the membership rules, README's "Accounts and permissions",
+//! when it names an `actor`).
 
 use super::{reply, Admin};
 use crate::audit::Event;

@@ -14,7 +14,7 @@
 //! * `POST /tenants/{name}/members`: one membership change (form fields
 //!   `action`, `account`, `user`, `email`, `permissions`, `id`, `reseller`,
 //!   `login`, and `actor`: the member on whose behalf the panel acts, bound
-//!   by the rules of CONTRACT §7; without it, the operator).
+//!   by the membership rules; without it, the operator).
 //!
 //! When `server.admin_token` is set, every call but `/metrics`, `/healthz`
 //! and `/readyz` needs `Authorization: Bearer <token>`.
