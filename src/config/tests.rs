@@ -520,7 +520,7 @@ fn tenant_mail_templates_are_checked_with_their_line() {
         ("[tenant.mail.invitation]\nsubject_es = \"one\\ntwo\"\n", 16, "one line"),
         ("[tenant.mail.invitation]\nsubject_en = \"\"\n", 16, "is empty"),
         ("[tenant.mail.invitation]\ntext_en = \"file:{DIR}/nope.txt\"\n", 16, "cannot read DIR/nope.txt"),
-        ("[tenant.mail.invitation]\ntext_fr = \"Bonjour\"\n", 16, "unknown field `text_fr`"),
+        ("[tenant.mail.invitation]\ntext_fr = \"Bonjour\"\n", 16, "unknown key `text_fr` (did you mean `text_es`?)"),
         ("[tenant.mail]\nfrom = \"Libros ID\"\n", 16, "mail.from"),
     ] {
         let (ok, out) = check(&format!("{GOOD}{extra}"));
