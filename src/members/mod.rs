@@ -89,6 +89,10 @@ pub struct StoreHandle {
     version: AtomicU64,
     /// Why the database cannot be reached now (`None`: it can).
     unreachable: std::sync::Mutex<Option<String>>,
+    /// One reload at a time: each reads and stores under it, so a reload
+    /// that read earlier can never store over one that read later (a
+    /// node's own change and another node's notification arrive together).
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl StoreHandle {
@@ -106,6 +110,7 @@ impl StoreHandle {
             dirs: ArcSwap::from_pointee(HashMap::new()),
             version: AtomicU64::new(0),
             unreachable: std::sync::Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
         };
         handle.reload(cfg).await?;
         Ok(Some(handle))
@@ -179,6 +184,7 @@ impl StoreHandle {
     }
 
     async fn reload_all(&self, cfg: &Config) -> Result<(), StoreError> {
+        let _one_at_a_time = self.reloading.lock().await;
         let version = self.store.data_version().await?;
         let mut dirs = HashMap::new();
         for t in cfg
@@ -203,6 +209,7 @@ impl StoreHandle {
         else {
             return Ok(());
         };
+        let _one_at_a_time = self.reloading.lock().await;
         let loaded = self.load(t).await;
         self.note_reach(&loaded);
         let d = Arc::new(loaded?);
