@@ -7,7 +7,7 @@ use super::context::Ctx;
 use super::model::{Tenant, Upstream};
 use super::raw::{RawHeaders, RawTenant, RawTls};
 use super::{idp, mail, members, pages, secret};
-use crate::identity::HeaderNames;
+use crate::identity::{HeaderNames, DEFAULT_NAMES};
 use crate::membership::AccountRule;
 use portero_policy::{HostPattern, HostTable, NetmaskSet, SsoMode, TenantPolicy};
 use std::collections::HashSet;
@@ -302,8 +302,22 @@ fn compile_account_rule(cx: &mut Ctx<'_>, raw: &RawTenant, w: &str) -> Option<Ac
     Some(AccountRule::Picker)
 }
 
-/// `[tenant.headers]`: valid, distinct names that no hop-by-hop or
-/// routing header already means something by.
+/// The keys of `[tenant.headers]`, in the order of [`DEFAULT_NAMES`].
+const HEADER_KEYS: [&str; 9] = [
+    "user",
+    "email",
+    "name",
+    "tenant",
+    "account",
+    "permissions",
+    "impersonate",
+    "auth",
+    "assertion",
+];
+
+/// `[tenant.headers]`: valid, distinct names (also from the defaults the
+/// other headers keep) that no hop-by-hop or routing header already means
+/// something by.
 fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Option<HeaderNames> {
     let Some(h) = raw else {
         return Some(HeaderNames::new(Default::default()));
@@ -347,7 +361,23 @@ fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Optio
                 ok = false;
             }
             Ok(n) => {
-                if !seen.insert(n.as_str().replace('_', "-")) {
+                let normal = n.as_str().replace('_', "-");
+                // Another header keeping its default name already sends it.
+                let default_of = DEFAULT_NAMES
+                    .iter()
+                    .enumerate()
+                    .find(|(j, d)| *j != i && fields[*j].is_none() && **d == normal);
+                if let Some((j, _)) = default_of {
+                    cx.err(
+                        name.span(),
+                        format!(
+                            "{w}: header `{}` is the default name of `{}`: rename that one too, or choose another",
+                            name.get_ref(),
+                            HEADER_KEYS[j]
+                        ),
+                    );
+                    ok = false;
+                } else if !seen.insert(normal) {
                     cx.err(
                         name.span(),
                         format!("{w}: header `{}` is used twice", name.get_ref()),

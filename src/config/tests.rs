@@ -603,3 +603,25 @@ fn lock_provisioned_fields_is_read_and_checked_with_its_line() {
         "{out}"
     );
 }
+
+/// A renamed identity header may not take a name another one still sends
+/// (the panel would get one value under it, the other lost), nor be used
+/// twice; renaming both ways round is fine.
+#[test]
+fn renamed_headers_stay_distinct_from_the_defaults_left() {
+    let taken = format!("{GOOD}[tenant.headers]\nuser = \"X-Portero-Email\"\n");
+    let (ok, out) = check(&taken);
+    assert!(!ok);
+    assert!(
+        out.contains("portero.toml:16:") && out.contains("default name of `email`"),
+        "{out}"
+    );
+    let twice = format!("{GOOD}[tenant.headers]\nuser = \"X-Who\"\nemail = \"x_who\"\n");
+    let (ok, out) = check(&twice);
+    assert!(!ok);
+    assert!(out.contains("used twice"), "{out}");
+    let swapped =
+        format!("{GOOD}[tenant.headers]\nuser = \"X-Portero-Email\"\nemail = \"X-Portero-User\"\n");
+    let (ok, out) = check(&swapped);
+    assert!(ok, "{out}");
+}
