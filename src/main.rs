@@ -242,6 +242,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// A file that cannot be opened, as the store reports it.
+fn naming(f: &std::path::Path, e: std::io::Error) -> portero::store::StoreError {
+    portero::store::StoreError::Database(format!("{}: {e}", f.display()))
+}
+
 /// `portero accounts migrate | export | import`: the whole store.
 fn whole_store(path: &std::path::Path, verb: &str, file: Option<&std::path::Path>) -> ExitCode {
     let Some(loaded) = load_or_report(path) else {
@@ -259,14 +264,10 @@ fn whole_store(path: &std::path::Path, verb: &str, file: Option<&std::path::Path
     };
     let server = &loaded.config.server;
     let result = runtime.block_on(async {
-        let store = match (&server.database, &server.data_dir) {
-            (Some(url), _) => portero::store::Store::connect(&url.0).await?,
-            (None, Some(dir)) => portero::store::Store::open_file(&dir.join("portero.db")).await?,
-            (None, None) => {
-                return Err(portero::store::StoreError::Database(
-                    "neither [server].database nor [server].data_dir is set".into(),
-                ))
-            }
+        let Some(store) = portero::store::Store::for_server(server).await? else {
+            return Err(portero::store::StoreError::Database(
+                "neither [server].database nor [server].data_dir is set".into(),
+            ));
         };
         let at = store.describe();
         match verb {
@@ -278,13 +279,9 @@ fn whole_store(path: &std::path::Path, verb: &str, file: Option<&std::path::Path
             "export" => {
                 let counts = match file {
                     Some(f) => {
-                        let mut out =
-                            std::io::BufWriter::new(std::fs::File::create(f).map_err(|e| {
-                                portero::store::StoreError::Database(format!(
-                                    "{}: {e}",
-                                    f.display()
-                                ))
-                            })?);
+                        let mut out = std::io::BufWriter::new(
+                            std::fs::File::create(f).map_err(|e| naming(f, e))?,
+                        );
                         store.export(&mut out).await?
                     }
                     None => store.export(&mut std::io::stdout().lock()).await?,
@@ -294,13 +291,9 @@ fn whole_store(path: &std::path::Path, verb: &str, file: Option<&std::path::Path
             _ => {
                 let counts = match file {
                     Some(f) => {
-                        let mut input =
-                            std::io::BufReader::new(std::fs::File::open(f).map_err(|e| {
-                                portero::store::StoreError::Database(format!(
-                                    "{}: {e}",
-                                    f.display()
-                                ))
-                            })?);
+                        let mut input = std::io::BufReader::new(
+                            std::fs::File::open(f).map_err(|e| naming(f, e))?,
+                        );
                         store.import(&mut input).await?
                     }
                     None => store.import(&mut std::io::stdin().lock()).await?,

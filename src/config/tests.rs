@@ -625,3 +625,27 @@ fn renamed_headers_stay_distinct_from_the_defaults_left() {
     let (ok, out) = check(&swapped);
     assert!(ok, "{out}");
 }
+
+/// `[server].database`: a postgres:// URL (from the environment here), kept
+/// out of every `Debug` (it holds the password); anything else is refused
+/// at its line.
+#[test]
+fn the_database_url_is_checked_and_never_shown() {
+    let with_db = |v: &str| GOOD.replace("[server]\n", &format!("[server]\ndatabase = \"{v}\"\n"));
+    let cfg = compiled(
+        &with_db("env:DB"),
+        &[("DB", "postgres://portero:s3cr3t-pw@db.test:5432/portero")],
+        &[],
+    );
+    let url = cfg.server.database.as_ref().unwrap();
+    assert_eq!(url.0, "postgres://portero:s3cr3t-pw@db.test:5432/portero");
+    assert!(!format!("{:?}", cfg.server).contains("s3cr3t-pw"));
+    for bad in ["mysql://db.test/portero", "postgres://db.test:notaport/x"] {
+        let (ok, out) = check(&with_db(bad));
+        assert!(!ok, "{bad}");
+        assert!(
+            out.contains("portero.toml:2: error: [server].database"),
+            "{bad}: {out}"
+        );
+    }
+}

@@ -100,10 +100,8 @@ impl StoreHandle {
     /// `[server].data_dir`; neither: no store) and loads every store tenant
     /// of `cfg`.
     pub async fn open(cfg: &Config) -> Result<Option<StoreHandle>, StoreError> {
-        let store = match (&cfg.server.database, &cfg.server.data_dir) {
-            (Some(url), _) => Store::connect(&url.0).await?,
-            (None, Some(dir)) => Store::open_file(&dir.join("portero.db")).await?,
-            (None, None) => return Ok(None),
+        let Some(store) = Store::for_server(&cfg.server).await? else {
+            return Ok(None);
         };
         let handle = StoreHandle {
             store,

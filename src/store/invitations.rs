@@ -138,18 +138,8 @@ impl Store {
         account: &str,
         now: u64,
     ) -> Result<Vec<Invitation>, StoreError> {
-        let rows = self
-            .read()
-            .await?
-            .query(
-                &format!(
-                    "SELECT {COLUMNS} FROM invitations
-                     WHERE tenant = ?1 AND account = ?2 ORDER BY created_at, id"
-                ),
-                args![tenant, account],
-            )
-            .await?;
-        rows.iter().map(|r| row_invitation(r, now)).collect()
+        self.listed("tenant = ?1 AND account = ?2", args![tenant, account], now)
+            .await
     }
 
     /// The pending invitations addressed to `email` (compared without
@@ -160,18 +150,24 @@ impl Store {
         email: &str,
         now: u64,
     ) -> Result<Vec<Invitation>, StoreError> {
-        let rows = self
-            .read()
-            .await?
-            .query(
-                &format!(
-                    "SELECT {COLUMNS} FROM invitations
-                     WHERE tenant = ?1 AND lower(email) = lower(?2) AND state = 'pending' AND expires_at > ?3
-                     ORDER BY created_at, id"
-                ),
-                args![tenant, email, now],
-            )
-            .await?;
+        self.listed(
+            "tenant = ?1 AND lower(email) = lower(?2) AND state = 'pending' AND expires_at > ?3",
+            args![tenant, email, now],
+            now,
+        )
+        .await
+    }
+
+    /// The invitations `condition` selects, oldest first.
+    async fn listed(
+        &self,
+        condition: &str,
+        params: &[super::db::Value],
+        now: u64,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM invitations WHERE {condition} ORDER BY created_at, id");
+        let rows = self.read().await?.query(&sql, params).await?;
         rows.iter().map(|r| row_invitation(r, now)).collect()
     }
 

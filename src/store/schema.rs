@@ -75,6 +75,16 @@ const MIGRATION_LOCK: i64 = 0x0070_6f72_7465_726f; // "portero"
 const WAIT: Duration = Duration::from_secs(5);
 
 impl Store {
+    /// The store `[server]` names: PostgreSQL with `database`, else the
+    /// SQLite file `portero.db` under `data_dir`; `None` with neither.
+    pub async fn for_server(server: &crate::config::Server) -> Result<Option<Store>, StoreError> {
+        Ok(Some(match (&server.database, &server.data_dir) {
+            (Some(url), _) => Store::connect(&url.0).await?,
+            (None, Some(dir)) => Store::open_file(&dir.join("portero.db")).await?,
+            (None, None) => return Ok(None),
+        }))
+    }
+
     /// Opens (creating if needed) the SQLite file and brings its schema
     /// up to date.
     pub async fn open_file(path: &Path) -> Result<Store, StoreError> {
@@ -309,5 +319,18 @@ mod tests {
         let e = Store::connect(&url).await.unwrap_err();
         assert!(matches!(e, StoreError::TooNew(_, 99, _)), "{e}");
         assert!(!e.to_string().contains("password"));
+    }
+}
+
+#[cfg(test)]
+mod shown_tests {
+    /// A database's address in messages, `/readyz` and logs never carries
+    /// its password.
+    #[test]
+    fn the_address_shown_has_no_password() {
+        let config: tokio_postgres::Config = "postgres://portero:s3cr3t-pw@db.test:6543/dir"
+            .parse()
+            .unwrap();
+        assert_eq!(super::shown(&config), "postgres://db.test:6543/dir");
     }
 }
