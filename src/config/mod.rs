@@ -3,6 +3,7 @@
 //! line; nothing half-valid is ever used.
 
 mod compile;
+mod compile_thread;
 mod context;
 mod diagnostics;
 pub mod duration;
@@ -18,15 +19,22 @@ pub mod secret;
 mod server;
 mod session;
 mod tenant;
+mod tenant_api;
+mod tenant_files;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_tenants_dir;
 
-pub use compile::compile_str;
+pub use compile::{compile_str, Compiler};
+pub use compile_thread::CompileThread;
 pub use diagnostics::{Diagnostic, Severity};
 pub use model::{
     Config, RedisSettings, Server, SessionSettings, Smtp, SmtpLogin, SmtpSecurity, Tenant, Upstream,
 };
 pub use secret::{Env, ProcessEnv};
+pub use tenant_api::{tenant_text, Refused};
+pub use tenant_files::sources_stamp;
 
 use std::path::Path;
 
@@ -39,16 +47,9 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Reads and compiles the configuration file. On failure, every finding
-/// (errors and warnings) is returned.
+/// Reads and compiles the configuration file (and its `tenants_dir`),
+/// keeping nothing. On failure, every finding (errors and warnings) is
+/// returned.
 pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, Vec<Diagnostic>> {
-    let src = std::fs::read_to_string(path).map_err(|e| {
-        vec![Diagnostic {
-            severity: Severity::Error,
-            file: path.to_path_buf(),
-            line: None,
-            message: format!("cannot read the configuration file: {e}"),
-        }]
-    })?;
-    compile_str(&src, path, env)
+    Compiler::default().load(path, env)
 }

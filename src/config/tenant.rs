@@ -9,39 +9,44 @@ use super::raw::{RawHeaders, RawTenant, RawTls};
 use super::{idp, mail, members, pages, secret};
 use crate::identity::{HeaderNames, DEFAULT_NAMES};
 use crate::membership::AccountRule;
-use portero_policy::{HostPattern, HostTable, NetmaskSet, SsoMode, TenantPolicy};
+use portero_policy::{HostPattern, NetmaskSet, SsoMode, TenantPolicy};
 use std::collections::HashSet;
 use std::net::ToSocketAddrs;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use toml::Spanned;
 
-/// What the tenants compiled so far have taken: a name and a host each
-/// belong to one tenant.
-#[derive(Default)]
-pub(super) struct Taken {
-    /// Tenant names.
-    pub(super) names: HashSet<String>,
-    /// Host pattern → index of its tenant.
-    pub(super) hosts: HostTable<usize>,
+/// One tenant as compiled, with where its name and hosts were written:
+/// whether another tenant has the same name or host is decided when every
+/// file's tenants are put together ([`super::tenant_files`]).
+pub(super) struct Compiled {
+    /// The tenant.
+    pub(super) tenant: Tenant,
+    /// The line of its `name`.
+    pub(super) name_line: usize,
+    /// Its host patterns, each with its line.
+    pub(super) hosts: Vec<(HostPattern, usize)>,
 }
 
-/// One `[[tenant]]`, the `index`-th to be kept: each of its sections in
-/// turn (every finding is collected), and the tenant only when none of
-/// them found an error.
+/// Numbers every tenant compiled in this process ([`Tenant::generation`]).
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// One `[[tenant]]`: each of its sections in turn (every finding is
+/// collected), and the tenant only when none of them found an error.
+/// `default_reauth` comes from `[session]`.
 pub(super) fn compile(
     cx: &mut Ctx<'_>,
     raw: RawTenant,
     misspelt: bool,
     default_reauth: Option<u64>,
-    taken: &mut Taken,
-    index: usize,
-) -> Option<Tenant> {
+) -> Option<Compiled> {
     let before = cx.errors();
     let mark = cx.mark();
     let name = raw.name.get_ref().clone();
     let w = format!("tenant `{name}`");
-    check_name(cx, &raw.name, &w, &mut taken.names);
-    add_hosts(cx, &raw.hosts, &w, &mut taken.hosts, index);
+    check_name(cx, &raw.name, &w);
+    let name_line = cx.line_of(&raw.name.span());
+    let hosts = parse_hosts(cx, &raw.hosts, &w);
     let upstream = compile_upstream(cx, &raw.upstream, &w);
     let mut policy = compile_policy(cx, &raw, &w);
     let account_rule = compile_account_rule(cx, &raw, &w);
@@ -80,7 +85,10 @@ pub(super) fn compile(
     if cx.errors() > before {
         return None;
     }
-    Some(Tenant {
+    let tenant = Tenant {
+        generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
+        defined_in: cx.file.clone(),
+        hosts: hosts.iter().map(|(p, _)| p.to_string()).collect(),
         counters: crate::metrics::TenantCounters::default(),
         display_name: raw.display_name.clone().unwrap_or_else(|| name.clone()),
         name,
@@ -106,6 +114,11 @@ pub(super) fn compile(
         language: look.language,
         mail,
         home_host,
+    };
+    Some(Compiled {
+        tenant,
+        name_line,
+        hosts,
     })
 }
 
@@ -138,49 +151,45 @@ fn compile_lock(
     *lock.get_ref()
 }
 
-/// The tenant's name: letters, digits, `-`, `_` and `.`, and no other
-/// tenant's.
-fn check_name(cx: &mut Ctx<'_>, raw: &Spanned<String>, w: &str, names: &mut HashSet<String>) {
-    let name = raw.get_ref();
-    if name.is_empty()
-        || !name
+/// Whether `name` may name a tenant: letters, digits, `-`, `_` and `.`,
+/// not starting with `.` (so `<name>.toml` is always a plain, visible file
+/// name: no `/`, no `..`).
+pub(super) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
+}
+
+/// The tenant's name: letters, digits, `-`, `_` and `.` (it names the
+/// tenant's file in `tenants_dir` too, so it never starts with `.`).
+fn check_name(cx: &mut Ctx<'_>, raw: &Spanned<String>, w: &str) {
+    if !valid_name(raw.get_ref()) {
         cx.err(
             raw.span(),
-            format!("{w}: the name may hold only letters, digits, `-`, `_` and `.`"),
+            format!("{w}: the name may hold only letters, digits, `-`, `_` and `.`, and may not start with `.`"),
         );
-    } else if !names.insert(name.clone()) {
-        cx.err(raw.span(), format!("{w}: another tenant has the same name"));
     }
 }
 
-/// `hosts`: each a host pattern no earlier tenant serves.
-fn add_hosts(
+/// `hosts`: each a host pattern, with its line.
+fn parse_hosts(
     cx: &mut Ctx<'_>,
     raw: &Spanned<Vec<Spanned<String>>>,
     w: &str,
-    hosts: &mut HostTable<usize>,
-    index: usize,
-) {
+) -> Vec<(HostPattern, usize)> {
     if raw.get_ref().is_empty() {
         cx.err(raw.span(), format!("{w}: hosts is empty"));
     }
+    let mut out = Vec::new();
     for h in raw.get_ref() {
         match HostPattern::parse(h.get_ref()) {
-            Ok(p) => {
-                let shown = p.to_string();
-                if hosts.insert(p, index).is_some() {
-                    cx.err(
-                        h.span(),
-                        format!("{w}: host `{shown}` is already served by an earlier tenant"),
-                    );
-                }
-            }
+            Ok(p) => out.push((p, cx.line_of(&h.span()))),
             Err(e) => cx.err(h.span(), format!("{w}: {e}")),
         }
     }
+    out
 }
 
 /// The routing policy: `sso_mode`, `netmasks`, `super_admins`,
@@ -402,6 +411,8 @@ fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Optio
 fn compile_tls(cx: &mut Ctx<'_>, raw: &RawTls, w: &str) -> Option<Arc<rustls::sign::CertifiedKey>> {
     let cert_path = secret::resolve_path(raw.cert.get_ref(), &cx.dir);
     let key_path = secret::resolve_path(raw.key.get_ref(), &cx.dir);
+    cx.note_read(&cert_path);
+    cx.note_read(&key_path);
     let certs: Vec<_> = match std::fs::read(&cert_path) {
         Ok(b) => rustls_pemfile::certs(&mut b.as_slice())
             .filter_map(Result::ok)

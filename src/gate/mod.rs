@@ -263,7 +263,7 @@ pub async fn evaluate<'r>(state: &State, cfg: &Config, req: &'r RequestView<'r>)
     let Some(&tenant_index) = cfg.hosts.lookup(authority.host()) else {
         return v;
     };
-    let Some(tenant) = cfg.tenants.get(tenant_index) else {
+    let Some(tenant) = cfg.tenant(tenant_index) else {
         return v;
     };
     v.tenant = Some(tenant_index);
@@ -395,7 +395,7 @@ fn ruling_for(
                 // The membership's content is part of the key: a change of
                 // permissions, impersonation or name signs afresh at once.
                 let signed_for = SignedFor {
-                    tenant: seen.tenant_index,
+                    tenant: tenant.generation,
                     sid: claims.sid(),
                     user: claims.user(),
                     account: &m.account,

@@ -80,7 +80,7 @@ pub async fn handle(
     let forwarded_for =
         forward::forwarded_for(&view.forwarded_for, &conn.peer, decided.peer_trusted);
     drop(view);
-    let tenant = decided.tenant.and_then(|i| cfg.tenants.get(i));
+    let tenant = decided.tenant.and_then(|i| cfg.tenant(i));
     // The host as sent, for the log (the header map goes on to the panel).
     let host_sent = parts.headers.get(header::HOST).cloned();
     let log = Logged {

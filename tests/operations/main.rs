@@ -17,6 +17,7 @@ mod routing_doc;
 mod several_nodes_postgres;
 mod stopping;
 mod streaming_bodies;
+mod tenants_dir;
 mod tls_sni;
 mod upstream_down;
 mod zero_downtime_upgrade;
