@@ -649,3 +649,42 @@ fn the_database_url_is_checked_and_never_shown() {
         );
     }
 }
+
+/// `[tenant.headers] preset`: a known family of names, an unknown one
+/// refused at its line with the one probably meant; a rename may not take
+/// a name the preset gives another header, and overrides the preset for
+/// its own.
+#[test]
+fn header_presets_are_known_names_and_renames_override_them() {
+    let (ok, out) = check(&format!(
+        "{GOOD}[tenant.headers]\npreset = \"oauth2proxy\"\n"
+    ));
+    assert!(!ok);
+    assert!(
+        out.contains("portero.toml:16:") && out.contains("did you mean `oauth2-proxy`?"),
+        "{out}"
+    );
+    let (ok, out) = check(&format!("{GOOD}[tenant.headers]\npreset = \"keycloak\"\n"));
+    assert!(!ok);
+    assert!(
+        out.contains("portero.toml:16:")
+            && out.contains("expected portero, oauth2-proxy, authelia"),
+        "{out}"
+    );
+    let taken = format!("{GOOD}[tenant.headers]\npreset = \"authelia\"\nemail = \"Remote-User\"\n");
+    let (ok, out) = check(&taken);
+    assert!(!ok);
+    assert!(
+        out.contains("portero.toml:17:") && out.contains("from preset \"authelia\""),
+        "{out}"
+    );
+    let cfg = compiled(
+        &format!("{GOOD}[tenant.headers]\npreset = \"authelia\"\nuser = \"X-Panel-User\"\n"),
+        &[],
+        &[],
+    );
+    let names = &cfg.tenants[0].headers;
+    assert_eq!(names.sent_as(0)[0].as_str(), "x-panel-user");
+    assert_eq!(names.sent_as(1)[0].as_str(), "remote-email");
+    assert!(names.is_stripped("Remote-User"));
+}
