@@ -180,6 +180,7 @@ impl State {
                         severity: config::Severity::Warning,
                         file: self.config_path.clone(),
                         line: None,
+                        variable: None,
                         message: "[server].redis changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
                     });
                 }
@@ -188,6 +189,7 @@ impl State {
                         severity: config::Severity::Warning,
                         file: self.config_path.clone(),
                         line: None,
+                        variable: None,
                         message: "[server].database changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
                     });
                 }
@@ -198,6 +200,7 @@ impl State {
                         severity: config::Severity::Warning,
                         file: self.config_path.clone(),
                         line: None,
+                        variable: None,
                         message: "[server].max_started_sign_ins changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
                     });
                 }
@@ -246,6 +249,7 @@ impl State {
                 severity: config::Severity::Warning,
                 file: self.config_path.clone(),
                 line: None,
+                variable: None,
                 message: format!("[server.smtp]: {e}; the mail server settings in force are kept"),
             }),
         }

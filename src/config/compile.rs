@@ -6,7 +6,7 @@ use super::context::Ctx;
 use super::model::{Config, SessionSettings};
 use super::raw::{RawAssertion, RawServer, RawSession, RawTenant};
 use super::secret::Env;
-use super::{server, session, tenant, Diagnostic, Loaded, Severity};
+use super::{from_env, server, session, tenant, Diagnostic, Loaded, Severity};
 use crate::identity::SignedIdentities;
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -21,6 +21,20 @@ const SIGNED_SESSIONS_CACHED: u64 = 200_000;
 /// for the process's own environment, a map when compiling in memory.
 pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<Diagnostic>> {
     let mut cx = Ctx::new(src, file, env);
+    let from_env = from_env::read(env, src);
+    for (variable, problem) in &from_env.problems {
+        cx.err_variable(variable.clone(), problem.clone());
+    }
+    // Values from the environment span past the end of the file.
+    let base = src.len() + 1;
+    cx.set_variables(
+        base,
+        from_env
+            .overrides
+            .iter()
+            .map(|o| o.variable.clone())
+            .collect(),
+    );
     let root = match DeTable::parse(src) {
         Ok(t) => t,
         Err(e) => {
@@ -30,11 +44,15 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
         }
     };
     let whole = root.span();
+    let mut root = root.into_inner();
+    for (variable, problem) in from_env::overlay(&mut root, &from_env.overrides, base) {
+        cx.err_variable(variable, problem);
+    }
     let mut server = None;
     let mut session = None;
     let mut assertion = None;
     let mut raw_tenants = Vec::new();
-    for (key, value) in root.into_inner() {
+    for (key, value) in root {
         match key.get_ref().as_ref() {
             "server" => server = shape::<RawServer>(&mut cx, "[server]", value),
             "session" => session = Some(shape::<RawSession>(&mut cx, "[session]", value)),
@@ -145,6 +163,11 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
                 remote,
             },
             warnings: diags,
+            from_env: from_env
+                .overrides
+                .iter()
+                .map(|o| (o.key.clone(), o.variable.clone()))
+                .collect(),
         }),
         _ => Err(diags),
     }

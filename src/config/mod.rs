@@ -8,6 +8,7 @@ mod diagnostics;
 pub mod duration;
 #[cfg(test)]
 pub(crate) mod for_tests;
+mod from_env;
 mod idp;
 mod mail;
 mod members;
@@ -37,6 +38,9 @@ pub struct Loaded {
     pub config: Config,
     /// Findings that did not stop it.
     pub warnings: Vec<Diagnostic>,
+    /// The keys set from the environment: (`[server].listen`,
+    /// `PORTERO_SERVER__LISTEN`), for `portero check` and the start's log.
+    pub from_env: Vec<(String, String)>,
 }
 
 /// Reads and compiles the configuration file. On failure, every finding
@@ -47,6 +51,7 @@ pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, Vec<Diagnostic>> {
             severity: Severity::Error,
             file: path.to_path_buf(),
             line: None,
+            variable: None,
             message: format!("cannot read the configuration file: {e}"),
         }]
     })?;
