@@ -8,8 +8,12 @@ pub trait Env {
     /// The value of an environment variable.
     fn var(&self, name: &str) -> Option<String>;
     /// Every variable whose name starts with `prefix`, with its value (a
-    /// value that is not UTF-8 is read with replacement characters).
-    fn vars_with_prefix(&self, prefix: &str) -> Vec<(String, String)>;
+    /// value that is not UTF-8 is read with replacement characters). An
+    /// environment that cannot list its variables has none: it sets no
+    /// configuration keys.
+    fn vars_with_prefix(&self, _prefix: &str) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// The real process environment.
