@@ -678,6 +678,9 @@ fn load_or_report(path: &std::path::Path) -> Option<config::Loaded> {
 fn check(path: PathBuf) -> ExitCode {
     match load_or_report(&path) {
         Some(loaded) => {
+            for (key, variable) in &loaded.from_env {
+                println!("{key} from {variable} (environment)");
+            }
             println!(
                 "{}: ok ({} tenant(s), {})",
                 path.display(),
@@ -707,6 +710,9 @@ fn run(path: PathBuf, upgrade: bool, log_format: LogFormat) -> ExitCode {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 tracing::warn!("{w}");
+            }
+            for (key, variable) in &loaded.from_env {
+                tracing::info!("{key} from {variable} (environment)");
             }
             loaded
         }

@@ -233,6 +233,7 @@ impl State {
                         severity: config::Severity::Warning,
                         file: self.config_path.clone(),
                         line: None,
+                        variable: None,
                         message: "[server].redis changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
                     });
                 }
@@ -241,6 +242,7 @@ impl State {
                         severity: config::Severity::Warning,
                         file: self.config_path.clone(),
                         line: None,
+                        variable: None,
                         message: "[server].database changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
                     });
                 }
@@ -251,6 +253,7 @@ impl State {
                         severity: config::Severity::Warning,
                         file: self.config_path.clone(),
                         line: None,
+                        variable: None,
                         message: "[server].max_started_sign_ins changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
                     });
                 }
@@ -305,6 +308,7 @@ impl State {
                 severity: config::Severity::Warning,
                 file: self.config_path.clone(),
                 line: None,
+                variable: None,
                 message: format!("[server.smtp]: {e}; the mail server settings in force are kept"),
             }),
         }

@@ -7,7 +7,7 @@ use super::model::{Config, SessionSettings};
 use super::raw::{RawAssertion, RawServer, RawSession, RawTenant};
 use super::secret::Env;
 use super::tenant_files::{self, KeptFiles, Trial};
-use super::{server, session, tenant, Diagnostic, Loaded, Severity};
+use super::{from_env, server, session, tenant, Diagnostic, Loaded, Severity};
 use crate::identity::SignedIdentities;
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -56,6 +56,7 @@ impl Compiler {
                 severity: Severity::Error,
                 file: path.to_path_buf(),
                 line: None,
+                variable: None,
                 message: format!("cannot read the configuration file: {e}"),
             }]
         })?;
@@ -93,6 +94,20 @@ impl Compiler {
         trial: Option<&Trial>,
     ) -> Result<Loaded, Vec<Diagnostic>> {
         let mut cx = Ctx::new(src, file, env);
+        let from_env = from_env::read(env, src);
+        for (variable, problem) in &from_env.problems {
+            cx.err_variable(variable.clone(), problem.clone());
+        }
+        // Values from the environment span past the end of the file.
+        let base = src.len() + 1;
+        cx.set_variables(
+            base,
+            from_env
+                .overrides
+                .iter()
+                .map(|o| o.variable.clone())
+                .collect(),
+        );
         let root = match DeTable::parse(src) {
             Ok(t) => t,
             Err(e) => {
@@ -102,6 +117,10 @@ impl Compiler {
             }
         };
         let whole = root.span();
+        let mut root = root.into_inner();
+        for (variable, problem) in from_env::overlay(&mut root, &from_env.overrides, base) {
+            cx.err_variable(variable, problem);
+        }
         let sections = sections(&mut cx, root);
         let server = server::compile_server(&mut cx, sections.server.unwrap_or_default());
         let session = match sections.session {
@@ -150,6 +169,7 @@ impl Compiler {
             severity: Severity::Error,
             file: file.to_path_buf(),
             line: Some(1),
+            variable: None,
             message: message.to_string(),
         };
         let sound = !main_errors && !diags.iter().any(|d| d.severity == Severity::Error);
@@ -192,6 +212,11 @@ impl Compiler {
                         remote: together.remote,
                     },
                     warnings: diags,
+                    from_env: from_env
+                        .overrides
+                        .iter()
+                        .map(|o| (o.key.clone(), o.variable.clone()))
+                        .collect(),
                 })
             }
             _ => Err(diags),
@@ -200,9 +225,9 @@ impl Compiler {
 }
 
 /// Sorts the main file's top-level tables into their sections.
-fn sections(cx: &mut Ctx<'_>, root: toml::Spanned<DeTable<'_>>) -> Sections {
+fn sections(cx: &mut Ctx<'_>, root: DeTable<'_>) -> Sections {
     let mut out = Sections::default();
-    for (key, value) in root.into_inner() {
+    for (key, value) in root {
         match key.get_ref().as_ref() {
             "server" => out.server = shape::<RawServer>(cx, "[server]", value),
             "session" => out.session = Some(shape::<RawSession>(cx, "[session]", value)),

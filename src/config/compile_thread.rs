@@ -69,6 +69,7 @@ impl CompileThread {
                     severity: Severity::Error,
                     file: PathBuf::new(),
                     line: None,
+                    variable: None,
                     message: "the configuration compile thread has stopped".into(),
                 }]),
             )

@@ -82,6 +82,17 @@ impl<'a> Ctx<'a> {
         self.diags.line_of(span)
     }
 
+    /// Values from the environment span `base + k .. base + k + 1`, the
+    /// `k`-th coming from `variables[k]`: findings about them name it.
+    pub(super) fn set_variables(&mut self, base: usize, variables: Vec<String>) {
+        self.diags.set_variables(base, variables);
+    }
+
+    /// An error about an environment variable.
+    pub(super) fn err_variable(&mut self, variable: String, message: String) {
+        self.diags.push_variable(Severity::Error, variable, message);
+    }
+
     /// An error on the line of `span`.
     pub(super) fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.push(Severity::Error, Some(span), message.into());

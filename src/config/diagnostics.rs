@@ -24,6 +24,9 @@ pub struct Diagnostic {
     pub file: PathBuf,
     /// The 1-based line, when known.
     pub line: Option<usize>,
+    /// The environment variable the value came from (README, "Configuration
+    /// values from the environment"), named instead of a line.
+    pub variable: Option<String>,
     /// What is wrong, and how to fix it where we can tell.
     pub message: String,
 }
@@ -34,6 +37,9 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
+        if let Some(var) = &self.variable {
+            return write!(f, "{} (environment): {}: {}", var, sev, self.message);
+        }
         match self.line {
             Some(l) => write!(
                 f,
@@ -61,6 +67,9 @@ pub(super) struct Diagnostics<'a> {
     line_starts: std::cell::OnceCell<Vec<usize>>,
     /// How many of `found` are errors (asked after every part).
     errors: usize,
+    /// Where values from the environment begin in the span space (past
+    /// the end of the file), and their variables, one span each.
+    variables: (usize, Vec<String>),
 }
 
 impl<'a> Diagnostics<'a> {
@@ -72,7 +81,35 @@ impl<'a> Diagnostics<'a> {
             found: Vec::new(),
             line_starts: std::cell::OnceCell::new(),
             errors: 0,
+            variables: (usize::MAX, Vec::new()),
         }
+    }
+
+    /// Values from the environment span `base + k .. base + k + 1`, the
+    /// `k`-th coming from `variables[k]`.
+    pub(super) fn set_variables(&mut self, base: usize, variables: Vec<String>) {
+        self.variables = (base, variables);
+    }
+
+    /// The variable a span past the end of the file belongs to.
+    fn variable_of(&self, span: &Range<usize>) -> Option<String> {
+        let (base, variables) = &self.variables;
+        let k = span.start.checked_sub(*base)?;
+        variables.get(k).cloned()
+    }
+
+    /// Adds a finding about an environment variable.
+    pub(super) fn push_variable(&mut self, severity: Severity, variable: String, message: String) {
+        if severity == Severity::Error {
+            self.errors += 1;
+        }
+        self.found.push(Diagnostic {
+            severity,
+            file: self.file.to_path_buf(),
+            line: None,
+            variable: Some(variable),
+            message,
+        });
     }
 
     /// The 1-based line a span starts on.
@@ -91,6 +128,9 @@ impl<'a> Diagnostics<'a> {
 
     /// Adds a finding, on the line of `span` when there is one.
     pub(super) fn push(&mut self, severity: Severity, span: Option<Range<usize>>, message: String) {
+        if let Some(variable) = span.as_ref().and_then(|s| self.variable_of(s)) {
+            return self.push_variable(severity, variable, message);
+        }
         let line = span.map(|s| self.line_of(&s));
         if severity == Severity::Error {
             self.errors += 1;
@@ -99,6 +139,7 @@ impl<'a> Diagnostics<'a> {
             severity,
             file: self.file.to_path_buf(),
             line,
+            variable: None,
             message,
         });
     }

@@ -9,6 +9,7 @@ mod diagnostics;
 pub mod duration;
 #[cfg(test)]
 pub(crate) mod for_tests;
+mod from_env;
 mod idp;
 mod mail;
 mod members;
@@ -45,6 +46,9 @@ pub struct Loaded {
     pub config: Config,
     /// Findings that did not stop it.
     pub warnings: Vec<Diagnostic>,
+    /// The keys set from the environment: (`[server].listen`,
+    /// `PORTERO_SERVER__LISTEN`), for `portero check` and the start's log.
+    pub from_env: Vec<(String, String)>,
 }
 
 /// Reads and compiles the configuration file (and its `tenants_dir`),

@@ -251,6 +251,7 @@ pub struct RawOidc {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawHeaders {
+    pub preset: Option<Spanned<String>>,
     pub user: Option<Spanned<String>>,
     pub email: Option<Spanned<String>>,
     pub name: Option<Spanned<String>>,

@@ -7,7 +7,7 @@ use super::context::Ctx;
 use super::model::{Tenant, Upstream};
 use super::raw::{RawHeaders, RawTenant, RawTls};
 use super::{idp, mail, members, pages, secret};
-use crate::identity::{HeaderNames, DEFAULT_NAMES};
+use crate::identity::{HeaderNames, Preset, DEFAULT_NAMES};
 use crate::membership::AccountRule;
 use portero_policy::{HostPattern, NetmaskSet, SsoMode, TenantPolicy};
 use std::collections::HashSet;
@@ -324,12 +324,23 @@ const HEADER_KEYS: [&str; 9] = [
     "assertion",
 ];
 
-/// `[tenant.headers]`: valid, distinct names (also from the defaults the
-/// other headers keep) that no hop-by-hop or routing header already means
-/// something by.
+/// `[tenant.headers]`: a known `preset`, and renamed headers with valid,
+/// distinct names (also from the names the other headers keep, the
+/// preset's or Portero's) that no hop-by-hop or routing header already
+/// means something by.
 fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Option<HeaderNames> {
     let Some(h) = raw else {
         return Some(HeaderNames::new(Default::default()));
+    };
+    let preset = match &h.preset {
+        None => Some(Preset::Portero),
+        Some(p) => {
+            let found = Preset::parse(p.get_ref());
+            if found.is_none() {
+                cx.err(p.span(), unknown_preset(p.get_ref(), w));
+            }
+            found
+        }
     };
     let fields = [
         &h.user,
@@ -342,9 +353,16 @@ fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Optio
         &h.auth,
         &h.assertion,
     ];
+    // The names a header keeps when it is not renamed.
+    let kept = |slot: usize| -> Vec<&'static str> {
+        match preset.map(|p| p.names(slot)) {
+            Some(names) if !names.is_empty() => names.to_vec(),
+            _ => vec![DEFAULT_NAMES[slot]],
+        }
+    };
     let mut renamed: [Option<http::HeaderName>; 9] = Default::default();
     let mut seen = HashSet::new();
-    let mut ok = true;
+    let mut ok = preset.is_some();
     const FORBIDDEN: [&str; 12] = [
         "host",
         "cookie",
@@ -371,18 +389,25 @@ fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Optio
             }
             Ok(n) => {
                 let normal = n.as_str().replace('_', "-");
-                // Another header keeping its default name already sends it.
-                let default_of = DEFAULT_NAMES
-                    .iter()
-                    .enumerate()
-                    .find(|(j, d)| *j != i && fields[*j].is_none() && **d == normal);
-                if let Some((j, _)) = default_of {
+                // Another header not renamed already sends it.
+                let kept_by = (0..9)
+                    .find(|&j| j != i && fields[j].is_none() && kept(j).contains(&normal.as_str()));
+                if let Some(j) = kept_by {
+                    let whose = match preset {
+                        Some(p) if !p.names(j).is_empty() => {
+                            format!(
+                                "the name `{}` has from preset \"{}\"",
+                                HEADER_KEYS[j],
+                                p.as_str()
+                            )
+                        }
+                        _ => format!("the default name of `{}`", HEADER_KEYS[j]),
+                    };
                     cx.err(
                         name.span(),
                         format!(
-                            "{w}: header `{}` is the default name of `{}`: rename that one too, or choose another",
+                            "{w}: header `{}` is {whose}: rename that one too, or choose another",
                             name.get_ref(),
-                            HEADER_KEYS[j]
                         ),
                     );
                     ok = false;
@@ -404,7 +429,27 @@ fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Optio
             }
         }
     }
-    ok.then(|| HeaderNames::new(renamed))
+    match preset {
+        Some(preset) if ok => Some(HeaderNames::with_preset(preset, renamed)),
+        _ => None,
+    }
+}
+
+/// "`X` is not a header preset", with the one probably meant.
+fn unknown_preset(written: &str, w: &str) -> String {
+    let known: Vec<&str> = Preset::ALL.iter().map(|(n, _)| *n).collect();
+    let near = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(&written.to_ascii_lowercase(), k), *k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match near {
+        Some((_, k)) => format!("{w}: `{written}` is not a header preset (did you mean `{k}`?)"),
+        None => format!(
+            "{w}: `{written}` is not a header preset (expected {})",
+            known.join(", ")
+        ),
+    }
 }
 
 /// `[tenant.tls]`: a PEM certificate chain and its private key.

@@ -164,6 +164,7 @@ impl KeptFiles {
                     severity: Severity::Error,
                     file: dir.to_path_buf(),
                     line: None,
+                    variable: None,
                     message: format!("cannot list tenants_dir: {e}"),
                 });
                 return Vec::new();
@@ -255,6 +256,7 @@ fn compile_file(
         severity: Severity::Error,
         file: path.to_path_buf(),
         line: None,
+        variable: None,
         message,
     };
     let stamp = Stamp::of(path);
@@ -377,6 +379,7 @@ pub(super) fn assemble(
             severity: Severity::Error,
             file: file.to_path_buf(),
             line: Some(line),
+            variable: None,
             message,
         };
         let other = |j: usize| {

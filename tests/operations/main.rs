@@ -1,5 +1,5 @@
 //! End-to-end tests of running Portero: stopping, zero-downtime upgrade,
-//! reloads, `check`, `explain` as docs/routing.md shows it, metrics and
+//! reloads, `check`, configuration values from the environment, `explain` as docs/routing.md shows it, metrics and
 //! logs, connection handling and memory, several nodes over Redis and over PostgreSQL, TLS/SNI, streaming, panels that fail, and
 //! invitation mails through a real SMTP server.
 
@@ -7,6 +7,7 @@
 mod common;
 
 mod config_check;
+mod config_from_env;
 mod config_reload;
 mod lean_connections;
 mod listen_address_taken;
