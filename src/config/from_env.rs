@@ -40,6 +40,7 @@ const KEYS: &[(&[&str], &str, Kind)] = &[
     (&["server"], "grace_period", Text),
     (&["server"], "upstream_timeout", Text),
     (&["server"], "data_dir", Text),
+    (&["server"], "tenants_dir", Text),
     (&["server"], "outbound_ca", Text),
     (&["server"], "watch_config", Bool),
     (&["server"], "outbound_timeout", Text),

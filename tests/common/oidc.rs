@@ -58,8 +58,21 @@ pub fn start_provider(origin: &str, env: &[(&str, &str)]) -> (KillOnDrop, u16) {
     }
     let mut child = cmd.spawn().expect("node is needed");
     let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+    // Read on a thread: a provider that never says READY (its port taken
+    // between free_port() and its bind) fails the test instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("oidc-provider did not say READY within 60 s");
+        }
+    };
     assert!(
         line.starts_with("READY"),
         "oidc-provider did not start: {line}"
