@@ -224,8 +224,7 @@ impl State {
             Ok(loaded) => {
                 *in_force = n;
                 // The new configuration starts with the copies known so
-                // far; the documents of the tenants compiled again are
-                // fetched right away, the others keep their schedule.
+                // far; everything is fetched again right away.
                 self.remote.adopt(&loaded.config.remote);
                 let mut warnings = loaded.warnings;
                 if loaded.config.server.redis != self.config().server.redis {
@@ -270,9 +269,7 @@ impl State {
                 drop(before);
                 let old = self.config.swap(Arc::new(loaded.config));
                 self.compiles.retire(old);
-                if !changed.compiled.is_empty() {
-                    self.remote.wake.notify_one();
-                }
+                self.remote.wake.notify_one();
                 self.metrics.reloads.with_label_values(&["ok"]).inc();
                 self.audit(
                     "-",

@@ -89,8 +89,7 @@ pub async fn refresh_forever(state: Arc<State>) {
                     access.flush();
                 }
             }
-            // After a reload: the documents of the tenants it compiled are due.
-            _ = state.remote.wake.notified() => state.refresh_remote(false).await,
+            _ = state.remote.wake.notified() => state.refresh_remote(true).await,
         }
     }
 }
