@@ -54,6 +54,9 @@ pub struct State {
     config_stamp: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
     /// The embedded membership store, when `[server].data_dir` is set.
     pub store: Option<crate::members::StoreHandle>,
+    /// Certificates from the ACME CA and the challenges pending
+    /// (`[server.acme]`; kept fresh by [`crate::acme::run`]).
+    pub acme: crate::acme::Acme,
     /// The mailer of `[server.smtp]` in force (built again when a reload
     /// changes that section; `None` without it).
     mailer: arc_swap::ArcSwapOption<crate::mail::Mailer>,
@@ -131,6 +134,7 @@ impl State {
             saml_trace: Default::default(),
             saml_verify,
             config_stamp,
+            acme: Default::default(),
             mailer: arc_swap::ArcSwapOption::new(mailer),
         })
     }

@@ -75,6 +75,9 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
         }
     }
 
+    let acme_on = server
+        .as_ref()
+        .is_some_and(|s: &RawServer| s.acme.is_some());
     let server = server::compile_server(&mut cx, server.unwrap_or_default());
     let session = match session {
         Some(Some(s)) => session::compile_session(&mut cx, s),
@@ -113,6 +116,7 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
             raw,
             misspelt,
             default_reauth,
+            acme_on,
             &mut taken,
             tenants.len(),
         ) {
@@ -120,16 +124,22 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
         }
     }
     if let Some(server) = &server {
-        let any_cert = tenants.iter().any(|t| t.tls.is_some());
+        let any_cert = tenants
+            .iter()
+            .any(|t| t.tls.is_some() || !t.acme_hosts.is_empty());
         if !server.listen_tls.is_empty() && !any_cert {
             cx.push(
                 Severity::Error,
                 None,
-                "[server].listen_tls is set but no tenant has a [tenant.tls] certificate".into(),
+                "[server].listen_tls is set but no tenant has a [tenant.tls] certificate, nor a host that gets one through [server.acme]".into(),
             );
         }
     }
 
+    let acme_hosts = tenants
+        .iter()
+        .flat_map(|t| t.acme_hosts.iter().cloned())
+        .collect();
     let sound = !cx.has_errors();
     let (diags, remote) = cx.finish();
     match (server, session, assertion) {
@@ -142,6 +152,7 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
                 assertion,
                 tenants,
                 hosts: taken.hosts,
+                acme_hosts,
                 remote,
             },
             warnings: diags,

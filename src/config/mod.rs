@@ -2,6 +2,7 @@
 //! compiled in one step into validated types. Every problem found is reported, each with its file and
 //! line; nothing half-valid is ever used.
 
+pub mod acme;
 mod compile;
 mod context;
 mod diagnostics;
@@ -24,7 +25,8 @@ mod tests;
 pub use compile::compile_str;
 pub use diagnostics::{Diagnostic, Severity};
 pub use model::{
-    Config, RedisSettings, Server, SessionSettings, Smtp, SmtpLogin, SmtpSecurity, Tenant, Upstream,
+    Acme, AcmeChallenge, Config, RedisSettings, Server, SessionSettings, Smtp, SmtpLogin,
+    SmtpSecurity, Tenant, Upstream,
 };
 pub use secret::{Env, ProcessEnv};
 

@@ -33,6 +33,7 @@ pub(super) fn compile(
     raw: RawTenant,
     misspelt: bool,
     default_reauth: Option<u64>,
+    acme_on: bool,
     taken: &mut Taken,
     index: usize,
 ) -> Option<Tenant> {
@@ -64,6 +65,7 @@ pub(super) fn compile(
     policy.default_idp = providers.default_idp;
     let headers = compile_headers(cx, raw.headers.as_ref(), &w);
     let tls = raw.tls.as_ref().and_then(|t| compile_tls(cx, t, &w));
+    let acme_hosts = super::acme::tenant_hosts(cx, &raw, acme_on, &w);
     let look = pages::compile(cx, &raw, &w);
     let mail = mail::compile_tenant_mail(cx, raw.mail.as_ref(), &w);
     let home_host = raw
@@ -100,6 +102,7 @@ pub(super) fn compile(
         oidc: providers.oidc,
         idps: providers.idps,
         tls,
+        acme_hosts,
         css: look.css,
         logo: look.logo,
         powered_by: look.powered_by,
