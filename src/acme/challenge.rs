@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn only_an_offer_of_acme_tls_alone_is_a_validation() {
-        let offer = |p: &[&'static [u8]]| offers_only_acme_tls(Some(p.to_vec().into_iter()));
+        let offer = |p: &[&'static [u8]]| offers_only_acme_tls(Some(p.iter().copied()));
         assert!(offer(&[b"acme-tls/1"]));
         assert!(!offer(&[b"h2", b"acme-tls/1"]));
         assert!(!offer(&[b"acme-tls/1", b"http/1.1"]));

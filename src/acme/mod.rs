@@ -29,14 +29,59 @@ pub mod renew;
 
 pub use certs::{due, Certificates, Issued};
 pub use challenge::{offers_only_acme_tls, Pending, ACME_TLS_ALPN, HTTP_CHALLENGE_PATH};
-pub use renew::run;
+pub use renew::{load_before_serving, run};
+
+use std::collections::BTreeMap;
 
 /// What the listeners read: the certificates in force and the pending
-/// challenges.
+/// challenges; and, for `/readyz`, the hosts whose last order failed.
 #[derive(Debug, Default)]
 pub struct Acme {
     /// One certificate per host.
     pub certificates: Certificates,
     /// The challenges the CA may be validating now.
     pub pending: Pending,
+    /// Host → why its last order failed (until one succeeds).
+    failing: std::sync::Mutex<BTreeMap<String, String>>,
+}
+
+impl Acme {
+    /// The hosts whose last order failed, and why (at most `limit`), and
+    /// how many there are.
+    pub fn failing(&self, limit: usize) -> (Vec<(String, String)>, usize) {
+        let failing = self
+            .failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let some = failing
+            .iter()
+            .take(limit)
+            .map(|(h, e)| (h.clone(), e.clone()))
+            .collect();
+        (some, failing.len())
+    }
+
+    /// Records how a host's last order went (`None`: it succeeded).
+    fn note(&self, host: &str, error: Option<&str>) {
+        let mut failing = self
+            .failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match error {
+            Some(e) => {
+                failing.insert(host.to_string(), e.to_string());
+            }
+            None => {
+                failing.remove(host);
+            }
+        }
+    }
+
+    /// Forgets the failures of hosts no longer configured.
+    fn forget_failures(&self, keep: impl Fn(&str) -> bool) {
+        self.failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|h, _| keep(h));
+    }
 }

@@ -51,6 +51,39 @@ const BUSY_RETRY: u64 = 5;
 const STORE_RETRY: u64 = 30;
 /// The first wait after the account could not be opened or made.
 const ACCOUNT_RETRY: u64 = 60;
+/// How long no order is placed after the CA said "rate limited".
+const RATE_LIMIT_PAUSE: u64 = 3600;
+
+/// Loads the certificates kept in the store for the configured hosts, so
+/// the listeners serve them from their first handshake (after a restart or
+/// an upgrade). Run before the listeners start, outside any runtime: on a
+/// thread and a runtime of its own; no database connection made there is
+/// kept.
+pub fn load_before_serving(state: &State) {
+    let cfg = state.config();
+    let (Some(handle), false) = (&state.store, cfg.acme_hosts.is_empty()) else {
+        return;
+    };
+    let loaded = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                runtime.block_on(async {
+                    let mut renewer = Renewer::new();
+                    Ok::<bool, String>(renewer.load(state, &cfg, &handle.store).await)
+                })
+            })
+            .join()
+            .unwrap_or_else(|_| Err("loading the certificates failed".into()))
+    });
+    handle.store.release_connections();
+    if let Err(e) = loaded {
+        tracing::error!("acme: the certificates kept in the store are not loaded yet: {e}");
+    }
+}
 
 /// Keeps the certificates of every ACME host fresh; runs until dropped.
 pub async fn run(state: Arc<State>) {
@@ -102,8 +135,12 @@ struct Renewer {
     loaded: Option<Arc<Config>>,
     /// Whether loading from the store failed last time (said once).
     load_failing: bool,
-    /// The account, for (directory, extra CA).
-    account: Option<((String, Option<String>), Account)>,
+    /// The account, for (directory, extra CA), and its credentials as kept.
+    account: Option<((String, Option<String>), Account, String)>,
+    /// The CA said the account does not exist: forget it, make another.
+    account_gone: bool,
+    /// The CA said "rate limited": no new order before this.
+    paused_until: u64,
     /// When to try the account again, and how many tries failed.
     account_wait: Wait,
     /// Hosts in backoff.
@@ -127,6 +164,8 @@ impl Renewer {
             loaded: None,
             load_failing: false,
             account: None,
+            account_gone: false,
+            paused_until: 0,
             account_wait: Wait::default(),
             waits: HashMap::new(),
             running: HashSet::new(),
@@ -160,6 +199,15 @@ impl Renewer {
         if store.is_shared() {
             read_shared_challenges(state, store, now).await;
         }
+        if self.account_gone {
+            self.account_gone = false;
+            if let Some(((directory, _), _, json)) = self.account.take() {
+                tracing::warn!(directory = %directory, "acme: the CA no longer knows the account; a new one is made");
+                if let Err(e) = store.acme_forget_account(&directory, &json).await {
+                    tracing::warn!("acme: the unknown account stays in the store: {e}");
+                }
+            }
+        }
         let Some(account) = self.account(state, settings, store, now).await else {
             return;
         };
@@ -174,6 +222,7 @@ impl Renewer {
             .acme
             .certificates
             .retain(|h| cfg.acme_hosts.contains(h));
+        state.acme.forget_failures(|h| cfg.acme_hosts.contains(h));
         for host in gone {
             let _ = state.metrics.acme_expiry.remove_label_values(&[&host]);
             tracing::info!(host = %host, "acme: no longer configured; its certificate is no longer served");
@@ -243,7 +292,7 @@ impl Renewer {
         now: u64,
     ) -> Option<Account> {
         let key = (settings.directory.clone(), settings.ca.clone());
-        if let Some((k, account)) = &self.account {
+        if let Some((k, account, _)) = &self.account {
             if *k == key {
                 return Some(account.clone());
             }
@@ -252,9 +301,9 @@ impl Renewer {
             return None;
         }
         match open_account(state, settings, store, now).await {
-            Ok(account) => {
+            Ok((account, json)) => {
                 tracing::info!(directory = %settings.directory, "acme: account ready");
-                self.account = Some((key, account.clone()));
+                self.account = Some((key, account.clone(), json));
                 self.account_wait = Wait::default();
                 Some(account)
             }
@@ -286,7 +335,7 @@ impl Renewer {
         account: &Account,
         now: u64,
     ) {
-        if self.running.len() >= AT_ONCE {
+        if self.running.len() >= AT_ONCE || now < self.paused_until {
             return;
         }
         let certs = state.acme.certificates.snapshot();
@@ -355,6 +404,7 @@ impl Renewer {
                 );
                 set_expiry(state, &host, &i);
                 self.waits.remove(&host);
+                state.acme.note(&host, None);
                 state.acme.certificates.put(vec![(host, i)]);
             }
             Outcome::Adopted(i) => {
@@ -366,6 +416,7 @@ impl Renewer {
                 );
                 set_expiry(state, &host, &i);
                 self.waits.remove(&host);
+                state.acme.note(&host, None);
                 state.acme.certificates.put(vec![(host, i)]);
             }
             Outcome::Busy => {
@@ -392,6 +443,17 @@ impl Renewer {
                     retry_in_s = retry_in,
                     "acme: ordering a certificate failed: {error}"
                 );
+                if error.contains("urn:ietf:params:acme:error:rateLimited") {
+                    tracing::warn!(
+                        pause_s = RATE_LIMIT_PAUSE,
+                        "acme: the CA limits this account's rate; no new order for an hour"
+                    );
+                    self.paused_until = now + RATE_LIMIT_PAUSE;
+                }
+                if error.contains("urn:ietf:params:acme:error:accountDoesNotExist") {
+                    self.account_gone = true;
+                }
+                state.acme.note(&host, Some(&error));
                 let w = self.waits.entry(host).or_default();
                 w.failures = w.failures.saturating_add(1);
                 w.next_try = now + retry_in;
@@ -410,13 +472,14 @@ fn set_expiry(state: &State, host: &str, i: &Issued) {
 }
 
 /// Opens the account kept in the store for this CA, or makes one and keeps
-/// it (when another node kept one first, that one is used).
+/// it (when another node kept one first, that one is used); with its
+/// credentials as kept.
 async fn open_account(
     state: &State,
     settings: &Settings,
     store: &Store,
     now: u64,
-) -> Result<Account, String> {
+) -> Result<(Account, String), String> {
     let http = || client::Client::new(settings.ca.as_deref()).map(Box::new);
     let restore = |json: &str| {
         serde_json::from_str::<AccountCredentials>(json)
@@ -427,10 +490,11 @@ async fn open_account(
         .await
         .map_err(|e| e.to_string())?;
     if let Some(json) = kept {
-        return Account::builder_with_http(http()?)
+        let account = Account::builder_with_http(http()?)
             .from_credentials(restore(&json)?)
             .await
-            .map_err(|e| format!("the CA's directory: {e}"));
+            .map_err(|e| format!("the CA's directory: {e}"))?;
+        return Ok((account, json));
     }
     let contact: Vec<String> = settings
         .email
@@ -461,13 +525,14 @@ async fn open_account(
         }
     }
     if kept == json {
-        return Ok(account);
+        return Ok((account, json));
     }
     // Another node made one at the same moment: everyone uses the one kept.
-    Account::builder_with_http(http()?)
+    let account = Account::builder_with_http(http()?)
         .from_credentials(restore(&kept)?)
         .await
-        .map_err(|e| format!("the CA's directory: {e}"))
+        .map_err(|e| format!("the CA's directory: {e}"))?;
+    Ok((account, kept))
 }
 
 /// Reads the challenges put up in the shared store (by any node).

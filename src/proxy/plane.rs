@@ -125,6 +125,8 @@ pub fn run(state: Arc<State>, upgrade: bool) -> Result<(), String> {
         },
     )?;
 
+    // Certificates kept from an ACME CA, before the first handshake.
+    crate::acme::load_before_serving(&state);
     let plane = Arc::new(Plane {
         state: state.clone(),
         tls: tls_acceptor(state.clone()),

@@ -93,6 +93,22 @@ impl Store {
         }
     }
 
+    /// Forgets the account kept for `directory` when it is still the one
+    /// with `credentials` (the CA no longer knows it; the next is made anew).
+    pub async fn acme_forget_account(
+        &self,
+        directory: &str,
+        credentials: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.read().await?;
+        conn.execute(
+            "DELETE FROM acme_accounts WHERE directory = ?1 AND credentials = ?2",
+            args![directory, credentials],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Every certificate kept.
     pub async fn acme_certificates(&self) -> Result<Vec<StoredCertificate>, StoreError> {
         let mut conn = self.read().await?;
@@ -266,6 +282,15 @@ mod tests {
                 "first"
             );
             assert_eq!(s.acme_account(dir).await.unwrap().as_deref(), Some("first"));
+            // Forgotten only as the one it is: another node's newer one stays.
+            s.acme_forget_account(dir, "second").await.unwrap();
+            assert_eq!(s.acme_account(dir).await.unwrap().as_deref(), Some("first"));
+            s.acme_forget_account(dir, "first").await.unwrap();
+            assert_eq!(s.acme_account(dir).await.unwrap(), None);
+            assert_eq!(
+                s.acme_keep_account(dir, "fourth", 4).await.unwrap(),
+                "fourth"
+            );
             // Another CA, another account.
             assert_eq!(
                 s.acme_keep_account("https://other.test/dir", "third", 3)

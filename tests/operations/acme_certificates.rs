@@ -321,8 +321,18 @@ fn acme_a_host_that_fails_validation_holds_up_no_other() {
         metric(&p, "portero_acme_orders_total{result=\"failed\"}"),
         1.0
     );
-    // The node stays ready; the other host is served.
-    assert_eq!(get("127.0.0.1", "/readyz").send(p.admin).status, 200);
+    // The node stays ready, and says which host fails and why; the other
+    // host is served.
+    let ready = get("127.0.0.1", "/readyz").send(p.admin);
+    assert_eq!(ready.status, 200);
+    assert!(
+        ready
+            .body
+            .contains("acme: 1 of 2 hosts have a certificate; the last order failed for 1")
+            && ready.body.contains("bad.acme.test: validation failed"),
+        "{}",
+        ready.body
+    );
     assert!(https_get(tls, "good.acme.test", &root, "/").forwarded());
 }
 
