@@ -60,7 +60,7 @@ pub async fn handle(
             .path()
             .starts_with(crate::acme::HTTP_CHALLENGE_PATH)
     {
-        if let Some((reply, tenant)) = acme_challenge(&state, &cfg, &parts) {
+        if let Some((reply, tenant, host)) = acme_challenge(&state, &cfg, &parts) {
             Logged {
                 state: &state,
                 tenant,
@@ -68,7 +68,7 @@ pub async fn handle(
                 rule: "-",
                 reason: "-",
                 method: &parts.method,
-                host: "-",
+                host: &host,
                 path: parts.uri.path(),
                 peer: conn.peer.ip,
                 started,
@@ -240,7 +240,7 @@ fn acme_challenge<'c>(
     state: &State,
     cfg: &'c crate::config::Config,
     parts: &http::request::Parts,
-) -> Option<(Reply, Option<&'c Tenant>)> {
+) -> Option<(Reply, Option<&'c Tenant>, String)> {
     let host = crate::facts::request_host(
         parts
             .headers
@@ -261,14 +261,14 @@ fn acme_challenge<'c>(
         Method::GET | Method::HEAD => state.acme.pending.http_answer(token, &host),
         _ => None,
     };
-    Some(match answer {
-        Some(key_authorization) => (
+    let reply = match answer {
+        Some(key_authorization) => {
             Reply::with_body(200, "application/octet-stream", key_authorization)
-                .header("cache-control", "no-store"),
-            tenant,
-        ),
-        None => (Reply::text(404, "Not found.\n"), tenant),
-    })
+                .header("cache-control", "no-store")
+        }
+        None => Reply::text(404, "Not found.\n"),
+    };
+    Some((reply, tenant, host))
 }
 
 /// Joins the client's and the panel's sides of an upgraded connection.
