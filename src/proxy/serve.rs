@@ -231,11 +231,12 @@ pub async fn handle(
     Ok(Response::from_parts(head, body))
 }
 
-/// The answer to `/.well-known/acme-challenge/…` on a host that gets its
-/// certificate through ACME (other hosts' requests go their usual way):
-/// the key authorization of a pending HTTP-01 challenge for that token and
-/// host, else a short 404. Before any rule, sign-in or panel; nothing here
-/// starts an order or keeps anything.
+/// The answer to `/.well-known/acme-challenge/…`: the key authorization of
+/// a pending HTTP-01 challenge for that token and host (this node's order
+/// or, on a shared store, another node's); else, on a host that gets its
+/// certificate through ACME, a short 404 (other hosts' requests go their
+/// usual way). Before any rule, sign-in or panel; nothing here starts an
+/// order or keeps anything.
 fn acme_challenge<'c>(
     state: &State,
     cfg: &'c crate::config::Config,
@@ -248,10 +249,6 @@ fn acme_challenge<'c>(
             .and_then(|v| v.to_str().ok()),
         parts.uri.authority().map(|a| a.as_str()),
     )?;
-    if !cfg.acme_hosts.contains(&host) {
-        return None;
-    }
-    let tenant = cfg.tenant_for_host(&host);
     let token = parts
         .uri
         .path()
@@ -266,9 +263,10 @@ fn acme_challenge<'c>(
             Reply::with_body(200, "application/octet-stream", key_authorization)
                 .header("cache-control", "no-store")
         }
-        None => Reply::text(404, "Not found.\n"),
+        None if cfg.acme_hosts.contains(&host) => Reply::text(404, "Not found.\n"),
+        None => return None,
     };
-    Some((reply, tenant, host))
+    Some((reply, cfg.tenant_for_host(&host), host))
 }
 
 /// Joins the client's and the panel's sides of an upgraded connection.

@@ -5,7 +5,8 @@
 //! without a restart and again after one (from the store, no new order);
 //! a short-lived certificate renewed while serving; a host that fails
 //! validation holding up nobody; and two nodes on one PostgreSQL ordering
-//! a host once and answering each other's challenges. Threats: a client
+//! a host once and answering each other's challenges (TLS-ALPN-01, and
+//! HTTP-01 for a host a reload added). Threats: a client
 //! that triggers orders or gets a validation certificate by sending names
 //! or challenge paths. No timing is a pass/fail condition: the waits are
 //! for things to happen at all.
@@ -382,6 +383,24 @@ fn acme_two_nodes_on_postgres_order_a_host_once_and_answer_each_others_challenge
     let (issued_a, issued_b) = (metric(&a, ISSUED), metric(&b, ISSUED));
     assert_eq!(issued_a + issued_b, 2.0, "A {issued_a}, B {issued_b}");
     assert!(issued_b >= 1.0);
+
+    // A reload of B adding a host, now with HTTP-01: ordered at once, the
+    // CA's request answered by A from the challenge B shared.
+    let path = b.path("portero.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(
+            "challenges = [\"tls-alpn-01\"]",
+            "challenges = [\"http-01\"]",
+        )
+        .replace(
+            "\"b-only.acme.test\"]",
+            "\"b-only.acme.test\", \"b-http.acme.test\"]",
+        );
+    std::fs::write(&path, text).unwrap();
+    assert_eq!(b.admin_post("/reload").status, 200);
+    until_served(&b, tls_b, "b-http.acme.test", &root, None, 60);
+    assert_eq!(metric(&a, ISSUED) + metric(&b, ISSUED), 3.0);
     for p in [&a, &b] {
         let log = p.stderr();
         assert!(!log.contains("failed"), "{log}");
