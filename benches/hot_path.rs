@@ -277,7 +277,7 @@ fn identity_plan(c: &mut Criterion) {
             },
         );
         let holder = SignedFor {
-            tenant: f.tenant,
+            tenant: tenant.generation,
             sid: claims.sid(),
             user: claims.user(),
             account: &member.account,

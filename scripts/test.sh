@@ -30,6 +30,11 @@ command -v node >/dev/null 2>&1 || test_pkgs+=(nodejs)
 # Browser tests: Debian's Chromium, driven by playwright-core (npm, installed by the tests).
 [ -x /usr/bin/chromium ] || test_pkgs+=(chromium)
 command -v npm >/dev/null 2>&1 || test_pkgs+=(npm)
+# The front-proxy kits (examples/front-proxies/): nginx (any Debian flavour
+# with auth_request) and Caddy, each started by the front_proxy_kits test
+# in a temporary folder, in the foreground (no service).
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || test_pkgs+=(nginx)
+command -v caddy >/dev/null 2>&1 || test_pkgs+=(caddy)
 if ((${#test_pkgs[@]})); then
     echo "==> installing test peers: ${test_pkgs[*]}"
     SUDO=""

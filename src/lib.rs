@@ -61,6 +61,7 @@ pub mod remote;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod tenant_command;
 pub mod web;
 
 pub use portero_policy as policy;

@@ -112,6 +112,25 @@ enum Command {
         #[arg(long = "as")]
         actor: Option<String>,
     },
+    /// The tenants, and one tenant's file of tenants_dir: `list`, `show
+    /// NAME`, `put NAME` (a [[tenant]] table in TOML, or a JSON object with
+    /// --json, from --file or standard input), `delete NAME`. A change is
+    /// checked against the whole configuration before it is written, then
+    /// the node running here (admin listener) is asked to reload.
+    Tenants {
+        #[arg(long, default_value = "config/portero.toml")]
+        config: PathBuf,
+        /// list, show, put or delete.
+        action: String,
+        /// The tenant (show, put, delete).
+        name: Option<String>,
+        /// put: read the tenant from this file (default: standard input).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// put: the body is a JSON object of the tenant's keys.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a commented starting configuration for a first tenant, and its
     /// keys (mode 0600, beside it under secrets/), which `check` accepts.
     /// Nothing that exists is replaced unless --force is given.
@@ -201,6 +220,13 @@ fn main() -> ExitCode {
             },
             force,
         ),
+        Command::Tenants {
+            config,
+            action,
+            name,
+            file,
+            json,
+        } => tenants(&config, &action, name, file.as_deref(), json),
         Command::Accounts {
             config,
             tenant,
@@ -652,6 +678,9 @@ fn load_or_report(path: &std::path::Path) -> Option<config::Loaded> {
 fn check(path: PathBuf) -> ExitCode {
     match load_or_report(&path) {
         Some(loaded) => {
+            for (key, variable) in &loaded.from_env {
+                println!("{key} from {variable} (environment)");
+            }
             println!(
                 "{}: ok ({} tenant(s), {})",
                 path.display(),
@@ -676,10 +705,14 @@ fn run(path: PathBuf, upgrade: bool, log_format: LogFormat) -> ExitCode {
         LogFormat::Json => log.json().with_current_span(false).init(),
     }
     // Through the log, so `--log-format json` holds these lines too.
-    let loaded = match config::load(&path, &ProcessEnv) {
+    let mut compiler = config::Compiler::default();
+    let loaded = match compiler.load(&path, &ProcessEnv) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 tracing::warn!("{w}");
+            }
+            for (key, variable) in &loaded.from_env {
+                tracing::info!("{key} from {variable} (environment)");
             }
             loaded
         }
@@ -694,8 +727,9 @@ fn run(path: PathBuf, upgrade: bool, log_format: LogFormat) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let state = match portero::state::State::new(
+    let state = match portero::state::State::with_compiler(
         loaded.config,
+        compiler,
         path,
         Arc::new(portero::clock::SystemClock),
     ) {
@@ -863,4 +897,51 @@ fn write_private(path: &std::path::Path, data: &[u8], replace: bool) -> std::io:
         .mode(0o600)
         .open(path)?;
     f.write_all(data)
+}
+
+/// `portero tenants`.
+fn tenants(
+    config: &std::path::Path,
+    action: &str,
+    name: Option<String>,
+    file: Option<&std::path::Path>,
+    json: bool,
+) -> ExitCode {
+    use portero::tenant_command::{run, TenantAction};
+    let need_name = || {
+        name.clone()
+            .ok_or_else(|| format!("portero tenants {action} needs the tenant's name"))
+    };
+    let action = match action {
+        "list" => Ok(TenantAction::List),
+        "show" => need_name().map(TenantAction::Show),
+        "delete" => need_name().map(TenantAction::Delete),
+        "put" => need_name().and_then(|name| {
+            let body = match file {
+                Some(f) => {
+                    std::fs::read(f).map_err(|e| format!("cannot read {}: {e}", f.display()))
+                }
+                None => {
+                    let mut b = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+                        .map(|_| b)
+                        .map_err(|e| format!("cannot read standard input: {e}"))
+                }
+            }?;
+            Ok(TenantAction::Put { name, body, json })
+        }),
+        other => Err(format!(
+            "unknown action {other:?}: list, show, put or delete"
+        )),
+    };
+    match action.and_then(|a| run(config, a)) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("portero tenants: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -12,12 +12,6 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// A file's modification time and size, when it can be read.
-fn file_stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64)> {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len()))
-}
-
 /// Shared by every request.
 pub struct State {
     config: ArcSwap<Config>,
@@ -49,9 +43,14 @@ pub struct State {
     pub saml_trace: crate::auth::saml::trace::SamlTrace,
     /// Where SAML responses are verified (off the request workers, bounded).
     pub saml_verify: crate::auth::saml::VerifyPool,
-    /// The configuration file's modification time and size when last read
-    /// (changes trigger a reload when `[server].watch_config`).
-    config_stamp: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
+    /// The stamp of the configuration's files when last read: the main
+    /// file and those of `tenants_dir` (changes trigger a reload when
+    /// `[server].watch_config`).
+    config_stamp: std::sync::Mutex<Option<u64>>,
+    /// Where reloads compile ([`config::CompileThread`]).
+    compiles: config::CompileThread,
+    /// The number of the compile in force (one put in force at a time).
+    in_force: tokio::sync::Mutex<u64>,
     /// The embedded membership store, when `[server].data_dir` is set.
     pub store: Option<crate::members::StoreHandle>,
     /// Certificates from the ACME CA and the challenges pending
@@ -69,6 +68,18 @@ impl State {
         config_path: PathBuf,
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<State> {
+        State::with_compiler(config, config::Compiler::default(), config_path, clock)
+    }
+
+    /// Builds the state around a configuration and the compiler that made
+    /// it: reloads compile again only the tenant files that change.
+    pub fn with_compiler(
+        config: Config,
+        compiler: config::Compiler,
+        config_path: PathBuf,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<State> {
+        let compiles = config::CompileThread::start(compiler)?;
         let audit = AuditLog::open(config.server.audit_log.as_deref()).map_err(|e| {
             naming_file(e, "[server].audit_log", config.server.audit_log.as_deref())
         })?;
@@ -91,7 +102,7 @@ impl State {
         let store =
             crate::members::StoreHandle::open_now(&config).map_err(std::io::Error::other)?;
         remote.adopt(&config.remote);
-        let config_stamp = std::sync::Mutex::new(file_stamp(&config_path));
+        let config_stamp = std::sync::Mutex::new(config::sources_stamp(&config_path, &config));
         let max_started = config.server.max_started_sign_ins;
         let onetime = match &config.server.redis {
             Some(r) => crate::onetime::OneTime::redis(&r.url, &r.prefix, r.timeout, max_started)
@@ -134,6 +145,8 @@ impl State {
             saml_trace: Default::default(),
             saml_verify,
             config_stamp,
+            compiles,
+            in_force: tokio::sync::Mutex::new(0),
             acme: Default::default(),
             mailer: arc_swap::ArcSwapOption::new(mailer),
         })
@@ -159,24 +172,64 @@ impl State {
     /// Reads the configuration file again. On success it replaces the one in
     /// force (listeners and the admin address stay as they were started);
     /// on failure the old one keeps serving and every error is returned.
-    pub fn reload(
+    /// Only the tenant files that changed are compiled again; the others'
+    /// tenants are kept as they were.
+    pub async fn reload(
         &self,
-        env: &dyn Env,
-    ) -> impl std::future::Future<Output = Result<Vec<Diagnostic>, Vec<Diagnostic>>> + Send + '_
-    {
-        // Read here, so the future does not hold `env`.
-        let loaded = config::load(&self.config_path, env);
-        self.put_in_force(loaded)
+        env: Arc<dyn Env + Send + Sync>,
+    ) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+        // Taken before the compile: a file changed while it runs is seen
+        // as changed by the next look.
+        let stamp = config::sources_stamp(&self.config_path, &self.config());
+        let (n, loaded) = self.compiles.load(self.config_path.clone(), env).await;
+        if loaded.is_ok() {
+            *self
+                .config_stamp
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = stamp;
+        }
+        self.put_in_force(n, loaded).await
     }
 
+    /// Writes tenant `name`'s file in `tenants_dir` (`text`; `None`
+    /// removes it) once the configuration with it compiles, and puts that
+    /// configuration in force. The warnings, or why nothing was changed.
+    pub async fn change_tenant(
+        &self,
+        env: Arc<dyn Env + Send + Sync>,
+        name: &str,
+        text: Option<String>,
+    ) -> Result<Vec<Diagnostic>, config::Refused> {
+        let (n, loaded) = self
+            .compiles
+            .change_tenant(
+                self.config_path.clone(),
+                env,
+                self.config(),
+                name.to_string(),
+                text,
+            )
+            .await;
+        self.put_in_force(n, Ok(loaded?))
+            .await
+            .map_err(config::Refused::Invalid)
+    }
+
+    /// Puts the `n`-th compile's configuration in force, unless a later
+    /// compile's already is.
     async fn put_in_force(
         &self,
+        n: u64,
         loaded: Result<config::Loaded, Vec<Diagnostic>>,
     ) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
+        let mut in_force = self.in_force.lock().await;
         match loaded {
+            Ok(_) if n < *in_force => Ok(Vec::new()),
             Ok(loaded) => {
+                *in_force = n;
                 // The new configuration starts with the copies known so
-                // far; everything is fetched again right away.
+                // far; the documents of the tenants compiled again are
+                // fetched right away, the others keep their schedule.
                 self.remote.adopt(&loaded.config.remote);
                 let mut warnings = loaded.warnings;
                 if loaded.config.server.redis != self.config().server.redis {
@@ -184,6 +237,7 @@ impl State {
                         severity: config::Severity::Warning,
                         file: self.config_path.clone(),
                         line: None,
+                        variable: None,
                         message: "[server].redis changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
                     });
                 }
@@ -192,6 +246,7 @@ impl State {
                         severity: config::Severity::Warning,
                         file: self.config_path.clone(),
                         line: None,
+                        variable: None,
                         message: "[server].database changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
                     });
                 }
@@ -202,26 +257,33 @@ impl State {
                         severity: config::Severity::Warning,
                         file: self.config_path.clone(),
                         line: None,
+                        variable: None,
                         message: "[server].max_started_sign_ins changed: it takes effect at the next start or upgrade; the one in force is kept".to_string(),
                     });
                 }
                 if loaded.config.server.smtp != self.config().server.smtp {
                     self.replace_mailer(loaded.config.server.smtp.as_ref(), &mut warnings);
                 }
+                let before = self.config();
                 if let Some(store) = &self.store {
-                    if let Err(e) = store.reload(&loaded.config).await {
+                    if let Err(e) = store.reload_changed(&before, &loaded.config).await {
                         tracing::error!("membership store: {e}");
                     }
                 }
-                self.config.store(Arc::new(loaded.config));
-                self.remote.wake.notify_one();
+                let changed = Changed::between(&before, &loaded.config);
+                drop(before);
+                let old = self.config.swap(Arc::new(loaded.config));
+                self.compiles.retire(old);
+                if !changed.compiled.is_empty() {
+                    self.remote.wake.notify_one();
+                }
                 self.metrics.reloads.with_label_values(&["ok"]).inc();
                 self.audit(
                     "-",
                     Event::ConfigReload,
                     None,
                     None,
-                    "configuration reloaded",
+                    &format!("configuration reloaded: {changed}"),
                 );
                 Ok(warnings)
             }
@@ -250,6 +312,7 @@ impl State {
                 severity: config::Severity::Warning,
                 file: self.config_path.clone(),
                 line: None,
+                variable: None,
                 message: format!("[server.smtp]: {e}; the mail server settings in force are kept"),
             }),
         }
@@ -287,12 +350,14 @@ impl State {
     /// (each change is tried once: a refused file waits for the next edit).
     pub async fn reload_if_file_changed(
         &self,
-        env: &(dyn Env + Sync),
+        env: Arc<dyn Env + Send + Sync>,
     ) -> Option<Result<Vec<Diagnostic>, Vec<Diagnostic>>> {
-        if !self.config().server.watch_config {
+        let cfg = self.config();
+        if !cfg.server.watch_config {
             return None;
         }
-        let now = file_stamp(&self.config_path);
+        let now = config::sources_stamp(&self.config_path, &cfg);
+        drop(cfg);
         {
             let mut seen = self
                 .config_stamp
@@ -471,5 +536,59 @@ impl State {
         let clock = Arc::new(crate::clock::FixedClock::at(now));
         let state = State::new(cfg, dir.path().join("portero.toml"), clock).unwrap();
         (state, dir)
+    }
+}
+
+/// What a reload changed, for its audit line and for what it sets off.
+struct Changed {
+    /// Tenants compiled again (added or changed).
+    compiled: Vec<String>,
+    /// Tenants gone.
+    removed: Vec<String>,
+}
+
+impl Changed {
+    fn between(old: &Config, new: &Config) -> Changed {
+        let kept = |t: &Arc<config::Tenant>| {
+            old.by_name
+                .get(&t.name)
+                .and_then(|&i| old.tenants.get(i))
+                .is_some_and(|o| Arc::ptr_eq(o, t))
+        };
+        Changed {
+            compiled: new
+                .tenants
+                .iter()
+                .filter(|t| !kept(t))
+                .map(|t| t.name.clone())
+                .collect(),
+            removed: old
+                .tenants
+                .iter()
+                .filter(|t| !new.by_name.contains_key(&t.name))
+                .map(|t| t.name.clone())
+                .collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for Changed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// At most this many names are listed.
+        const SHOWN: usize = 10;
+        let list = |f: &mut std::fmt::Formatter<'_>, what: &str, names: &[String]| {
+            write!(f, "{} {what}", names.len())?;
+            if !names.is_empty() {
+                write!(f, " ({}", names[..names.len().min(SHOWN)].join(", "))?;
+                if names.len() > SHOWN {
+                    write!(f, ", …")?;
+                }
+                write!(f, ")")?;
+            }
+            Ok(())
+        };
+        list(f, "tenant(s) compiled", &self.compiled)?;
+        f.write_str(", ")?;
+        list(f, "removed", &self.removed)
     }
 }

@@ -47,6 +47,7 @@ mod procs;
 mod report;
 mod scenarios;
 mod soak;
+mod tenants;
 mod upstream;
 
 use callgrind::{callgrind_figures, warmup_requests};
@@ -98,6 +99,13 @@ struct Args {
     /// request (after a warm-up of a fifth as many); 0 skips it.
     #[arg(long, default_value_t = 2000)]
     callgrind: usize,
+    /// Instead of the comparison: N tenants in `tenants_dir` (check, a
+    /// change by the API, full reloads, memory, p99 during reloads).
+    #[arg(long, default_value_t = 0)]
+    tenants: usize,
+    /// With --tenants: how many full reloads for the memory figure.
+    #[arg(long, default_value_t = 100)]
+    reloads: usize,
     /// Internal: serve as the upstream on this port.
     #[arg(long, hide = true)]
     serve_upstream: Option<u16>,
@@ -116,6 +124,18 @@ fn main() {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    if args.tenants > 0 {
+        let portero = match &args.portero {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()
+                .map_err(|e| e.to_string())?
+                .parent()
+                .and_then(Path::parent)
+                .ok_or("no target folder")?
+                .join("portero"),
+        };
+        return tenants::run(&portero, &args.out, args.tenants, args.reloads);
+    }
     for tool in ["wrk", "nginx", "taskset"] {
         if Command::new("sh")
             .arg("-c")

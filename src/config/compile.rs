@@ -6,58 +6,244 @@ use super::context::Ctx;
 use super::model::{Config, SessionSettings};
 use super::raw::{RawAssertion, RawServer, RawSession, RawTenant};
 use super::secret::Env;
-use super::{server, session, tenant, Diagnostic, Loaded, Severity};
+use super::tenant_files::{self, KeptFiles, Trial};
+use super::{from_env, server, session, tenant, Diagnostic, Loaded, Severity};
 use crate::identity::SignedIdentities;
 use serde::de::DeserializeOwned;
 use std::path::Path;
+use std::sync::Arc;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 /// How many sessions' signed identity headers are kept for reuse.
 const SIGNED_SESSIONS_CACHED: u64 = 200_000;
 
-/// Compiles configuration text; `file` names it in findings and anchors
-/// relative paths. `env` answers `env:NAME` secrets: [`super::ProcessEnv`]
-/// for the process's own environment, a map when compiling in memory.
+/// Compiles configuration text once, keeping nothing (`check`, tests);
+/// `file` names it in findings and anchors relative paths. `env` answers
+/// `env:NAME` secrets: [`super::ProcessEnv`] for the process's own
+/// environment, a map when compiling in memory.
 pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<Diagnostic>> {
-    let mut cx = Ctx::new(src, file, env);
-    let root = match DeTable::parse(src) {
-        Ok(t) => t,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            cx.err(span, format!("not valid TOML: {}", e.message()));
-            return Err(cx.finish().0);
+    Compiler::default().compile(src, file, env)
+}
+
+/// The compiler a running server keeps: the tenant files of `tenants_dir`
+/// that did not change since the last compile are not compiled again (their
+/// tenants are the same `Arc`s), and the signed-identity cache outlives a
+/// reload that leaves `[assertion]` as it was.
+#[derive(Default)]
+pub struct Compiler {
+    files: KeptFiles,
+    signed: Option<(String, Arc<SignedIdentities>)>,
+}
+
+/// The main file's sections, as read.
+#[derive(Default)]
+struct Sections {
+    server: Option<RawServer>,
+    session: Option<Option<RawSession>>,
+    assertion: Option<Option<RawAssertion>>,
+    tenants: RawTenants,
+}
+
+/// `[[tenant]]` tables as read, each with whether it had an unknown key.
+pub(super) type RawTenants = Vec<(RawTenant, bool)>;
+
+impl Compiler {
+    /// Reads the configuration file at `path` and compiles it.
+    pub fn load(&mut self, path: &Path, env: &dyn Env) -> Result<Loaded, Vec<Diagnostic>> {
+        let src = std::fs::read_to_string(path).map_err(|e| {
+            vec![Diagnostic {
+                severity: Severity::Error,
+                file: path.to_path_buf(),
+                line: None,
+                variable: None,
+                message: format!("cannot read the configuration file: {e}"),
+            }]
+        })?;
+        self.compile(&src, path, env)
+    }
+
+    /// Compiles the main file's text and the files of its `tenants_dir`.
+    pub fn compile(
+        &mut self,
+        src: &str,
+        file: &Path,
+        env: &dyn Env,
+    ) -> Result<Loaded, Vec<Diagnostic>> {
+        self.compile_trying(src, file, env, None)
+    }
+
+    /// Where tenant `name` is written, and whether it is the only tenant
+    /// of its file (as of the last compile).
+    pub(super) fn holding(&self, name: &str) -> Option<(&Path, bool)> {
+        self.files.holding(name)
+    }
+
+    /// See [`KeptFiles::settle_trial`].
+    pub(super) fn settle_trial(&mut self, path: &Path, written: Option<tenant_files::Stamp>) {
+        self.files.settle_trial(path, written);
+    }
+
+    /// As [`Compiler::compile`], with one file of `tenants_dir` as `trial`
+    /// would make it.
+    pub(super) fn compile_trying(
+        &mut self,
+        src: &str,
+        file: &Path,
+        env: &dyn Env,
+        trial: Option<&Trial>,
+    ) -> Result<Loaded, Vec<Diagnostic>> {
+        let mut cx = Ctx::new(src, file, env);
+        let from_env = from_env::read(env, src);
+        for (variable, problem) in &from_env.problems {
+            cx.err_variable(variable.clone(), problem.clone());
         }
-    };
-    let whole = root.span();
-    let mut server = None;
-    let mut session = None;
-    let mut assertion = None;
-    let mut raw_tenants = Vec::new();
-    for (key, value) in root.into_inner() {
-        match key.get_ref().as_ref() {
-            "server" => server = shape::<RawServer>(&mut cx, "[server]", value),
-            "session" => session = Some(shape::<RawSession>(&mut cx, "[session]", value)),
-            "assertion" => assertion = Some(shape::<RawAssertion>(&mut cx, "[assertion]", value)),
-            "tenant" => {
-                let span = value.span();
-                match value.into_inner() {
-                    DeValue::Array(items) => {
-                        for (i, item) in items.into_iter().enumerate() {
-                            let what = format!("[[tenant]] #{}", i + 1);
-                            let before = cx.errors();
-                            let item = one_idp_per_protocol(&mut cx, &what, item);
-                            if let Some(t) = shape::<RawTenant>(&mut cx, &what, item) {
-                                raw_tenants.push((t, cx.errors() > before));
-                            }
-                        }
-                    }
-                    _ => cx.err(
-                        span,
-                        "`tenant` must be an array of tables: write [[tenant]]",
-                    ),
-                }
+        // Values from the environment span past the end of the file.
+        let base = src.len() + 1;
+        cx.set_variables(
+            base,
+            from_env
+                .overrides
+                .iter()
+                .map(|o| o.variable.clone())
+                .collect(),
+        );
+        let root = match DeTable::parse(src) {
+            Ok(t) => t,
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                cx.err(span, format!("not valid TOML: {}", e.message()));
+                return Err(cx.finish().diags);
             }
+        };
+        let whole = root.span();
+        let mut root = root.into_inner();
+        for (variable, problem) in from_env::overlay(&mut root, &from_env.overrides, base) {
+            cx.err_variable(variable, problem);
+        }
+        let sections = sections(&mut cx, root);
+        let acme_on = sections.server.as_ref().is_some_and(|s| s.acme.is_some());
+        let server = server::compile_server(&mut cx, sections.server.unwrap_or_default());
+        let session = match sections.session {
+            Some(Some(s)) => session::compile_session(&mut cx, s),
+            Some(None) => None,
+            None => {
+                cx.err(
+                    whole.start..whole.start,
+                    "[session] is missing: it needs `keys` (make one with `portero keygen`)",
+                );
+                None
+            }
+        };
+        let assertion = match sections.assertion {
+            Some(Some(a)) => session::compile_assertion(&mut cx, a),
+            Some(None) => None,
+            None => {
+                cx.err(
+                    whole.start..whole.start,
+                    "[assertion] is missing: it needs `signing_key` (make one with `portero keygen`)",
+                );
+                None
+            }
+        };
+        let defaults = tenant::Defaults {
+            reauth: session.as_ref().and_then(|s: &SessionSettings| s.reauth),
+            acme: acme_on,
+        };
+        let main_tenants: Vec<_> = sections
+            .tenants
+            .into_iter()
+            .filter_map(|(raw, misspelt)| tenant::compile(&mut cx, raw, misspelt, defaults))
+            .collect();
+        let main_errors = cx.has_errors();
+        let finished = cx.finish();
+        let mut diags = finished.diags;
+        let files = match server.as_ref().and_then(|s| s.tenants_dir.as_deref()) {
+            Some(dir) => self.files.refresh(dir, defaults, env, &mut diags, trial),
+            None => {
+                self.files.clear();
+                Vec::new()
+            }
+        };
+        let together =
+            tenant_files::assemble(file, main_tenants, finished.remote, &files, &mut diags);
+        let error = |message: &str| Diagnostic {
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            line: Some(1),
+            variable: None,
+            message: message.to_string(),
+        };
+        let sound = !main_errors && !diags.iter().any(|d| d.severity == Severity::Error);
+        if together.tenants.is_empty() && sound {
+            diags.push(error(
+                "no [[tenant]] is configured (here or in tenants_dir): nothing would be served",
+            ));
+        }
+        if let Some(server) = &server {
+            let any_cert = together
+                .tenants
+                .iter()
+                .any(|t| t.tls.is_some() || !t.acme_hosts.is_empty());
+            if !server.listen_tls.is_empty() && !any_cert {
+                diags.push(Diagnostic {
+                    line: None,
+                    ..error(
+                        "[server].listen_tls is set but no tenant has a [tenant.tls] certificate, nor a host that gets one through [server.acme]",
+                    )
+                });
+            }
+        }
+        let sound = !main_errors && !diags.iter().any(|d| d.severity == Severity::Error);
+        let acme_hosts = together
+            .tenants
+            .iter()
+            .flat_map(|t| t.acme_hosts.iter().cloned())
+            .collect();
+        match (server, session, assertion) {
+            (Some(server), Some(session), Some(assertion)) if sound => {
+                // The key's thumbprint, algorithm and lifetime.
+                let text = format!("{assertion:?}");
+                let signed = match &self.signed {
+                    Some((kept, signed)) if *kept == text => signed.clone(),
+                    _ => Arc::new(SignedIdentities::new(SIGNED_SESSIONS_CACHED, assertion.ttl)),
+                };
+                self.signed = Some((text, signed.clone()));
+                Ok(Loaded {
+                    config: Config {
+                        source: file.to_path_buf(),
+                        server,
+                        session,
+                        signed,
+                        assertion,
+                        tenants: together.tenants,
+                        hosts: together.hosts,
+                        by_name: together.by_name,
+                        acme_hosts,
+                        remote: together.remote,
+                    },
+                    warnings: diags,
+                    from_env: from_env
+                        .overrides
+                        .iter()
+                        .map(|o| (o.key.clone(), o.variable.clone()))
+                        .collect(),
+                })
+            }
+            _ => Err(diags),
+        }
+    }
+}
+
+/// Sorts the main file's top-level tables into their sections.
+fn sections(cx: &mut Ctx<'_>, root: DeTable<'_>) -> Sections {
+    let mut out = Sections::default();
+    for (key, value) in root {
+        match key.get_ref().as_ref() {
+            "server" => out.server = shape::<RawServer>(cx, "[server]", value),
+            "session" => out.session = Some(shape::<RawSession>(cx, "[session]", value)),
+            "assertion" => out.assertion = Some(shape::<RawAssertion>(cx, "[assertion]", value)),
+            "tenant" => read_tenants(cx, value, &mut out.tenants),
             other => {
                 match did_you_mean(other, "expected `server`, `session`, `assertion`, `tenant`") {
                     Some(near) => cx.err(
@@ -74,90 +260,29 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
             }
         }
     }
+    out
+}
 
-    let acme_on = server
-        .as_ref()
-        .is_some_and(|s: &RawServer| s.acme.is_some());
-    let server = server::compile_server(&mut cx, server.unwrap_or_default());
-    let session = match session {
-        Some(Some(s)) => session::compile_session(&mut cx, s),
-        Some(None) => None,
-        None => {
-            cx.err(
-                whole.start..whole.start,
-                "[session] is missing: it needs `keys` (make one with `portero keygen`)",
-            );
-            None
+/// Reads the value of a `tenant` key: an array of tables, each read into
+/// `out` with whether it had an unknown key (its follow-on warnings are
+/// then left out).
+pub(super) fn read_tenants(cx: &mut Ctx<'_>, value: Spanned<DeValue<'_>>, out: &mut RawTenants) {
+    let span = value.span();
+    match value.into_inner() {
+        DeValue::Array(items) => {
+            for (i, item) in items.into_iter().enumerate() {
+                let what = format!("[[tenant]] #{}", i + 1);
+                let before = cx.errors();
+                let item = one_idp_per_protocol(cx, &what, item);
+                if let Some(t) = shape::<RawTenant>(cx, &what, item) {
+                    out.push((t, cx.errors() > before));
+                }
+            }
         }
-    };
-    let assertion = match assertion {
-        Some(Some(a)) => session::compile_assertion(&mut cx, a),
-        Some(None) => None,
-        None => {
-            cx.err(
-                whole.start..whole.start,
-                "[assertion] is missing: it needs `signing_key` (make one with `portero keygen`)",
-            );
-            None
-        }
-    };
-    if raw_tenants.is_empty() && !cx.has_errors() {
-        cx.err(
-            whole.start..whole.start,
-            "no [[tenant]] is configured: nothing would be served",
-        );
-    }
-    let default_reauth = session.as_ref().and_then(|s: &SessionSettings| s.reauth);
-    let mut tenants = Vec::new();
-    let mut taken = tenant::Taken::default();
-    for (raw, misspelt) in raw_tenants {
-        if let Some(t) = tenant::compile(
-            &mut cx,
-            raw,
-            misspelt,
-            default_reauth,
-            acme_on,
-            &mut taken,
-            tenants.len(),
-        ) {
-            tenants.push(t);
-        }
-    }
-    if let Some(server) = &server {
-        let any_cert = tenants
-            .iter()
-            .any(|t| t.tls.is_some() || !t.acme_hosts.is_empty());
-        if !server.listen_tls.is_empty() && !any_cert {
-            cx.push(
-                Severity::Error,
-                None,
-                "[server].listen_tls is set but no tenant has a [tenant.tls] certificate, nor a host that gets one through [server.acme]".into(),
-            );
-        }
-    }
-
-    let acme_hosts = tenants
-        .iter()
-        .flat_map(|t| t.acme_hosts.iter().cloned())
-        .collect();
-    let sound = !cx.has_errors();
-    let (diags, remote) = cx.finish();
-    match (server, session, assertion) {
-        (Some(server), Some(session), Some(assertion)) if sound => Ok(Loaded {
-            config: Config {
-                source: file.to_path_buf(),
-                server,
-                session,
-                signed: SignedIdentities::new(SIGNED_SESSIONS_CACHED, assertion.ttl),
-                assertion,
-                tenants,
-                hosts: taken.hosts,
-                acme_hosts,
-                remote,
-            },
-            warnings: diags,
-        }),
-        _ => Err(diags),
+        _ => cx.err(
+            span,
+            "`tenant` must be an array of tables: write [[tenant]]",
+        ),
     }
 }
 

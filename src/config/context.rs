@@ -18,8 +18,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use toml::Spanned;
 
+/// What a compile found, besides what it compiled.
+pub(super) struct Finished {
+    /// Every finding, in the order found.
+    pub(super) diags: Vec<Diagnostic>,
+    /// The IdP documents to fetch.
+    pub(super) remote: Vec<Arc<dyn Refresh>>,
+    /// The other files read ([`Ctx::note_read`]).
+    pub(super) reads: Vec<PathBuf>,
+}
+
 /// One compile's context, handed to every section's step.
 pub(super) struct Ctx<'a> {
+    /// The file being compiled.
+    pub(super) file: Arc<Path>,
     /// The folder of the configuration file.
     pub(super) dir: PathBuf,
     /// Where `env:NAME` secrets are read.
@@ -28,27 +40,57 @@ pub(super) struct Ctx<'a> {
     diags: Diagnostics<'a>,
     /// Documents fetched from IdPs (metadata URLs, discovery), in file order.
     pub(super) remote: Vec<Arc<dyn Refresh>>,
+    /// The other files read (certificates, keys, pages, `file:` secrets):
+    /// a tenant file is compiled again when one of them changes.
+    pub(super) reads: Vec<PathBuf>,
 }
 
 impl<'a> Ctx<'a> {
     /// The context for compiling `src`, read from `file`, with `env`.
     pub(super) fn new(src: &'a str, file: &'a Path, env: &'a dyn Env) -> Ctx<'a> {
         Ctx {
+            file: Arc::from(file),
             dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
             env,
             diags: Diagnostics::new(src, file),
             remote: Vec::new(),
+            reads: Vec::new(),
         }
     }
 
-    /// The findings, and the IdP documents to fetch.
-    pub(super) fn finish(self) -> (Vec<Diagnostic>, Vec<Arc<dyn Refresh>>) {
-        (self.diags.into_vec(), self.remote)
+    /// The findings, the IdP documents to fetch and the files read.
+    pub(super) fn finish(self) -> Finished {
+        Finished {
+            diags: self.diags.into_vec(),
+            remote: self.remote,
+            reads: self.reads,
+        }
     }
 
     /// Adds a finding, on the line of `span` when there is one.
     pub(super) fn push(&mut self, severity: Severity, span: Option<Range<usize>>, message: String) {
         self.diags.push(severity, span, message);
+    }
+
+    /// Notes that the compile read `path` ([`Ctx::reads`]).
+    pub(super) fn note_read(&mut self, path: &Path) {
+        self.reads.push(path.to_path_buf());
+    }
+
+    /// The 1-based line `span` starts on.
+    pub(super) fn line_of(&self, span: &Range<usize>) -> usize {
+        self.diags.line_of(span)
+    }
+
+    /// Values from the environment span `base + k .. base + k + 1`, the
+    /// `k`-th coming from `variables[k]`: findings about them name it.
+    pub(super) fn set_variables(&mut self, base: usize, variables: Vec<String>) {
+        self.diags.set_variables(base, variables);
+    }
+
+    /// An error about an environment variable.
+    pub(super) fn err_variable(&mut self, variable: String, message: String) {
+        self.diags.push_variable(Severity::Error, variable, message);
     }
 
     /// An error on the line of `span`.
@@ -137,6 +179,10 @@ impl<'a> Ctx<'a> {
 
     /// A secret (`env:NAME`, `file:PATH` or inline), read through the environment given to the compile.
     pub(super) fn secret(&mut self, raw: &Spanned<String>, what: &str) -> Option<String> {
+        if let Some(path) = raw.get_ref().strip_prefix("file:") {
+            let path = secret::resolve_path(path, &self.dir);
+            self.note_read(&path);
+        }
         match secret::read(raw.get_ref(), self.env, &self.dir) {
             Ok(v) => Some(v),
             Err(e) => {

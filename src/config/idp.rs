@@ -184,6 +184,7 @@ fn compile_saml(
             cx.warn(r.span(), format!("{w}: saml.metadata_refresh only applies to metadata from a URL; a file is read at start and on reload"));
         }
         let path = secret::resolve_path(md, &cx.dir);
+        cx.note_read(&path);
         let parsed = std::fs::read_to_string(&path)
             .map_err(|e| e.to_string())
             .and_then(|xml| IdpMetadata::parse(&xml).map_err(|e| e.to_string()));

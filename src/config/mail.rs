@@ -315,6 +315,7 @@ fn mail_text(cx: &mut Ctx<'_>, raw: &Spanned<String>, what: &str) -> Option<Stri
     let (text, file) = match raw.get_ref().strip_prefix("file:") {
         Some(path) => {
             let p = secret::resolve_path(path, &cx.dir);
+            cx.note_read(&p);
             match std::fs::read_to_string(&p) {
                 Ok(t) => (t, Some(p)),
                 Err(e) => {

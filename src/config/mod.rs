@@ -4,11 +4,13 @@
 
 pub mod acme;
 mod compile;
+mod compile_thread;
 mod context;
 mod diagnostics;
 pub mod duration;
 #[cfg(test)]
 pub(crate) mod for_tests;
+mod from_env;
 mod idp;
 mod mail;
 mod members;
@@ -19,16 +21,23 @@ pub mod secret;
 mod server;
 mod session;
 mod tenant;
+mod tenant_api;
+mod tenant_files;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_tenants_dir;
 
-pub use compile::compile_str;
+pub use compile::{compile_str, Compiler};
+pub use compile_thread::CompileThread;
 pub use diagnostics::{Diagnostic, Severity};
 pub use model::{
     Acme, AcmeChallenge, Config, RedisSettings, Server, SessionSettings, Smtp, SmtpLogin,
     SmtpSecurity, Tenant, Upstream,
 };
 pub use secret::{Env, ProcessEnv};
+pub use tenant_api::{tenant_text, Refused};
+pub use tenant_files::sources_stamp;
 
 use std::path::Path;
 
@@ -39,18 +48,14 @@ pub struct Loaded {
     pub config: Config,
     /// Findings that did not stop it.
     pub warnings: Vec<Diagnostic>,
+    /// The keys set from the environment: (`[server].listen`,
+    /// `PORTERO_SERVER__LISTEN`), for `portero check` and the start's log.
+    pub from_env: Vec<(String, String)>,
 }
 
-/// Reads and compiles the configuration file. On failure, every finding
-/// (errors and warnings) is returned.
+/// Reads and compiles the configuration file (and its `tenants_dir`),
+/// keeping nothing. On failure, every finding (errors and warnings) is
+/// returned.
 pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, Vec<Diagnostic>> {
-    let src = std::fs::read_to_string(path).map_err(|e| {
-        vec![Diagnostic {
-            severity: Severity::Error,
-            file: path.to_path_buf(),
-            line: None,
-            message: format!("cannot read the configuration file: {e}"),
-        }]
-    })?;
-    compile_str(&src, path, env)
+    Compiler::default().load(path, env)
 }

@@ -28,15 +28,21 @@ pub struct Config {
     pub session: SessionSettings,
     /// `[assertion]`.
     pub assertion: AssertionSigner,
-    /// `[[tenant]]`, in file order.
-    pub tenants: Vec<Tenant>,
+    /// `[[tenant]]`: the main file's in file order, then those of
+    /// `tenants_dir`, file by file in name order. A reload keeps the
+    /// tenants of files that did not change (the same `Arc`).
+    pub tenants: Vec<Arc<Tenant>>,
     /// Host name → index into `tenants`.
     pub hosts: HostTable<usize>,
+    /// Tenant name → index into `tenants`.
+    pub by_name: std::collections::HashMap<String, usize>,
     /// Every host that gets its certificate through ACME (each tenant's
     /// `acme_hosts`), when `[server.acme]` is set.
     pub acme_hosts: std::collections::BTreeSet<String>,
-    /// Identity headers signed for recent sessions (emptied by a reload).
-    pub signed: SignedIdentities,
+    /// Identity headers signed for recent sessions (kept by a reload that
+    /// leaves `[assertion]` as it was; entries name their tenant's
+    /// [`Tenant::generation`], so a changed tenant signs afresh).
+    pub signed: Arc<SignedIdentities>,
     /// Documents fetched from IdPs (metadata URLs, discovery, keys).
     pub remote: Vec<Arc<dyn Refresh>>,
 }
@@ -56,7 +62,12 @@ impl Tenant {
 impl Config {
     /// The tenant serving `host` (a `Host` header value).
     pub fn tenant_for_host(&self, host: &str) -> Option<&Tenant> {
-        self.hosts.lookup(host).and_then(|&i| self.tenants.get(i))
+        self.hosts.lookup(host).and_then(|&i| self.tenant(i))
+    }
+
+    /// The `i`-th tenant.
+    pub fn tenant(&self, i: usize) -> Option<&Tenant> {
+        self.tenants.get(i).map(|t| &**t)
     }
 
     /// Where a link to `tenant` made without a request points: its first
@@ -76,16 +87,14 @@ impl Config {
 
     /// The tenant called `name`.
     pub fn tenant_named(&self, name: &str) -> Option<&Tenant> {
-        self.tenants.iter().find(|t| t.name == name)
+        self.tenant_and_index(name).map(|(_, t)| t)
     }
 
     /// The tenant called `name` and its index (work carried past a
     /// request names its tenant, as a reload may reorder them).
     pub fn tenant_and_index(&self, name: &str) -> Option<(usize, &Tenant)> {
-        self.tenants
-            .iter()
-            .enumerate()
-            .find(|(_, t)| t.name == name)
+        let i = *self.by_name.get(name)?;
+        Some((i, self.tenant(i)?))
     }
 }
 
@@ -118,6 +127,10 @@ pub struct Server {
     /// Where state that must survive a restart is kept (default: `data/`
     /// beside the configuration file).
     pub data_dir: Option<PathBuf>,
+    /// The folder whose `*.toml` files hold more `[[tenant]]` tables
+    /// (one file per customer domain, say), each file recompiled only
+    /// when it changes.
+    pub tenants_dir: Option<PathBuf>,
     /// The HTTP client for IdP calls (system CAs plus `outbound_ca`).
     pub outbound: Outbound,
     /// Reload when the configuration file changes (besides SIGHUP).
@@ -346,6 +359,14 @@ pub struct Upstream {
 pub struct Tenant {
     /// The tenant name (the `aud` of its tokens and assertions).
     pub name: String,
+    /// A number no other tenant compiled in this process has: a tenant
+    /// compiled again (its file changed) gets a new one, so what was
+    /// cached for the old one is never taken for the new.
+    pub generation: u64,
+    /// The file it is written in.
+    pub defined_in: Arc<std::path::Path>,
+    /// Its host patterns, as written.
+    pub hosts: Vec<String>,
     /// The product name shown on its pages.
     pub display_name: String,
     /// Its routing policy.

@@ -23,6 +23,7 @@ pub(super) struct Look {
 pub(super) fn compile(cx: &mut Ctx<'_>, raw: &RawTenant, w: &str) -> Look {
     let css = raw.css.as_ref().and_then(|c| {
         let p = secret::resolve_path(c.get_ref(), &cx.dir);
+        cx.note_read(&p);
         match std::fs::read_to_string(&p) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -111,6 +112,7 @@ fn compile_brand(
                 return None;
             }
         };
+        cx.note_read(&path);
         match std::fs::read(&path) {
             Ok(b) if b.len() <= 512 * 1024 => Some((bytes::Bytes::from(b), kind)),
             Ok(_) => {

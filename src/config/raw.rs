@@ -26,6 +26,7 @@ pub struct RawServer {
     pub grace_period: Option<Spanned<String>>,
     pub upstream_timeout: Option<Spanned<String>>,
     pub data_dir: Option<Spanned<String>>,
+    pub tenants_dir: Option<Spanned<String>>,
     pub outbound_ca: Option<Spanned<String>>,
     pub watch_config: Option<bool>,
     pub outbound_timeout: Option<Spanned<String>>,
@@ -265,6 +266,7 @@ pub struct RawOidc {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawHeaders {
+    pub preset: Option<Spanned<String>>,
     pub user: Option<Spanned<String>>,
     pub email: Option<Spanned<String>>,
     pub name: Option<Spanned<String>>,

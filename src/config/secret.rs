@@ -7,6 +7,13 @@ use std::path::{Path, PathBuf};
 pub trait Env {
     /// The value of an environment variable.
     fn var(&self, name: &str) -> Option<String>;
+    /// Every variable whose name starts with `prefix`, with its value (a
+    /// value that is not UTF-8 is read with replacement characters). An
+    /// environment that cannot list its variables has none: it sets no
+    /// configuration keys.
+    fn vars_with_prefix(&self, _prefix: &str) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// The real process environment.
@@ -16,11 +23,26 @@ impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
+    fn vars_with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        std::env::vars_os()
+            .filter_map(|(k, v)| {
+                let k = k.into_string().ok()?;
+                k.starts_with(prefix)
+                    .then(|| (k, v.to_string_lossy().into_owned()))
+            })
+            .collect()
+    }
 }
 
 impl Env for std::collections::HashMap<String, String> {
     fn var(&self, name: &str) -> Option<String> {
         self.get(name).cloned()
+    }
+    fn vars_with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        self.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 }
 

@@ -88,6 +88,7 @@ pub(super) fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server>
         Some(d) => secret::resolve_path(d.get_ref(), &cx.dir),
         None => cx.dir.join("data"),
     };
+    let tenants_dir = raw.tenants_dir.as_ref().and_then(|d| tenants_dir(cx, d));
     let outbound = outbound(cx, &raw)?;
     let redis = redis(cx, &raw);
     let database = database(cx, &raw);
@@ -128,6 +129,7 @@ pub(super) fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server>
         grace_period,
         upstream_timeout: upstream_timeout.max(1),
         data_dir: Some(data_dir),
+        tenants_dir,
         outbound,
         watch_config: raw.watch_config.unwrap_or(true),
         redis,
@@ -328,4 +330,23 @@ fn upgrade_sock(cx: &mut Ctx<'_>, raw: &RawServer, data_dir: &Path) -> PathBuf {
         );
     }
     upgrade_sock
+}
+
+/// `tenants_dir`: a folder (relative to the configuration file's) whose
+/// `*.toml` files hold `[[tenant]]` tables. It must exist: an empty
+/// folder is fine, a missing one is a mistake that would serve nothing.
+fn tenants_dir(cx: &mut Ctx<'_>, raw: &Spanned<String>) -> Option<PathBuf> {
+    let dir = cx.dir.join(raw.get_ref());
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    cx.err(
+        raw.span(),
+        format!(
+            "[server].tenants_dir `{}` is not a folder (create it: `mkdir -p {}`)",
+            dir.display(),
+            dir.display()
+        ),
+    );
+    None
 }

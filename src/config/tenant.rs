@@ -7,42 +7,57 @@ use super::context::Ctx;
 use super::model::{Tenant, Upstream};
 use super::raw::{RawHeaders, RawTenant, RawTls};
 use super::{idp, mail, members, pages, secret};
-use crate::identity::{HeaderNames, DEFAULT_NAMES};
+use crate::identity::{HeaderNames, Preset, DEFAULT_NAMES};
 use crate::membership::AccountRule;
-use portero_policy::{HostPattern, HostTable, NetmaskSet, SsoMode, TenantPolicy};
+use portero_policy::{HostPattern, NetmaskSet, SsoMode, TenantPolicy};
 use std::collections::HashSet;
 use std::net::ToSocketAddrs;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use toml::Spanned;
 
-/// What the tenants compiled so far have taken: a name and a host each
-/// belong to one tenant.
-#[derive(Default)]
-pub(super) struct Taken {
-    /// Tenant names.
-    pub(super) names: HashSet<String>,
-    /// Host pattern → index of its tenant.
-    pub(super) hosts: HostTable<usize>,
+/// One tenant as compiled, with where its name and hosts were written:
+/// whether another tenant has the same name or host is decided when every
+/// file's tenants are put together ([`super::tenant_files`]).
+pub(super) struct Compiled {
+    /// The tenant.
+    pub(super) tenant: Tenant,
+    /// The line of its `name`.
+    pub(super) name_line: usize,
+    /// Its host patterns, each with its line.
+    pub(super) hosts: Vec<(HostPattern, usize)>,
 }
 
-/// One `[[tenant]]`, the `index`-th to be kept: each of its sections in
-/// turn (every finding is collected), and the tenant only when none of
-/// them found an error.
+/// What a tenant takes from the rest of the configuration (a file of
+/// `tenants_dir` is compiled again when it changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Defaults {
+    /// `[session].reauth`, for a tenant without its own.
+    pub(crate) reauth: Option<u64>,
+    /// Whether `[server.acme]` is set (its hosts then get certificates).
+    pub(crate) acme: bool,
+}
+
+/// Numbers every tenant compiled in this process ([`Tenant::generation`]).
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// One `[[tenant]]`: each of its sections in turn (every finding is
+/// collected), and the tenant only when none of them found an error.
+/// `defaults` come from `[session]` and `[server]`.
 pub(super) fn compile(
     cx: &mut Ctx<'_>,
     raw: RawTenant,
     misspelt: bool,
-    default_reauth: Option<u64>,
-    acme_on: bool,
-    taken: &mut Taken,
-    index: usize,
-) -> Option<Tenant> {
+    defaults: Defaults,
+) -> Option<Compiled> {
+    let default_reauth = defaults.reauth;
     let before = cx.errors();
     let mark = cx.mark();
     let name = raw.name.get_ref().clone();
     let w = format!("tenant `{name}`");
-    check_name(cx, &raw.name, &w, &mut taken.names);
-    add_hosts(cx, &raw.hosts, &w, &mut taken.hosts, index);
+    check_name(cx, &raw.name, &w);
+    let name_line = cx.line_of(&raw.name.span());
+    let hosts = parse_hosts(cx, &raw.hosts, &w);
     let upstream = compile_upstream(cx, &raw.upstream, &w);
     let mut policy = compile_policy(cx, &raw, &w);
     let account_rule = compile_account_rule(cx, &raw, &w);
@@ -65,7 +80,7 @@ pub(super) fn compile(
     policy.default_idp = providers.default_idp;
     let headers = compile_headers(cx, raw.headers.as_ref(), &w);
     let tls = raw.tls.as_ref().and_then(|t| compile_tls(cx, t, &w));
-    let acme_hosts = super::acme::tenant_hosts(cx, &raw, acme_on, &w);
+    let acme_hosts = super::acme::tenant_hosts(cx, &raw, defaults.acme, &w);
     let look = pages::compile(cx, &raw, &w);
     let mail = mail::compile_tenant_mail(cx, raw.mail.as_ref(), &w);
     let home_host = raw
@@ -82,7 +97,10 @@ pub(super) fn compile(
     if cx.errors() > before {
         return None;
     }
-    Some(Tenant {
+    let tenant = Tenant {
+        generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
+        defined_in: cx.file.clone(),
+        hosts: hosts.iter().map(|(p, _)| p.to_string()).collect(),
         counters: crate::metrics::TenantCounters::default(),
         display_name: raw.display_name.clone().unwrap_or_else(|| name.clone()),
         name,
@@ -109,6 +127,11 @@ pub(super) fn compile(
         language: look.language,
         mail,
         home_host,
+    };
+    Some(Compiled {
+        tenant,
+        name_line,
+        hosts,
     })
 }
 
@@ -141,49 +164,45 @@ fn compile_lock(
     *lock.get_ref()
 }
 
-/// The tenant's name: letters, digits, `-`, `_` and `.`, and no other
-/// tenant's.
-fn check_name(cx: &mut Ctx<'_>, raw: &Spanned<String>, w: &str, names: &mut HashSet<String>) {
-    let name = raw.get_ref();
-    if name.is_empty()
-        || !name
+/// Whether `name` may name a tenant: letters, digits, `-`, `_` and `.`,
+/// not starting with `.` (so `<name>.toml` is always a plain, visible file
+/// name: no `/`, no `..`).
+pub(super) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
+}
+
+/// The tenant's name: letters, digits, `-`, `_` and `.` (it names the
+/// tenant's file in `tenants_dir` too, so it never starts with `.`).
+fn check_name(cx: &mut Ctx<'_>, raw: &Spanned<String>, w: &str) {
+    if !valid_name(raw.get_ref()) {
         cx.err(
             raw.span(),
-            format!("{w}: the name may hold only letters, digits, `-`, `_` and `.`"),
+            format!("{w}: the name may hold only letters, digits, `-`, `_` and `.`, and may not start with `.`"),
         );
-    } else if !names.insert(name.clone()) {
-        cx.err(raw.span(), format!("{w}: another tenant has the same name"));
     }
 }
 
-/// `hosts`: each a host pattern no earlier tenant serves.
-fn add_hosts(
+/// `hosts`: each a host pattern, with its line.
+fn parse_hosts(
     cx: &mut Ctx<'_>,
     raw: &Spanned<Vec<Spanned<String>>>,
     w: &str,
-    hosts: &mut HostTable<usize>,
-    index: usize,
-) {
+) -> Vec<(HostPattern, usize)> {
     if raw.get_ref().is_empty() {
         cx.err(raw.span(), format!("{w}: hosts is empty"));
     }
+    let mut out = Vec::new();
     for h in raw.get_ref() {
         match HostPattern::parse(h.get_ref()) {
-            Ok(p) => {
-                let shown = p.to_string();
-                if hosts.insert(p, index).is_some() {
-                    cx.err(
-                        h.span(),
-                        format!("{w}: host `{shown}` is already served by an earlier tenant"),
-                    );
-                }
-            }
+            Ok(p) => out.push((p, cx.line_of(&h.span()))),
             Err(e) => cx.err(h.span(), format!("{w}: {e}")),
         }
     }
+    out
 }
 
 /// The routing policy: `sso_mode`, `netmasks`, `super_admins`,
@@ -318,12 +337,23 @@ const HEADER_KEYS: [&str; 9] = [
     "assertion",
 ];
 
-/// `[tenant.headers]`: valid, distinct names (also from the defaults the
-/// other headers keep) that no hop-by-hop or routing header already means
-/// something by.
+/// `[tenant.headers]`: a known `preset`, and renamed headers with valid,
+/// distinct names (also from the names the other headers keep, the
+/// preset's or Portero's) that no hop-by-hop or routing header already
+/// means something by.
 fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Option<HeaderNames> {
     let Some(h) = raw else {
         return Some(HeaderNames::new(Default::default()));
+    };
+    let preset = match &h.preset {
+        None => Some(Preset::Portero),
+        Some(p) => {
+            let found = Preset::parse(p.get_ref());
+            if found.is_none() {
+                cx.err(p.span(), unknown_preset(p.get_ref(), w));
+            }
+            found
+        }
     };
     let fields = [
         &h.user,
@@ -336,9 +366,16 @@ fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Optio
         &h.auth,
         &h.assertion,
     ];
+    // The names a header keeps when it is not renamed.
+    let kept = |slot: usize| -> Vec<&'static str> {
+        match preset.map(|p| p.names(slot)) {
+            Some(names) if !names.is_empty() => names.to_vec(),
+            _ => vec![DEFAULT_NAMES[slot]],
+        }
+    };
     let mut renamed: [Option<http::HeaderName>; 9] = Default::default();
     let mut seen = HashSet::new();
-    let mut ok = true;
+    let mut ok = preset.is_some();
     const FORBIDDEN: [&str; 12] = [
         "host",
         "cookie",
@@ -365,18 +402,25 @@ fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Optio
             }
             Ok(n) => {
                 let normal = n.as_str().replace('_', "-");
-                // Another header keeping its default name already sends it.
-                let default_of = DEFAULT_NAMES
-                    .iter()
-                    .enumerate()
-                    .find(|(j, d)| *j != i && fields[*j].is_none() && **d == normal);
-                if let Some((j, _)) = default_of {
+                // Another header not renamed already sends it.
+                let kept_by = (0..9)
+                    .find(|&j| j != i && fields[j].is_none() && kept(j).contains(&normal.as_str()));
+                if let Some(j) = kept_by {
+                    let whose = match preset {
+                        Some(p) if !p.names(j).is_empty() => {
+                            format!(
+                                "the name `{}` has from preset \"{}\"",
+                                HEADER_KEYS[j],
+                                p.as_str()
+                            )
+                        }
+                        _ => format!("the default name of `{}`", HEADER_KEYS[j]),
+                    };
                     cx.err(
                         name.span(),
                         format!(
-                            "{w}: header `{}` is the default name of `{}`: rename that one too, or choose another",
+                            "{w}: header `{}` is {whose}: rename that one too, or choose another",
                             name.get_ref(),
-                            HEADER_KEYS[j]
                         ),
                     );
                     ok = false;
@@ -398,13 +442,35 @@ fn compile_headers(cx: &mut Ctx<'_>, raw: Option<&RawHeaders>, w: &str) -> Optio
             }
         }
     }
-    ok.then(|| HeaderNames::new(renamed))
+    match preset {
+        Some(preset) if ok => Some(HeaderNames::with_preset(preset, renamed)),
+        _ => None,
+    }
+}
+
+/// "`X` is not a header preset", with the one probably meant.
+fn unknown_preset(written: &str, w: &str) -> String {
+    let known: Vec<&str> = Preset::ALL.iter().map(|(n, _)| *n).collect();
+    let near = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(&written.to_ascii_lowercase(), k), *k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match near {
+        Some((_, k)) => format!("{w}: `{written}` is not a header preset (did you mean `{k}`?)"),
+        None => format!(
+            "{w}: `{written}` is not a header preset (expected {})",
+            known.join(", ")
+        ),
+    }
 }
 
 /// `[tenant.tls]`: a PEM certificate chain and its private key.
 fn compile_tls(cx: &mut Ctx<'_>, raw: &RawTls, w: &str) -> Option<Arc<rustls::sign::CertifiedKey>> {
     let cert_path = secret::resolve_path(raw.cert.get_ref(), &cx.dir);
     let key_path = secret::resolve_path(raw.key.get_ref(), &cx.dir);
+    cx.note_read(&cert_path);
+    cx.note_read(&key_path);
     let certs: Vec<_> = match std::fs::read(&cert_path) {
         Ok(b) => rustls_pemfile::certs(&mut b.as_slice())
             .filter_map(Result::ok)

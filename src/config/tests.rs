@@ -861,3 +861,93 @@ fn acme_tenants_wildcards_and_opting_out() {
         "{out}"
     );
 }
+
+/// `[tenant.headers] preset`: a known family of names, an unknown one
+/// refused at its line with the one probably meant; a rename may not take
+/// a name the preset gives another header, and overrides the preset for
+/// its own.
+#[test]
+fn header_presets_are_known_names_and_renames_override_them() {
+    let (ok, out) = check(&format!(
+        "{GOOD}[tenant.headers]\npreset = \"oauth2proxy\"\n"
+    ));
+    assert!(!ok);
+    assert!(
+        out.contains("portero.toml:16:") && out.contains("did you mean `oauth2-proxy`?"),
+        "{out}"
+    );
+    let (ok, out) = check(&format!("{GOOD}[tenant.headers]\npreset = \"keycloak\"\n"));
+    assert!(!ok);
+    assert!(
+        out.contains("portero.toml:16:")
+            && out.contains("expected portero, oauth2-proxy, authelia"),
+        "{out}"
+    );
+    let taken = format!("{GOOD}[tenant.headers]\npreset = \"authelia\"\nemail = \"Remote-User\"\n");
+    let (ok, out) = check(&taken);
+    assert!(!ok);
+    assert!(
+        out.contains("portero.toml:17:") && out.contains("from preset \"authelia\""),
+        "{out}"
+    );
+    let cfg = compiled(
+        &format!("{GOOD}[tenant.headers]\npreset = \"authelia\"\nuser = \"X-Panel-User\"\n"),
+        &[],
+        &[],
+    );
+    let names = &cfg.tenants[0].headers;
+    assert_eq!(names.sent_as(0)[0].as_str(), "x-panel-user");
+    assert_eq!(names.sent_as(1)[0].as_str(), "remote-email");
+    assert!(names.is_stripped("Remote-User"));
+}
+
+/// `PORTERO_<SECTION>__<KEY>` replaces the file's value (or adds one the
+/// file lacks, its table included), and is checked as the file's would be:
+/// a finding about it names the variable instead of a line.
+#[test]
+fn values_from_the_environment_replace_the_files() {
+    let cfg = compiled(
+        GOOD,
+        &[
+            ("PORTERO_SERVER__LISTEN", "127.0.0.1:9001, 127.0.0.1:9002"),
+            ("PORTERO_SERVER__THREADS", "3"),
+            ("PORTERO_SESSION__COOKIE_NAME", "panel_session"),
+            ("PORTERO_SERVER__SMTP__HOST", "mail.t.test"),
+            ("PORTERO_SERVER__SMTP__FROM", "Portero <portero@t.test>"),
+        ],
+        &[],
+    );
+    let listen: Vec<String> = cfg.server.listen.iter().map(|a| a.to_string()).collect();
+    assert_eq!(listen, ["127.0.0.1:9001", "127.0.0.1:9002"]);
+    assert_eq!(cfg.server.threads, 3);
+    assert!(cfg.server.smtp.is_some());
+    assert_eq!(cfg.session.session_name(false), "panel_session");
+
+    for (var, value, said) in [
+        (
+            "PORTERO_SERVER__TRUSTED_PROXIES",
+            "10.0.0.0/33",
+            "10.0.0.0/33",
+        ),
+        ("PORTERO_SERVER__THREADS", "-1", "expected usize"),
+        ("PORTERO_ASSERTION__TTL", "2h", "ttl"),
+    ] {
+        let (result, dir) = super::for_tests::compile_in(GOOD, &[(var, value)], &[]);
+        drop(dir);
+        let Err(findings) = result else {
+            panic!("{var}={value} accepted");
+        };
+        let errors: Vec<String> = findings
+            .iter()
+            .filter(|d| d.severity == super::Severity::Error)
+            .map(|d| d.to_string())
+            .collect();
+        assert!(
+            errors
+                .iter()
+                .all(|e| e.starts_with(&format!("{var} (environment): error:"))),
+            "{errors:?}"
+        );
+        assert!(errors.iter().any(|e| e.contains(said)), "{errors:?}");
+    }
+}

@@ -43,7 +43,9 @@ pub struct RequestView<'a> {
     pub target_authority: Option<&'a str>,
     /// Whether the request carried more than one `Host` header.
     pub duplicate_host: bool,
-    /// Whether it came in on a TLS listener.
+    /// Whether the client used TLS: Portero's TLS listener, or a trusted
+    /// proxy's `X-Forwarded-Proto: https` (the scheme of the pages,
+    /// cookies and origin checks).
     pub tls: bool,
     /// The TCP peer.
     pub peer: Option<IpAddr>,
@@ -63,6 +65,11 @@ pub struct RequestView<'a> {
     pub forwarded_uri: Option<&'a str>,
     /// `X-Original-URI` (nginx `auth_request`) for forward-auth.
     pub original_uri: Option<&'a str>,
+    /// `X-Forwarded-Host`: the host a forward-auth sub-request asks about
+    /// (Traefik sends its own address as `Host`).
+    pub forwarded_host: Option<&'a str>,
+    /// Whether the request carried more than one `X-Forwarded-Host`.
+    pub duplicate_forwarded_host: bool,
     /// `Accept-Language` (the language of Portero's pages).
     pub accept_language: Option<&'a str>,
     /// The body, read only for POSTs to reserved paths.
@@ -251,19 +258,19 @@ pub async fn evaluate<'r>(state: &State, cfg: &Config, req: &'r RequestView<'r>)
         label: "unknown_host",
         outcome: Outcome::UnknownHost,
     };
-    let authority =
-        match facts::request_authority(req.authority, req.target_authority, req.duplicate_host) {
-            Ok(a) => a,
-            Err(bad) => {
-                v.label = "bad_host";
-                v.outcome = Outcome::BadHost(bad);
-                return v;
-            }
-        };
+    let (sent, target, duplicate) = host_judged(req, peer_trusted);
+    let authority = match facts::request_authority(sent, target, duplicate) {
+        Ok(a) => a,
+        Err(bad) => {
+            v.label = "bad_host";
+            v.outcome = Outcome::BadHost(bad);
+            return v;
+        }
+    };
     let Some(&tenant_index) = cfg.hosts.lookup(authority.host()) else {
         return v;
     };
-    let Some(tenant) = cfg.tenants.get(tenant_index) else {
+    let Some(tenant) = cfg.tenant(tenant_index) else {
         return v;
     };
     v.tenant = Some(tenant_index);
@@ -312,6 +319,24 @@ pub async fn evaluate<'r>(state: &State, cfg: &Config, req: &'r RequestView<'r>)
     v
 }
 
+/// The host a request is judged by, with the target's authority and
+/// whether it came twice: its `Host`, except on a forward-auth
+/// sub-request from a trusted proxy that names the asked-about host in
+/// `X-Forwarded-Host` (Traefik addresses Portero itself in `Host`; nginx
+/// and Caddy send both alike). The target then names Portero, not the host
+/// asked about, and is not compared.
+fn host_judged<'r>(req: &RequestView<'r>, peer_trusted: bool) -> (&'r str, Option<&'r str>, bool) {
+    match req.forwarded_host {
+        Some(host) if peer_trusted && req.path.trim_end_matches('/') == FORWARD_AUTH_PATH => {
+            (host, None, req.duplicate_forwarded_host)
+        }
+        _ => (req.authority, req.target_authority, req.duplicate_host),
+    }
+}
+
+/// The forward-auth endpoint ([`crate::web`]'s `/.portero/auth`).
+pub const FORWARD_AUTH_PATH: &str = "/.portero/auth";
+
 /// The path the rules judge ([`facts::decision_path`]), refused as well
 /// when its `;` path parameters would move it under other rules of this
 /// tenant: with them dropped (Tomcat, Jetty, Spring) or kept (most other
@@ -333,6 +358,8 @@ pub struct Ruling {
     pub label: &'static str,
     /// The policy's decision.
     pub decision: Decision,
+    /// The session's fact it was decided on.
+    pub session: SessionFact,
     /// What to do.
     pub outcome: Outcome,
 }
@@ -395,7 +422,7 @@ fn ruling_for(
                 // The membership's content is part of the key: a change of
                 // permissions, impersonation or name signs afresh at once.
                 let signed_for = SignedFor {
-                    tenant: seen.tenant_index,
+                    tenant: tenant.generation,
                     sid: claims.sid(),
                     user: claims.user(),
                     account: &m.account,
@@ -442,6 +469,7 @@ fn ruling_for(
     Ruling {
         label,
         decision,
+        session: facts.session,
         outcome,
     }
 }

@@ -3,6 +3,7 @@
 //! repetition, and any punctuation — names are compared as CGI and FastCGI
 //! gateways read them (`X.Portero+User` is `HTTP_X_PORTERO_USER`).
 
+use super::Preset;
 use http::header::{HeaderMap, HeaderName, HeaderValue, COOKIE};
 // The names are the configuration's; requests only look them up, so a
 // fast non-keyed hash is safe.
@@ -38,33 +39,19 @@ impl HeaderEdit for HeaderMap {
     }
 }
 
-/// The names of the identity headers for one tenant (docs/headers.md; each
-/// may be renamed).
+/// The names of the identity headers for one tenant (docs/headers.md):
+/// Portero's own, a [`Preset`]'s, or renamed one by one.
 #[derive(Debug, Clone)]
 pub struct HeaderNames {
-    /// `X-Portero-User`.
-    pub user: HeaderName,
-    /// `X-Portero-Email`.
-    pub email: HeaderName,
-    /// `X-Portero-Name`.
-    pub name: HeaderName,
-    /// `X-Portero-Tenant`.
-    pub tenant: HeaderName,
-    /// `X-Portero-Account`.
-    pub account: HeaderName,
-    /// `X-Portero-Permissions`.
-    pub permissions: HeaderName,
-    /// `X-Portero-Impersonate`.
-    pub impersonate: HeaderName,
-    /// `X-Portero-Auth`.
-    pub auth: HeaderName,
-    /// `X-Portero-Assertion`.
-    pub assertion: HeaderName,
+    /// The names each header is sent under, in the order of
+    /// [`DEFAULT_NAMES`] (one each, or two for some presets).
+    sent: [Vec<HeaderName>; 9],
     /// Every name removed from incoming requests, in [`gateway_name`] form.
     strip: HashSet<String>,
 }
 
-/// The default names, in the order of [`HeaderNames`]' fields.
+/// The default names: user, email, name, tenant, account, permissions,
+/// impersonate, auth, assertion (the order of `[tenant.headers]`' keys).
 pub const DEFAULT_NAMES: [&str; 9] = [
     "x-portero-user",
     "x-portero-email",
@@ -131,34 +118,47 @@ pub fn gateway_name(name: &str) -> String {
 }
 
 impl HeaderNames {
-    /// Builds the names; `renamed` holds the tenant's `[tenant.headers]` (in
-    /// field order, `None` keeps the default). The defaults are stripped too,
-    /// so a renamed panel never sees a forged default header either.
+    /// Portero's own names, but where `renamed` (the tenant's
+    /// `[tenant.headers]`, in the order of [`DEFAULT_NAMES`]) says otherwise.
     pub fn new(renamed: [Option<HeaderName>; 9]) -> HeaderNames {
-        let mut names: Vec<HeaderName> = Vec::with_capacity(9);
-        for (i, r) in renamed.into_iter().enumerate() {
-            names.push(r.unwrap_or_else(|| HeaderName::from_static(DEFAULT_NAMES[i])));
+        HeaderNames::with_preset(Preset::Portero, renamed)
+    }
+
+    /// The names of `preset`, but where `renamed` says otherwise (one name
+    /// then replaces all the preset's for that header). Stripped from
+    /// incoming requests: every name of every preset (Portero's own, and
+    /// the other gateways' whichever the tenant uses, since a panel may
+    /// still read them) and every renamed one, so the panel never sees a
+    /// forged copy under any name it may read.
+    pub fn with_preset(preset: Preset, renamed: [Option<HeaderName>; 9]) -> HeaderNames {
+        let mut strip: HashSet<String> = FORWARDING.iter().map(|n| n.to_string()).collect();
+        for (_, any) in Preset::ALL {
+            for slot in 0..DEFAULT_NAMES.len() {
+                strip.extend(any.names(slot).iter().map(|n| gateway_name(n)));
+            }
         }
-        let mut strip: HashSet<String> = DEFAULT_NAMES.iter().map(|n| gateway_name(n)).collect();
-        strip.extend(names.iter().map(|n| gateway_name(n.as_str())));
-        strip.extend(FORWARDING.iter().map(|n| n.to_string()));
-        let mut it = names.into_iter();
-        let mut next = || {
-            it.next()
-                .unwrap_or_else(|| HeaderName::from_static("x-portero-unused"))
-        };
-        HeaderNames {
-            user: next(),
-            email: next(),
-            name: next(),
-            tenant: next(),
-            account: next(),
-            permissions: next(),
-            impersonate: next(),
-            auth: next(),
-            assertion: next(),
-            strip,
+        strip.extend(DEFAULT_NAMES.iter().map(|n| gateway_name(n)));
+        let sent = std::array::from_fn(|slot| match &renamed[slot] {
+            Some(name) => vec![name.clone()],
+            None if preset.names(slot).is_empty() => {
+                vec![HeaderName::from_static(DEFAULT_NAMES[slot])]
+            }
+            None => preset
+                .names(slot)
+                .iter()
+                .map(|n| HeaderName::from_static(n))
+                .collect(),
+        });
+        for names in &sent {
+            strip.extend(names.iter().map(|n: &HeaderName| gateway_name(n.as_str())));
         }
+        HeaderNames { sent, strip }
+    }
+
+    /// The names the header at `slot` (the order of [`DEFAULT_NAMES`]) is
+    /// sent under.
+    pub fn sent_as(&self, slot: usize) -> &[HeaderName] {
+        self.sent.get(slot).map_or(&[], Vec::as_slice)
     }
 
     /// Whether an incoming header of this name is removed: compared in
@@ -199,24 +199,30 @@ impl HeaderNames {
         }
     }
 
-    /// The identity headers as name/value pairs (values that are not valid
-    /// header text are left out rather than sent mangled).
+    /// The identity headers as name/value pairs, each under every name it
+    /// is sent as (values that are not valid header text are left out
+    /// rather than sent mangled).
     pub fn pairs(&self, id: &Identity<'_>) -> Vec<(HeaderName, HeaderValue)> {
+        let values = [
+            Some(id.user),
+            Some(id.email),
+            id.name,
+            Some(id.tenant),
+            Some(id.account),
+            Some(id.permissions),
+            id.impersonate,
+            Some(id.auth),
+            Some(id.assertion),
+        ];
         let mut out = Vec::with_capacity(9);
-        let mut set = |name: &HeaderName, value: Option<&str>| {
-            if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
-                out.push((name.clone(), v));
+        for (names, value) in self.sent.iter().zip(values) {
+            let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) else {
+                continue;
+            };
+            for name in names {
+                out.push((name.clone(), v.clone()));
             }
-        };
-        set(&self.user, Some(id.user));
-        set(&self.email, Some(id.email));
-        set(&self.name, id.name);
-        set(&self.tenant, Some(id.tenant));
-        set(&self.account, Some(id.account));
-        set(&self.permissions, Some(id.permissions));
-        set(&self.impersonate, id.impersonate);
-        set(&self.auth, Some(id.auth));
-        set(&self.assertion, Some(id.assertion));
+        }
         out
     }
 
@@ -364,6 +370,77 @@ mod tests {
             left,
             vec!["x-keep".to_string(), "x-portero2-user".to_string()]
         );
+    }
+
+    #[test]
+    fn a_preset_names_the_headers_and_strips_its_names() {
+        let names = HeaderNames::with_preset(Preset::Authelia, Default::default());
+        let id = Identity {
+            user: "ana@x.test",
+            email: "ana@x.test",
+            name: Some("Ana"),
+            tenant: "t",
+            account: "x.test",
+            permissions: "invite,technical",
+            impersonate: None,
+            auth: "jwt",
+            assertion: "a.b.c",
+        };
+        let sent: Vec<String> = names
+            .pairs(&id)
+            .iter()
+            .map(|(n, v)| format!("{n}: {}", v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                "remote-user: ana@x.test",
+                "remote-email: ana@x.test",
+                "remote-name: Ana",
+                "x-portero-tenant: t",
+                "x-portero-account: x.test",
+                "remote-groups: invite,technical",
+                "x-portero-auth: jwt",
+                "x-portero-assertion: a.b.c",
+            ]
+        );
+        for forged in [
+            "Remote-User",
+            "remote_groups",
+            "Remote.Name",
+            "X-Portero-User",
+        ] {
+            assert!(names.is_stripped(forged), "{forged}");
+        }
+        // oauth2-proxy: each of four headers under two names.
+        let names = HeaderNames::with_preset(Preset::Oauth2Proxy, Default::default());
+        let sent: Vec<String> = names
+            .pairs(&id)
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        for both in ["user", "email", "preferred-username", "groups"] {
+            assert!(sent.contains(&format!("x-forwarded-{both}")), "{sent:?}");
+            assert!(sent.contains(&format!("x-auth-request-{both}")), "{sent:?}");
+            assert!(names.is_stripped(&format!("X_Auth_Request_{both}")));
+        }
+    }
+
+    #[test]
+    fn a_rename_replaces_the_preset_name_which_is_still_stripped() {
+        let mut renamed: [Option<HeaderName>; 9] = Default::default();
+        renamed[0] = Some(HeaderName::from_static("x-panel-user"));
+        let names = HeaderNames::with_preset(Preset::Authelia, renamed);
+        assert_eq!(names.sent_as(0), [HeaderName::from_static("x-panel-user")]);
+        assert_eq!(names.sent_as(1), [HeaderName::from_static("remote-email")]);
+        for forged in ["Remote-User", "X-Panel-User", "X-Portero-User"] {
+            assert!(names.is_stripped(forged), "{forged}");
+        }
+        // Every preset's names, whichever the tenant uses.
+        let plain = HeaderNames::new(Default::default());
+        for forged in ["Remote-Groups", "X-Auth-Request-Email", "X-Forwarded-User"] {
+            assert!(plain.is_stripped(forged), "{forged}");
+        }
     }
 
     #[test]

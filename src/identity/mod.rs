@@ -5,6 +5,7 @@
 mod assertion;
 mod headers;
 mod permissions;
+mod presets;
 mod signed;
 
 pub use assertion::{generate_ed25519_pem, AssertionClaims, AssertionSigner};
@@ -12,4 +13,5 @@ pub use headers::{
     forwarded_chain, strip_own_cookies, HeaderEdit, HeaderNames, Identity, DEFAULT_NAMES,
 };
 pub use permissions::{Permission, Permissions};
+pub use presets::Preset;
 pub use signed::{IdentityHeaders, SignedFor, SignedIdentities};

@@ -3,8 +3,10 @@
 //! costs one signature per half-TTL instead of one per request; the panel
 //! always receives an assertion valid for at least `ttl / 2` more seconds.
 //!
-//! The cache belongs to one compiled configuration, so a reload (new
-//! memberships, header names or key) starts it afresh. It is consulted only
+//! A reload that changes `[assertion]` starts a new cache; one that
+//! changes a tenant gives it a new generation, which is part of the key,
+//! so what was signed under its old header names or settings is not
+//! reused. It is consulted only
 //! after the session cookie has opened (revocation and `reauth` included),
 //! and the membership looked up for this very request is part of the key
 //! (permissions, impersonation login, name): a change an administrator
@@ -26,8 +28,9 @@ pub type IdentityHeaders = Arc<[(HeaderName, HeaderValue)]>;
 /// to another request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SignedFor<'a> {
-    /// Index of the tenant in the configuration.
-    pub tenant: usize,
+    /// The tenant's [`crate::config::Tenant::generation`]: a tenant compiled
+    /// again (its file changed) never reuses what was signed for the old one.
+    pub tenant: u64,
     /// The session's random id.
     pub sid: &'a str,
     /// The user.
@@ -43,7 +46,7 @@ pub struct SignedFor<'a> {
 }
 
 struct Entry {
-    tenant: usize,
+    tenant: u64,
     sid: Box<str>,
     user: Box<str>,
     account: Box<str>,

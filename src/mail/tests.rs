@@ -12,7 +12,7 @@ fn tenant_with(extra: &str, files: &[(&str, &str)]) -> Tenant {
         &[],
         files,
     );
-    cfg.tenants.remove(0)
+    std::sync::Arc::into_inner(cfg.tenants.remove(0)).unwrap()
 }
 
 fn server_from() -> Mailbox {

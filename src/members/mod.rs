@@ -198,6 +198,45 @@ impl StoreHandle {
         Ok(())
     }
 
+    /// After a configuration reload: loads the directories of the store
+    /// tenants that are new or were compiled again (`old` did not have
+    /// the same tenant), keeps the others' and forgets the tenants that
+    /// are gone. A reload that changed one tenant file reads one tenant's
+    /// directory, not every tenant's.
+    pub async fn reload_changed(&self, old: &Config, new: &Config) -> Result<(), StoreError> {
+        let outcome = self.reload_changed_inner(old, new).await;
+        self.note_reach(&outcome);
+        outcome
+    }
+
+    async fn reload_changed_inner(&self, old: &Config, new: &Config) -> Result<(), StoreError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let kept = self.dirs.load_full();
+        let mut dirs = HashMap::with_capacity(kept.len());
+        for (i, t) in new.tenants.iter().enumerate() {
+            if !matches!(t.members, MemberSource::Store) {
+                continue;
+            }
+            let same = old
+                .by_name
+                .get(&t.name)
+                .and_then(|&j| old.tenants.get(j))
+                .is_some_and(|o| Arc::ptr_eq(o, t));
+            match kept.get(&t.name) {
+                Some(d) if same => {
+                    dirs.insert(t.name.clone(), d.clone());
+                }
+                _ => {
+                    let t = &new.tenants[i];
+                    self.store.put_accounts(&t.name, &t.client_accounts).await?;
+                    dirs.insert(t.name.clone(), Arc::new(self.load(t).await?));
+                }
+            }
+        }
+        self.dirs.store(Arc::new(dirs));
+        Ok(())
+    }
+
     /// Loads one store tenant's directory again (after a change made here,
     /// or announced by another node).
     pub async fn reload_tenant(&self, cfg: &Config, tenant: &str) -> Result<(), StoreError> {

@@ -74,7 +74,7 @@ pub async fn refresh_forever(state: Arc<State>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(REFRESH_TICK) => {
-                if let Some(result) = state.reload_if_file_changed(&ProcessEnv).await {
+                if let Some(result) = state.reload_if_file_changed(Arc::new(ProcessEnv)).await {
                     log_reload("configuration file changed", result);
                 }
                 state.refresh_store().await;
@@ -89,7 +89,8 @@ pub async fn refresh_forever(state: Arc<State>) {
                     access.flush();
                 }
             }
-            _ = state.remote.wake.notified() => state.refresh_remote(true).await,
+            // After a reload: the documents of the tenants it compiled are due.
+            _ = state.remote.wake.notified() => state.refresh_remote(false).await,
         }
     }
 }
@@ -123,6 +124,6 @@ pub async fn reload_on_hangup(state: Arc<State>) {
         return;
     };
     while hup.recv().await.is_some() {
-        log_reload("SIGHUP", state.reload(&ProcessEnv).await);
+        log_reload("SIGHUP", state.reload(Arc::new(ProcessEnv)).await);
     }
 }

@@ -100,12 +100,15 @@ pub async fn handle(
         (Bytes::new(), Some(body))
     };
     let peer = conn.peer.ip;
-    let (view, upgrade_asked) = view_of(&parts, &conn, &form);
+    let peer_trusted = cfg.server.trusted_proxies.contains(peer);
+    let (view, upgrade_asked) = view_of(&parts, &conn, peer_trusted, &form);
+    // The scheme the client used (a trusted proxy's `X-Forwarded-Proto`).
+    let client_tls = view.tls;
     let decided = answer::answer(&state, &cfg, &view, started).await;
     let forwarded_for =
         forward::forwarded_for(&view.forwarded_for, &conn.peer, decided.peer_trusted);
     drop(view);
-    let tenant = decided.tenant.and_then(|i| cfg.tenants.get(i));
+    let tenant = decided.tenant.and_then(|i| cfg.tenant(i));
     // The host as sent, for the log (the header map goes on to the panel).
     let host_sent = parts.headers.get(header::HOST).cloned();
     let log = Logged {
@@ -151,7 +154,7 @@ pub async fn handle(
         forwarded_for,
         peer: &conn.peer,
         client_ip: decided.client_ip.unwrap_or(peer),
-        tls: conn.tls,
+        tls: client_tls,
         authority,
     };
     let mut to_panel = Request::new(body);
@@ -433,10 +436,13 @@ async fn read_form(mut body: Incoming) -> Option<Bytes> {
 /// What the gate reads of a request, in one pass over its header lines
 /// (a header read once is its first line, as [`HeaderMap::get`] gives it;
 /// lines that are not visible ASCII are left out); and whether it carries
-/// an `Upgrade` line at all ([`wants_upgrade`] looks closer).
+/// an `Upgrade` line at all ([`wants_upgrade`] looks closer). From a
+/// trusted proxy (`peer_trusted`), `X-Forwarded-Proto` says whether the
+/// client used TLS ([`client_used_tls`]).
 fn view_of<'a>(
     parts: &'a http::request::Parts,
     conn: &ConnInfo,
+    peer_trusted: bool,
     form: &'a [u8],
 ) -> (RequestView<'a>, bool) {
     let mut view = RequestView {
@@ -461,6 +467,8 @@ fn view_of<'a>(
         (None, None, None, None, None);
     let (mut forwarded_uri, mut original_uri, mut accept_language, mut content_type) =
         (None, None, None, None);
+    let (mut forwarded_proto, mut forwarded_host) = (None, None);
+    let mut forwarded_hosts = 0usize;
     for (name, value) in &parts.headers {
         if name == header::HOST {
             hosts += 1;
@@ -481,6 +489,11 @@ fn view_of<'a>(
             first(&mut forwarded_uri, value);
         } else if name == X_ORIGINAL_URI {
             first(&mut original_uri, value);
+        } else if name == X_FORWARDED_PROTO {
+            first(&mut forwarded_proto, value);
+        } else if name == X_FORWARDED_HOST {
+            forwarded_hosts += 1;
+            first(&mut forwarded_host, value);
         } else if name == header::ACCEPT_LANGUAGE {
             first(&mut accept_language, value);
         } else if name == header::CONTENT_TYPE {
@@ -500,6 +513,11 @@ fn view_of<'a>(
     view.referer = referer.flatten();
     view.forwarded_uri = forwarded_uri.flatten();
     view.original_uri = original_uri.flatten();
+    view.forwarded_host = forwarded_host.flatten();
+    view.duplicate_forwarded_host = forwarded_hosts > 1;
+    if peer_trusted {
+        view.tls = client_used_tls(forwarded_proto.flatten()).unwrap_or(conn.tls);
+    }
     view.accept_language = accept_language.flatten();
     view.content_type = content_type.flatten();
     (view, upgrade)
@@ -509,6 +527,19 @@ const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
 const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 const X_ORIGINAL_URI: HeaderName = HeaderName::from_static("x-original-uri");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// A trusted proxy's `X-Forwarded-Proto`: exactly `https` or `http` (any
+/// case) says how the client reached it; anything else (absent, a list,
+/// another word) says nothing, and the listener's own scheme stands.
+fn client_used_tls(forwarded_proto: Option<&str>) -> Option<bool> {
+    match forwarded_proto.map(str::trim) {
+        Some(p) if p.eq_ignore_ascii_case("https") => Some(true),
+        Some(p) if p.eq_ignore_ascii_case("http") => Some(false),
+        _ => None,
+    }
+}
 
 /// The size of a request header as sent, near enough: the target and
 /// every `name: value` line.
@@ -587,5 +618,21 @@ fn drop_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     } else {
         headers.remove(header::CONNECTION);
         headers.remove(header::UPGRADE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_used_tls;
+
+    #[test]
+    fn forwarded_proto_is_one_word_or_nothing() {
+        assert_eq!(client_used_tls(Some("https")), Some(true));
+        assert_eq!(client_used_tls(Some("HTTPS")), Some(true));
+        assert_eq!(client_used_tls(Some("http")), Some(false));
+        for vague in ["https, http", "wss", "", "https;"] {
+            assert_eq!(client_used_tls(Some(vague)), None, "{vague}");
+        }
+        assert_eq!(client_used_tls(None), None);
     }
 }

@@ -18,7 +18,7 @@ use portero_policy::Idp;
 /// outcome but a forward, which the proxy carries out), the started
 /// sign-in a reply carries kept first ([`keep_started`]).
 pub async fn respond(state: &State, cfg: &Config, verdict: &Verdict<'_>) -> Reply {
-    let tenant = verdict.tenant.and_then(|i| cfg.tenants.get(i));
+    let tenant = verdict.tenant.and_then(|i| cfg.tenant(i));
     let reply = match (&verdict.outcome, tenant, &verdict.seen) {
         (Outcome::Reserved, Some(tenant), Some(seen)) => reserved(state, cfg, tenant, seen).await,
         (outcome, _, seen) => render(state, tenant, seen.as_ref(), outcome, verdict.lang),

@@ -92,7 +92,9 @@ impl Portero {
         std::fs::write(dir.path().join("reseller.pem"), reseller_private).unwrap();
         std::fs::write(dir.path().join("reseller.pub"), reseller_public).unwrap();
         for (name, content) in files {
-            std::fs::write(dir.path().join(name), content).unwrap();
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
         }
         let admin = free_port();
         let config = template

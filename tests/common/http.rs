@@ -182,6 +182,11 @@ impl Req {
     pub fn cookie(self, name: &str, value: &str) -> Req {
         self.header("Cookie", &format!("{name}={value}"))
     }
+    /// The request's body, as it is.
+    pub fn body(mut self, body: &[u8]) -> Req {
+        self.body = body.to_vec();
+        self
+    }
     pub fn method(mut self, m: &str) -> Req {
         self.method = m.into();
         self

@@ -427,20 +427,32 @@ async fn the_mailer_follows_reloads() {
         format!("[server.smtp]\nhost = \"smtp.example.test\"\nport = {port}\nfrom = \"no-reply@example.test\"\n")
     };
     write(&smtp(587));
-    state.reload(&env).await.unwrap();
+    state
+        .reload(std::sync::Arc::new(env.clone()))
+        .await
+        .unwrap();
     let first = state.mailer().unwrap();
     assert_eq!(first.server(), "smtp.example.test:587");
 
     // Another part of the file changed: the same mailer.
     write(&format!("header_timeout = \"9s\"\n{}", smtp(587)));
-    state.reload(&env).await.unwrap();
+    state
+        .reload(std::sync::Arc::new(env.clone()))
+        .await
+        .unwrap();
     assert!(std::sync::Arc::ptr_eq(&first, &state.mailer().unwrap()));
 
     write(&smtp(2525));
-    state.reload(&env).await.unwrap();
+    state
+        .reload(std::sync::Arc::new(env.clone()))
+        .await
+        .unwrap();
     assert_eq!(state.mailer().unwrap().server(), "smtp.example.test:2525");
 
     write("");
-    state.reload(&env).await.unwrap();
+    state
+        .reload(std::sync::Arc::new(env.clone()))
+        .await
+        .unwrap();
     assert!(state.mailer().is_none());
 }

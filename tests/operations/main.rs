@@ -1,5 +1,5 @@
 //! End-to-end tests of running Portero: stopping, zero-downtime upgrade,
-//! reloads, `check`, `explain` as docs/routing.md shows it, metrics and
+//! reloads, `check`, configuration values from the environment, `explain` as docs/routing.md shows it, metrics and
 //! logs, connection handling and memory, several nodes over Redis and over PostgreSQL, TLS/SNI, streaming, panels that fail, and
 //! invitation mails through a real SMTP server, certificates from an ACME CA
 //! (Pebble).
@@ -9,6 +9,7 @@ mod common;
 
 mod acme_certificates;
 mod config_check;
+mod config_from_env;
 mod config_reload;
 mod lean_connections;
 mod listen_address_taken;
@@ -19,6 +20,7 @@ mod routing_doc;
 mod several_nodes_postgres;
 mod stopping;
 mod streaming_bodies;
+mod tenants_dir;
 mod tls_sni;
 mod upstream_down;
 mod zero_downtime_upgrade;

@@ -1,7 +1,8 @@
 //! End-to-end tests of the ways in and of accounts: SAML, OpenID Connect
 //! and external-JWT sign-ins, invitations, memberships, netmask routing,
 //! pages (the people's own: accounts, members, profile), the assertion's
-//! keys, the reserved paths and the account CLI.
+//! keys, the reserved paths, Portero behind a front proxy and the account
+//! CLI.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -9,6 +10,7 @@ mod common;
 mod account_access;
 mod account_pages;
 mod assertion_jwks;
+mod behind_a_front_proxy;
 mod cli_accounts;
 mod external_jwt_handback;
 mod invitation_sign_in;

@@ -345,7 +345,9 @@ fn forwarding_headers_are_portero_s_own_on_every_path() {
 fn a_trusted_proxy_passes_on_the_client_address_and_nothing_else() {
     let (_up, p) = start();
     // 127.0.0.2 is a trusted proxy: its X-Forwarded-For chain is believed
-    // (and kept); the rest of the family is Portero's, as for anyone.
+    // (and kept); the rest of the family is Portero's, as for anyone (its
+    // X-Forwarded-Proto, not sent here, is believed too:
+    // tests/sign_in/behind_a_front_proxy.rs).
     let got = p
         .send(
             forwarding_family(get("panel.latincloud.test", "/static/app.css"))
@@ -354,4 +356,172 @@ fn a_trusted_proxy_passes_on_the_client_address_and_nothing_else() {
         )
         .received();
     only_portero_forwarding(&got, "198.51.100.7", "198.51.100.7, 127.0.0.2");
+}
+
+/// Tenants whose panels read another gateway's names
+/// (`[tenant.headers] preset`), one renaming a header away from its preset.
+const PRESET_TENANTS: &str = r#"
+[[tenant]]
+name = "authelia"
+hosts = ["panel.authelia.test"]
+upstream = "{UPSTREAM}"
+account = "authelia.test"
+bypass_paths = ["/static/"]
+
+[[tenant.member]]
+user = "ana@authelia.test"
+account = "authelia.test"
+permissions = ["technical"]
+
+[tenant.external_sso]
+url = "https://login.authelia.test/sso"
+jwt_key = "env:EXT_SSO_SECRET"
+
+[tenant.headers]
+preset = "authelia"
+
+[[tenant]]
+name = "oauth2"
+hosts = ["panel.oauth2.test"]
+upstream = "{UPSTREAM}"
+account = "oauth2.test"
+bypass_paths = ["/static/"]
+
+[[tenant.member]]
+user = "ana@oauth2.test"
+account = "oauth2.test"
+permissions = ["technical"]
+
+[tenant.external_sso]
+url = "https://login.oauth2.test/sso"
+jwt_key = "env:EXT_SSO_SECRET"
+
+[tenant.headers]
+preset = "oauth2-proxy"
+email = "X-Panel-Email"
+
+[[tenant]]
+name = "plain"
+hosts = ["panel.plain.test"]
+upstream = "{UPSTREAM}"
+account = "plain.test"
+bypass_paths = ["/static/"]
+
+[[tenant.member]]
+user = "ana@plain.test"
+account = "plain.test"
+permissions = ["technical"]
+
+[tenant.external_sso]
+url = "https://login.plain.test/sso"
+jwt_key = "env:EXT_SSO_SECRET"
+"#;
+
+/// Forged copies of every name the presets send, in several spellings.
+const PRESET_FORGERIES: [(&str, &str); 14] = [
+    ("Remote-User", "root@evil.test"),
+    ("remote_user", "root@evil.test"),
+    ("Remote.Email", "root@evil.test"),
+    ("Remote-Name", "Root"),
+    ("REMOTE-GROUPS", "admin"),
+    ("X-Auth-Request-User", "root@evil.test"),
+    ("X_Auth_Request_Email", "root@evil.test"),
+    ("X-Auth-Request-Preferred-Username", "root"),
+    ("X-Auth-Request.Groups", "admin"),
+    ("X-Forwarded-User", "root@evil.test"),
+    ("X-Forwarded-Email", "root@evil.test"),
+    ("X-Forwarded-Preferred-Username", "root"),
+    ("X-Forwarded-Groups", "admin"),
+    ("X-Panel-Email", "root@evil.test"),
+];
+
+/// Every name a preset may send, as a gateway reads it.
+const PRESET_NAMES: [&str; 13] = [
+    "REMOTE_USER",
+    "REMOTE_EMAIL",
+    "REMOTE_NAME",
+    "REMOTE_GROUPS",
+    "X_AUTH_REQUEST_USER",
+    "X_AUTH_REQUEST_EMAIL",
+    "X_AUTH_REQUEST_PREFERRED_USERNAME",
+    "X_AUTH_REQUEST_GROUPS",
+    "X_FORWARDED_USER",
+    "X_FORWARDED_EMAIL",
+    "X_FORWARDED_PREFERRED_USERNAME",
+    "X_FORWARDED_GROUPS",
+    "X_PANEL_EMAIL",
+];
+
+/// The names a preset sends are stripped from what clients send as
+/// Portero's own are, on every tenant whatever its preset: signed in, the
+/// panel gets Portero's value under each name the tenant uses and nothing
+/// under the others; on a bypass path, nothing.
+#[test]
+fn header_preset_names_are_stripped_from_clients() {
+    let up = Upstream::start();
+    let p = Portero::start(PRESET_TENANTS, &up);
+    let forged = |mut r: Req| {
+        for (k, v) in PRESET_FORGERIES {
+            r = r.header(k, v);
+        }
+        r
+    };
+    for (tenant, expected) in [
+        (
+            "authelia",
+            vec![
+                ("REMOTE_USER", "ana@authelia.test"),
+                ("REMOTE_EMAIL", "ana@authelia.test"),
+                ("REMOTE_NAME", "Test User"),
+                ("REMOTE_GROUPS", "technical"),
+            ],
+        ),
+        (
+            "oauth2",
+            vec![
+                ("X_FORWARDED_USER", "ana@oauth2.test"),
+                ("X_AUTH_REQUEST_USER", "ana@oauth2.test"),
+                ("X_PANEL_EMAIL", "ana@oauth2.test"),
+                ("X_FORWARDED_PREFERRED_USERNAME", "Test User"),
+                ("X_AUTH_REQUEST_PREFERRED_USERNAME", "Test User"),
+                ("X_FORWARDED_GROUPS", "technical"),
+                ("X_AUTH_REQUEST_GROUPS", "technical"),
+            ],
+        ),
+        ("plain", vec![]),
+    ] {
+        let host = format!("panel.{tenant}.test");
+        // `X-Panel-Email` is only the oauth2 tenant's.
+        let names = if tenant == "oauth2" {
+            &PRESET_NAMES[..]
+        } else {
+            &PRESET_NAMES[..12]
+        };
+        let cookie = sign_in(&p, &host, tenant, &format!("ana@{tenant}.test"));
+        let got = p
+            .send(forged(
+                get(&host, "/home").cookie("portero_session", &cookie),
+            ))
+            .received();
+        for &name in names {
+            let want: Vec<&str> = expected
+                .iter()
+                .filter(|(n, _)| *n == name)
+                .map(|(_, v)| *v)
+                .collect();
+            let seen: Vec<&str> = as_gateway_sees(&got, name)
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect();
+            assert_eq!(seen, want, "{tenant}, signed in: {name}");
+        }
+        let got = p.send(forged(get(&host, "/static/app.css"))).received();
+        for &name in names {
+            assert_eq!(
+                as_gateway_sees(&got, name),
+                vec![],
+                "{tenant}, bypass path: {name}"
+            );
+        }
+    }
 }

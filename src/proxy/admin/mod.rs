@@ -7,6 +7,8 @@
 //!   this person's sessions: every session of that user in the tenant
 //!   issued up to this second stops working, on every node;
 //! * `POST /reload`: read the configuration file again (as SIGHUP does);
+//! * `GET /tenants`, `GET/PUT/DELETE /tenants/{name}`: the tenants, and one
+//!   tenant's file of `tenants_dir` (see `tenants`);
 //! * `GET /tenants/{name}/saml-trace`: the tenant's recent SAML exchanges,
 //!   decoded (signature values and certificates cut short);
 //! * `GET /tenants/{name}/members?account=…`: an account's members and
@@ -26,13 +28,14 @@
 //!
 //! One concern a file: `browser_guard` (the DNS-rebinding and cross-site
 //! defences), `token` (the admin token), `health` (`/readyz`), `members`
-//! (the members API) and `sessions` (revoking a person's sessions); this
+//! (the members API), `tenants` (the tenant API) and `sessions` (revoking a person's sessions); this
 //! file holds the app and its routes.
 
 mod browser_guard;
 mod health;
 mod members;
 mod sessions;
+mod tenants;
 mod token;
 
 use crate::audit::Event;
@@ -199,7 +202,7 @@ impl Admin {
                 if !self.authorized(req) {
                     return reply(401, text, "admin token required\n");
                 }
-                match self.state.reload(&ProcessEnv).await {
+                match self.state.reload(Arc::new(ProcessEnv)).await {
                     Ok(_) => reply(200, text, "reloaded\n"),
                     Err(errors) => {
                         let list: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
@@ -223,6 +226,39 @@ impl Admin {
                     return reply(404, text, format!("no tenant named {name:?}\n"));
                 }
                 reply(200, text, self.state.saml_trace.render(name))
+            }
+            (m, "/tenants") => {
+                if !self.authorized(req) {
+                    return reply(401, text, "admin token required\n");
+                }
+                match m {
+                    "GET" => self.list_tenants(),
+                    _ => reply(405, text, "GET\n"),
+                }
+            }
+            (m, p) if p.starts_with("/tenants/") && !p["/tenants/".len()..].contains('/') => {
+                if !self.authorized(req) {
+                    return reply(401, text, "admin token required\n");
+                }
+                let name = &p["/tenants/".len()..];
+                let is_json = |h: http::header::HeaderName| {
+                    req.headers
+                        .get(h)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.contains("application/json"))
+                };
+                match m {
+                    "GET" => self.show_tenant(name, is_json(http::header::ACCEPT)),
+                    "PUT" => {
+                        let Some(body) = body else {
+                            return reply(413, text, "too large\n");
+                        };
+                        self.change_tenant(name, Some((body, is_json(http::header::CONTENT_TYPE))))
+                            .await
+                    }
+                    "DELETE" => self.change_tenant(name, None).await,
+                    _ => reply(405, text, "GET, PUT or DELETE\n"),
+                }
             }
             (m, p) if p.starts_with("/tenants/") && p.ends_with("/members") => {
                 if !self.authorized(req) {

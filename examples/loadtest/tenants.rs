@@ -1,0 +1,217 @@
+//! `loadtest --tenants N`: Portero with N tenants in `tenants_dir` (one
+//! file each: two hosts, two netmasks, a super-admin, external SSO and a
+//! member), and the figures of a hosting company's day:
+//!
+//! * `portero check` of the whole folder (wall time);
+//! * one tenant's netmasks changed through the admin API: time until the
+//!   answer, when the change is in force (median and worst of 20);
+//! * a full reload (every file rewritten, then `POST /reload`): time;
+//! * resident memory after the first full reload and after `--reloads`
+//!   of them, and their ratio;
+//! * the p99 of requests one after another on one tenant while full
+//!   reloads run back to back, over the p99 without them.
+
+use crate::procs::{free_port, rss_kib, Procs};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// One blocking HTTP/1.1 request with `Connection: close`; the status.
+fn call(port: u16, method: &str, host: &str, path: &str, body: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/toml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.get(9..12)?.parse().ok()
+}
+
+fn tenant(i: usize, up_port: u16, octet: usize, round: usize) -> String {
+    format!(
+        r#"# round {round}
+[[tenant]]
+name = "t{i}"
+hosts = ["t{i}.example.test", "panel.t{i}.example.test"]
+upstream = "127.0.0.1:{up_port}"
+netmasks = ["10.{octet}.0.0/16", "192.168.{o2}.0/24"]
+super_admins = ["root@t{i}.test"]
+admin_paths = ["/admin"]
+bypass_paths = ["/static/"]
+account = "t{i}"
+
+[[tenant.member]]
+user = "ana@t{i}.test"
+account = "t{i}"
+permissions = ["technical"]
+
+[tenant.external_sso]
+url = "https://sso.t{i}.test/login"
+jwt_key = "a-load-test-secret-that-is-32-bytes-long-{i}"
+"#,
+        o2 = i % 250
+    )
+}
+
+fn write_all(dir: &Path, n: usize, up_port: u16, round: usize) -> Result<(), String> {
+    for i in 0..n {
+        std::fs::write(
+            dir.join(format!("t{i}.toml")),
+            tenant(i, up_port, i % 250, round),
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// Latencies (ms) of requests one after another for `secs`.
+fn sequential(port: u16, secs: u64) -> Vec<f64> {
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut out = Vec::new();
+    while Instant::now() < end {
+        let t = Instant::now();
+        let _ = call(port, "GET", "t7.example.test", "/static/x", "");
+        out.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    out
+}
+
+/// The run; `portero` is the binary, `out` the working folder.
+pub(crate) fn run(portero: &Path, out: &Path, n: usize, reloads: usize) -> Result<(), String> {
+    let dir = out.join("tenants-run");
+    let _ = std::fs::remove_dir_all(&dir);
+    let tenants = dir.join("tenants");
+    std::fs::create_dir_all(&tenants).map_err(|e| e.to_string())?;
+    let (port, admin, up_port) = (free_port(), free_port(), free_port());
+    let mut procs = Procs(Vec::new());
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut up = Command::new(me);
+    up.args(["--serve-upstream", &up_port.to_string()]);
+    procs.spawn("upstream", up, &dir.join("upstream.log"))?;
+    let key = dir.join("assertion.pem");
+    let pem = Command::new(portero)
+        .args(["keygen", "--assertion-key"])
+        .arg(&key)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !pem.status.success() {
+        return Err("portero keygen failed".into());
+    }
+    let main = dir.join("portero.toml");
+    std::fs::write(
+        &main,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:{port}\"]\nadmin_listen = \"127.0.0.1:{admin}\"\nthreads = 1\ndata_dir = \"data\"\ntenants_dir = \"tenants\"\nwatch_config = false\n\n[session]\nkeys = [\"{}\"]\n\n[assertion]\nsigning_key = \"file:{}\"\n",
+            crate::SESSION_KEY,
+            key.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    write_all(&tenants, n, up_port, 0)?;
+
+    let t = Instant::now();
+    let check = Command::new(portero)
+        .args(["check", "--config"])
+        .arg(&main)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let check_s = t.elapsed().as_secs_f64();
+    if !check.status.success() {
+        return Err(format!(
+            "check refused the tenants: {}",
+            String::from_utf8_lossy(&check.stderr)
+        ));
+    }
+    let mut cmd = Command::new(portero);
+    cmd.args(["run", "--config"]).arg(&main);
+    let pid = procs.spawn("portero", cmd, &dir.join("portero.log"))?;
+    crate::client::wait_ready_within(admin, "/readyz", "portero", 120)?;
+    let rss_start = rss_kib(pid).unwrap_or(0);
+
+    let mut changes = Vec::new();
+    for round in 0..20 {
+        let body = tenant(5, up_port, 100 + round % 2, round);
+        let t = Instant::now();
+        let status = call(admin, "PUT", "127.0.0.1", "/tenants/t5", &body);
+        changes.push(t.elapsed().as_secs_f64() * 1000.0);
+        if status != Some(200) {
+            return Err(format!("PUT /tenants/t5 answered {status:?}"));
+        }
+    }
+    let quiet = sequential(port, 5);
+    let mut full = Vec::new();
+    let mut rss_first = 0;
+    for round in 1..=reloads {
+        write_all(&tenants, n, up_port, round)?;
+        let t = Instant::now();
+        let status = call(admin, "POST", "127.0.0.1", "/reload", "");
+        full.push(t.elapsed().as_secs_f64() * 1000.0);
+        if status != Some(200) {
+            return Err(format!("POST /reload answered {status:?}"));
+        }
+        if round == 1 {
+            rss_first = rss_kib(pid).unwrap_or(0);
+        }
+    }
+    let rss_last = rss_kib(pid).unwrap_or(0);
+    // Reloads back to back while requests run.
+    let storm_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let storm = {
+        let stop = storm_stop.clone();
+        let tenants = tenants.clone();
+        std::thread::spawn(move || {
+            let mut round = reloads + 1;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = write_all(&tenants, n, up_port, round);
+                let _ = call(admin, "POST", "127.0.0.1", "/reload", "");
+                round += 1;
+            }
+            round - reloads - 1
+        })
+    };
+    let stormy = sequential(port, 5);
+    storm_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let storm_reloads = storm.join().unwrap_or(0);
+
+    let mib = |k: u64| k as f64 / 1024.0;
+    println!("{n} tenants in tenants_dir, one file each");
+    println!("  portero check, whole folder      {check_s:.2} s");
+    println!(
+        "  resident at start                {:.0} MiB",
+        mib(rss_start)
+    );
+    println!(
+        "  one tenant changed by the API    median {:.0} ms, worst {:.0} ms (20 changes; in force when answered)",
+        percentile(changes.clone(), 0.5),
+        percentile(changes, 1.0)
+    );
+    println!(
+        "  full reload (every file changed) median {:.0} ms, worst {:.0} ms ({reloads} reloads)",
+        percentile(full.clone(), 0.5),
+        percentile(full, 1.0)
+    );
+    println!(
+        "  resident after reload 1 / {reloads}     {:.0} / {:.0} MiB ({:.2}×)",
+        mib(rss_first),
+        mib(rss_last),
+        rss_last as f64 / rss_first.max(1) as f64
+    );
+    let (p_quiet, p_storm) = (percentile(quiet, 0.99), percentile(stormy, 0.99));
+    println!(
+        "  request p99 quiet / during {storm_reloads} reloads back to back   {p_quiet:.2} / {p_storm:.2} ms ({:.2}×)",
+        p_storm / p_quiet.max(0.001)
+    );
+    Ok(())
+}

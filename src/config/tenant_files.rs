@@ -1,0 +1,448 @@
+//! `[server].tenants_dir`: every `*.toml` file in it holds `[[tenant]]`
+//! tables. Each file is compiled on its own (its findings name it and its
+//! lines), kept with the stamps of what it read, and compiled again only
+//! when the file, a file it read (certificate, key, page, `file:` secret)
+//! or the `[session]` default it depends on changed. Then every tenant —
+//! the main file's and each file's — is put together: a name and a host
+//! belong to one tenant.
+
+use super::compile::{read_tenants, RawTenants};
+use super::context::Ctx;
+use super::model::Tenant;
+use super::secret::Env;
+use super::tenant::{self, Compiled, Defaults};
+use super::{Diagnostic, Severity};
+use crate::remote::Refresh;
+use portero_policy::{HostPattern, HostTable};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+use toml::de::DeTable;
+
+/// A file's modification time, size and inode: a file whose stamp has not
+/// moved is not read again (a write by rename, as the admin API and most
+/// editors do, always moves the inode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Stamp {
+    modified: SystemTime,
+    len: u64,
+    inode: u64,
+}
+
+impl Stamp {
+    /// `path`'s stamp, `None` when it cannot be read.
+    pub(crate) fn of(path: &Path) -> Option<Stamp> {
+        Stamp::from_meta(&std::fs::metadata(path).ok()?)
+    }
+
+    fn from_meta(m: &std::fs::Metadata) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        Some(Stamp {
+            modified: m.modified().ok()?,
+            len: m.len(),
+            inode: m.ino(),
+        })
+    }
+}
+
+/// One tenant, compiled, with where its name and hosts are written.
+pub(super) struct KeptTenant {
+    pub(super) tenant: Arc<Tenant>,
+    name_line: usize,
+    hosts: Vec<(HostPattern, usize)>,
+}
+
+impl From<Compiled> for KeptTenant {
+    fn from(c: Compiled) -> KeptTenant {
+        KeptTenant {
+            tenant: Arc::new(c.tenant),
+            name_line: c.name_line,
+            hosts: c.hosts,
+        }
+    }
+}
+
+/// One file of `tenants_dir`, compiled without an error.
+pub(super) struct KeptFile {
+    /// The file's when it was read; unset for text tried but not (yet) on
+    /// disk ([`KeptFiles::settle_trial`] sets it once written).
+    stamp: std::sync::OnceLock<Stamp>,
+    /// What its tenants took from the rest of the configuration
+    /// (`[session].reauth`, whether `[server.acme]` is set).
+    defaults: Defaults,
+    /// The other files its tenants read, with their stamps then.
+    reads: Vec<(PathBuf, Option<Stamp>)>,
+    tenants: Vec<KeptTenant>,
+    remote: Vec<Arc<dyn Refresh>>,
+}
+
+impl KeptFile {
+    /// Whether it may be used again as it is.
+    fn still_good(&self, stamp: Option<Stamp>, defaults: Defaults) -> bool {
+        stamp.is_some()
+            && stamp == self.stamp.get().copied()
+            && defaults == self.defaults
+            && self.reads.iter().all(|(p, s)| Stamp::of(p) == *s)
+    }
+}
+
+/// What each file of `tenants_dir` compiled to, kept between reloads.
+#[derive(Default)]
+pub(super) struct KeptFiles {
+    files: HashMap<PathBuf, Arc<KeptFile>>,
+    /// What the last trial compiled of its file.
+    tried: Option<(PathBuf, Arc<KeptFile>)>,
+}
+
+/// The files of `dir` that hold tenants, each with its stamp: `*.toml`,
+/// not hidden (atomic writers make `.name.toml.tmp` first), in name order
+/// (byte order, so every node lists them alike). Each is looked at
+/// through the folder (`fstatat`), not by its whole path.
+pub(super) fn list(dir: &Path) -> std::io::Result<Vec<(PathBuf, Option<Stamp>)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') || !name.ends_with(".toml") {
+            continue;
+        }
+        let meta = match entry.file_type()? {
+            // A link is followed.
+            t if t.is_symlink() => std::fs::metadata(entry.path()),
+            _ => entry.metadata(),
+        };
+        if let Ok(meta) = meta.as_ref() {
+            if !meta.is_file() {
+                continue;
+            }
+        }
+        found.push((
+            name.to_string(),
+            meta.ok().and_then(|m| Stamp::from_meta(&m)),
+        ));
+    }
+    found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(found
+        .into_iter()
+        .map(|(n, stamp)| (dir.join(n), stamp))
+        .collect())
+}
+
+/// A change to one file of `tenants_dir` tried before it is made (the
+/// tenant API): the whole configuration is compiled as if the file held
+/// `text` (`None`: as if it were gone), and nothing of it is kept.
+pub struct Trial {
+    /// The file's name in `tenants_dir` (`<tenant>.toml`).
+    pub file_name: String,
+    /// Its new text; `None` to try without it.
+    pub text: Option<String>,
+}
+
+impl KeptFiles {
+    /// Forgets every file (no `tenants_dir` any more).
+    pub(super) fn clear(&mut self) {
+        self.files.clear();
+    }
+
+    /// Every file of `dir` as it is now (or as `trial` would make it): kept
+    /// ones that did not change, the others compiled (their findings added
+    /// to `diags`). A file with an error is left out (and the compile fails
+    /// on its error).
+    pub(super) fn refresh(
+        &mut self,
+        dir: &Path,
+        defaults: Defaults,
+        env: &dyn Env,
+        diags: &mut Vec<Diagnostic>,
+        trial: Option<&Trial>,
+    ) -> Vec<(Arc<Path>, bool, Arc<KeptFile>)> {
+        let mut paths = match list(dir) {
+            Ok(p) => p,
+            Err(e) => {
+                diags.push(Diagnostic {
+                    severity: Severity::Error,
+                    file: dir.to_path_buf(),
+                    line: None,
+                    variable: None,
+                    message: format!("cannot list tenants_dir: {e}"),
+                });
+                return Vec::new();
+            }
+        };
+        self.tried = None;
+        let tried = trial.map(|t| (dir.join(&t.file_name), t.text.as_deref()));
+        if let Some((path, text)) = &tried {
+            paths.retain(|(p, _)| p != path);
+            if text.is_some() {
+                let at = paths.partition_point(|(p, _)| p < path);
+                paths.insert(at, (path.clone(), None));
+            }
+        }
+        let mut kept = HashMap::with_capacity(paths.len());
+        let mut out = Vec::with_capacity(paths.len());
+        for (path, stamp) in paths {
+            let trial_text = match &tried {
+                Some((p, Some(text))) if *p == path => Some(*text),
+                _ => None,
+            };
+            let (file, fresh) = match (trial_text, self.files.get(&path)) {
+                (Some(text), _) => match compile_text(&path, text, None, defaults, env, diags) {
+                    Some(k) => {
+                        let k = Arc::new(k);
+                        self.tried = Some((path.clone(), k.clone()));
+                        (k, true)
+                    }
+                    None => continue,
+                },
+                (None, Some(k)) if k.still_good(stamp, defaults) => (k.clone(), false),
+                (None, _) => match compile_file(&path, defaults, env, diags) {
+                    Some(k) => (Arc::new(k), true),
+                    None => continue,
+                },
+            };
+            out.push((Arc::from(path.as_path()), fresh, file.clone()));
+            if trial_text.is_none() {
+                kept.insert(path, file);
+            }
+        }
+        if trial.is_some() {
+            // A trial leaves the files as they are: only what it compiled
+            // of them is kept.
+            self.files.extend(kept);
+        } else {
+            self.files = kept;
+        }
+        out
+    }
+
+    /// After the file a trial compiled was written (`Some`: its stamp now)
+    /// or removed (`None`): the cache takes it as it is on disk.
+    pub(super) fn settle_trial(&mut self, path: &Path, written: Option<Stamp>) {
+        let tried = self.tried.take().filter(|(p, _)| p == path);
+        match (written, tried) {
+            (Some(stamp), Some((p, file))) => {
+                let _ = file.stamp.set(stamp);
+                self.files.insert(p, file);
+            }
+            _ => {
+                self.files.remove(path);
+            }
+        }
+    }
+
+    /// The file `tenant` is written in, and whether it is the only tenant
+    /// there.
+    pub(super) fn holding(&self, tenant: &str) -> Option<(&Path, bool)> {
+        self.files.iter().find_map(|(p, f)| {
+            f.tenants
+                .iter()
+                .any(|t| t.tenant.name == tenant)
+                .then(|| (p.as_path(), f.tenants.len() == 1))
+        })
+    }
+}
+
+/// Compiles one file of `tenants_dir`; `None` when it has an error.
+fn compile_file(
+    path: &Path,
+    defaults: Defaults,
+    env: &dyn Env,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<KeptFile> {
+    let error = |message: String| Diagnostic {
+        severity: Severity::Error,
+        file: path.to_path_buf(),
+        line: None,
+        variable: None,
+        message,
+    };
+    let stamp = Stamp::of(path);
+    let src = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) => {
+            diags.push(error(format!("cannot read this tenant file: {e}")));
+            return None;
+        }
+    };
+    if stamp.is_none() {
+        diags.push(error("cannot read this tenant file's metadata".into()));
+        return None;
+    }
+    compile_text(path, &src, stamp, defaults, env, diags)
+}
+
+/// Compiles the text of one file of `tenants_dir` (`stamp`: the file's
+/// when it was read, `None` for text that is not on disk).
+fn compile_text(
+    path: &Path,
+    src: &str,
+    stamp: Option<Stamp>,
+    defaults: Defaults,
+    env: &dyn Env,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<KeptFile> {
+    let mut cx = Ctx::new(src, path, env);
+    let raw = match DeTable::parse(src) {
+        Ok(root) => {
+            let mut raw = RawTenants::default();
+            for (key, value) in root.into_inner() {
+                if key.get_ref() == "tenant" {
+                    read_tenants(&mut cx, value, &mut raw);
+                } else {
+                    cx.err(
+                        key.span(),
+                        format!(
+                            "a file in tenants_dir holds only [[tenant]] tables; `{}` belongs in the main configuration file",
+                            key.get_ref()
+                        ),
+                    );
+                }
+            }
+            raw
+        }
+        Err(e) => {
+            cx.err(
+                e.span().unwrap_or(0..0),
+                format!("not valid TOML: {}", e.message()),
+            );
+            RawTenants::default()
+        }
+    };
+    if raw.is_empty() && !cx.has_errors() {
+        cx.warn(0..0, "this file holds no [[tenant]]");
+    }
+    let tenants: Vec<KeptTenant> = raw
+        .into_iter()
+        .filter_map(|(t, misspelt)| tenant::compile(&mut cx, t, misspelt, defaults))
+        .map(KeptTenant::from)
+        .collect();
+    let sound = !cx.has_errors();
+    let finished = cx.finish();
+    diags.extend(finished.diags);
+    sound.then(|| KeptFile {
+        stamp: stamp.map(std::sync::OnceLock::from).unwrap_or_default(),
+        defaults,
+        reads: finished
+            .reads
+            .into_iter()
+            .map(|p| {
+                let s = Stamp::of(&p);
+                (p, s)
+            })
+            .collect(),
+        tenants,
+        remote: finished.remote,
+    })
+}
+
+/// Every tenant of a compile, put together.
+pub(super) struct Assembled {
+    /// In order: the main file's, then each file's.
+    pub(super) tenants: Vec<Arc<Tenant>>,
+    /// Host → index into `tenants`.
+    pub(super) hosts: HostTable<usize>,
+    /// Name → index into `tenants`.
+    pub(super) by_name: HashMap<String, usize>,
+    /// Every tenant's IdP documents.
+    pub(super) remote: Vec<Arc<dyn Refresh>>,
+}
+
+/// Puts the main file's tenants and each file's together, refusing a name
+/// or a host two tenants claim. The tenant blamed is one compiled now when
+/// the other was kept from before: the file just written is the one to fix.
+pub(super) fn assemble(
+    main_file: &Path,
+    main: Vec<Compiled>,
+    main_remote: Vec<Arc<dyn Refresh>>,
+    files: &[(Arc<Path>, bool, Arc<KeptFile>)],
+    diags: &mut Vec<Diagnostic>,
+) -> Assembled {
+    let main_file: Arc<Path> = Arc::from(main_file);
+    let main: Vec<KeptTenant> = main.into_iter().map(KeptTenant::from).collect();
+    // (file, fresh, tenant) in final order.
+    let mut all: Vec<(&Arc<Path>, bool, &KeptTenant)> =
+        main.iter().map(|t| (&main_file, true, t)).collect();
+    for (path, fresh, file) in files {
+        all.extend(file.tenants.iter().map(|t| (path, *fresh, t)));
+    }
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    order.sort_by_key(|&i| all[i].1);
+    let mut hosts = HostTable::default();
+    let mut by_name = HashMap::with_capacity(all.len());
+    for i in order {
+        let (file, _, kept) = all[i];
+        let t = &kept.tenant;
+        let at = |line: usize, message: String| Diagnostic {
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            line: Some(line),
+            variable: None,
+            message,
+        };
+        let other = |j: usize| {
+            let (f, _, o) = all[j];
+            format!(
+                "tenant `{}` ({}:{})",
+                o.tenant.name,
+                f.display(),
+                o.name_line
+            )
+        };
+        if let Some(&j) = by_name.get(&t.name) {
+            diags.push(at(
+                kept.name_line,
+                format!(
+                    "tenant `{}`: another tenant has the same name: {}",
+                    t.name,
+                    other(j)
+                ),
+            ));
+            continue;
+        }
+        by_name.insert(t.name.clone(), i);
+        for (pattern, line) in &kept.hosts {
+            if let Some(j) = hosts.insert(pattern.clone(), i) {
+                if j != i {
+                    diags.push(at(
+                        *line,
+                        format!(
+                            "tenant `{}`: host `{pattern}` is already served by {}",
+                            t.name,
+                            other(j)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let mut remote = main_remote;
+    for (_, _, file) in files {
+        remote.extend(file.remote.iter().cloned());
+    }
+    Assembled {
+        tenants: all.iter().map(|(_, _, k)| k.tenant.clone()).collect(),
+        hosts,
+        by_name,
+        remote,
+    }
+}
+
+/// One number for the state of the configuration's files: the main file
+/// and every file of `tenants_dir` (by name, modification time, size and
+/// inode). `None` when the main file cannot be read.
+pub fn sources_stamp(main: &Path, cfg: &super::Config) -> Option<u64> {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = rustc_hash::FxBuildHasher.build_hasher();
+    Stamp::of(main)?.hash(&mut h);
+    if let Some(dir) = &cfg.server.tenants_dir {
+        // A folder that cannot be listed counts as empty: the reload
+        // then says why.
+        for (path, stamp) in list(dir).unwrap_or_default() {
+            path.hash(&mut h);
+            stamp.hash(&mut h);
+        }
+    }
+    Some(h.finish())
+}
