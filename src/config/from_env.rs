@@ -40,6 +40,7 @@ const KEYS: &[(&[&str], &str, Kind)] = &[
     (&["server"], "grace_period", Text),
     (&["server"], "upstream_timeout", Text),
     (&["server"], "data_dir", Text),
+    (&["server"], "tenants_dir", Text),
     (&["server"], "outbound_ca", Text),
     (&["server"], "watch_config", Bool),
     (&["server"], "outbound_timeout", Text),
@@ -267,7 +268,7 @@ mod tests {
     /// `[assertion]` (as serde lists them) can be set.
     #[test]
     fn every_key_of_the_settable_sections_has_a_variable() {
-        use super::super::raw::{RawAssertion, RawServer, RawSession, RawSmtp};
+        use super::super::raw::{RawAcme, RawAssertion, RawServer, RawSession, RawSmtp};
         fn fields<T: serde::de::DeserializeOwned>() -> Vec<String> {
             let probe = DeTable::parse("zz_not_a_key = 1").unwrap();
             let err = match T::deserialize(toml::de::ValueDeserializer::from(Spanned::new(
@@ -285,15 +286,16 @@ mod tests {
                 .map(str::to_string)
                 .collect()
         }
-        let sections: [(&[&str], Vec<String>); 4] = [
+        let sections: [(&[&str], Vec<String>); 5] = [
             (&["server"], fields::<RawServer>()),
             (&["server", "smtp"], fields::<RawSmtp>()),
+            (&["server", "acme"], fields::<RawAcme>()),
             (&["session"], fields::<RawSession>()),
             (&["assertion"], fields::<RawAssertion>()),
         ];
         for (table, keys) in sections {
             assert!(!keys.is_empty(), "{table:?}");
-            for key in keys.iter().filter(|k| *k != "smtp") {
+            for key in keys.iter().filter(|k| *k != "smtp" && *k != "acme") {
                 assert!(
                     KEYS.iter().any(|(t, k, _)| t == &table && k == key),
                     "[{}].{key} has no variable",
