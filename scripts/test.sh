@@ -19,7 +19,9 @@ test_pkgs=()
 # (tests/common/smtp_catcher.py). The directory on PostgreSQL: the store's
 # tests run on both databases, and the several-nodes tests start a server
 # (initdb and postgres in a temporary folder, no system service).
-for pkg in simplesamlphp php-cli php-xml php-mbstring openssl redis-server python3-aiosmtpd postgresql python3-jwt python3-cryptography; do
+# Certificates from an ACME CA: Pebble, Let's Encrypt's test server, and its
+# DNS (pebble-challtestsrv, in the same package), started by the tests.
+for pkg in simplesamlphp php-cli php-xml php-mbstring openssl redis-server python3-aiosmtpd postgresql python3-jwt python3-cryptography pebble; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || test_pkgs+=("$pkg")
 done
 python3 -c "import venv, ensurepip" 2>/dev/null || test_pkgs+=(python3-venv)

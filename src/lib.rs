@@ -23,6 +23,8 @@
 //!   [`members`] looks them up per request and administers them; [`store`]
 //!   is the embedded membership store (SQLite) and its rules.
 //! * [`mail`] sends invitation mails through `[server.smtp]`.
+//! * [`acme`] obtains and renews the tenants' certificates from an ACME CA
+//!   (`[server.acme]`), served by the TLS listeners by SNI.
 //! * [`remote`] keeps documents fetched from IdPs (metadata, discovery,
 //!   keys) through [`outbound`], Portero's own HTTP client.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -33,6 +35,7 @@
 #[cfg(test)]
 extern crate self as portero;
 
+pub mod acme;
 pub mod audit;
 pub mod auth;
 pub mod brand;

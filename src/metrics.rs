@@ -38,6 +38,12 @@ pub struct Metrics {
     /// Whether the directory's database answered its last question (1) or
     /// not (0), by store (`sqlite`, `postgres`); set at each scrape.
     pub store_up: prometheus::IntGaugeVec,
+    /// When each ACME host's certificate in force expires (Unix seconds).
+    pub acme_expiry: GaugeVec,
+    /// ACME orders by result (`issued`, `failed`).
+    pub acme_orders: IntCounterVec,
+    /// Failed ACME orders by host.
+    pub acme_failures: IntCounterVec,
     /// `cache_lookups` for signed identity headers, resolved once (the
     /// forward path counts without a label lookup): [reused, signed afresh].
     signed_identity: [prometheus::IntCounter; 2],
@@ -157,6 +163,30 @@ impl Metrics {
             &["store"],
         )?;
         registry.register(Box::new(store_up.clone()))?;
+        let acme_expiry = GaugeVec::new(
+            Opts::new(
+                "portero_acme_certificate_expiry_timestamp_seconds",
+                "When the certificate in force for each ACME host expires (Unix time); absent until the host has one",
+            ),
+            &["host"],
+        )?;
+        registry.register(Box::new(acme_expiry.clone()))?;
+        let acme_orders = IntCounterVec::new(
+            Opts::new(
+                "portero_acme_orders_total",
+                "Certificate orders placed with the ACME CA by this node, by result (issued, failed)",
+            ),
+            &["result"],
+        )?;
+        registry.register(Box::new(acme_orders.clone()))?;
+        let acme_failures = IntCounterVec::new(
+            Opts::new(
+                "portero_acme_failures_total",
+                "Failed certificate orders by host (the log says why)",
+            ),
+            &["host"],
+        )?;
+        registry.register(Box::new(acme_failures.clone()))?;
         // What is running, and the process's CPU, memory and open files.
         let build_info = prometheus::IntGaugeVec::new(
             Opts::new(
@@ -192,6 +222,9 @@ impl Metrics {
             mail_sent,
             mail_failures,
             store_up,
+            acme_expiry,
+            acme_orders,
+            acme_failures,
             signed_identity: [
                 cache_lookups.with_label_values(&["signed_identity", "hit"]),
                 cache_lookups.with_label_values(&["signed_identity", "miss"]),

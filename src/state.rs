@@ -53,6 +53,9 @@ pub struct State {
     in_force: tokio::sync::Mutex<u64>,
     /// The embedded membership store, when `[server].data_dir` is set.
     pub store: Option<crate::members::StoreHandle>,
+    /// Certificates from the ACME CA and the challenges pending
+    /// (`[server.acme]`; kept fresh by [`crate::acme::run`]).
+    pub acme: crate::acme::Acme,
     /// The mailer of `[server.smtp]` in force (built again when a reload
     /// changes that section; `None` without it).
     mailer: arc_swap::ArcSwapOption<crate::mail::Mailer>,
@@ -144,6 +147,7 @@ impl State {
             config_stamp,
             compiles,
             in_force: tokio::sync::Mutex::new(0),
+            acme: Default::default(),
             mailer: arc_swap::ArcSwapOption::new(mailer),
         })
     }

@@ -122,6 +122,7 @@ impl Compiler {
             cx.err_variable(variable, problem);
         }
         let sections = sections(&mut cx, root);
+        let acme_on = sections.server.as_ref().is_some_and(|s| s.acme.is_some());
         let server = server::compile_server(&mut cx, sections.server.unwrap_or_default());
         let session = match sections.session {
             Some(Some(s)) => session::compile_session(&mut cx, s),
@@ -145,19 +146,20 @@ impl Compiler {
                 None
             }
         };
-        let default_reauth = session.as_ref().and_then(|s: &SessionSettings| s.reauth);
+        let defaults = tenant::Defaults {
+            reauth: session.as_ref().and_then(|s: &SessionSettings| s.reauth),
+            acme: acme_on,
+        };
         let main_tenants: Vec<_> = sections
             .tenants
             .into_iter()
-            .filter_map(|(raw, misspelt)| tenant::compile(&mut cx, raw, misspelt, default_reauth))
+            .filter_map(|(raw, misspelt)| tenant::compile(&mut cx, raw, misspelt, defaults))
             .collect();
         let main_errors = cx.has_errors();
         let finished = cx.finish();
         let mut diags = finished.diags;
         let files = match server.as_ref().and_then(|s| s.tenants_dir.as_deref()) {
-            Some(dir) => self
-                .files
-                .refresh(dir, default_reauth, env, &mut diags, trial),
+            Some(dir) => self.files.refresh(dir, defaults, env, &mut diags, trial),
             None => {
                 self.files.clear();
                 Vec::new()
@@ -179,17 +181,25 @@ impl Compiler {
             ));
         }
         if let Some(server) = &server {
-            let any_cert = together.tenants.iter().any(|t| t.tls.is_some());
+            let any_cert = together
+                .tenants
+                .iter()
+                .any(|t| t.tls.is_some() || !t.acme_hosts.is_empty());
             if !server.listen_tls.is_empty() && !any_cert {
                 diags.push(Diagnostic {
                     line: None,
                     ..error(
-                        "[server].listen_tls is set but no tenant has a [tenant.tls] certificate",
+                        "[server].listen_tls is set but no tenant has a [tenant.tls] certificate, nor a host that gets one through [server.acme]",
                     )
                 });
             }
         }
         let sound = !main_errors && !diags.iter().any(|d| d.severity == Severity::Error);
+        let acme_hosts = together
+            .tenants
+            .iter()
+            .flat_map(|t| t.acme_hosts.iter().cloned())
+            .collect();
         match (server, session, assertion) {
             (Some(server), Some(session), Some(assertion)) if sound => {
                 // The key's thumbprint, algorithm and lifetime.
@@ -209,6 +219,7 @@ impl Compiler {
                         tenants: together.tenants,
                         hosts: together.hosts,
                         by_name: together.by_name,
+                        acme_hosts,
                         remote: together.remote,
                     },
                     warnings: diags,

@@ -2,7 +2,7 @@
 //! values from the environment"): `PORTERO_<SECTION>__<KEY>`, with `__`
 //! between every level (`PORTERO_SERVER__SMTP__HOST`), laid over the file
 //! before it is read, so each value is checked as if the file held it.
-//! Only `[server]`, `[server.smtp]`, `[session]` and `[assertion]` keys can
+//! Only `[server]`, `[server.smtp]`, `[server.acme]`, `[session]` and `[assertion]` keys can
 //! be set; a tenant's cannot.
 
 use super::secret::Env;
@@ -61,6 +61,13 @@ const KEYS: &[(&[&str], &str, Kind)] = &[
     (&["server", "smtp"], "from", Text),
     (&["server", "smtp"], "timeout", Text),
     (&["server", "smtp"], "ca", Text),
+    (&["server", "acme"], "directory", Text),
+    (&["server", "acme"], "email", Text),
+    (&["server", "acme"], "accept_terms", Bool),
+    (&["server", "acme"], "challenges", List),
+    (&["server", "acme"], "renew_before", Text),
+    (&["server", "acme"], "ca", Text),
+    (&["server", "acme"], "orders_per_hour", Int),
     (&["session"], "keys", List),
     (&["session"], "reauth", Text),
     (&["session"], "cookie_name", Text),
@@ -154,7 +161,7 @@ pub(super) fn read(env: &dyn Env, src: &str) -> FromEnv {
 /// Why a `PORTERO_…__…` variable is not a configuration key.
 fn unknown_variable(name: &str, known: &[(String, &[&str], &str, Kind)]) -> String {
     if name.starts_with("PORTERO_TENANT__") || name.starts_with("PORTERO_TENANT_") {
-        return "a tenant's keys cannot be set from the environment (only [server], [server.smtp], [session] and [assertion]): write them in the file".into();
+        return "a tenant's keys cannot be set from the environment (only [server], [server.smtp], [server.acme], [session] and [assertion]): write them in the file".into();
     }
     let near = known
         .iter()
@@ -261,7 +268,7 @@ mod tests {
     /// `[assertion]` (as serde lists them) can be set.
     #[test]
     fn every_key_of_the_settable_sections_has_a_variable() {
-        use super::super::raw::{RawAssertion, RawServer, RawSession, RawSmtp};
+        use super::super::raw::{RawAcme, RawAssertion, RawServer, RawSession, RawSmtp};
         fn fields<T: serde::de::DeserializeOwned>() -> Vec<String> {
             let probe = DeTable::parse("zz_not_a_key = 1").unwrap();
             let err = match T::deserialize(toml::de::ValueDeserializer::from(Spanned::new(
@@ -279,15 +286,16 @@ mod tests {
                 .map(str::to_string)
                 .collect()
         }
-        let sections: [(&[&str], Vec<String>); 4] = [
+        let sections: [(&[&str], Vec<String>); 5] = [
             (&["server"], fields::<RawServer>()),
             (&["server", "smtp"], fields::<RawSmtp>()),
+            (&["server", "acme"], fields::<RawAcme>()),
             (&["session"], fields::<RawSession>()),
             (&["assertion"], fields::<RawAssertion>()),
         ];
         for (table, keys) in sections {
             assert!(!keys.is_empty(), "{table:?}");
-            for key in keys.iter().filter(|k| *k != "smtp") {
+            for key in keys.iter().filter(|k| *k != "smtp" && *k != "acme") {
                 assert!(
                     KEYS.iter().any(|(t, k, _)| t == &table && k == key),
                     "[{}].{key} has no variable",

@@ -2,6 +2,7 @@
 //! compiled in one step into validated types. Every problem found is reported, each with its file and
 //! line; nothing half-valid is ever used.
 
+pub mod acme;
 mod compile;
 mod compile_thread;
 mod context;
@@ -31,7 +32,8 @@ pub use compile::{compile_str, Compiler};
 pub use compile_thread::CompileThread;
 pub use diagnostics::{Diagnostic, Severity};
 pub use model::{
-    Config, RedisSettings, Server, SessionSettings, Smtp, SmtpLogin, SmtpSecurity, Tenant, Upstream,
+    Acme, AcmeChallenge, Config, RedisSettings, Server, SessionSettings, Smtp, SmtpLogin,
+    SmtpSecurity, Tenant, Upstream,
 };
 pub use secret::{Env, ProcessEnv};
 pub use tenant_api::{tenant_text, Refused};

@@ -36,6 +36,9 @@ pub struct Config {
     pub hosts: HostTable<usize>,
     /// Tenant name → index into `tenants`.
     pub by_name: std::collections::HashMap<String, usize>,
+    /// Every host that gets its certificate through ACME (each tenant's
+    /// `acme_hosts`), when `[server.acme]` is set.
+    pub acme_hosts: std::collections::BTreeSet<String>,
     /// Identity headers signed for recent sessions (kept by a reload that
     /// leaves `[assertion]` as it was; entries name their tenant's
     /// [`Tenant::generation`], so a changed tenant signs afresh).
@@ -158,6 +161,46 @@ pub struct Server {
     /// The mail server invitations are sent through (`None`: invitation
     /// links are shown to the inviter instead).
     pub smtp: Option<Smtp>,
+    /// Certificates from an ACME CA for the tenants' hosts (`None`: only
+    /// `[tenant.tls]` certificates are served).
+    pub acme: Option<Acme>,
+}
+
+/// `[server.acme]`: where certificates come from and when they are renewed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Acme {
+    /// The CA's directory URL.
+    pub directory: String,
+    /// The account's contact address, when given.
+    pub email: Option<String>,
+    /// The challenges Portero answers, in the order tried: a host that
+    /// failed with one is tried with the next.
+    pub challenges: Vec<AcmeChallenge>,
+    /// Renew this many seconds before a certificate expires.
+    pub renew_before: u64,
+    /// Extra certificate authorities (PEM) for the ACME server's HTTPS.
+    pub ca: Option<String>,
+    /// The most new orders placed in an hour (by this node).
+    pub orders_per_hour: u32,
+}
+
+/// A way of proving to the CA that Portero serves a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcmeChallenge {
+    /// TLS-ALPN-01 (RFC 8737): on the TLS listener.
+    TlsAlpn01,
+    /// HTTP-01: `/.well-known/acme-challenge/<token>` on the plain listener.
+    Http01,
+}
+
+impl AcmeChallenge {
+    /// Its name in RFC 8555 and the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            AcmeChallenge::TlsAlpn01 => "tls-alpn-01",
+            AcmeChallenge::Http01 => "http-01",
+        }
+    }
 }
 
 /// `[server.smtp]`: the mail server invitations are sent through.
@@ -365,6 +408,8 @@ pub struct Tenant {
     pub idps: Vec<Idp>,
     /// Its TLS certificate, chosen by SNI.
     pub tls: Option<Arc<rustls::sign::CertifiedKey>>,
+    /// Its hosts that get a certificate through ACME (lowercase, exact).
+    pub acme_hosts: Vec<String>,
     /// Its stylesheet, served at `/.portero/assets/tenant.css`.
     pub css: Option<String>,
     /// Its request metrics, resolved once ([`crate::metrics::TenantCounters`]).

@@ -40,6 +40,20 @@ pub struct RawServer {
     pub sign_ins_per_client: Option<Spanned<i64>>,
     pub max_started_sign_ins: Option<Spanned<i64>>,
     pub smtp: Option<Spanned<RawSmtp>>,
+    pub acme: Option<Spanned<RawAcme>>,
+}
+
+/// `[server.acme]`: certificates from an ACME certificate authority.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAcme {
+    pub directory: Option<Spanned<String>>,
+    pub email: Option<Spanned<String>>,
+    pub accept_terms: Option<Spanned<bool>>,
+    pub challenges: Option<Spanned<Vec<Spanned<String>>>>,
+    pub renew_before: Option<Spanned<String>>,
+    pub ca: Option<Spanned<String>>,
+    pub orders_per_hour: Option<Spanned<i64>>,
 }
 
 /// `[server.smtp]`: the mail server invitations are sent through.
@@ -118,6 +132,7 @@ pub struct RawTenant {
     pub oidc: Option<Spanned<RawOidc>>,
     pub headers: Option<RawHeaders>,
     pub tls: Option<RawTls>,
+    pub acme: Option<Spanned<bool>>,
     pub mail: Option<RawTenantMail>,
 }
 

@@ -96,6 +96,10 @@ pub(super) fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server>
         .smtp
         .as_ref()
         .and_then(|s| super::mail::compile_smtp(cx, s));
+    let acme = raw
+        .acme
+        .as_ref()
+        .and_then(|a| super::acme::compile_acme(cx, a, &listen, &listen_tls));
     let header_timeout = cx.duration(&raw.header_timeout, 10, "[server].header_timeout");
     let upgrade_sock = upgrade_sock(cx, &raw, &data_dir);
     let pid_file = data_dir.join("portero.pid");
@@ -137,6 +141,7 @@ pub(super) fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server>
         sign_ins_per_client: u32::try_from(sign_ins_per_client).unwrap_or(1),
         max_started_sign_ins: u64::try_from(max_started_sign_ins).unwrap_or(100),
         smtp,
+        acme,
     })
 }
 

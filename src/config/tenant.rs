@@ -28,18 +28,29 @@ pub(super) struct Compiled {
     pub(super) hosts: Vec<(HostPattern, usize)>,
 }
 
+/// What a tenant takes from the rest of the configuration (a file of
+/// `tenants_dir` is compiled again when it changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Defaults {
+    /// `[session].reauth`, for a tenant without its own.
+    pub(crate) reauth: Option<u64>,
+    /// Whether `[server.acme]` is set (its hosts then get certificates).
+    pub(crate) acme: bool,
+}
+
 /// Numbers every tenant compiled in this process ([`Tenant::generation`]).
 static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 /// One `[[tenant]]`: each of its sections in turn (every finding is
 /// collected), and the tenant only when none of them found an error.
-/// `default_reauth` comes from `[session]`.
+/// `defaults` come from `[session]` and `[server]`.
 pub(super) fn compile(
     cx: &mut Ctx<'_>,
     raw: RawTenant,
     misspelt: bool,
-    default_reauth: Option<u64>,
+    defaults: Defaults,
 ) -> Option<Compiled> {
+    let default_reauth = defaults.reauth;
     let before = cx.errors();
     let mark = cx.mark();
     let name = raw.name.get_ref().clone();
@@ -69,6 +80,7 @@ pub(super) fn compile(
     policy.default_idp = providers.default_idp;
     let headers = compile_headers(cx, raw.headers.as_ref(), &w);
     let tls = raw.tls.as_ref().and_then(|t| compile_tls(cx, t, &w));
+    let acme_hosts = super::acme::tenant_hosts(cx, &raw, defaults.acme, &w);
     let look = pages::compile(cx, &raw, &w);
     let mail = mail::compile_tenant_mail(cx, raw.mail.as_ref(), &w);
     let home_host = raw
@@ -108,6 +120,7 @@ pub(super) fn compile(
         oidc: providers.oidc,
         idps: providers.idps,
         tls,
+        acme_hosts,
         css: look.css,
         logo: look.logo,
         powered_by: look.powered_by,

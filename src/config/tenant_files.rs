@@ -10,7 +10,7 @@ use super::compile::{read_tenants, RawTenants};
 use super::context::Ctx;
 use super::model::Tenant;
 use super::secret::Env;
-use super::tenant::{self, Compiled};
+use super::tenant::{self, Compiled, Defaults};
 use super::{Diagnostic, Severity};
 use crate::remote::Refresh;
 use portero_policy::{HostPattern, HostTable};
@@ -68,8 +68,9 @@ pub(super) struct KeptFile {
     /// The file's when it was read; unset for text tried but not (yet) on
     /// disk ([`KeptFiles::settle_trial`] sets it once written).
     stamp: std::sync::OnceLock<Stamp>,
-    /// `[session].reauth`, which a tenant without its own takes.
-    default_reauth: Option<u64>,
+    /// What its tenants took from the rest of the configuration
+    /// (`[session].reauth`, whether `[server.acme]` is set).
+    defaults: Defaults,
     /// The other files its tenants read, with their stamps then.
     reads: Vec<(PathBuf, Option<Stamp>)>,
     tenants: Vec<KeptTenant>,
@@ -78,10 +79,10 @@ pub(super) struct KeptFile {
 
 impl KeptFile {
     /// Whether it may be used again as it is.
-    fn still_good(&self, stamp: Option<Stamp>, default_reauth: Option<u64>) -> bool {
+    fn still_good(&self, stamp: Option<Stamp>, defaults: Defaults) -> bool {
         stamp.is_some()
             && stamp == self.stamp.get().copied()
-            && default_reauth == self.default_reauth
+            && defaults == self.defaults
             && self.reads.iter().all(|(p, s)| Stamp::of(p) == *s)
     }
 }
@@ -152,7 +153,7 @@ impl KeptFiles {
     pub(super) fn refresh(
         &mut self,
         dir: &Path,
-        default_reauth: Option<u64>,
+        defaults: Defaults,
         env: &dyn Env,
         diags: &mut Vec<Diagnostic>,
         trial: Option<&Trial>,
@@ -187,18 +188,16 @@ impl KeptFiles {
                 _ => None,
             };
             let (file, fresh) = match (trial_text, self.files.get(&path)) {
-                (Some(text), _) => {
-                    match compile_text(&path, text, None, default_reauth, env, diags) {
-                        Some(k) => {
-                            let k = Arc::new(k);
-                            self.tried = Some((path.clone(), k.clone()));
-                            (k, true)
-                        }
-                        None => continue,
+                (Some(text), _) => match compile_text(&path, text, None, defaults, env, diags) {
+                    Some(k) => {
+                        let k = Arc::new(k);
+                        self.tried = Some((path.clone(), k.clone()));
+                        (k, true)
                     }
-                }
-                (None, Some(k)) if k.still_good(stamp, default_reauth) => (k.clone(), false),
-                (None, _) => match compile_file(&path, default_reauth, env, diags) {
+                    None => continue,
+                },
+                (None, Some(k)) if k.still_good(stamp, defaults) => (k.clone(), false),
+                (None, _) => match compile_file(&path, defaults, env, diags) {
                     Some(k) => (Arc::new(k), true),
                     None => continue,
                 },
@@ -248,7 +247,7 @@ impl KeptFiles {
 /// Compiles one file of `tenants_dir`; `None` when it has an error.
 fn compile_file(
     path: &Path,
-    default_reauth: Option<u64>,
+    defaults: Defaults,
     env: &dyn Env,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<KeptFile> {
@@ -271,7 +270,7 @@ fn compile_file(
         diags.push(error("cannot read this tenant file's metadata".into()));
         return None;
     }
-    compile_text(path, &src, stamp, default_reauth, env, diags)
+    compile_text(path, &src, stamp, defaults, env, diags)
 }
 
 /// Compiles the text of one file of `tenants_dir` (`stamp`: the file's
@@ -280,7 +279,7 @@ fn compile_text(
     path: &Path,
     src: &str,
     stamp: Option<Stamp>,
-    default_reauth: Option<u64>,
+    defaults: Defaults,
     env: &dyn Env,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<KeptFile> {
@@ -316,7 +315,7 @@ fn compile_text(
     }
     let tenants: Vec<KeptTenant> = raw
         .into_iter()
-        .filter_map(|(t, misspelt)| tenant::compile(&mut cx, t, misspelt, default_reauth))
+        .filter_map(|(t, misspelt)| tenant::compile(&mut cx, t, misspelt, defaults))
         .map(KeptTenant::from)
         .collect();
     let sound = !cx.has_errors();
@@ -324,7 +323,7 @@ fn compile_text(
     diags.extend(finished.diags);
     sound.then(|| KeptFile {
         stamp: stamp.map(std::sync::OnceLock::from).unwrap_or_default(),
-        default_reauth,
+        defaults,
         reads: finished
             .reads
             .into_iter()

@@ -4,6 +4,7 @@
 //! that need the binary (exit codes, `check`'s output, the real environment).
 
 use super::for_tests::{compile_in, GOOD};
+use super::AcmeChallenge;
 
 /// Compiles `config` in memory: whether it was accepted, and every finding,
 /// one a line, as `portero check` prints them (the folder shown as `DIR`).
@@ -648,6 +649,217 @@ fn the_database_url_is_checked_and_never_shown() {
             "{bad}: {out}"
         );
     }
+}
+
+/// A configuration with a TLS listener, `[server.acme]` holding `acme`
+/// (its header on line 4, its keys from line 5) and one tenant whose
+/// `hosts` (line 16 after one line of `acme`) and extra keys are given.
+fn with_acme(acme: &str, hosts: &str, tenant_keys: &str) -> String {
+    format!(
+        "[server]\nlisten = [\"127.0.0.1:8080\"]\nlisten_tls = [\"127.0.0.1:8443\"]\n[server.acme]\n{acme}\n\n[session]\nkeys = [\"env:K\"]\n\n[assertion]\nsigning_key = \"file:{{DIR}}/a.pem\"\n\n[[tenant]]\nname = \"t\"\nupstream = \"127.0.0.1:9000\"\nhosts = [{hosts}]\naccount = \"t.test\"\n{tenant_keys}"
+    )
+}
+
+#[test]
+fn acme_defaults_and_the_hosts_that_get_certificates() {
+    let cfg = compiled(
+        &with_acme(
+            "accept_terms = true",
+            "\"panel.t.test\", \"Panel.Two.Test\"",
+            "",
+        ),
+        &[],
+        &[],
+    );
+    let acme = cfg.server.acme.as_ref().unwrap();
+    assert_eq!(acme.directory, super::acme::LETS_ENCRYPT);
+    assert_eq!(
+        acme.challenges,
+        vec![AcmeChallenge::TlsAlpn01, AcmeChallenge::Http01]
+    );
+    assert_eq!(acme.renew_before, 30 * 86_400);
+    assert_eq!(acme.orders_per_hour, 100);
+    assert_eq!(acme.email, None);
+    let hosts: Vec<&str> = cfg.acme_hosts.iter().map(String::as_str).collect();
+    assert_eq!(hosts, ["panel.t.test", "panel.two.test"]);
+    // No [tenant.tls] anywhere: the TLS listener serves ACME's certificates.
+    let (ok, out) = check(&with_acme(
+        "accept_terms = true\nemail = \"Ops@Hosting.test\"\nchallenges = [\"http-01\"]\nrenew_before = \"20d\"\norders_per_hour = 10\ndirectory = \"https://acme-staging-v02.api.letsencrypt.org/directory\"",
+        "\"panel.t.test\"",
+        "",
+    ));
+    assert!(ok && !out.contains("acme"), "{out}");
+}
+
+/// The terms must be accepted; challenges need their listener; dns-01 and
+/// unknown names, a plain-http directory off loopback, a missing CA file
+/// and a bad window are refused at their line.
+#[test]
+fn acme_settings_are_checked_with_their_line() {
+    for (acme, line, what) in [
+        ("email = \"a@b.test\"", 4, "accept_terms = true"),
+        ("accept_terms = false", 5, "accept_terms = true"),
+        (
+            "accept_terms = true\nchallenges = [\"dns-01\"]",
+            6,
+            "dns-01 is not supported",
+        ),
+        (
+            "accept_terms = true\nchallenges = [\"tls-alpn-02\"]",
+            6,
+            "not one of tls-alpn-01, http-01",
+        ),
+        (
+            "accept_terms = true\nchallenges = []",
+            6,
+            "challenges is empty",
+        ),
+        (
+            "accept_terms = true\ndirectory = \"http://ca.test/dir\"",
+            6,
+            "use https://",
+        ),
+        (
+            "accept_terms = true\nca = \"{DIR}/missing.pem\"",
+            6,
+            "missing.pem",
+        ),
+        (
+            "accept_terms = true\nrenew_before = \"soon\"",
+            6,
+            "renew_before",
+        ),
+        (
+            "accept_terms = true\nemail = \"nobody\"",
+            6,
+            "not an e-mail address",
+        ),
+        (
+            "accept_terms = true\norders_per_hour = 0",
+            6,
+            "orders_per_hour",
+        ),
+    ] {
+        let (ok, out) = check(&with_acme(acme, "\"panel.t.test\"", ""));
+        assert!(!ok, "accepted {acme}");
+        assert!(
+            out.contains(&format!("portero.toml:{line}: error:")) && out.contains(what),
+            "{acme}: {out}"
+        );
+    }
+    // TLS-ALPN-01 without a TLS listener.
+    let no_tls = with_acme(
+        "accept_terms = true\nchallenges = [\"tls-alpn-01\", \"http-01\"]",
+        "\"panel.t.test\"",
+        "",
+    )
+    .replace("listen_tls = [\"127.0.0.1:8443\"]\n", "");
+    let (ok, out) = check(&no_tls);
+    assert!(!ok);
+    assert!(
+        out.contains("portero.toml:5: error:") && out.contains("needs [server].listen_tls"),
+        "{out}"
+    );
+    // The CA's own certificate authority, read from a file.
+    let (result, _dir) = compile_in(
+        &with_acme(
+            "accept_terms = true\nca = \"{DIR}/ca.pem\"",
+            "\"panel.t.test\"",
+            "",
+        ),
+        &[],
+        &[("ca.pem", "not a certificate")],
+    );
+    let out: String = result
+        .unwrap_err()
+        .iter()
+        .map(|d| format!("{d}\n"))
+        .collect();
+    assert!(out.contains("[server.acme].ca"), "{out}");
+}
+
+/// Names a CA does not issue for through HTTP-01 or TLS-ALPN-01 are said
+/// at their line (and get none); a tenant opts out with acme = false, and
+/// one with its own [tenant.tls] is left alone (acme = true there too is
+/// an error); acme without [server.acme] does nothing.
+#[test]
+fn acme_tenants_wildcards_and_opting_out() {
+    let (ok, out) = check(&with_acme(
+        "accept_terms = true",
+        "\"panel.t.test\", \"*.t.test\", \"10.0.0.1\", \"intranet\"",
+        "",
+    ));
+    assert!(ok, "{out}");
+    for (what, why) in [
+        ("*.t.test", "wildcard names need the DNS-01 challenge"),
+        ("10.0.0.1", "IP address"),
+        ("intranet", "names with a dot"),
+    ] {
+        assert!(
+            out.lines().any(|l| l.contains("portero.toml:16: warning:")
+                && l.contains(&format!("host `{what}` gets no certificate through ACME"))
+                && l.contains(why)),
+            "{what}: {out}"
+        );
+    }
+    let cfg = compiled(
+        &with_acme("accept_terms = true", "\"panel.t.test\", \"*.t.test\"", ""),
+        &[],
+        &[],
+    );
+    assert_eq!(cfg.acme_hosts.len(), 1);
+
+    // Opted out: nothing to serve on the TLS listener, which says so.
+    let (ok, out) = check(&with_acme(
+        "accept_terms = true",
+        "\"panel.t.test\"",
+        "acme = false\n",
+    ));
+    assert!(!ok);
+    assert!(
+        out.contains("nor a host that gets one through [server.acme]"),
+        "{out}"
+    );
+
+    let cert = rcgen::generate_simple_self_signed(vec!["panel.t.test".to_string()]).unwrap();
+    let files = [
+        ("t.crt", cert.cert.pem()),
+        ("t.key", cert.signing_key.serialize_pem()),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, b)| (*n, b.as_str())).collect();
+    let static_tls = "[tenant.tls]\ncert = \"{DIR}/t.crt\"\nkey = \"{DIR}/t.key\"\n";
+    let (result, _dir) = compile_in(
+        &with_acme("accept_terms = true", "\"panel.t.test\"", static_tls),
+        &[],
+        &files,
+    );
+    assert!(result.unwrap().config.acme_hosts.is_empty(), "left alone");
+    let (result, _dir) = compile_in(
+        &with_acme(
+            "accept_terms = true",
+            "\"panel.t.test\"",
+            &format!("acme = true\n{static_tls}"),
+        ),
+        &[],
+        &files,
+    );
+    let out: String = result
+        .unwrap_err()
+        .iter()
+        .map(|d| format!("{d}\n"))
+        .collect();
+    assert!(
+        out.contains("portero.toml:18: error:") && out.contains("acme = true and [tenant.tls]"),
+        "{out}"
+    );
+
+    let (ok, out) = check(&format!("{GOOD}acme = true\n"));
+    assert!(ok);
+    assert!(
+        out.contains("portero.toml:15: warning:")
+            && out.contains("acme has no effect without [server.acme]"),
+        "{out}"
+    );
 }
 
 /// `[tenant.headers] preset`: a known family of names, an unknown one

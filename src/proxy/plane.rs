@@ -8,7 +8,8 @@
 //!   ([`super::lean`]), h2c by prior knowledge;
 //! * TLS listeners: the certificate by SNI ([`super::tls::SniResolver`]),
 //!   h2 or HTTP/1.1 by ALPN;
-//! * a control thread: the admin listener, the refresher, SIGHUP;
+//! * a control thread: the admin listener, the refresher, SIGHUP, the
+//!   ACME certificates' renewal ([`crate::acme`]);
 //! * a signal thread ([`super::stop`]); the hand-over ([`super::handover`]).
 
 use super::admin::{Admin, MAX_ADMIN_BODY};
@@ -124,6 +125,8 @@ pub fn run(state: Arc<State>, upgrade: bool) -> Result<(), String> {
         },
     )?;
 
+    // Certificates kept from an ACME CA, before the first handshake.
+    crate::acme::load_before_serving(&state);
     let plane = Arc::new(Plane {
         state: state.clone(),
         tls: tls_acceptor(state.clone()),
@@ -158,6 +161,7 @@ pub fn run(state: Arc<State>, upgrade: bool) -> Result<(), String> {
         let following = state.clone();
         tokio::spawn(async move { following.follow_store().await });
         tokio::spawn(reload_on_hangup(state.clone()));
+        tokio::spawn(crate::acme::run(state.clone()));
         match listener(admin_listener) {
             Ok(l) => serve_admin(l, admin).await,
             Err(e) => tracing::error!("admin listener: {e}"),
@@ -405,7 +409,12 @@ async fn serve_tls(plane: Arc<Plane>, stream: TcpStream, peer: SocketAddr) {
     let Ok(Ok(tls)) = accepted else {
         return;
     };
-    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let alpn = tls.get_ref().1.alpn_protocol();
+    if alpn == Some(crate::acme::ACME_TLS_ALPN) {
+        // The CA's TLS-ALPN-01 validation: the handshake was all (RFC 8737).
+        return;
+    }
+    let h2 = alpn == Some(b"h2");
     let info = Arc::new(ConnInfo {
         peer: Peer::new(peer.ip()),
         tls: true,
@@ -474,7 +483,13 @@ fn tls_acceptor(state: Arc<State>) -> tokio_rustls::TlsAcceptor {
             .with_no_client_auth()
             .with_cert_resolver(resolver),
     };
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // `acme-tls/1` last: chosen only when a client offers nothing else
+    // (the CA's TLS-ALPN-01 validation, see `SniResolver`).
+    cfg.alpn_protocols = vec![
+        b"h2".to_vec(),
+        b"http/1.1".to_vec(),
+        crate::acme::ACME_TLS_ALPN.to_vec(),
+    ];
     tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
 }
 

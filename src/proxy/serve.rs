@@ -54,6 +54,31 @@ pub async fn handle(
         return Ok(closing(reply_response(reply, head_only, &conn, in_flight)));
     }
     let cfg = state.config();
+    if cfg.server.acme.is_some()
+        && parts
+            .uri
+            .path()
+            .starts_with(crate::acme::HTTP_CHALLENGE_PATH)
+    {
+        if let Some((reply, tenant, host)) = acme_challenge(&state, &cfg, &parts) {
+            Logged {
+                state: &state,
+                tenant,
+                label: "acme_challenge",
+                rule: "-",
+                reason: "-",
+                method: &parts.method,
+                host: &host,
+                path: parts.uri.path(),
+                peer: conn.peer.ip,
+                started,
+            }
+            .write(reply.status, false);
+            let closes = !matches!(parts.method, Method::GET | Method::HEAD);
+            let resp = reply_response(reply, head_only, &conn, in_flight);
+            return Ok(if closes { closing(resp) } else { resp });
+        }
+    }
     let method_reads_body = !matches!(parts.method, Method::GET | Method::HEAD);
     // Decoded only when there is something to decode (the gate judges
     // the path itself).
@@ -207,6 +232,44 @@ pub async fn handle(
     drop_hop_by_hop(&mut head.headers, status == StatusCode::SWITCHING_PROTOCOLS);
     let body = OutBody::panel(body, timeout, conn.lean.clone(), in_flight);
     Ok(Response::from_parts(head, body))
+}
+
+/// The answer to `/.well-known/acme-challenge/…`: the key authorization of
+/// a pending HTTP-01 challenge for that token and host (this node's order
+/// or, on a shared store, another node's); else, on a host that gets its
+/// certificate through ACME, a short 404 (other hosts' requests go their
+/// usual way). Before any rule, sign-in or panel; nothing here starts an
+/// order or keeps anything.
+fn acme_challenge<'c>(
+    state: &State,
+    cfg: &'c crate::config::Config,
+    parts: &http::request::Parts,
+) -> Option<(Reply, Option<&'c Tenant>, String)> {
+    let host = crate::facts::request_host(
+        parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok()),
+        parts.uri.authority().map(|a| a.as_str()),
+    )?;
+    let token = parts
+        .uri
+        .path()
+        .strip_prefix(crate::acme::HTTP_CHALLENGE_PATH)
+        .unwrap_or_default();
+    let answer = match parts.method {
+        Method::GET | Method::HEAD => state.acme.pending.http_answer(token, &host),
+        _ => None,
+    };
+    let reply = match answer {
+        Some(key_authorization) => {
+            Reply::with_body(200, "application/octet-stream", key_authorization)
+                .header("cache-control", "no-store")
+        }
+        None if cfg.acme_hosts.contains(&host) => Reply::text(404, "Not found.\n"),
+        None => return None,
+    };
+    Some((reply, cfg.tenant_for_host(&host), host))
 }
 
 /// Joins the client's and the panel's sides of an upgraded connection.

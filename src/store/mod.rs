@@ -15,9 +15,11 @@
 //! One concern a file: [`db`] (the two databases behind one set of SQL),
 //! `schema` (opening, migrations), `memberships` (accounts and their
 //! members), `invitations`, `people` (users provisioned from an IdP),
-//! `transfer` (export and import) and [`rules`]; this file holds the store
+//! `transfer` (export and import), `acme` (certificates from an ACME CA)
+//! and [`rules`]; this file holds the store
 //! itself, its error and its connections.
 
+mod acme;
 pub mod db;
 mod invitations;
 mod listen;
@@ -27,6 +29,7 @@ pub mod rules;
 mod schema;
 pub mod transfer;
 
+pub use acme::{StoredCertificate, StoredChallenge};
 pub use invitations::Invitation;
 pub use listen::Listener;
 pub use memberships::parse_permissions;

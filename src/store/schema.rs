@@ -37,6 +37,18 @@ const SQLITE: &[&str] = &[
     "ALTER TABLE users ADD COLUMN own_name TEXT;",
     // 3: since when each member takes part (0: from before version 3).
     "ALTER TABLE members ADD COLUMN since INTEGER NOT NULL DEFAULT 0;",
+    // 4: ACME: the account per CA directory, each host's certificate, the
+    // lease that lets one node order a host, the challenges every node answers.
+    "CREATE TABLE acme_accounts (
+        directory TEXT PRIMARY KEY, credentials TEXT NOT NULL, created_at INTEGER NOT NULL);
+     CREATE TABLE acme_certificates (
+        host TEXT PRIMARY KEY, chain TEXT NOT NULL, private_key TEXT NOT NULL,
+        not_after INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+     CREATE TABLE acme_leases (
+        host TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);
+     CREATE TABLE acme_challenges (
+        token TEXT PRIMARY KEY, host TEXT NOT NULL, kind TEXT NOT NULL,
+        key_authorization TEXT NOT NULL, until INTEGER NOT NULL);",
 ];
 
 /// The same schema on PostgreSQL (integers are `BIGINT`, `user` is
@@ -63,6 +75,16 @@ const POSTGRES: &[&str] = &[
      INSERT INTO portero_changes VALUES (1, 0);",
     "ALTER TABLE users ADD COLUMN own_name TEXT;",
     "ALTER TABLE members ADD COLUMN since BIGINT NOT NULL DEFAULT 0;",
+    "CREATE TABLE acme_accounts (
+        directory TEXT PRIMARY KEY, credentials TEXT NOT NULL, created_at BIGINT NOT NULL);
+     CREATE TABLE acme_certificates (
+        host TEXT PRIMARY KEY, chain TEXT NOT NULL, private_key TEXT NOT NULL,
+        not_after BIGINT NOT NULL, updated_at BIGINT NOT NULL);
+     CREATE TABLE acme_leases (
+        host TEXT PRIMARY KEY, holder TEXT NOT NULL, until BIGINT NOT NULL);
+     CREATE TABLE acme_challenges (
+        token TEXT PRIMARY KEY, host TEXT NOT NULL, kind TEXT NOT NULL,
+        key_authorization TEXT NOT NULL, until BIGINT NOT NULL);",
 ];
 
 /// The schema version this Portero writes.

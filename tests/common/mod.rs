@@ -5,6 +5,7 @@
 
 pub mod mail;
 pub mod oidc;
+pub mod pebble;
 /// A real PostgreSQL server (the same launcher the store's unit tests use).
 #[path = "../../src/store/pg_server.rs"]
 pub mod pg;

@@ -167,7 +167,7 @@ fn certificate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
     let (cert, key) = (dir.join("smtp.crt"), dir.join("smtp.key"));
     std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
     (cert, key)
 }
 

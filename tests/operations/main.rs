@@ -1,11 +1,13 @@
 //! End-to-end tests of running Portero: stopping, zero-downtime upgrade,
 //! reloads, `check`, configuration values from the environment, `explain` as docs/routing.md shows it, metrics and
 //! logs, connection handling and memory, several nodes over Redis and over PostgreSQL, TLS/SNI, streaming, panels that fail, and
-//! invitation mails through a real SMTP server.
+//! invitation mails through a real SMTP server, certificates from an ACME CA
+//! (Pebble).
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod acme_certificates;
 mod config_check;
 mod config_from_env;
 mod config_reload;

@@ -500,7 +500,7 @@ fn a_store_moved_from_the_sqlite_file_to_postgres_serves_the_same_people() {
     let db = node(&pg::fresh_database("moved"), &up);
     let (ok, out) = cli(&db, &["migrate"]);
     assert!(ok, "{out}");
-    assert!(out.contains("schema version 3"), "{out}");
+    assert!(out.contains("schema version 4"), "{out}");
     let (ok, out) = cli(&db, &["import", "--file", export.to_str().unwrap()]);
     assert!(ok, "{out}");
     // The running node learns of it at once.

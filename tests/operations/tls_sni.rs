@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn cert_for(name: &str) -> (String, String) {
     let ck = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
-    (ck.cert.pem(), ck.key_pair.serialize_pem())
+    (ck.cert.pem(), ck.signing_key.serialize_pem())
 }
 
 async fn handshake(

@@ -86,7 +86,7 @@ fn two_classic_login_cookies_are_refused() {
 
 fn cert_for(name: &str) -> (String, String) {
     let ck = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
-    (ck.cert.pem(), ck.key_pair.serialize_pem())
+    (ck.cert.pem(), ck.signing_key.serialize_pem())
 }
 
 /// One HTTP/1.1 request over TLS; the whole response.

@@ -63,6 +63,25 @@ impl Admin {
             out.push_str(&line);
             out.push('\n');
         }
+        if cfg.server.acme.is_some() {
+            let (failing, count) = self.state.acme.failing(10);
+            let mut line = format!(
+                "acme: {} of {} hosts have a certificate",
+                self.state.acme.certificates.len(),
+                cfg.acme_hosts.len()
+            );
+            if count > 0 {
+                line.push_str(&format!("; the last order failed for {count} (retried with a backoff; see docs/certificates.md):"));
+                for (host, error) in failing {
+                    line.push_str(&format!("\n  {host}: {error}"));
+                }
+                if count > 10 {
+                    line.push_str(&format!("\n  … and {} more", count - 10));
+                }
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
         if let Some(h) = self.state.onetime.health() {
             let line = match (h.ok, h.error) {
                 (Some(false), Some(e)) => format!("unreachable redis {} (sign-ins are refused until it answers; sessions keep working): {e}", h.url),
