@@ -80,13 +80,20 @@ fn is_loopback(url: &url::Url) -> bool {
 /// A TLS client configuration (rustls with ring) trusting the system's
 /// certificate authorities and, when given, the PEM certificates in
 /// `extra_ca`.
+/// The system's certificate authorities are read once, when first needed
+/// (every reload builds its clients; reading and parsing the system's
+/// store each time would cost more than compiling a tenant).
 pub fn client_tls(extra_ca: Option<&str>) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    // The system store may hold certificates rustls cannot use; those
-    // are skipped (as browsers do), the rest are trusted.
-    if let Ok(system) = rustls_native_certs::load_native_certs() {
-        roots.add_parsable_certificates(system);
-    }
+    static SYSTEM: std::sync::LazyLock<rustls::RootCertStore> = std::sync::LazyLock::new(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        // The system store may hold certificates rustls cannot use; those
+        // are skipped (as browsers do), the rest are trusted.
+        if let Ok(system) = rustls_native_certs::load_native_certs() {
+            roots.add_parsable_certificates(system);
+        }
+        roots
+    });
+    let mut roots = SYSTEM.clone();
     if let Some(pem) = extra_ca {
         let mut added = 0;
         for cert in rustls_pemfile::certs(&mut pem.as_bytes()) {

@@ -155,8 +155,32 @@ impl<T: Send + Sync> Refresh for Remote<T> {
 pub struct Keeper {
     kept: Mutex<Kept>,
     dir: Option<PathBuf>,
-    /// Woken after a reload: everything is fetched again at once.
+    /// Woken after a reload: what it asks for ([`Keeper::ask`]) is
+    /// fetched at once.
     pub wake: tokio::sync::Notify,
+    asked: Mutex<Asked>,
+}
+
+/// The documents a reload asks to be fetched at once.
+#[derive(Default)]
+pub enum Asked {
+    /// None.
+    #[default]
+    Nothing,
+    /// These (those of the tenants it compiled).
+    These(Vec<Arc<dyn Refresh>>),
+    /// Every document of the configuration in force (a full reload).
+    All,
+}
+
+impl std::fmt::Debug for Asked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Asked::Nothing => f.write_str("Nothing"),
+            Asked::These(d) => write!(f, "These({})", d.len()),
+            Asked::All => f.write_str("All"),
+        }
+    }
 }
 
 /// Good copies by (kind, URL): the body and when it was fetched.
@@ -180,7 +204,38 @@ impl Keeper {
             kept: Mutex::new(HashMap::new()),
             dir: data_dir.map(|d| d.join("idp-documents")),
             wake: tokio::sync::Notify::new(),
+            asked: Mutex::new(Asked::Nothing),
         }
+    }
+
+    /// Asks for documents to be fetched at once (added to what was asked
+    /// and not fetched yet) and wakes the refresher.
+    pub fn ask(&self, more: Asked) {
+        let mut asked = self
+            .asked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *asked = match (std::mem::take(&mut *asked), more) {
+            (Asked::All, _) | (_, Asked::All) => Asked::All,
+            (Asked::Nothing, m) => m,
+            (a, Asked::Nothing) => a,
+            (Asked::These(mut a), Asked::These(b)) => {
+                a.extend(b);
+                Asked::These(a)
+            }
+        };
+        drop(asked);
+        self.wake.notify_one();
+    }
+
+    /// What was asked for since the last call.
+    pub fn take_asked(&self) -> Asked {
+        std::mem::take(
+            &mut *self
+                .asked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {

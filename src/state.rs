@@ -43,10 +43,6 @@ pub struct State {
     pub saml_trace: crate::auth::saml::trace::SamlTrace,
     /// Where SAML responses are verified (off the request workers, bounded).
     pub saml_verify: crate::auth::saml::VerifyPool,
-    /// The stamp of the configuration's files when last read: the main
-    /// file and those of `tenants_dir` (changes trigger a reload when
-    /// `[server].watch_config`).
-    config_stamp: std::sync::Mutex<Option<u64>>,
     /// Where reloads compile ([`config::CompileThread`]).
     compiles: config::CompileThread,
     /// The number of the compile in force (one put in force at a time).
@@ -68,7 +64,9 @@ impl State {
         config_path: PathBuf,
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<State> {
-        State::with_compiler(config, config::Compiler::default(), config_path, clock)
+        let mut compiler = config::Compiler::default();
+        compiler.note_sources(&config_path, &config);
+        State::with_compiler(config, compiler, config_path, clock)
     }
 
     /// Builds the state around a configuration and the compiler that made
@@ -102,7 +100,6 @@ impl State {
         let store =
             crate::members::StoreHandle::open_now(&config).map_err(std::io::Error::other)?;
         remote.adopt(&config.remote);
-        let config_stamp = std::sync::Mutex::new(config::sources_stamp(&config_path, &config));
         let max_started = config.server.max_started_sign_ins;
         let onetime = match &config.server.redis {
             Some(r) => crate::onetime::OneTime::redis(&r.url, &r.prefix, r.timeout, max_started)
@@ -144,7 +141,6 @@ impl State {
             store,
             saml_trace: Default::default(),
             saml_verify,
-            config_stamp,
             compiles,
             in_force: tokio::sync::Mutex::new(0),
             acme: Default::default(),
@@ -178,17 +174,9 @@ impl State {
         &self,
         env: Arc<dyn Env + Send + Sync>,
     ) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
-        // Taken before the compile: a file changed while it runs is seen
-        // as changed by the next look.
-        let stamp = config::sources_stamp(&self.config_path, &self.config());
+        let started = std::time::Instant::now();
         let (n, loaded) = self.compiles.load(self.config_path.clone(), env).await;
-        if loaded.is_ok() {
-            *self
-                .config_stamp
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = stamp;
-        }
-        self.put_in_force(n, loaded).await
+        self.put_in_force(n, loaded, started, Fetch::Every).await
     }
 
     /// Writes tenant `name`'s file in `tenants_dir` (`text`; `None`
@@ -200,6 +188,7 @@ impl State {
         name: &str,
         text: Option<String>,
     ) -> Result<Vec<Diagnostic>, config::Refused> {
+        let started = std::time::Instant::now();
         let (n, loaded) = self
             .compiles
             .change_tenant(
@@ -210,26 +199,32 @@ impl State {
                 text,
             )
             .await;
-        self.put_in_force(n, Ok(loaded?))
+        self.put_in_force(n, Ok(loaded?), started, Fetch::Compiled)
             .await
             .map_err(config::Refused::Invalid)
     }
 
     /// Puts the `n`-th compile's configuration in force, unless a later
-    /// compile's already is.
+    /// compile's already is. `started`: when the reload was asked for (the
+    /// audit line says how long it took to be in force).
     async fn put_in_force(
         &self,
         n: u64,
         loaded: Result<config::Loaded, Vec<Diagnostic>>,
+        started: std::time::Instant,
+        fetch: Fetch,
     ) -> Result<Vec<Diagnostic>, Vec<Diagnostic>> {
         let mut in_force = self.in_force.lock().await;
         match loaded {
             Ok(_) if n < *in_force => Ok(Vec::new()),
             Ok(loaded) => {
                 *in_force = n;
-                // The new configuration starts with the copies known so
-                // far; everything is fetched again right away.
-                self.remote.adopt(&loaded.config.remote);
+                // The documents of the tenants compiled now start with the
+                // copies known so far, and are fetched again right away
+                // (every document, on a full reload).
+                let (fresh, new_urls) =
+                    fresh_documents(&self.config().remote, &loaded.config.remote);
+                self.remote.adopt(&fresh);
                 let mut warnings = loaded.warnings;
                 if loaded.config.server.redis != self.config().server.redis {
                     warnings.push(Diagnostic {
@@ -273,14 +268,20 @@ impl State {
                 drop(before);
                 let old = self.config.swap(Arc::new(loaded.config));
                 self.compiles.retire(old);
-                self.remote.wake.notify_one();
+                self.remote.ask(match fetch {
+                    Fetch::Every => crate::remote::Asked::All,
+                    Fetch::Compiled => crate::remote::Asked::These(new_urls),
+                });
                 self.metrics.reloads.with_label_values(&["ok"]).inc();
                 self.audit(
                     "-",
                     Event::ConfigReload,
                     None,
                     None,
-                    &format!("configuration reloaded: {changed}"),
+                    &format!(
+                        "configuration reloaded in {} ms: {changed}",
+                        started.elapsed().as_millis()
+                    ),
                 );
                 Ok(warnings)
             }
@@ -319,13 +320,26 @@ impl State {
     /// logging and counting each outcome.
     pub async fn refresh_remote(&self, all: bool) {
         let cfg = self.config();
-        if cfg.remote.is_empty() {
+        self.fetch_remote(&cfg.remote, all).await;
+    }
+
+    /// Fetches what reloads asked for ([`crate::remote::Keeper::ask`]).
+    pub async fn fetch_asked(&self) {
+        match self.remote.take_asked() {
+            crate::remote::Asked::Nothing => {}
+            crate::remote::Asked::All => self.refresh_remote(true).await,
+            crate::remote::Asked::These(docs) => self.fetch_remote(&docs, true).await,
+        }
+    }
+
+    /// Fetches `docs` (those due, or every one when `all`), logging and
+    /// counting each outcome.
+    async fn fetch_remote(&self, docs: &[Arc<dyn crate::remote::Refresh>], all: bool) {
+        if docs.is_empty() {
             return;
         }
-        let fetched = self
-            .remote
-            .refresh(&cfg.remote, &cfg.server.outbound, self.now(), all)
-            .await;
+        let outbound = self.config().server.outbound.clone();
+        let fetched = self.remote.refresh(docs, &outbound, self.now(), all).await;
         for f in fetched {
             let result = if f.error.is_some() { "failed" } else { "ok" };
             self.metrics
@@ -349,23 +363,15 @@ impl State {
         &self,
         env: Arc<dyn Env + Send + Sync>,
     ) -> Option<Result<Vec<Diagnostic>, Vec<Diagnostic>>> {
-        let cfg = self.config();
-        if !cfg.server.watch_config {
+        if !self.config().server.watch_config {
             return None;
         }
-        let now = config::sources_stamp(&self.config_path, &cfg);
-        drop(cfg);
-        {
-            let mut seen = self
-                .config_stamp
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if now.is_none() || *seen == now {
-                return None;
-            }
-            *seen = now;
-        }
-        Some(self.reload(env).await)
+        let started = std::time::Instant::now();
+        let (n, loaded) = self
+            .compiles
+            .load_if_changed(self.config_path.clone(), env)
+            .await?;
+        Some(self.put_in_force(n, loaded, started, Fetch::Compiled).await)
     }
 
     /// Exchanges "force re-authentication now" marks with the other nodes
@@ -517,6 +523,43 @@ impl State {
 }
 
 /// An I/O error that says which file (and which setting) it is about.
+/// Which IdP documents a reload fetches at once.
+#[derive(Debug, Clone, Copy)]
+enum Fetch {
+    /// Every one (`POST /reload`, SIGHUP): what an operator asks for when
+    /// an IdP changed its keys.
+    Every,
+    /// Those at URLs the configuration did not have (a tenant changed by
+    /// the API or in its file): the others keep their copies and schedule.
+    Compiled,
+}
+
+/// An IdP document by URL.
+type Document = Arc<dyn crate::remote::Refresh>;
+
+/// The documents of `new` that are not `old`'s (their tenants were
+/// compiled again), and of those, the ones at a URL `old` did not have.
+fn fresh_documents(old: &[Document], new: &[Document]) -> (Vec<Document>, Vec<Document>) {
+    let thin = |d: &Document| Arc::as_ptr(d).cast::<()>();
+    let before: std::collections::HashSet<*const ()> = old.iter().map(thin).collect();
+    let fresh: Vec<_> = new
+        .iter()
+        .filter(|d| !before.contains(&thin(d)))
+        .cloned()
+        .collect();
+    if fresh.is_empty() {
+        return (fresh, Vec::new());
+    }
+    let urls: std::collections::HashSet<(&str, &str)> =
+        old.iter().map(|d| (d.what(), d.url())).collect();
+    let new_urls = fresh
+        .iter()
+        .filter(|d| !urls.contains(&(d.what(), d.url())))
+        .cloned()
+        .collect();
+    (fresh, new_urls)
+}
+
 fn naming_file(e: std::io::Error, setting: &str, path: Option<&std::path::Path>) -> std::io::Error {
     let file = path.map(|p| p.display().to_string()).unwrap_or_default();
     std::io::Error::new(e.kind(), format!("{setting} `{file}`: {e}"))

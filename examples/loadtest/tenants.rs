@@ -5,11 +5,14 @@
 //! * `portero check` of the whole folder (wall time);
 //! * one tenant's netmasks changed through the admin API: time until the
 //!   answer, when the change is in force (median and worst of 20);
+//! * the same change made by writing the tenant's file (by a rename, as a
+//!   panel would): time until a request sees it (`watch_config` on);
 //! * a full reload (every file rewritten, then `POST /reload`): time;
 //! * resident memory after the first full reload and after `--reloads`
 //!   of them, and their ratio;
 //! * the p99 of requests one after another on one tenant while full
-//!   reloads run back to back, over the p99 without them.
+//!   reloads run back to back (every file touched, then `POST /reload`),
+//!   over the p99 without them.
 
 use crate::procs::{free_port, rss_kib, Procs};
 use std::io::{Read, Write};
@@ -20,6 +23,14 @@ use std::time::{Duration, Instant};
 
 /// One blocking HTTP/1.1 request with `Connection: close`; the status.
 fn call(port: u16, method: &str, host: &str, path: &str, body: &str) -> Option<u16> {
+    exchange(port, method, host, path, body)?
+        .get(9..12)?
+        .parse()
+        .ok()
+}
+
+/// One blocking HTTP/1.1 request with `Connection: close`; the answer.
+fn exchange(port: u16, method: &str, host: &str, path: &str, body: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
     let req = format!(
@@ -29,7 +40,7 @@ fn call(port: u16, method: &str, host: &str, path: &str, body: &str) -> Option<u
     s.write_all(req.as_bytes()).ok()?;
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    out.get(9..12)?.parse().ok()
+    Some(out)
 }
 
 fn tenant(i: usize, up_port: u16, octet: usize, round: usize) -> String {
@@ -42,7 +53,7 @@ upstream = "127.0.0.1:{up_port}"
 netmasks = ["10.{octet}.0.0/16", "192.168.{o2}.0/24"]
 super_admins = ["root@t{i}.test"]
 admin_paths = ["/admin"]
-bypass_paths = ["/static/"]
+bypass_paths = ["/static/", "/round-{round}/"]
 account = "t{i}"
 
 [[tenant.member]]
@@ -74,6 +85,46 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1)))
         .copied()
         .unwrap_or(0.0)
+}
+
+/// Marks every file of `dir` written now (opened for writing, its
+/// modification time set), so that the next reload compiles all of them
+/// again; cheaper for this process than writing them anew.
+fn touch_all(dir: &Path, n: usize) {
+    let now = std::time::SystemTime::now();
+    for i in 0..n {
+        if let Ok(f) = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join(format!("t{i}.toml")))
+        {
+            let _ = f.set_modified(now);
+        }
+    }
+}
+
+/// Writes `text` as `dir/name` by a rename, as a panel would.
+fn write_by_rename(dir: &Path, name: &str, text: &str) -> Result<(), String> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, dir.join(name)).map_err(|e| e.to_string())
+}
+
+/// Whether `GET path` on `host` reaches the panel (whose answer says so).
+fn forwarded(port: u16, host: &str, path: &str) -> bool {
+    let answer = exchange(port, "GET", host, path, "").unwrap_or_default();
+    answer.starts_with("HTTP/1.1 200") && answer.contains("panel says hello")
+}
+
+/// Milliseconds until [`forwarded`] answers `wanted`, polling every
+/// millisecond; `None` after 10 s.
+fn until(port: u16, host: &str, path: &str, wanted: bool, since: Instant) -> Option<f64> {
+    while since.elapsed() < Duration::from_secs(10) {
+        if forwarded(port, host, path) == wanted {
+            return Some(since.elapsed().as_secs_f64() * 1000.0);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    None
 }
 
 /// Latencies (ms) of requests one after another for `secs`.
@@ -174,7 +225,7 @@ pub(crate) fn run(portero: &Path, out: &Path, n: usize, reloads: usize) -> Resul
         std::thread::spawn(move || {
             let mut round = reloads + 1;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let _ = write_all(&tenants, n, up_port, round);
+                touch_all(&tenants, n);
                 let _ = call(admin, "POST", "127.0.0.1", "/reload", "");
                 round += 1;
             }
@@ -185,6 +236,36 @@ pub(crate) fn run(portero: &Path, out: &Path, n: usize, reloads: usize) -> Resul
     storm_stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let storm_reloads = storm.join().unwrap_or(0);
 
+    // The same change, made by writing the file, with `watch_config` now
+    // on: in force when a path it adds is forwarded.
+    let watching = std::fs::read_to_string(&main)
+        .map_err(|e| e.to_string())?
+        .replace("watch_config = false", "watch_config = true");
+    std::fs::write(&main, watching).map_err(|e| e.to_string())?;
+    if call(admin, "POST", "127.0.0.1", "/reload", "") != Some(200) {
+        return Err("POST /reload with watch_config on failed".into());
+    }
+    // Outside the netmasks the panel's classic login is forwarded to;
+    // with 127.0.0.0/8 added, this client is inside and is sent to SSO.
+    let mut by_file = Vec::new();
+    for round in 200..220 {
+        let inside = round % 2 == 0;
+        if forwarded(port, "t6.example.test", "/x") != inside {
+            return Err(format!(
+                "round {round}: t6 is not as the last change left it"
+            ));
+        }
+        let mut text = tenant(6, up_port, 6, round);
+        if inside {
+            text = text.replace("netmasks = [", "netmasks = [\"127.0.0.0/8\", ");
+        }
+        let since = Instant::now();
+        write_by_rename(&tenants, "t6.toml", &text)?;
+        match until(port, "t6.example.test", "/x", !inside, since) {
+            Some(ms) => by_file.push(ms),
+            None => return Err("a changed tenant file was not in force within 10 s".into()),
+        }
+    }
     let mib = |k: u64| k as f64 / 1024.0;
     println!("{n} tenants in tenants_dir, one file each");
     println!("  portero check, whole folder      {check_s:.2} s");
@@ -196,6 +277,11 @@ pub(crate) fn run(portero: &Path, out: &Path, n: usize, reloads: usize) -> Resul
         "  one tenant changed by the API    median {:.0} ms, worst {:.0} ms (20 changes; in force when answered)",
         percentile(changes.clone(), 0.5),
         percentile(changes, 1.0)
+    );
+    println!(
+        "  one tenant file written          median {:.0} ms, worst {:.0} ms (20 writes; until a request sees it)",
+        percentile(by_file.clone(), 0.5),
+        percentile(by_file, 1.0)
     );
     println!(
         "  full reload (every file changed) median {:.0} ms, worst {:.0} ms ({reloads} reloads)",

@@ -29,6 +29,36 @@ const CHALLENGE_LIFE: u64 = 600;
 /// second) before telling the CA to validate.
 const SHARE_DELAY: Duration = Duration::from_millis(2500);
 
+/// How many times one order is started when the CA refuses a request's
+/// nonce every time instant-acme tries it (it retries each request twice;
+/// CAs reject some nonces on purpose, Pebble 5 %).
+const ATTEMPTS: u32 = 3;
+
+/// Why an order failed, and whether starting it again at once may help.
+struct Failure {
+    text: String,
+    /// The CA refused a nonce (`badNonce`): nothing was wrong with the order.
+    bad_nonce: bool,
+}
+
+impl From<String> for Failure {
+    fn from(text: String) -> Failure {
+        Failure {
+            text,
+            bad_nonce: false,
+        }
+    }
+}
+
+/// Maps an instant-acme error of step `what` to a [`Failure`].
+fn failed(what: &'static str) -> impl FnOnce(instant_acme::Error) -> Failure {
+    move |e| Failure {
+        text: format!("{what}: {}", problem(&e)),
+        bad_nonce: matches!(&e, instant_acme::Error::Api(p)
+            if p.r#type.as_deref() == Some("urn:ietf:params:acme:error:badNonce")),
+    }
+}
+
 /// A certificate just issued: its PEM chain and PEM private key.
 #[derive(Debug)]
 pub struct Obtained {
@@ -48,18 +78,44 @@ pub struct Posting<'a> {
     pub now: u64,
 }
 
-/// Orders a certificate for `host`, proving it with `kind`.
+/// Orders a certificate for `host`, proving it with `kind`. An order the
+/// CA failed only by refusing nonces is started again, at most
+/// [`ATTEMPTS`] times.
 pub async fn obtain(
     account: &Account,
     host: &str,
     kind: AcmeChallenge,
     posting: &Posting<'_>,
 ) -> Result<Obtained, String> {
+    let mut attempt = 1;
+    loop {
+        match obtain_once(account, host, kind, posting).await {
+            Err(f) if f.bad_nonce && attempt < ATTEMPTS => {
+                tracing::info!(
+                    host,
+                    attempt,
+                    "acme: the CA refused a nonce ({}); ordering again",
+                    f.text
+                );
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            outcome => return outcome.map_err(|f| f.text),
+        }
+    }
+}
+
+async fn obtain_once(
+    account: &Account,
+    host: &str,
+    kind: AcmeChallenge,
+    posting: &Posting<'_>,
+) -> Result<Obtained, Failure> {
     let identifiers = [Identifier::Dns(host.to_string())];
     let mut order = account
         .new_order(&NewOrder::new(&identifiers))
         .await
-        .map_err(|e| format!("the CA refused the order: {}", problem(&e)))?;
+        .map_err(failed("the CA refused the order"))?;
     let mut posted = Vec::new();
     let outcome = tokio::time::timeout(
         ORDER_TIMEOUT,
@@ -67,10 +123,10 @@ pub async fn obtain(
     )
     .await
     .unwrap_or_else(|_| {
-        Err(format!(
+        Err(Failure::from(format!(
             "no certificate within {} s",
             ORDER_TIMEOUT.as_secs()
-        ))
+        )))
     });
     for token in posted {
         posting.pending.remove(&token);
@@ -92,7 +148,7 @@ async fn prove_and_finish(
     kind: AcmeChallenge,
     posting: &Posting<'_>,
     posted: &mut Vec<String>,
-) -> Result<Obtained, String> {
+) -> Result<Obtained, Failure> {
     let challenge_type = match kind {
         AcmeChallenge::TlsAlpn01 => ChallengeType::TlsAlpn01,
         AcmeChallenge::Http01 => ChallengeType::Http01,
@@ -101,11 +157,11 @@ async fn prove_and_finish(
     {
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
-            let mut authz = authz.map_err(|e| format!("the authorization: {}", problem(&e)))?;
+            let mut authz = authz.map_err(failed("the authorization"))?;
             match authz.status {
                 AuthorizationStatus::Valid => continue,
                 AuthorizationStatus::Pending => {}
-                other => return Err(format!("the authorization is {other:?}")),
+                other => return Err(format!("the authorization is {other:?}").into()),
             }
             let challenge = authz
                 .challenge(challenge_type.clone())
@@ -116,7 +172,7 @@ async fn prove_and_finish(
                 kind,
                 key_authorization: challenge.key_authorization().as_str().to_string(),
             };
-            posting.pending.add(&c)?;
+            posting.pending.add(&c).map_err(Failure::from)?;
             posted.push(c.token.clone());
             if let Some(store) = posting.shared {
                 let row = StoredChallenge {
@@ -141,7 +197,7 @@ async fn prove_and_finish(
         }
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
-            let mut authz = authz.map_err(|e| format!("the authorization: {}", problem(&e)))?;
+            let mut authz = authz.map_err(failed("the authorization"))?;
             if authz.status != AuthorizationStatus::Pending {
                 continue;
             }
@@ -149,21 +205,22 @@ async fn prove_and_finish(
                 challenge
                     .set_ready()
                     .await
-                    .map_err(|e| format!("the CA did not take the challenge: {}", problem(&e)))?;
+                    .map_err(failed("the CA did not take the challenge"))?;
             }
         }
     }
     let status = order
         .poll_ready(&POLL)
         .await
-        .map_err(|e| format!("validation: {}", problem(&e)))?;
+        .map_err(failed("validation"))?;
     if status != OrderStatus::Ready {
         return Err(format!(
             "validation failed: {}",
             why_invalid(order)
                 .await
                 .unwrap_or_else(|| format!("the order is {status:?}"))
-        ));
+        )
+        .into());
     }
     let key = rcgen::KeyPair::generate().map_err(|e| format!("a key: {e}"))?;
     let mut params = rcgen::CertificateParams::new(vec![host.to_string()])
@@ -175,11 +232,11 @@ async fn prove_and_finish(
     order
         .finalize_csr(csr.der())
         .await
-        .map_err(|e| format!("the CA did not finalize the order: {}", problem(&e)))?;
+        .map_err(failed("the CA did not finalize the order"))?;
     let chain = order
         .poll_certificate(&POLL)
         .await
-        .map_err(|e| format!("fetching the certificate: {}", problem(&e)))?;
+        .map_err(failed("fetching the certificate"))?;
     Ok(Obtained {
         chain,
         private_key: key.serialize_pem(),

@@ -131,8 +131,9 @@ fn backoff(n: u32) -> u64 {
 struct Renewer {
     /// This process, as lease holder.
     node: Arc<str>,
-    /// The configuration the map was last loaded for.
-    loaded: Option<Arc<Config>>,
+    /// The configuration the map was last loaded for; weak, so that a
+    /// replaced configuration is freed when it is replaced, not here later.
+    loaded: Option<std::sync::Weak<Config>>,
     /// Whether loading from the store failed last time (said once).
     load_failing: bool,
     /// The account, for (directory, extra CA), and its credentials as kept.
@@ -187,11 +188,15 @@ impl Renewer {
             return;
         };
         let store = &handle.store;
-        if !self.loaded.as_ref().is_some_and(|c| Arc::ptr_eq(c, &cfg)) {
+        if !self
+            .loaded
+            .as_ref()
+            .is_some_and(|c| std::ptr::eq(c.as_ptr(), Arc::as_ptr(&cfg)))
+        {
             if !self.load(state, &cfg, store).await {
                 return;
             }
-            self.loaded = Some(cfg.clone());
+            self.loaded = Some(Arc::downgrade(&cfg));
         }
         let Some(settings) = &cfg.server.acme else {
             return;

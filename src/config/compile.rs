@@ -34,6 +34,8 @@ pub fn compile_str(src: &str, file: &Path, env: &dyn Env) -> Result<Loaded, Vec<
 pub struct Compiler {
     files: KeptFiles,
     signed: Option<(String, Arc<SignedIdentities>)>,
+    /// The main file's stamp when it was last read.
+    main_seen: Option<tenant_files::Stamp>,
 }
 
 /// The main file's sections, as read.
@@ -51,6 +53,9 @@ pub(super) type RawTenants = Vec<(RawTenant, bool)>;
 impl Compiler {
     /// Reads the configuration file at `path` and compiles it.
     pub fn load(&mut self, path: &Path, env: &dyn Env) -> Result<Loaded, Vec<Diagnostic>> {
+        // Taken before the read: a change made while it runs is seen by
+        // the next look.
+        self.main_seen = tenant_files::Stamp::of(path);
         let src = std::fs::read_to_string(path).map_err(|e| {
             vec![Diagnostic {
                 severity: Severity::Error,
@@ -61,6 +66,23 @@ impl Compiler {
             }]
         })?;
         self.compile(&src, path, env)
+    }
+
+    /// As [`Compiler::load`], when the main file or the files of
+    /// `tenants_dir` changed since they were last read (`None`: nothing
+    /// to do). A change is tried once: a refused file waits for its next
+    /// change. A main file that cannot be looked at now (being replaced)
+    /// is looked at again next time.
+    pub fn load_if_changed(
+        &mut self,
+        path: &Path,
+        env: &dyn Env,
+    ) -> Option<Result<Loaded, Vec<Diagnostic>>> {
+        let main = tenant_files::Stamp::of(path)?;
+        if Some(main) == self.main_seen && !self.files.changed() {
+            return None;
+        }
+        Some(self.load(path, env))
     }
 
     /// Compiles the main file's text and the files of its `tenants_dir`.
@@ -79,9 +101,25 @@ impl Compiler {
         self.files.holding(name)
     }
 
+    /// Takes the files `cfg` was compiled from (`main` and its
+    /// `tenants_dir`) as they are now, as if this compiler had read them:
+    /// for a configuration compiled elsewhere, so that the first look for
+    /// changes does not find every file changed.
+    pub fn note_sources(&mut self, main: &Path, cfg: &Config) {
+        self.note_main_read(main);
+        if let Some(dir) = &cfg.server.tenants_dir {
+            self.files.note_listing(dir);
+        }
+    }
+
+    /// Notes the main file's stamp as it is about to be read.
+    pub(super) fn note_main_read(&mut self, path: &Path) {
+        self.main_seen = tenant_files::Stamp::of(path);
+    }
+
     /// See [`KeptFiles::settle_trial`].
-    pub(super) fn settle_trial(&mut self, path: &Path, written: Option<tenant_files::Stamp>) {
-        self.files.settle_trial(path, written);
+    pub(super) fn settle_trial(&mut self, file_name: &str, written: Option<tenant_files::Stamp>) {
+        self.files.settle_trial(file_name, written);
     }
 
     /// As [`Compiler::compile`], with one file of `tenants_dir` as `trial`

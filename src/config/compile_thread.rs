@@ -38,6 +38,7 @@ impl CompileThread {
         std::thread::Builder::new()
             .name("portero-config".into())
             .spawn(move || {
+                lower_priority();
                 let mut compiler = compiler;
                 while let Ok(job) = rx.recv() {
                     job(&mut compiler);
@@ -74,6 +75,24 @@ impl CompileThread {
                 }]),
             )
         })
+    }
+
+    /// Compiles the configuration at `path` on the thread when it or the
+    /// files of its `tenants_dir` changed ([`Compiler::load_if_changed`]).
+    pub async fn load_if_changed(
+        &self,
+        path: PathBuf,
+        env: Arc<dyn Env + Send + Sync>,
+    ) -> Option<Numbered<Result<Loaded, Vec<Diagnostic>>>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let done = self.done.clone();
+        self.run(Box::new(move |c| {
+            let loaded = c
+                .load_if_changed(&path, &*env)
+                .map(|l| (done.fetch_add(1, Ordering::SeqCst) + 1, l));
+            let _ = tx.send(loaded);
+        }));
+        rx.await.unwrap_or_default()
     }
 
     /// Changes one tenant's file of `tenants_dir` on the thread
@@ -123,4 +142,20 @@ impl CompileThread {
 fn give_back_memory() {
     // SAFETY: `mi_collect` only walks the allocator's own free lists.
     unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
+/// How much nicer than the request workers the compile thread is: a
+/// reload that compiles thousands of tenants takes the CPU the requests
+/// leave, rather than sharing it equally with them.
+const NICE: i32 = 5;
+
+/// Lowers this thread's scheduling priority by [`NICE`] (on Linux a
+/// thread has its own nice value); left as it is where that fails.
+fn lower_priority() {
+    // SAFETY: `gettid` and `setpriority` only read their arguments; the
+    // thread id is this thread's own.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICE);
+    }
 }

@@ -37,7 +37,6 @@ pub use model::{
 };
 pub use secret::{Env, ProcessEnv};
 pub use tenant_api::{tenant_text, Refused};
-pub use tenant_files::sources_stamp;
 
 use std::path::Path;
 

@@ -125,6 +125,7 @@ impl Compiler {
             None if text.is_none() => return Err(Refused::NotFound),
             _ => {}
         }
+        self.note_main_read(main);
         let src = std::fs::read_to_string(main)
             .map_err(|e| Refused::Io(format!("cannot read {}: {e}", main.display())))?;
         let trial = Trial {
@@ -142,11 +143,11 @@ impl Compiler {
         };
         match written {
             Ok(stamp) => {
-                self.settle_trial(&path, stamp);
+                self.settle_trial(&file_name, stamp);
                 Ok(loaded)
             }
             Err(e) => {
-                self.settle_trial(&path, None);
+                self.settle_trial(&file_name, None);
                 Err(Refused::Io(e))
             }
         }

@@ -14,7 +14,7 @@ use super::tenant::{self, Compiled, Defaults};
 use super::{Diagnostic, Severity};
 use crate::remote::Refresh;
 use portero_policy::{HostPattern, HostTable};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -65,6 +65,8 @@ impl From<Compiled> for KeptTenant {
 
 /// One file of `tenants_dir`, compiled without an error.
 pub(super) struct KeptFile {
+    /// Where it is.
+    path: Arc<Path>,
     /// The file's when it was read; unset for text tried but not (yet) on
     /// disk ([`KeptFiles::settle_trial`] sets it once written).
     stamp: std::sync::OnceLock<Stamp>,
@@ -90,16 +92,24 @@ impl KeptFile {
 /// What each file of `tenants_dir` compiled to, kept between reloads.
 #[derive(Default)]
 pub(super) struct KeptFiles {
-    files: HashMap<PathBuf, Arc<KeptFile>>,
-    /// What the last trial compiled of its file.
-    tried: Option<(PathBuf, Arc<KeptFile>)>,
+    /// By file name, in the order of the listing.
+    files: BTreeMap<String, Arc<KeptFile>>,
+    /// The folder and its files (compiled or refused) with their stamps,
+    /// as last listed and since changed by the tenant API: what a look
+    /// for changes ([`KeptFiles::changed`]) compares with.
+    seen: Option<(PathBuf, Listing)>,
+    /// What the last trial compiled of its file (by name).
+    tried: Option<(String, Arc<KeptFile>)>,
 }
+
+/// A folder's tenant files: each name with its stamp, in name order.
+pub(super) type Listing = Vec<(String, Option<Stamp>)>;
 
 /// The files of `dir` that hold tenants, each with its stamp: `*.toml`,
 /// not hidden (atomic writers make `.name.toml.tmp` first), in name order
 /// (byte order, so every node lists them alike). Each is looked at
 /// through the folder (`fstatat`), not by its whole path.
-pub(super) fn list(dir: &Path) -> std::io::Result<Vec<(PathBuf, Option<Stamp>)>> {
+pub(super) fn list(dir: &Path) -> std::io::Result<Listing> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -124,10 +134,7 @@ pub(super) fn list(dir: &Path) -> std::io::Result<Vec<(PathBuf, Option<Stamp>)>>
         ));
     }
     found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    Ok(found
-        .into_iter()
-        .map(|(n, stamp)| (dir.join(n), stamp))
-        .collect())
+    Ok(found)
 }
 
 /// A change to one file of `tenants_dir` tried before it is made (the
@@ -144,12 +151,31 @@ impl KeptFiles {
     /// Forgets every file (no `tenants_dir` any more).
     pub(super) fn clear(&mut self) {
         self.files.clear();
+        self.seen = None;
+    }
+
+    /// Takes `dir`'s listing now as the one last seen.
+    pub(super) fn note_listing(&mut self, dir: &Path) {
+        self.seen = list(dir).ok().map(|l| (dir.to_path_buf(), l));
+    }
+
+    /// Whether the folder's files changed since they were last listed (a
+    /// file added, removed or written; the tenant API's own writes do not
+    /// count). False without a `tenants_dir`; true when it cannot be
+    /// listed any more.
+    pub(super) fn changed(&self) -> bool {
+        match &self.seen {
+            None => false,
+            Some((dir, seen)) => list(dir).map_or(true, |now| now != *seen),
+        }
     }
 
     /// Every file of `dir` as it is now (or as `trial` would make it): kept
     /// ones that did not change, the others compiled (their findings added
     /// to `diags`). A file with an error is left out (and the compile fails
-    /// on its error).
+    /// on its error). A trial does not look at the folder again: the other
+    /// files are taken as they were last compiled (a change made to them
+    /// meanwhile is the next reload's).
     pub(super) fn refresh(
         &mut self,
         dir: &Path,
@@ -157,54 +183,128 @@ impl KeptFiles {
         env: &dyn Env,
         diags: &mut Vec<Diagnostic>,
         trial: Option<&Trial>,
-    ) -> Vec<(Arc<Path>, bool, Arc<KeptFile>)> {
-        let mut paths = match list(dir) {
-            Ok(p) => p,
-            Err(e) => {
-                diags.push(Diagnostic {
-                    severity: Severity::Error,
-                    file: dir.to_path_buf(),
-                    line: None,
-                    variable: None,
-                    message: format!("cannot list tenants_dir: {e}"),
-                });
-                return Vec::new();
-            }
-        };
+    ) -> Vec<(bool, Arc<KeptFile>)> {
         self.tried = None;
-        let tried = trial.map(|t| (dir.join(&t.file_name), t.text.as_deref()));
-        if let Some((path, text)) = &tried {
-            paths.retain(|(p, _)| p != path);
-            if text.is_some() {
-                let at = paths.partition_point(|(p, _)| p < path);
-                paths.insert(at, (path.clone(), None));
+        let same_dir = self.seen.as_ref().is_some_and(|(d, _)| d == dir);
+        match trial {
+            Some(trial) if same_dir => self.refresh_trial(dir, defaults, env, diags, trial),
+            _ => {
+                let listing = match list(dir) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        self.seen = None;
+                        diags.push(Diagnostic {
+                            severity: Severity::Error,
+                            file: dir.to_path_buf(),
+                            line: None,
+                            variable: None,
+                            message: format!("cannot list tenants_dir: {e}"),
+                        });
+                        return Vec::new();
+                    }
+                };
+                let out = self.refresh_listed(dir, &listing, defaults, env, diags, trial);
+                self.seen = Some((dir.to_path_buf(), listing));
+                out
             }
         }
-        let mut kept = HashMap::with_capacity(paths.len());
-        let mut out = Vec::with_capacity(paths.len());
-        for (path, stamp) in paths {
-            let trial_text = match &tried {
-                Some((p, Some(text))) if *p == path => Some(*text),
-                _ => None,
-            };
-            let (file, fresh) = match (trial_text, self.files.get(&path)) {
+    }
+
+    /// [`KeptFiles::refresh`] of a trial in the folder last listed: the
+    /// kept files and the trial's, nothing read from the folder.
+    fn refresh_trial(
+        &mut self,
+        dir: &Path,
+        defaults: Defaults,
+        env: &dyn Env,
+        diags: &mut Vec<Diagnostic>,
+        trial: &Trial,
+    ) -> Vec<(bool, Arc<KeptFile>)> {
+        let tried = match &trial.text {
+            None => None,
+            Some(text) => {
+                let path = dir.join(&trial.file_name);
+                match compile_text(&path, text, None, defaults, env, diags) {
+                    Some(k) => Some(Arc::new(k)),
+                    // Refused: the compile fails on its error.
+                    None => return Vec::new(),
+                }
+            }
+        };
+        let mut out = Vec::with_capacity(self.files.len() + 1);
+        let mut placed = false;
+        for (name, kept) in &self.files {
+            if !placed && name.as_str() >= trial.file_name.as_str() {
+                placed = true;
+                if let Some(t) = &tried {
+                    out.push((true, t.clone()));
+                }
+                if *name == trial.file_name {
+                    continue;
+                }
+            }
+            if kept.defaults == defaults {
+                out.push((false, kept.clone()));
+            } else if let Some(k) = compile_file(&kept.path, None, defaults, env, diags) {
+                out.push((true, Arc::new(k)));
+            }
+        }
+        if !placed {
+            if let Some(t) = &tried {
+                out.push((true, t.clone()));
+            }
+        }
+        self.tried = tried.map(|t| (trial.file_name.clone(), t));
+        out
+    }
+
+    /// [`KeptFiles::refresh`] of the files listed (one of them as `trial`
+    /// would make it, if any).
+    fn refresh_listed(
+        &mut self,
+        dir: &Path,
+        listing: &Listing,
+        defaults: Defaults,
+        env: &dyn Env,
+        diags: &mut Vec<Diagnostic>,
+        trial: Option<&Trial>,
+    ) -> Vec<(bool, Arc<KeptFile>)> {
+        let mut names: Vec<(&str, Option<Stamp>)> =
+            listing.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+        if let Some(t) = trial {
+            names.retain(|(n, _)| *n != t.file_name);
+            if t.text.is_some() {
+                let at = names.partition_point(|(n, _)| *n < t.file_name.as_str());
+                names.insert(at, (t.file_name.as_str(), None));
+            }
+        }
+        let mut kept = Vec::with_capacity(names.len());
+        let mut out = Vec::with_capacity(names.len());
+        for (name, stamp) in names {
+            let path = dir.join(name);
+            let trial_text = trial
+                .filter(|t| t.file_name == name)
+                .and_then(|t| t.text.as_deref());
+            let (file, fresh) = match (trial_text, self.files.get(name)) {
                 (Some(text), _) => match compile_text(&path, text, None, defaults, env, diags) {
                     Some(k) => {
                         let k = Arc::new(k);
-                        self.tried = Some((path.clone(), k.clone()));
+                        self.tried = Some((name.to_string(), k.clone()));
                         (k, true)
                     }
                     None => continue,
                 },
-                (None, Some(k)) if k.still_good(stamp, defaults) => (k.clone(), false),
-                (None, _) => match compile_file(&path, defaults, env, diags) {
+                (None, Some(k)) if k.path.as_ref() == path && k.still_good(stamp, defaults) => {
+                    (k.clone(), false)
+                }
+                (None, _) => match compile_file(&path, stamp, defaults, env, diags) {
                     Some(k) => (Arc::new(k), true),
                     None => continue,
                 },
             };
-            out.push((Arc::from(path.as_path()), fresh, file.clone()));
+            out.push((fresh, file.clone()));
             if trial_text.is_none() {
-                kept.insert(path, file);
+                kept.push((name.to_string(), file));
             }
         }
         if trial.is_some() {
@@ -212,22 +312,36 @@ impl KeptFiles {
             // of them is kept.
             self.files.extend(kept);
         } else {
-            self.files = kept;
+            // In order: built in one pass.
+            self.files = kept.into_iter().collect();
         }
         out
     }
 
     /// After the file a trial compiled was written (`Some`: its stamp now)
     /// or removed (`None`): the cache takes it as it is on disk.
-    pub(super) fn settle_trial(&mut self, path: &Path, written: Option<Stamp>) {
-        let tried = self.tried.take().filter(|(p, _)| p == path);
+    pub(super) fn settle_trial(&mut self, file_name: &str, written: Option<Stamp>) {
+        if let Some((_, seen)) = &mut self.seen {
+            match (
+                seen.binary_search_by(|(n, _)| n.as_str().cmp(file_name)),
+                written,
+            ) {
+                (Ok(i), Some(stamp)) => seen[i].1 = Some(stamp),
+                (Ok(i), None) => {
+                    seen.remove(i);
+                }
+                (Err(i), Some(stamp)) => seen.insert(i, (file_name.to_string(), Some(stamp))),
+                (Err(_), None) => {}
+            }
+        }
+        let tried = self.tried.take().filter(|(n, _)| n == file_name);
         match (written, tried) {
-            (Some(stamp), Some((p, file))) => {
+            (Some(stamp), Some((name, file))) => {
                 let _ = file.stamp.set(stamp);
-                self.files.insert(p, file);
+                self.files.insert(name, file);
             }
             _ => {
-                self.files.remove(path);
+                self.files.remove(file_name);
             }
         }
     }
@@ -235,18 +349,21 @@ impl KeptFiles {
     /// The file `tenant` is written in, and whether it is the only tenant
     /// there.
     pub(super) fn holding(&self, tenant: &str) -> Option<(&Path, bool)> {
-        self.files.iter().find_map(|(p, f)| {
+        self.files.values().find_map(|f| {
             f.tenants
                 .iter()
                 .any(|t| t.tenant.name == tenant)
-                .then(|| (p.as_path(), f.tenants.len() == 1))
+                .then(|| (f.path.as_ref(), f.tenants.len() == 1))
         })
     }
 }
 
 /// Compiles one file of `tenants_dir`; `None` when it has an error.
+/// `listed`: its stamp from the listing just made (taken before it is
+/// read, so a write meanwhile is seen by the next look).
 fn compile_file(
     path: &Path,
+    listed: Option<Stamp>,
     defaults: Defaults,
     env: &dyn Env,
     diags: &mut Vec<Diagnostic>,
@@ -258,8 +375,15 @@ fn compile_file(
         variable: None,
         message,
     };
-    let stamp = Stamp::of(path);
-    let src = match std::fs::read_to_string(path) {
+    let stamp = listed.or_else(|| Stamp::of(path));
+    let read = |size: usize| -> std::io::Result<String> {
+        use std::io::Read;
+        let mut src = String::with_capacity(size + 1);
+        std::fs::File::open(path)?.read_to_string(&mut src)?;
+        Ok(src)
+    };
+    let size = stamp.map_or(0, |s| usize::try_from(s.len).unwrap_or(0));
+    let src = match read(size) {
         Ok(s) => s,
         Err(e) => {
             diags.push(error(format!("cannot read this tenant file: {e}")));
@@ -322,6 +446,7 @@ fn compile_text(
     let finished = cx.finish();
     diags.extend(finished.diags);
     sound.then(|| KeptFile {
+        path: Arc::from(path),
         stamp: stamp.map(std::sync::OnceLock::from).unwrap_or_default(),
         defaults,
         reads: finished
@@ -356,7 +481,7 @@ pub(super) fn assemble(
     main_file: &Path,
     main: Vec<Compiled>,
     main_remote: Vec<Arc<dyn Refresh>>,
-    files: &[(Arc<Path>, bool, Arc<KeptFile>)],
+    files: &[(bool, Arc<KeptFile>)],
     diags: &mut Vec<Diagnostic>,
 ) -> Assembled {
     let main_file: Arc<Path> = Arc::from(main_file);
@@ -364,12 +489,12 @@ pub(super) fn assemble(
     // (file, fresh, tenant) in final order.
     let mut all: Vec<(&Arc<Path>, bool, &KeptTenant)> =
         main.iter().map(|t| (&main_file, true, t)).collect();
-    for (path, fresh, file) in files {
-        all.extend(file.tenants.iter().map(|t| (path, *fresh, t)));
+    for (fresh, file) in files {
+        all.extend(file.tenants.iter().map(|t| (&file.path, *fresh, t)));
     }
     let mut order: Vec<usize> = (0..all.len()).collect();
     order.sort_by_key(|&i| all[i].1);
-    let mut hosts = HostTable::default();
+    let mut hosts = HostTable::with_capacity(all.iter().map(|(_, _, k)| k.hosts.len()).sum());
     let mut by_name = HashMap::with_capacity(all.len());
     for i in order {
         let (file, _, kept) = all[i];
@@ -418,7 +543,7 @@ pub(super) fn assemble(
         }
     }
     let mut remote = main_remote;
-    for (_, _, file) in files {
+    for (_, file) in files {
         remote.extend(file.remote.iter().cloned());
     }
     Assembled {
@@ -427,22 +552,4 @@ pub(super) fn assemble(
         by_name,
         remote,
     }
-}
-
-/// One number for the state of the configuration's files: the main file
-/// and every file of `tenants_dir` (by name, modification time, size and
-/// inode). `None` when the main file cannot be read.
-pub fn sources_stamp(main: &Path, cfg: &super::Config) -> Option<u64> {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let mut h = rustc_hash::FxBuildHasher.build_hasher();
-    Stamp::of(main)?.hash(&mut h);
-    if let Some(dir) = &cfg.server.tenants_dir {
-        // A folder that cannot be listed counts as empty: the reload
-        // then says why.
-        for (path, stamp) in list(dir).unwrap_or_default() {
-            path.hash(&mut h);
-            stamp.hash(&mut h);
-        }
-    }
-    Some(h.finish())
 }

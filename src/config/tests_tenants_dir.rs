@@ -248,3 +248,69 @@ fn bodies_are_one_tenant_named_as_the_path() {
     assert!(tenant_text("a", br#"{"name":"b"}"#, true).is_err());
     assert!(tenant_text("a", br#"[1]"#, true).is_err());
 }
+
+/// What the look for changes (`watch_config`) sees: a file written by
+/// hand, added or removed, and the main file; not the tenant API's own
+/// writes. A change through the API takes that tenant only: another file
+/// edited by hand meanwhile waits for the look.
+#[test]
+fn a_look_for_changes_sees_hand_edits_not_the_apis_own_writes() {
+    let f = Folder::new();
+    f.write("a.toml", &tenant("a", "a.test"));
+    let mut c = Compiler::default();
+    let now = f.load(&mut c).unwrap().config;
+    assert!(
+        c.load_if_changed(&f.main(), &f.env).is_none(),
+        "nothing changed"
+    );
+    // The API's write is known.
+    let after_api = c
+        .change_tenant(&f.main(), &f.env, &now, "x", Some(tenant("x", "x.test")))
+        .unwrap()
+        .config;
+    assert!(
+        c.load_if_changed(&f.main(), &f.env).is_none(),
+        "the API's own write is not a change"
+    );
+    // A hand edit is; the API's next change does not take it.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    f.write("a.toml", &tenant("a", "a2.test"));
+    let api_again = c
+        .change_tenant(
+            &f.main(),
+            &f.env,
+            &after_api,
+            "x",
+            Some(tenant("x", "x2.test")),
+        )
+        .unwrap()
+        .config;
+    assert!(api_again.tenant_for_host("x2.test").is_some());
+    assert!(
+        api_again.tenant_for_host("a2.test").is_none(),
+        "a hand edit of another file is the look's, not the API's"
+    );
+    let looked = c
+        .load_if_changed(&f.main(), &f.env)
+        .expect("the hand edit is a change")
+        .unwrap()
+        .config;
+    assert!(looked.tenant_for_host("a2.test").is_some());
+    assert!(Arc::ptr_eq(arc_of(&api_again, "x"), arc_of(&looked, "x")));
+    assert!(c.load_if_changed(&f.main(), &f.env).is_none());
+    // A file removed, and the main file, are changes.
+    std::fs::remove_file(f.dir.path().join("tenants/a.toml")).unwrap();
+    let gone = c
+        .load_if_changed(&f.main(), &f.env)
+        .unwrap()
+        .unwrap()
+        .config;
+    assert!(gone.tenant_named("a").is_none());
+    let main = std::fs::read_to_string(f.main()).unwrap();
+    std::fs::write(f.main(), main + "\n# touched\n").unwrap();
+    assert!(c.load_if_changed(&f.main(), &f.env).is_some());
+    // A refused change is tried once.
+    f.write("b.toml", "[[tenant]]\nname = \n");
+    assert!(c.load_if_changed(&f.main(), &f.env).unwrap().is_err());
+    assert!(c.load_if_changed(&f.main(), &f.env).is_none());
+}

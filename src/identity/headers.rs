@@ -9,6 +9,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, COOKIE};
 // fast non-keyed hash is safe.
 use rustc_hash::FxHashSet as HashSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// A request header being rewritten for the panel (a [`HeaderMap`]; the
 /// sender's spelling of names travels beside it, in hyper's extensions).
@@ -46,8 +47,25 @@ pub struct HeaderNames {
     /// The names each header is sent under, in the order of
     /// [`DEFAULT_NAMES`] (one each, or two for some presets).
     sent: [Vec<HeaderName>; 9],
-    /// Every name removed from incoming requests, in [`gateway_name`] form.
-    strip: HashSet<String>,
+    /// Every name removed from incoming requests, in [`gateway_name`] form
+    /// (shared by every tenant that renames nothing).
+    strip: Arc<HashSet<String>>,
+}
+
+/// The names stripped from every tenant's requests: the forwarding
+/// headers, and every name of every preset (Portero's own included).
+fn stripped_always() -> &'static Arc<HashSet<String>> {
+    static ALWAYS: std::sync::LazyLock<Arc<HashSet<String>>> = std::sync::LazyLock::new(|| {
+        let mut strip: HashSet<String> = FORWARDING.iter().map(|n| n.to_string()).collect();
+        for (_, any) in Preset::ALL {
+            for slot in 0..DEFAULT_NAMES.len() {
+                strip.extend(any.names(slot).iter().map(|n| gateway_name(n)));
+            }
+        }
+        strip.extend(DEFAULT_NAMES.iter().map(|n| gateway_name(n)));
+        Arc::new(strip)
+    });
+    &ALWAYS
 }
 
 /// The default names: user, email, name, tenant, account, permissions,
@@ -131,13 +149,7 @@ impl HeaderNames {
     /// still read them) and every renamed one, so the panel never sees a
     /// forged copy under any name it may read.
     pub fn with_preset(preset: Preset, renamed: [Option<HeaderName>; 9]) -> HeaderNames {
-        let mut strip: HashSet<String> = FORWARDING.iter().map(|n| n.to_string()).collect();
-        for (_, any) in Preset::ALL {
-            for slot in 0..DEFAULT_NAMES.len() {
-                strip.extend(any.names(slot).iter().map(|n| gateway_name(n)));
-            }
-        }
-        strip.extend(DEFAULT_NAMES.iter().map(|n| gateway_name(n)));
+        let always = stripped_always();
         let sent = std::array::from_fn(|slot| match &renamed[slot] {
             Some(name) => vec![name.clone()],
             None if preset.names(slot).is_empty() => {
@@ -149,9 +161,19 @@ impl HeaderNames {
                 .map(|n| HeaderName::from_static(n))
                 .collect(),
         });
-        for names in &sent {
-            strip.extend(names.iter().map(|n: &HeaderName| gateway_name(n.as_str())));
-        }
+        let more: Vec<String> = renamed
+            .iter()
+            .flatten()
+            .map(|n| gateway_name(n.as_str()))
+            .filter(|n| !always.contains(n))
+            .collect();
+        let strip = if more.is_empty() {
+            always.clone()
+        } else {
+            let mut strip = HashSet::clone(always);
+            strip.extend(more);
+            Arc::new(strip)
+        };
         HeaderNames { sent, strip }
     }
 

@@ -71,8 +71,15 @@ const REFRESH_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 /// and fetches the IdP documents that are due (all of them right after a
 /// reload). Runs until dropped.
 pub async fn refresh_forever(state: Arc<State>) {
+    let mut watch = Watch::Off;
     loop {
+        follow_files(&state, &mut watch);
         tokio::select! {
+            _ = changed(&mut watch) => {
+                if let Some(result) = state.reload_if_file_changed(Arc::new(ProcessEnv)).await {
+                    log_reload("configuration file changed", result);
+                }
+            }
             _ = tokio::time::sleep(REFRESH_TICK) => {
                 if let Some(result) = state.reload_if_file_changed(Arc::new(ProcessEnv)).await {
                     log_reload("configuration file changed", result);
@@ -89,8 +96,45 @@ pub async fn refresh_forever(state: Arc<State>) {
                     access.flush();
                 }
             }
-            _ = state.remote.wake.notified() => state.refresh_remote(true).await,
+            _ = state.remote.wake.notified() => state.fetch_asked().await,
         }
+    }
+}
+
+/// Watches the configuration's files while `[server].watch_config` is on
+/// (and `tenants_dir` as it is now), not when it is off.
+fn follow_files(state: &State, watch: &mut Watch) {
+    let cfg = state.config();
+    let dir = cfg.server.tenants_dir.as_deref();
+    match watch {
+        _ if !cfg.server.watch_config => *watch = Watch::Off,
+        Watch::On(w) => w.follow(dir),
+        Watch::Unavailable => {}
+        Watch::Off => {
+            *watch = match super::file_watch::FileWatch::start(&state.config_path, dir) {
+                Some(w) => Watch::On(w),
+                None => Watch::Unavailable,
+            }
+        }
+    }
+}
+
+/// Whether the configuration's files are watched.
+enum Watch {
+    /// `watch_config` is off.
+    Off,
+    On(super::file_watch::FileWatch),
+    /// inotify could not be used (said once in the log); the look every
+    /// second still sees changes.
+    Unavailable,
+}
+
+/// Returns when a watched configuration file may have changed; never
+/// without a watch.
+async fn changed(watch: &mut Watch) {
+    match watch {
+        Watch::On(w) => w.changed().await,
+        _ => std::future::pending().await,
     }
 }
 

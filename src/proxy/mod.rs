@@ -10,6 +10,7 @@ mod admin;
 pub mod answer;
 mod body;
 mod control;
+mod file_watch;
 mod handover;
 mod lean;
 mod plane;

@@ -150,6 +150,9 @@ pub fn run(state: Arc<State>, upgrade: bool) -> Result<(), String> {
         threads,
         "portero is serving"
     );
+    // Not kept: a configuration held here would stay in memory, whole,
+    // through every reload.
+    drop(cfg);
     // This thread: the admin listener, the refresher and SIGHUP.
     let control = tokio::runtime::Builder::new_current_thread()
         .enable_all()

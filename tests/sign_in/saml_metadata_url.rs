@@ -339,3 +339,55 @@ fn an_untrusted_certificate_is_never_used_and_sso_names_the_way_in() {
     assert_eq!(sign_in(&p, &key, "_e1"), 401);
     assert!(p.audit().contains("no_idp_metadata"), "{}", p.audit());
 }
+
+/// A tenant changed through the tenant API is compiled alone, and IdP
+/// documents at URLs already known are not fetched again for it (with
+/// thousands of tenants, every change would otherwise call every IdP).
+/// `POST /reload` still fetches every one.
+#[test]
+fn a_tenant_change_fetches_only_its_own_documents() {
+    let key = SigningKey::new();
+    let idp = MetadataServer::start(&idp_metadata(&key, "https://idp.samlco.test/sso"));
+    let data = tempfile::tempdir().unwrap();
+    let up = Upstream::start();
+    let other = |host: &str| {
+        format!(
+            "[[tenant]]\nname = \"other\"\nhosts = [\"{host}\"]\nupstream = \"{}\"\naccount = \"other\"\nsuper_admins = [\"root@other.test\"]\n",
+            up.addr
+        )
+    };
+    let template = server(true, data.path().to_str().unwrap())
+        .replace("[session]", "tenants_dir = \"{DIR}/tenants\"\n\n[session]");
+    let p = Portero::start_with(
+        &format!("{template}\n{}", tenants(&idp.url(), "1h")),
+        &up,
+        &[
+            ("idp-ca.pem", idp.ca_pem.as_str()),
+            ("tenants/other.toml", &other("one.other.test")),
+        ],
+    );
+    wait_readyz(&p, "ok SAML metadata");
+    let unknown = p.send(get("two.other.test", "/")).status;
+    let before = idp.hits.load(Ordering::SeqCst);
+    let put = get("127.0.0.1", "/tenants/other")
+        .method("PUT")
+        .header("Content-Type", "application/toml")
+        .body(other("two.other.test").as_bytes())
+        .send(p.admin);
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_ne!(p.send(get("two.other.test", "/")).status, unknown);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        idp.hits.load(Ordering::SeqCst),
+        before,
+        "samlco's metadata was fetched for a change to another tenant"
+    );
+    assert!(
+        // The main file's tenants are compiled on every reload.
+        p.audit().contains("2 tenant(s) compiled (samlco, other)"),
+        "{}",
+        p.audit()
+    );
+    assert_eq!(p.admin_post("/reload").status, 200);
+    idp.wait_hits(before, 1);
+}

@@ -93,6 +93,16 @@ impl<T> Default for HostTable<T> {
     }
 }
 
+impl<T> HostTable<T> {
+    /// An empty table with room for `exact` exact names (wildcards are few).
+    pub fn with_capacity(exact: usize) -> Self {
+        HostTable {
+            exact: HashMap::with_capacity_and_hasher(exact, Default::default()),
+            wildcard: HashMap::default(),
+        }
+    }
+}
+
 impl<T: Clone> HostTable<T> {
     /// Adds a pattern; returns the value already there if the pattern was taken.
     pub fn insert(&mut self, pattern: HostPattern, value: T) -> Option<T> {
