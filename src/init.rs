@@ -36,6 +36,14 @@ trusted_proxies = ["127.0.0.1/32"]
 # The directory, revocation marks and copies of IdP documents; default data/
 # beside this file. Several nodes: database = "env:PORTERO_DATABASE_URL".
 # data_dir = "/var/lib/portero"
+# Thousands of tenants, one file each (the panel writes them, or PUT /tenants/NAME):
+# tenants_dir = "tenants"
+# HTTPS with certificates from Let's Encrypt for every tenant host (docs/certificates.md):
+# listen_tls = ["0.0.0.0:443"]
+#
+# [server.acme]
+# accept_terms = true
+# email = "hostmaster@example.com"
 
 [session]
 # The key that seals session cookies (made by init; `portero keygen` makes

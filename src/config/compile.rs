@@ -82,7 +82,10 @@ impl Compiler {
         if Some(main) == self.main_seen && !self.files.changed() {
             return None;
         }
-        Some(self.load(path, env))
+        let loaded = self.load(path, env);
+        // Unused when the main file failed before its folder was read.
+        self.files.forget_listing();
+        Some(loaded)
     }
 
     /// Compiles the main file's text and the files of its `tenants_dir`.

@@ -100,6 +100,9 @@ pub(super) struct KeptFiles {
     seen: Option<(PathBuf, Listing)>,
     /// What the last trial compiled of its file (by name).
     tried: Option<(String, Arc<KeptFile>)>,
+    /// A listing [`KeptFiles::changed`] just made, for the refresh that
+    /// follows it (the folder is not listed twice).
+    listed: Option<(PathBuf, Listing)>,
 }
 
 /// A folder's tenant files: each name with its stamp, in name order.
@@ -163,11 +166,24 @@ impl KeptFiles {
     /// file added, removed or written; the tenant API's own writes do not
     /// count). False without a `tenants_dir`; true when it cannot be
     /// listed any more.
-    pub(super) fn changed(&self) -> bool {
-        match &self.seen {
-            None => false,
-            Some((dir, seen)) => list(dir).map_or(true, |now| now != *seen),
+    pub(super) fn changed(&mut self) -> bool {
+        let Some((dir, seen)) = &self.seen else {
+            return false;
+        };
+        match list(dir) {
+            Ok(now) if now == *seen => false,
+            Ok(now) => {
+                // The reload that follows uses this listing.
+                self.listed = Some((dir.clone(), now));
+                true
+            }
+            Err(_) => true,
         }
+    }
+
+    /// Drops the listing [`KeptFiles::changed`] made, if still unused.
+    pub(super) fn forget_listing(&mut self) {
+        self.listed = None;
     }
 
     /// Every file of `dir` as it is now (or as `trial` would make it): kept
@@ -189,7 +205,8 @@ impl KeptFiles {
         match trial {
             Some(trial) if same_dir => self.refresh_trial(dir, defaults, env, diags, trial),
             _ => {
-                let listing = match list(dir) {
+                let listed = self.listed.take().filter(|(d, _)| d == dir).map(|(_, l)| l);
+                let listing = match listed.map_or_else(|| list(dir), Ok) {
                     Ok(l) => l,
                     Err(e) => {
                         self.seen = None;
