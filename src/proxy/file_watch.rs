@@ -107,7 +107,7 @@ impl FileWatch {
             if self.read_relevant().await {
                 tokio::time::sleep(SETTLE).await;
                 // What came meanwhile belongs to the same look.
-                let _ = self.drain();
+                self.drain();
                 return;
             }
         }
@@ -143,16 +143,13 @@ impl FileWatch {
         any
     }
 
-    /// Reads what is pending without waiting; whether anything was.
-    fn drain(&self) -> bool {
-        let mut any = false;
+    /// Reads what is pending without waiting, and drops it.
+    fn drain(&self) {
         while let Ok(events) = self.fd.get_ref().0.read_events() {
             if events.is_empty() {
                 break;
             }
-            any = true;
         }
-        any
     }
 
     fn relevant(&self, e: &nix::sys::inotify::InotifyEvent) -> bool {
