@@ -10,6 +10,7 @@ use super::tenant_files::{self, KeptFiles, Trial};
 use super::{from_env, server, session, tenant, Diagnostic, Loaded, Severity};
 use crate::identity::SignedIdentities;
 use serde::de::DeserializeOwned;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
@@ -342,8 +343,20 @@ pub(super) fn one_idp_per_protocol<'a>(
         ("external_sso", "external sign-in page"),
     ];
     let span = item.span();
-    let DeValue::Table(table) = item.into_inner() else {
-        return Spanned::new(span, DeValue::Table(Default::default()));
+    let listed = |table: &DeTable<'_>| {
+        PROTOCOLS.iter().any(|(p, _)| {
+            table
+                .get(*p)
+                .is_some_and(|v| matches!(v.get_ref(), DeValue::Array(_)))
+        })
+    };
+    let table = match item.into_inner() {
+        // The usual case, left as it is: the table is not built again.
+        DeValue::Table(table) if !listed(&table) => {
+            return Spanned::new(span, DeValue::Table(table))
+        }
+        DeValue::Table(table) => table,
+        _ => return Spanned::new(span, DeValue::Table(Default::default())),
     };
     let kept = table
         .into_iter()
@@ -383,32 +396,24 @@ fn shape<T: DeserializeOwned>(
     what: &str,
     value: Spanned<DeValue<'_>>,
 ) -> Option<T> {
+    if only_known_keys::<T>(&value) {
+        // The usual case: read once, without the copy a second try needs.
+        // An error here is not an unknown key of this table, so there is
+        // nothing to take out and try again.
+        let span = value.span();
+        return T::deserialize(ValueDeserializer::from(value))
+            .map_err(|e| {
+                report(cx, what, &e, span);
+            })
+            .ok();
+    }
     let span = value.span();
     let mut value = value;
     for _ in 0..64 {
         match T::deserialize(ValueDeserializer::from(value.clone())) {
             Ok(v) => return Some(v),
             Err(e) => {
-                let at = e.span().unwrap_or(span.clone());
-                let unknown = e
-                    .message()
-                    .strip_prefix("unknown field `")
-                    .and_then(|r| r.split('`').next())
-                    .map(str::to_string);
-                match unknown
-                    .as_deref()
-                    .and_then(|u| did_you_mean(u, e.message()))
-                {
-                    Some(near) => cx.err(
-                        at,
-                        format!(
-                            "{what}: unknown key `{}` (did you mean `{near}`?)",
-                            unknown.as_deref().unwrap_or_default()
-                        ),
-                    ),
-                    None => cx.err(at, format!("{what}: {}", e.message())),
-                }
-                let field = unknown?;
+                let field = report(cx, what, &e, span.clone())?;
                 let inner_span = value.span();
                 let DeValue::Table(table) = value.into_inner() else {
                     return None;
@@ -426,4 +431,137 @@ fn shape<T: DeserializeOwned>(
         }
     }
     None
+}
+
+/// Reports a section's deserialize error `e` (`span`: the section's, for
+/// an error that has none); the key, when it is an unknown one.
+fn report(cx: &mut Ctx<'_>, what: &str, e: &toml::de::Error, span: Range<usize>) -> Option<String> {
+    let at = e.span().unwrap_or(span);
+    let unknown = e
+        .message()
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next())
+        .map(str::to_string);
+    match unknown
+        .as_deref()
+        .and_then(|u| did_you_mean(u, e.message()))
+    {
+        Some(near) => cx.err(
+            at,
+            format!(
+                "{what}: unknown key `{}` (did you mean `{near}`?)",
+                unknown.as_deref().unwrap_or_default()
+            ),
+        ),
+        None => cx.err(at, format!("{what}: {}", e.message())),
+    }
+    unknown
+}
+
+/// Whether `value` is a table whose keys are all fields of `T` (a struct
+/// that serde derives): then it can be read once, without a copy.
+fn only_known_keys<T: DeserializeOwned>(value: &Spanned<DeValue<'_>>) -> bool {
+    let DeValue::Table(table) = value.get_ref() else {
+        return false;
+    };
+    let fields = fields_of::<T>();
+    !fields.is_empty() && table.keys().all(|k| fields.contains(&k.get_ref().as_ref()))
+}
+
+/// The field names serde's derive gives `T`'s `deserialize_struct`
+/// (empty for a type that is not such a struct).
+fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Deserializer, Error, Visitor};
+    #[derive(Debug)]
+    struct Found(&'static [&'static str]);
+    impl std::fmt::Display for Found {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("fields")
+        }
+    }
+    impl std::error::Error for Found {}
+    impl Error for Found {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Found(&[])
+        }
+    }
+    /// Answers nothing but the fields it is asked for.
+    struct Fields;
+    impl<'de> Deserializer<'de> for Fields {
+        type Error = Found;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+            Err(Found(&[]))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Found> {
+            Err(Found(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    match T::deserialize(Fields) {
+        Err(Found(fields)) => fields,
+        Ok(_) => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tables a configuration holds are read once, without a copy,
+    /// when all their keys are known: the field list that decides it must
+    /// be found for every section.
+    #[test]
+    fn the_fields_of_each_section_are_known() {
+        assert!(fields_of::<RawTenant>().contains(&"netmasks"));
+        assert!(fields_of::<RawServer>().contains(&"tenants_dir"));
+        assert!(fields_of::<RawSession>().contains(&"keys"));
+        assert!(fields_of::<RawAssertion>().contains(&"signing_key"));
+        assert!(fields_of::<String>().is_empty());
+    }
+
+    /// Reads `src`'s `[[tenant]]` tables: their findings, as shown.
+    fn findings(src: &str) -> String {
+        let env = std::collections::HashMap::new();
+        let mut cx = Ctx::new(src, Path::new("t.toml"), &env);
+        let mut out = RawTenants::default();
+        for (k, v) in DeTable::parse(src).unwrap().into_inner() {
+            assert_eq!(k.get_ref(), "tenant");
+            read_tenants(&mut cx, v, &mut out);
+        }
+        let shown: Vec<String> = cx.finish().diags.iter().map(|d| d.to_string()).collect();
+        shown.join("\n")
+    }
+
+    /// An unknown key is reported with the key meant, in a tenant's table
+    /// (and the keys after it are still checked) and in a nested one.
+    #[test]
+    fn unknown_keys_are_reported_where_they_are() {
+        let shown = findings("[[tenant]]\nname = \"a\"\nnetmask = []\nupstream = 3\n");
+        assert!(
+            shown.contains(
+                "t.toml:3: error: [[tenant]] #1: unknown key `netmask` (did you mean `netmasks`?)"
+            ),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("t.toml:4: error"),
+            "the key after it: {shown}"
+        );
+        let shown = findings("[[tenant]]\nname = \"a\"\n[tenant.external_sso]\nurll = \"x\"\n");
+        assert!(
+            shown.contains(
+                "t.toml:4: error: [[tenant]] #1: unknown key `urll` (did you mean `url`?)"
+            ),
+            "{shown}"
+        );
+    }
 }

@@ -253,8 +253,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// CIDR blocks or single addresses (a warning when host bits are set).
-    pub(super) fn nets(&mut self, raw: &[Spanned<String>], what: &str) -> Vec<IpNet> {
-        let mut out = Vec::new();
+    pub(super) fn nets(
+        &mut self,
+        raw: &[Spanned<String>],
+        what: std::fmt::Arguments<'_>,
+    ) -> Vec<IpNet> {
+        let mut out = Vec::with_capacity(raw.len());
         for n in raw {
             let s = n.get_ref().trim();
             let parsed = s
@@ -294,7 +298,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// E-mail addresses, normalized.
-    pub(super) fn emails(&mut self, raw: &[Spanned<String>], what: &str) -> HashSet<String> {
+    pub(super) fn emails(
+        &mut self,
+        raw: &[Spanned<String>],
+        what: std::fmt::Arguments<'_>,
+    ) -> HashSet<String> {
         let mut out = HashSet::new();
         for e in raw {
             match normalize_email(e.get_ref()) {
@@ -311,8 +319,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// Path prefixes: each starts with `/` and is outside `/.portero`.
-    pub(super) fn paths(&mut self, raw: &[Spanned<String>], what: &str) -> PathPrefixes {
-        let mut out = Vec::new();
+    pub(super) fn paths(
+        &mut self,
+        raw: &[Spanned<String>],
+        what: std::fmt::Arguments<'_>,
+    ) -> PathPrefixes {
+        let mut out = Vec::with_capacity(raw.len());
         for p in raw {
             let s = p.get_ref();
             if !s.starts_with('/') {

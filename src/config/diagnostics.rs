@@ -115,11 +115,8 @@ impl<'a> Diagnostics<'a> {
     /// The 1-based line a span starts on.
     pub(super) fn line_of(&self, span: &Range<usize>) -> usize {
         let starts = self.line_starts.get_or_init(|| {
-            self.src
-                .bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i + 1)
+            memchr::memchr_iter(b'\n', self.src.as_bytes())
+                .map(|i| i + 1)
                 .collect()
         });
         let at = span.start.min(self.src.len());

@@ -69,7 +69,10 @@ fn admin_host_names(cx: &mut Ctx<'_>, raw: &[Spanned<String>]) -> Vec<String> {
 pub(super) fn compile_server(cx: &mut Ctx<'_>, raw: RawServer) -> Option<Server> {
     let (listen, listen_tls) = listeners(cx, &raw);
     let admin = admin(cx, &raw);
-    let trusted = cx.nets(&raw.trusted_proxies, "[server].trusted_proxies");
+    let trusted = cx.nets(
+        &raw.trusted_proxies,
+        format_args!("[server].trusted_proxies"),
+    );
     let threads = threads(cx, &raw);
     let grace_period = cx.duration(&raw.grace_period, 5, "[server].grace_period");
     let upstream_timeout = cx.duration(&raw.upstream_timeout, 60, "[server].upstream_timeout");

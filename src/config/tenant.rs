@@ -222,11 +222,11 @@ fn compile_policy(cx: &mut Ctx<'_>, raw: &RawTenant, w: &str) -> TenantPolicy {
             SsoMode::LoginPage
         }
     };
-    let netmasks = NetmaskSet::new(cx.nets(&raw.netmasks, &format!("{w} netmasks")));
-    let super_admins = cx.emails(&raw.super_admins, &format!("{w} super_admins"));
-    let classic_users = cx.emails(&raw.classic_users, &format!("{w} classic_users"));
-    let admin_paths = cx.paths(&raw.admin_paths, &format!("{w} admin_paths"));
-    let bypass_paths = cx.paths(&raw.bypass_paths, &format!("{w} bypass_paths"));
+    let netmasks = NetmaskSet::new(cx.nets(&raw.netmasks, format_args!("{w} netmasks")));
+    let super_admins = cx.emails(&raw.super_admins, format_args!("{w} super_admins"));
+    let classic_users = cx.emails(&raw.classic_users, format_args!("{w} classic_users"));
+    let admin_paths = cx.paths(&raw.admin_paths, format_args!("{w} admin_paths"));
+    let bypass_paths = cx.paths(&raw.bypass_paths, format_args!("{w} bypass_paths"));
     let superadmin_bypass = raw.superadmin_bypass.unwrap_or(true);
     if superadmin_bypass && !super_admins.is_empty() && admin_paths.as_slice().is_empty() {
         cx.warn(

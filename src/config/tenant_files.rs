@@ -44,6 +44,11 @@ impl Stamp {
             inode: m.ino(),
         })
     }
+
+    /// The file's size, as a length to read.
+    fn size(&self) -> usize {
+        usize::try_from(self.len).unwrap_or(0)
+    }
 }
 
 /// One tenant, compiled, with where its name and hosts are written.
@@ -295,35 +300,63 @@ impl KeptFiles {
                 names.insert(at, (t.file_name.as_str(), None));
             }
         }
-        let mut kept = Vec::with_capacity(names.len());
-        let mut out = Vec::with_capacity(names.len());
-        for (name, stamp) in names {
-            let path = dir.join(name);
-            let trial_text = trial
-                .filter(|t| t.file_name == name)
-                .and_then(|t| t.text.as_deref());
-            let (file, fresh) = match (trial_text, self.files.get(name)) {
-                (Some(text), _) => match compile_text(&path, text, None, defaults, env, diags) {
-                    Some(k) => {
-                        let k = Arc::new(k);
-                        self.tried = Some((name.to_string(), k.clone()));
-                        (k, true)
+        // What each file needs: its trial text, nothing (kept), or a read.
+        let steps: Vec<(&str, PathBuf, Step<'_>)> = names
+            .into_iter()
+            .map(|(name, stamp)| {
+                let path = dir.join(name);
+                let trial_text = trial
+                    .filter(|t| t.file_name == name)
+                    .and_then(|t| t.text.as_deref());
+                let step = match (trial_text, self.files.get(name)) {
+                    (Some(text), _) => Step::Trial(text),
+                    (None, Some(k)) if k.path.as_ref() == path && k.still_good(stamp, defaults) => {
+                        Step::Kept(k.clone())
                     }
-                    None => continue,
-                },
-                (None, Some(k)) if k.path.as_ref() == path && k.still_good(stamp, defaults) => {
-                    (k.clone(), false)
+                    (None, _) => Step::Read(stamp),
+                };
+                (name, path, step)
+            })
+            .collect();
+        let reads: Vec<(&Path, usize)> = steps
+            .iter()
+            .filter_map(|(_, path, step)| match step {
+                Step::Read(stamp) => Some((path.as_path(), stamp.map_or(0, |s| s.size()))),
+                _ => None,
+            })
+            .collect();
+        let mut kept = Vec::with_capacity(steps.len());
+        let mut out = Vec::with_capacity(steps.len());
+        with_texts(&reads, |texts| {
+            for (name, path, step) in &steps {
+                let (file, fresh) = match step {
+                    Step::Trial(text) => {
+                        match compile_text(path, text, None, defaults, env, diags) {
+                            Some(k) => {
+                                let k = Arc::new(k);
+                                self.tried = Some((name.to_string(), k.clone()));
+                                (k, true)
+                            }
+                            None => continue,
+                        }
+                    }
+                    Step::Kept(k) => (k.clone(), false),
+                    Step::Read(stamp) => {
+                        let text = texts
+                            .next()
+                            .unwrap_or_else(|| Err(std::io::Error::other("the file was not read")));
+                        match compile_read(path, *stamp, text, defaults, env, diags) {
+                            Some(k) => (Arc::new(k), true),
+                            None => continue,
+                        }
+                    }
+                };
+                out.push((fresh, file.clone()));
+                if !matches!(step, Step::Trial(_)) {
+                    kept.push((name.to_string(), file));
                 }
-                (None, _) => match compile_file(&path, stamp, defaults, env, diags) {
-                    Some(k) => (Arc::new(k), true),
-                    None => continue,
-                },
-            };
-            out.push((fresh, file.clone()));
-            if trial_text.is_none() {
-                kept.push((name.to_string(), file));
             }
-        }
+        });
         if trial.is_some() {
             // A trial leaves the files as they are: only what it compiled
             // of them is kept.
@@ -375,12 +408,119 @@ impl KeptFiles {
     }
 }
 
+/// What [`KeptFiles::refresh_listed`] does with one file.
+enum Step<'a> {
+    /// Compiles the trial's text for it.
+    Trial(&'a str),
+    /// Keeps it as it was compiled before.
+    Kept(Arc<KeptFile>),
+    /// Reads and compiles it (its stamp from the listing).
+    Read(Option<Stamp>),
+}
+
+/// From how many files a refresh reads them on a helper thread, ahead of
+/// the compile: opening and reading thousands of files is then done
+/// beside the compile, not between its steps. Only the reads move; every
+/// file is still compiled on the calling thread.
+const READ_AHEAD_FROM: usize = 64;
+
+/// The helper hands the texts over this many at a time (one wake-up of
+/// the compile per chunk, not per file)…
+const READ_CHUNK: usize = 32;
+
+/// …and reads at most this many chunks ahead of the compile.
+const CHUNKS_AHEAD: usize = 4;
+
+/// Calls `use_texts` with the texts of `files` (each path with its size
+/// as listed), in order: read on a helper thread when there are many.
+fn with_texts<R>(
+    files: &[(&Path, usize)],
+    use_texts: impl FnOnce(&mut dyn Iterator<Item = std::io::Result<String>>) -> R,
+) -> R {
+    let mut here = files.iter().map(|(path, size)| read_text(path, *size));
+    if files.len() < READ_AHEAD_FROM {
+        return use_texts(&mut here);
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<_>>(CHUNKS_AHEAD);
+        let reading = std::thread::Builder::new()
+            .name("portero-read".into())
+            .spawn_scoped(scope, move || {
+                for chunk in files.chunks(READ_CHUNK) {
+                    let texts = chunk
+                        .iter()
+                        .map(|(path, size)| read_text(path, *size))
+                        .collect();
+                    if tx.send(texts).is_err() {
+                        break;
+                    }
+                }
+            })
+            .is_ok();
+        // Where no thread could be started, the files are read here.
+        let mut ahead = rx.into_iter().flatten();
+        use_texts(if reading { &mut ahead } else { &mut here })
+    })
+}
+
+/// Reads the text of the file at `path`, `size` bytes as listed (more or
+/// less is read if it changed). The file's access time is left as it is
+/// where the system lets the reader do so: a reload is not a use.
+fn read_text(path: &Path, size: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// Set once the system refused `O_NOATIME` (a file of another user).
+    static NOATIME_REFUSED: AtomicBool = AtomicBool::new(false);
+    let open = |flags: i32| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags)
+            .open(path)
+    };
+    let file = if NOATIME_REFUSED.load(Ordering::Relaxed) {
+        open(0)?
+    } else {
+        match open(libc::O_NOATIME) {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                NOATIME_REFUSED.store(true, Ordering::Relaxed);
+                open(0)?
+            }
+            other => other?,
+        }
+    };
+    // `take` reads without first asking the file's size again.
+    let mut bytes = Vec::with_capacity(size + 64);
+    file.take(u64::MAX).read_to_end(&mut bytes)?;
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the file is not UTF-8 text",
+        )
+    })
+}
+
 /// Compiles one file of `tenants_dir`; `None` when it has an error.
 /// `listed`: its stamp from the listing just made (taken before it is
 /// read, so a write meanwhile is seen by the next look).
 fn compile_file(
     path: &Path,
     listed: Option<Stamp>,
+    defaults: Defaults,
+    env: &dyn Env,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<KeptFile> {
+    let stamp = listed.or_else(|| Stamp::of(path));
+    let text = read_text(path, stamp.map_or(0, |s| s.size()));
+    compile_read(path, stamp, text, defaults, env, diags)
+}
+
+/// Compiles one file of `tenants_dir` from `text` as read (`stamp`: the
+/// file's from before the read).
+fn compile_read(
+    path: &Path,
+    stamp: Option<Stamp>,
+    text: std::io::Result<String>,
     defaults: Defaults,
     env: &dyn Env,
     diags: &mut Vec<Diagnostic>,
@@ -392,15 +532,7 @@ fn compile_file(
         variable: None,
         message,
     };
-    let stamp = listed.or_else(|| Stamp::of(path));
-    let read = |size: usize| -> std::io::Result<String> {
-        use std::io::Read;
-        let mut src = String::with_capacity(size + 1);
-        std::fs::File::open(path)?.read_to_string(&mut src)?;
-        Ok(src)
-    };
-    let size = stamp.map_or(0, |s| usize::try_from(s.len).unwrap_or(0));
-    let src = match read(size) {
+    let src = match text {
         Ok(s) => s,
         Err(e) => {
             diags.push(error(format!("cannot read this tenant file: {e}")));

@@ -314,3 +314,82 @@ fn a_look_for_changes_sees_hand_edits_not_the_apis_own_writes() {
     assert!(c.load_if_changed(&f.main(), &f.env).unwrap().is_err());
     assert!(c.load_if_changed(&f.main(), &f.env).is_none());
 }
+
+/// Hundreds of files are read on a helper thread ahead of the compile:
+/// each tenant is still compiled from its own file's text, a finding names
+/// its own file and line, and a second reload reads only what changed.
+#[test]
+fn files_read_ahead_are_each_compiled_from_their_own_text() {
+    let f = Folder::new();
+    let n = 300;
+    for i in 0..n {
+        f.write(
+            &format!("f{i:03}.toml"),
+            &tenant(&format!("n{i}"), &format!("h{i}.test")),
+        );
+    }
+    f.write(
+        "f150.toml",
+        &(tenant("n150", "h150.test") + "netmasks = [\"10.0.0.0/99\"]\n"),
+    );
+    let out = f.shown(&f.load(&mut Compiler::default()).unwrap_err());
+    assert!(
+        out.contains("DIR/tenants/f150.toml:6: error") && out.contains("10.0.0.0/99"),
+        "{out}"
+    );
+    assert_eq!(out.matches(": error").count(), 1, "{out}");
+
+    f.write("f150.toml", &tenant("n150", "h150.test"));
+    let mut c = Compiler::default();
+    let first = f.load(&mut c).unwrap().config;
+    let check = |cfg: &Config| {
+        for i in 0..n {
+            let t = arc_of(cfg, &format!("n{i}"));
+            assert!(
+                t.defined_in.ends_with(format!("f{i:03}.toml")),
+                "{} from {}",
+                t.name,
+                t.defined_in.display()
+            );
+            assert_eq!(t.hosts, [format!("h{i}.test")]);
+        }
+    };
+    check(&first);
+    // Every other file rewritten by rename, with another host.
+    for i in (0..n).step_by(2) {
+        let tmp = f.dir.path().join(format!("tenants/.f{i:03}.toml.tmp"));
+        std::fs::write(&tmp, tenant(&format!("n{i}"), &format!("h{i}.test"))).unwrap();
+        std::fs::rename(&tmp, f.dir.path().join(format!("tenants/f{i:03}.toml"))).unwrap();
+    }
+    let second = f.load(&mut c).unwrap().config;
+    check(&second);
+    for i in 0..n {
+        let name = format!("n{i}");
+        assert_eq!(
+            Arc::ptr_eq(arc_of(&first, &name), arc_of(&second, &name)),
+            i % 2 == 1,
+            "{name}: only the files written are compiled again"
+        );
+    }
+}
+
+/// Reading the files is not a use: their access time stays as it was (a
+/// reload after a change would otherwise write every file's inode).
+#[test]
+fn a_reload_leaves_the_files_access_times_alone() {
+    use std::time::{Duration, SystemTime};
+    let f = Folder::new();
+    let path = f.dir.path().join("tenants/a.toml");
+    f.write("a.toml", &tenant("a", "a.test"));
+    // Read before written: a `relatime` mount would update it on a read.
+    let long_ago = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_times(std::fs::FileTimes::new().set_accessed(long_ago))
+        .unwrap();
+    f.load(&mut Compiler::default()).unwrap();
+    let accessed = std::fs::metadata(&path).unwrap().accessed().unwrap();
+    assert_eq!(accessed, long_ago);
+}

@@ -45,8 +45,9 @@ impl HeaderEdit for HeaderMap {
 #[derive(Debug, Clone)]
 pub struct HeaderNames {
     /// The names each header is sent under, in the order of
-    /// [`DEFAULT_NAMES`] (one each, or two for some presets).
-    sent: [Vec<HeaderName>; 9],
+    /// [`DEFAULT_NAMES`] (one each, or two for some presets); shared by
+    /// every tenant that takes a preset's names as they are.
+    sent: Arc<[Vec<HeaderName>; 9]>,
     /// Every name removed from incoming requests, in [`gateway_name`] form
     /// (shared by every tenant that renames nothing).
     strip: Arc<HashSet<String>>,
@@ -66,6 +67,37 @@ fn stripped_always() -> &'static Arc<HashSet<String>> {
         Arc::new(strip)
     });
     &ALWAYS
+}
+
+/// The names each header is sent under with `preset`, but where `renamed`
+/// says otherwise.
+fn sent_names(preset: Preset, renamed: &[Option<HeaderName>; 9]) -> [Vec<HeaderName>; 9] {
+    std::array::from_fn(|slot| match &renamed[slot] {
+        Some(name) => vec![name.clone()],
+        None if preset.names(slot).is_empty() => {
+            vec![HeaderName::from_static(DEFAULT_NAMES[slot])]
+        }
+        None => preset
+            .names(slot)
+            .iter()
+            .map(|n| HeaderName::from_static(n))
+            .collect(),
+    })
+}
+
+/// [`sent_names`] of `preset` with nothing renamed, made once.
+fn preset_names(preset: Preset) -> Arc<[Vec<HeaderName>; 9]> {
+    type Sent = Arc<[Vec<HeaderName>; 9]>;
+    static MADE: std::sync::LazyLock<Vec<(Preset, Sent)>> = std::sync::LazyLock::new(|| {
+        Preset::ALL
+            .iter()
+            .map(|(_, p)| (*p, Arc::new(sent_names(*p, &Default::default()))))
+            .collect()
+    });
+    MADE.iter().find(|(p, _)| *p == preset).map_or_else(
+        || Arc::new(sent_names(preset, &Default::default())),
+        |(_, sent)| sent.clone(),
+    )
 }
 
 /// The default names: user, email, name, tenant, account, permissions,
@@ -150,17 +182,13 @@ impl HeaderNames {
     /// forged copy under any name it may read.
     pub fn with_preset(preset: Preset, renamed: [Option<HeaderName>; 9]) -> HeaderNames {
         let always = stripped_always();
-        let sent = std::array::from_fn(|slot| match &renamed[slot] {
-            Some(name) => vec![name.clone()],
-            None if preset.names(slot).is_empty() => {
-                vec![HeaderName::from_static(DEFAULT_NAMES[slot])]
-            }
-            None => preset
-                .names(slot)
-                .iter()
-                .map(|n| HeaderName::from_static(n))
-                .collect(),
-        });
+        if renamed.iter().all(Option::is_none) {
+            return HeaderNames {
+                sent: preset_names(preset),
+                strip: always.clone(),
+            };
+        }
+        let sent = Arc::new(sent_names(preset, &renamed));
         let more: Vec<String> = renamed
             .iter()
             .flatten()
