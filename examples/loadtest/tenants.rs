@@ -9,10 +9,11 @@
 //!   panel would): time until a request sees it (`watch_config` on);
 //! * a full reload (every file rewritten, then `POST /reload`): time;
 //! * resident memory after the first full reload and after `--reloads`
-//!   of them, and their ratio;
+//!   of them (each read once the reload's aftermath is over), and their
+//!   ratio;
 //! * the p99 of requests one after another on one tenant while full
 //!   reloads run back to back (every file touched, then `POST /reload`),
-//!   over the p99 without them.
+//!   over the p99 without them: windows of each taken in turns.
 
 use crate::procs::{free_port, rss_kib, Procs};
 use std::io::{Read, Write};
@@ -129,7 +130,12 @@ fn until(port: u16, host: &str, path: &str, wanted: bool, since: Instant) -> Opt
 
 /// Latencies (ms) of requests one after another for `secs`.
 fn sequential(port: u16, secs: u64) -> Vec<f64> {
-    let end = Instant::now() + Duration::from_secs(secs);
+    sequential_for(port, Duration::from_secs(secs))
+}
+
+/// Latencies (ms) of requests one after another for `span`.
+fn sequential_for(port: u16, span: Duration) -> Vec<f64> {
+    let end = Instant::now() + span;
     let mut out = Vec::new();
     while Instant::now() < end {
         let t = Instant::now();
@@ -137,6 +143,75 @@ fn sequential(port: u16, secs: u64) -> Vec<f64> {
         out.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     out
+}
+
+/// Resident memory (KiB) once the last reload's aftermath is done: the
+/// configuration it replaced dropped and the memory handed back, as an
+/// operator sees it between reloads.
+fn settled_rss(pid: u32) -> u64 {
+    std::thread::sleep(Duration::from_millis(500));
+    rss_kib(pid).unwrap_or(0)
+}
+
+/// How many windows of each kind [`quiet_and_stormy`] takes, and how long.
+const WINDOWS: usize = 5;
+const WINDOW: Duration = Duration::from_secs(2);
+
+/// Latencies (ms) of requests one after another, quiet and during full
+/// reloads back to back (every file touched, then `POST /reload`), in
+/// [`WINDOWS`] turns; and how many reloads ran.
+fn quiet_and_stormy(
+    port: u16,
+    admin: u16,
+    tenants: &Path,
+    n: usize,
+) -> (Vec<f64>, Vec<f64>, usize) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let storming = Arc::new(AtomicBool::new(false));
+    let reloading = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let reloads = Arc::new(AtomicUsize::new(0));
+    let storm = {
+        let (storming, reloading, done, reloads) = (
+            storming.clone(),
+            reloading.clone(),
+            done.clone(),
+            reloads.clone(),
+        );
+        let tenants = tenants.to_path_buf();
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                if !storming.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                reloading.store(true, Ordering::SeqCst);
+                touch_all(&tenants, n);
+                let _ = call(admin, "POST", "127.0.0.1", "/reload", "");
+                reloads.fetch_add(1, Ordering::SeqCst);
+                reloading.store(false, Ordering::SeqCst);
+            }
+        })
+    };
+    // Connections and caches warm first.
+    let _ = sequential(port, 1);
+    let (mut quiet, mut stormy) = (Vec::new(), Vec::new());
+    for _ in 0..WINDOWS {
+        quiet.extend(sequential_for(port, WINDOW));
+        storming.store(true, Ordering::SeqCst);
+        stormy.extend(sequential_for(port, WINDOW));
+        storming.store(false, Ordering::SeqCst);
+        // The last reload and what it leaves (the old configuration
+        // dropped, memory handed back) are over before the quiet window.
+        while reloading.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    done.store(true, Ordering::SeqCst);
+    let _ = storm.join();
+    (quiet, stormy, reloads.load(Ordering::SeqCst))
 }
 
 /// The run; `portero` is the binary, `out` the working folder.
@@ -201,10 +276,6 @@ pub(crate) fn run(portero: &Path, out: &Path, n: usize, reloads: usize) -> Resul
             return Err(format!("PUT /tenants/t5 answered {status:?}"));
         }
     }
-    // Settled first: the changes' old configurations freed, connections warm.
-    std::thread::sleep(Duration::from_secs(2));
-    let _ = sequential(port, 1);
-    let quiet = sequential(port, 5);
     let mut full = Vec::new();
     let mut rss_first = 0;
     for round in 1..=reloads {
@@ -220,28 +291,14 @@ pub(crate) fn run(portero: &Path, out: &Path, n: usize, reloads: usize) -> Resul
             return Err(format!("POST /reload answered {status:?}"));
         }
         if round == 1 {
-            rss_first = rss_kib(pid).unwrap_or(0);
+            rss_first = settled_rss(pid);
         }
     }
-    let rss_last = rss_kib(pid).unwrap_or(0);
-    // Reloads back to back while requests run.
-    let storm_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let storm = {
-        let stop = storm_stop.clone();
-        let tenants = tenants.clone();
-        std::thread::spawn(move || {
-            let mut round = reloads + 1;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                touch_all(&tenants, n);
-                let _ = call(admin, "POST", "127.0.0.1", "/reload", "");
-                round += 1;
-            }
-            round - reloads - 1
-        })
-    };
-    let stormy = sequential(port, 5);
-    storm_stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let storm_reloads = storm.join().unwrap_or(0);
+    let rss_last = settled_rss(pid);
+    // Requests one after another, in windows without reloads and windows
+    // with full reloads back to back, taken in turns so that the
+    // machine's own ups and downs fall on both alike.
+    let (quiet, stormy, storm_reloads) = quiet_and_stormy(port, admin, &tenants, n);
 
     // The same change, made by writing the file, with `watch_config` now
     // on: in force when a path it adds is forwarded.
@@ -303,8 +360,9 @@ pub(crate) fn run(portero: &Path, out: &Path, n: usize, reloads: usize) -> Resul
     );
     let (p_quiet, p_storm) = (percentile(quiet, 0.99), percentile(stormy, 0.99));
     println!(
-        "  request p99 quiet / during {storm_reloads} reloads back to back   {p_quiet:.2} / {p_storm:.2} ms ({:.2}×)",
-        p_storm / p_quiet.max(0.001)
+        "  request p99 quiet / during {storm_reloads} reloads back to back   {p_quiet:.2} / {p_storm:.2} ms ({:.2}×; {WINDOWS} windows of {}s each, in turns)",
+        p_storm / p_quiet.max(0.001),
+        WINDOW.as_secs()
     );
     Ok(())
 }
