@@ -36,6 +36,7 @@
 extern crate self as portero;
 
 pub mod acme;
+pub mod allocator;
 pub mod audit;
 pub mod auth;
 pub mod brand;

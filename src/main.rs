@@ -12,9 +12,10 @@ use std::sync::Arc;
 /// mimalloc: per-size pages keep the memory an idle connection leaves
 /// behind reusable (glibc's heap kept the freed HTTP buffers of released
 /// connections pinned between small live objects), and it takes fewer
-/// instructions per allocation.
+/// instructions per allocation. Each reload allocates from a heap of its
+/// own ([`portero::allocator`]).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: portero::allocator::Allocator = portero::allocator::Allocator;
 
 #[derive(Parser)]
 #[command(

@@ -41,7 +41,9 @@ impl CompileThread {
                 lower_priority();
                 let mut compiler = compiler;
                 while let Ok(job) = rx.recv() {
-                    job(&mut compiler);
+                    // Each job in a heap of its own: a configuration shares
+                    // no page with the next one's (see `crate::allocator`).
+                    crate::allocator::in_a_heap_of_its_own(|| job(&mut compiler));
                     give_back_memory();
                 }
             })?;

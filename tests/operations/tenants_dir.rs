@@ -313,32 +313,49 @@ fn the_command_line_changes_a_tenant_on_the_running_node() {
 }
 
 /// Resident memory after many reloads that compile every tenant again
-/// stays within 1.25× of what it was after the first (the compile runs on
-/// one thread and hands freed memory back). 10,000 tenants and 100
-/// reloads are measured by `loadtest --tenants`; here 1,000 and 30.
+/// stays within 1.1× of what it was after the first (the compile runs on
+/// one thread, each reload in a heap of its own, and hands freed memory
+/// back). 10,000 tenants and 100 reloads are measured by `loadtest
+/// --tenants`; here 1,000 and 40.
 #[test]
 fn memory_stays_put_over_many_reloads() {
     let up = Upstream::start();
     let names: Vec<String> = (0..1000).map(|i| format!("t{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let p = start_with_tenants(&up, &refs);
+    // Tenants as a hosting company has them: two hosts, a super-admin, a
+    // member, external SSO.
+    let rich = |n: &str| {
+        tenant(n, &up.addr.to_string()).replace(
+            &format!("hosts = [\"{n}.customers.test\"]"),
+            &format!("hosts = [\"{n}.customers.test\", \"panel.{n}.customers.test\"]\nsuper_admins = [\"root@{n}.test\"]\nadmin_paths = [\"/admin\"]"),
+        ) + &format!("[[tenant.member]]\nuser = \"ana@{n}.test\"\naccount = \"{n}\"\npermissions = [\"technical\"]\n[tenant.external_sso]\nurl = \"https://sso.{n}.test/login\"\njwt_key = \"a-test-secret-that-is-32-bytes-long-{n}\"\n")
+    };
     let touch_all = |round: usize| {
         for n in &names {
-            let text = tenant(n, &up.addr.to_string()) + &format!("# round {round}\n");
+            let text = rich(n) + &format!("# round {round}\n");
             std::fs::write(p.path(&format!("tenants/{n}.toml")), text).unwrap();
         }
     };
+    // Read once a reload's aftermath (the old configuration dropped, the
+    // memory handed back) is over.
+    let settled_rss = || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        p.rss_kib()
+    };
     touch_all(0);
     assert_eq!(p.admin_post("/reload").status, 200);
-    let first = p.rss_kib();
-    for round in 1..30 {
+    let first = settled_rss();
+    for round in 1..40 {
         touch_all(round);
         assert_eq!(p.admin_post("/reload").status, 200);
     }
-    let last = p.rss_kib();
+    let last = settled_rss();
+    // About 4 % here, most of it not the reloads' own (the heap per
+    // reload shows at 10,000 tenants: `loadtest --tenants`).
     assert!(
-        last * 4 <= first * 5,
-        "resident memory {first} KiB after the first reload, {last} KiB after 30"
+        last * 10 <= first * 11,
+        "resident memory {first} KiB after the first reload, {last} KiB after 40"
     );
     assert!(p.send(get("t999.customers.test", "/")).forwarded());
 }
