@@ -466,16 +466,18 @@ fn with_texts<R>(
 /// Reads the text of the file at `path`, `size` bytes as listed (more or
 /// less is read if it changed). The file's access time is left as it is
 /// where the system lets the reader do so: a reload is not a use.
-fn read_text(path: &Path, size: usize) -> std::io::Result<String> {
+pub(super) fn read_text(path: &Path, size: usize) -> std::io::Result<String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     use std::sync::atomic::{AtomicBool, Ordering};
     /// Set once the system refused `O_NOATIME` (a file of another user).
     static NOATIME_REFUSED: AtomicBool = AtomicBool::new(false);
+    // `O_NONBLOCK` changes nothing for a file; a pipe put in its place
+    // after the listing then cannot hold the reload up.
     let open = |flags: i32| {
         std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(flags)
+            .custom_flags(flags | libc::O_NONBLOCK)
             .open(path)
     };
     let file = if NOATIME_REFUSED.load(Ordering::Relaxed) {

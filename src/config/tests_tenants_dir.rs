@@ -393,3 +393,24 @@ fn a_reload_leaves_the_files_access_times_alone() {
     let accessed = std::fs::metadata(&path).unwrap().accessed().unwrap();
     assert_eq!(accessed, long_ago);
 }
+
+/// A pipe where a tenant file was listed does not hold a reload up: it is
+/// opened without waiting for a writer and reads as empty.
+#[test]
+fn a_pipe_in_place_of_a_file_does_not_hold_the_reload_up() {
+    let f = Folder::new();
+    let pipe = f.dir.path().join("tenants/p.toml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(super::tenant_files::read_text(&pipe, 0).map(|t| t.len()));
+    });
+    let read = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("the read came back");
+    assert_eq!(read.unwrap(), 0);
+}
