@@ -396,18 +396,19 @@ fn shape<T: DeserializeOwned>(
     what: &str,
     value: Spanned<DeValue<'_>>,
 ) -> Option<T> {
+    let span = value.span();
     if only_known_keys::<T>(&value) {
         // The usual case: read once, without the copy a second try needs.
         // An error here is not an unknown key of this table, so there is
         // nothing to take out and try again.
-        let span = value.span();
-        return T::deserialize(ValueDeserializer::from(value))
-            .map_err(|e| {
+        return match T::deserialize(ValueDeserializer::from(value)) {
+            Ok(v) => Some(v),
+            Err(e) => {
                 report(cx, what, &e, span);
-            })
-            .ok();
+                None
+            }
+        };
     }
-    let span = value.span();
     let mut value = value;
     for _ in 0..64 {
         match T::deserialize(ValueDeserializer::from(value.clone())) {
